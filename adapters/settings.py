@@ -1,0 +1,72 @@
+"""Configuration from the environment (CONTRACT section 2)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/commitments.sqlite"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigurationError(Exception):
+    """A setting has a value the program cannot use; the message says which."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    public_read: bool
+    scheduler: bool
+    projector: bool
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return Settings(
+        database_url=normalise_database_url(
+            env.get("COMMITMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL
+        ),
+        public_read=_flag(env, "COMMITMENTS_PUBLIC_READ", False),
+        scheduler=_flag(env, "COMMITMENTS_SCHEDULER", True),
+        projector=_flag(env, "COMMITMENTS_PROJECTOR", True),
+    )
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` (use psycopg 3) and create a SQLite file's folder."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigurationError(
+            f"COMMITMENTS_DATABASE_URL is not a database URL: {url!r}"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
+        raise ConfigurationError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST/DB"
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return parsed.render_as_string(hide_password=False)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false; got {raw!r}")

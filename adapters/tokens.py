@@ -1,0 +1,72 @@
+"""Bearer tokens: created once, shown once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+
+from adapters.tables import api_tokens
+from domain.access import Principal, Role
+from domain.errors import InvalidValue
+from domain.vocabulary import PARTY_PATTERN, check_text
+
+TOKEN_PREFIX = "cmt_"
+
+
+def _digest(token: str) -> str:
+    # Tokens are 256 random bits, so a plain hash is as strong as a slow one here.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(engine: Engine, *, name: str, role: Role | str, party: str | None) -> str:
+    """Store a new token for `name` and return it; it cannot be shown again."""
+    name = check_text(name, "name", required=True, limit=100)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidValue(
+            f"role must be one of {', '.join(r.value for r in Role)}; got {role!r}"
+        ) from None
+    if party is not None and not PARTY_PATTERN.match(party):
+        raise InvalidValue(f"party {party!r} is not an ISO 3166 alpha-2 code such as CA")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(api_tokens).values(
+                id=uuid.uuid4().hex,
+                name=name,
+                role=role.value,
+                party=party,
+                token_hash=_digest(token),
+                created_at=datetime.now(UTC),
+            )
+        )
+    return token
+
+
+def authenticate(engine: Engine, token: str) -> Principal | None:
+    """The principal holding `token`, or None for an unknown or revoked token."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.party).where(
+                api_tokens.c.token_hash == _digest(token), api_tokens.c.revoked_at.is_(None)
+            )
+        ).first()
+    if row is None:
+        return None
+    return Principal(name=row.name, role=Role(row.role), party=row.party)
+
+
+def has_admin_token(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(api_tokens.c.id).where(
+                api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None)
+            )
+        ).first()
+    return row is not None

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the application instance, the settings and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from adapters.event_store import engine_of
+from adapters.settings import Settings
+from adapters.tokens import authenticate
+from api.problems import Problem
+from domain.access import Principal
+from domain.tracker import Tracker
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `commitments token create`")
+
+
+def get_tracker(request: Request) -> Tracker:
+    tracker: Tracker = request.app.state.tracker
+    return tracker
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+TrackerDep = Annotated[Tracker, Depends(get_tracker)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _principal(tracker: Tracker, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None:
+        raise Problem(
+            401, "this endpoint needs `Authorization: Bearer <token>`", headers=_CHALLENGE
+        )
+    principal = authenticate(engine_of(tracker), credentials.credentials)
+    if principal is None:
+        raise Problem(401, "the bearer token is unknown or revoked", headers=_CHALLENGE)
+    return principal
+
+
+def reader(
+    tracker: TrackerDep, settings: SettingsDep, credentials: Credentials
+) -> Principal | None:
+    """Any valid token reads; with COMMITMENTS_PUBLIC_READ=true no token is needed."""
+    if settings.public_read and credentials is None:
+        return None
+    return _principal(tracker, credentials)
+
+
+Reader = Annotated[Principal | None, Depends(reader)]

@@ -1,0 +1,99 @@
+"""RFC 9457 problem+json responses for every error a client can cause."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.migrate import SchemaNotCurrent
+from domain.errors import (
+    DomainError,
+    InvalidValue,
+    NotFound,
+    StateConflict,
+    VersionMismatch,
+)
+
+PROBLEM_JSON = "application/problem+json"
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (NotFound, 404, "not-found"),
+    (VersionMismatch, 412, "version-mismatch"),
+    (StateConflict, 409, "conflict"),
+    (InvalidValue, 422, "invalid-value"),
+]
+
+
+class Problem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind or HTTPStatus(status).phrase.lower().replace(" ", "-")
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int,
+    detail: str,
+    *,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    kind = kind or HTTPStatus(status).phrase.lower().replace(" ", "-")
+    body: dict[str, Any] = {
+        "type": f"urn:commitments:problem:{kind}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, error: Problem) -> JSONResponse:
+        return problem_response(error.status, error.detail, kind=error.kind, headers=error.headers)
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, error: DomainError) -> JSONResponse:
+        for kind, status, name in _DOMAIN_STATUS:
+            if isinstance(error, kind):
+                return problem_response(status, error.message, kind=name)
+        return problem_response(422, error.message, kind="rule-violated")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+        return problem_response(422, detail, kind="invalid-request", extra={"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            error.status_code, str(error.detail), headers=dict(error.headers or {})
+        )
+
+    @app.exception_handler(SchemaNotCurrent)
+    async def _schema(_: Request, error: SchemaNotCurrent) -> JSONResponse:
+        return problem_response(503, str(error), kind="schema-not-current")

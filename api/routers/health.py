@@ -1,0 +1,38 @@
+"""Liveness and readiness probes (no auth, no prefix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from adapters.event_store import engine_of
+from adapters.migrate import SchemaNotCurrent, require_current_schema
+from adapters.tables import events
+from api.dependencies import SettingsDep, TrackerDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="Readiness: the database answers and its schema is current",
+    responses={503: {"description": "Not ready; `detail` says why"}},
+)
+def readyz(tracker: TrackerDep, settings: SettingsDep) -> Any:
+    engine = engine_of(tracker)
+    try:
+        require_current_schema(engine, settings.database_url)
+        with engine.connect() as connection:
+            head = connection.execute(select(func.max(events.c.id))).scalar_one()
+    except (SQLAlchemyError, SchemaNotCurrent) as error:
+        return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+    return {"status": "ready", "log_position": head or 0}

@@ -1,0 +1,660 @@
+"""The Commitment aggregate: one bilateral commitment and everything learned about it.
+
+Each command method checks its rule and then triggers one event. Event class names and
+this module's path are stored in the event log as topics: never rename them; evolve an
+event with `class_version` and an `upcast_vN_vN+1` method instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain import clock
+from domain.errors import InvalidValue, NotFound, StateConflict
+from domain.vocabulary import (
+    ALLOWED_TRANSITIONS,
+    MAX_TITLE,
+    Evidence,
+    Health,
+    Pillar,
+    Source,
+    Status,
+    check_agencies,
+    check_code,
+    check_date,
+    check_decimal,
+    check_evidence,
+    check_lead_party,
+    check_parties,
+    check_past_date,
+    check_sectors,
+    check_source,
+    check_text,
+    parse_enum,
+)
+
+# Ids are derived from codes, so the same code always names the same commitment.
+COMMITMENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:commitments-tracker:commitment")
+
+REVISABLE_FIELDS = ("title", "description", "target_date", "agencies", "sectors")
+
+
+def commitment_id(code: str) -> UUID:
+    return uuid5(COMMITMENT_NAMESPACE, check_code(code))
+
+
+@dataclass
+class Milestone:
+    id: str
+    title: str
+    due_date: date
+    original_due_date: date
+    completed_on: date | None = None
+    completion_note: str | None = None
+    times_rescheduled: int = 0
+
+    def status(self, today: date) -> str:
+        """Derived, never stored: completed, missed (due date passed) or planned."""
+        if self.completed_on is not None:
+            return "completed"
+        return "missed" if self.due_date < today else "planned"
+
+
+@dataclass
+class Indicator:
+    id: str
+    name: str
+    unit: str
+    baseline: Decimal
+    target: Decimal
+    latest_value: Decimal | None = None
+    latest_as_of: date | None = None
+    measurements: int = 0
+
+
+def _check_percent(percent: int) -> int:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
+        raise InvalidValue(f"percent must be a whole number from 0 to 100; got {percent!r}")
+    return percent
+
+
+def _check_confidence(confidence: int | None) -> int | None:
+    if confidence is None:
+        return None
+    if isinstance(confidence, bool) or not isinstance(confidence, int) or not 0 <= confidence <= 10:
+        raise InvalidValue(f"confidence must be a whole number from 0 to 10; got {confidence!r}")
+    return confidence
+
+
+class Commitment(Aggregate):
+    """A commitment of the Action Plan, with its assessed status, health and progress."""
+
+    class Event(Aggregate.Event):
+        actor: str
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return clock.now()
+
+        def effective_on(self) -> date | None:
+            """The date the fact refers to; None for facts about the plan itself
+            (registration, revisions, milestone and indicator definitions), which
+            hold whatever `as_of` date is asked for."""
+            return None
+
+    class Registered(Aggregate.Created, Event):
+        code: str
+        title: str
+        description: str
+        pillar: Pillar
+        sectors: list[str]
+        parties: list[str]
+        lead_party: str
+        agencies: dict[str, list[str]]
+        start_date: date | None
+        target_date: date | None
+        source: Source | None
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.code = self.code
+            aggregate.title = self.title
+            aggregate.description = self.description
+            aggregate.pillar = self.pillar
+            aggregate.sectors = list(self.sectors)
+            aggregate.parties = list(self.parties)
+            aggregate.lead_party = self.lead_party
+            aggregate.agencies = {k: list(v) for k, v in self.agencies.items()}
+            aggregate.start_date = self.start_date
+            aggregate.target_date = self.target_date
+            aggregate.source = self.source
+
+    class DetailsRevised(Event):
+        changes: dict[str, Any]
+        reason: str
+
+        def apply(self, aggregate: Commitment) -> None:
+            for name, value in self.changes.items():
+                setattr(aggregate, name, value)
+
+    class ProgressLogged(Event):
+        percent: int
+        as_of: date
+        note: str
+        confidence: int | None
+        evidence: list[Evidence]
+
+        def effective_on(self) -> date | None:
+            return self.as_of
+
+        def apply(self, aggregate: Commitment) -> None:
+            # Progress is the latest logged percent by effective date; a late report
+            # about an earlier date is kept in the history but does not replace it.
+            if aggregate.progress_as_of is None or self.as_of >= aggregate.progress_as_of:
+                aggregate.progress = self.percent
+                aggregate.progress_as_of = self.as_of
+                aggregate.confidence = self.confidence
+            aggregate.evidence.extend(self.evidence)
+
+    class StatusChanged(Event):
+        status: Status
+        reason: str
+        as_of: date
+        superseded_by: str | None
+
+        def effective_on(self) -> date | None:
+            return self.as_of
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.status = self.status
+            aggregate.status_reason = self.reason
+            aggregate.status_as_of = self.as_of
+            aggregate.superseded_by = self.superseded_by
+
+    class HealthRated(Event):
+        rating: Health
+        rationale: str
+        as_of: date
+
+        def effective_on(self) -> date | None:
+            return self.as_of
+
+        def apply(self, aggregate: Commitment) -> None:
+            if aggregate.health_as_of is None or self.as_of >= aggregate.health_as_of:
+                aggregate.health = self.rating
+                aggregate.health_rationale = self.rationale
+                aggregate.health_as_of = self.as_of
+
+    class MilestoneAdded(Event):
+        milestone_id: str
+        title: str
+        due_date: date
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.milestones[self.milestone_id] = Milestone(
+                id=self.milestone_id,
+                title=self.title,
+                due_date=self.due_date,
+                original_due_date=self.due_date,
+            )
+
+    class MilestoneRescheduled(Event):
+        milestone_id: str
+        due_date: date
+        reason: str
+
+        def apply(self, aggregate: Commitment) -> None:
+            milestone = aggregate.milestones[self.milestone_id]
+            milestone.due_date = self.due_date
+            milestone.times_rescheduled += 1
+
+    class MilestoneRetitled(Event):
+        milestone_id: str
+        title: str
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.milestones[self.milestone_id].title = self.title
+
+    class MilestoneCompleted(Event):
+        milestone_id: str
+        completed_on: date
+        note: str | None
+
+        def effective_on(self) -> date | None:
+            return self.completed_on
+
+        def apply(self, aggregate: Commitment) -> None:
+            milestone = aggregate.milestones[self.milestone_id]
+            milestone.completed_on = self.completed_on
+            milestone.completion_note = self.note
+
+    class IndicatorDefined(Event):
+        indicator_id: str
+        name: str
+        unit: str
+        baseline: Decimal
+        target: Decimal
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.indicators[self.indicator_id] = Indicator(
+                id=self.indicator_id,
+                name=self.name,
+                unit=self.unit,
+                baseline=self.baseline,
+                target=self.target,
+            )
+
+    class IndicatorMeasured(Event):
+        indicator_id: str
+        value: Decimal
+        as_of: date
+        note: str | None
+
+        def effective_on(self) -> date | None:
+            return self.as_of
+
+        def apply(self, aggregate: Commitment) -> None:
+            indicator = aggregate.indicators[self.indicator_id]
+            indicator.measurements += 1
+            if indicator.latest_as_of is None or self.as_of >= indicator.latest_as_of:
+                indicator.latest_value = self.value
+                indicator.latest_as_of = self.as_of
+
+    class EvidenceAttached(Event):
+        evidence: Evidence
+
+        def effective_on(self) -> date | None:
+            return self.evidence.published_on
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.evidence.append(self.evidence)
+
+    def __init__(self) -> None:
+        # Only defaults here; Registered.apply sets the rest.
+        self.status = Status.NOT_STARTED
+        self.status_reason: str | None = None
+        self.status_as_of: date | None = None
+        self.superseded_by: str | None = None
+        self.health: Health | None = None
+        self.health_rationale: str | None = None
+        self.health_as_of: date | None = None
+        self.progress: int | None = None
+        self.progress_as_of: date | None = None
+        self.confidence: int | None = None
+        self.milestones: dict[str, Milestone] = {}
+        self.indicators: dict[str, Indicator] = {}
+        self.evidence: list[Evidence] = []
+
+    # Attributes set by Registered.apply (declared for type checkers).
+    code: str
+    title: str
+    description: str
+    pillar: Pillar
+    sectors: list[str]
+    parties: list[str]
+    lead_party: str
+    agencies: dict[str, list[str]]
+    start_date: date | None
+    target_date: date | None
+    source: Source | None
+
+    # ---- commands -------------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        actor: str,
+        code: str,
+        title: str,
+        pillar: Pillar | str,
+        sectors: list[str],
+        parties: list[str],
+        lead_party: str,
+        description: str = "",
+        agencies: dict[str, list[str]] | None = None,
+        start_date: date | None = None,
+        target_date: date | None = None,
+        source: Source | None = None,
+    ) -> Commitment:
+        parties = check_parties(parties)
+        if start_date is not None:
+            check_date(start_date, "start_date")
+        if target_date is not None:
+            check_date(target_date, "target_date")
+        if start_date and target_date and target_date < start_date:
+            raise InvalidValue("target_date must not be before start_date")
+        return cls._create(
+            cls.Registered,
+            id=commitment_id(code),
+            actor=_check_actor(actor),
+            code=code,
+            title=check_text(title, "title", required=True, limit=MAX_TITLE),
+            description=check_text(description, "description", required=False),
+            pillar=parse_enum(Pillar, pillar, "pillar"),
+            sectors=check_sectors(sectors),
+            parties=parties,
+            lead_party=check_lead_party(lead_party, parties),
+            agencies=check_agencies(agencies or {}, parties),
+            start_date=start_date,
+            target_date=target_date,
+            source=check_source(source) if source is not None else None,
+        )
+
+    def revise_details(self, *, actor: str, changes: dict[str, Any], reason: str) -> None:
+        self._require_open("revising details")
+        unknown = set(changes) - set(REVISABLE_FIELDS)
+        if unknown:
+            raise InvalidValue(
+                f"cannot revise {', '.join(sorted(unknown))}; "
+                f"revisable: {', '.join(REVISABLE_FIELDS)}"
+            )
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name == "title":
+                value = check_text(value, "title", required=True, limit=MAX_TITLE)
+            elif name == "description":
+                value = check_text(value, "description", required=False)
+            elif name == "target_date":
+                if value is not None:
+                    check_date(value, "target_date")
+                    if self.start_date and value < self.start_date:
+                        raise InvalidValue("target_date must not be before start_date")
+            elif name == "agencies":
+                value = check_agencies(value, self.parties)
+            elif name == "sectors":
+                value = check_sectors(value)
+            if getattr(self, name) != value:
+                checked[name] = value
+        if not checked:
+            raise InvalidValue("the revision changes nothing")
+        self.trigger_event(
+            self.DetailsRevised,
+            actor=_check_actor(actor),
+            changes=checked,
+            reason=check_text(reason, "reason", required=True),
+        )
+
+    def log_progress(
+        self,
+        *,
+        actor: str,
+        percent: int,
+        as_of: date,
+        note: str,
+        confidence: int | None = None,
+        evidence: Iterable[Evidence] = (),
+    ) -> None:
+        self._require_open("logging progress")
+        today = _today()
+        evidence = [check_evidence(e, today) for e in evidence]
+        self.trigger_event(
+            self.ProgressLogged,
+            actor=_check_actor(actor),
+            percent=_check_percent(percent),
+            as_of=check_past_date(as_of, "as_of", today),
+            note=check_text(note, "note", required=True),
+            confidence=_check_confidence(confidence),
+            evidence=evidence,
+        )
+        if self.status is Status.NOT_STARTED:
+            # CONTRACT: progress on a not_started commitment moves it to in_progress.
+            self.trigger_event(
+                self.StatusChanged,
+                actor=actor,
+                status=Status.IN_PROGRESS,
+                reason="progress logged",
+                as_of=max(as_of, self.status_as_of or as_of),
+                superseded_by=None,
+            )
+
+    def change_status(
+        self,
+        *,
+        actor: str,
+        status: Status | str,
+        reason: str,
+        as_of: date | None = None,
+        superseded_by: str | None = None,
+    ) -> None:
+        new = parse_enum(Status, status, "status")
+        if new is self.status:
+            raise StateConflict(f"commitment {self.code} is already {new.value}")
+        if new not in ALLOWED_TRANSITIONS[self.status]:
+            allowed = ", ".join(sorted(s.value for s in ALLOWED_TRANSITIONS[self.status]))
+            raise StateConflict(
+                f"cannot change status from {self.status.value} to {new.value}; allowed: {allowed}"
+            )
+        if new is Status.SUPERSEDED:
+            if not superseded_by:
+                raise InvalidValue("superseded_by must name the commitment that replaces this one")
+            if check_code(superseded_by) == self.code:
+                raise InvalidValue("a commitment cannot supersede itself")
+        elif superseded_by is not None:
+            raise InvalidValue("superseded_by is only for status superseded")
+        today = _today()
+        effective = check_past_date(as_of or today, "as_of", today)
+        if self.status_as_of is not None and effective < self.status_as_of:
+            raise InvalidValue(
+                f"as_of {effective.isoformat()} is before the current status's date "
+                f"{self.status_as_of.isoformat()}; status changes follow each other in time"
+            )
+        self.trigger_event(
+            self.StatusChanged,
+            actor=_check_actor(actor),
+            status=new,
+            reason=check_text(reason, "reason", required=True),
+            as_of=effective,
+            superseded_by=superseded_by,
+        )
+
+    def rate_health(
+        self, *, actor: str, rating: Health | str, rationale: str, as_of: date | None = None
+    ) -> None:
+        self._require_open("rating health")
+        today = _today()
+        self.trigger_event(
+            self.HealthRated,
+            actor=_check_actor(actor),
+            rating=parse_enum(Health, rating, "rating"),
+            rationale=check_text(rationale, "rationale", required=True),
+            as_of=check_past_date(as_of or today, "as_of", today),
+        )
+
+    def add_milestone(self, *, actor: str, title: str, due_date: date) -> str:
+        self._require_open("adding milestones")
+        title = check_text(title, "title", required=True, limit=MAX_TITLE)
+        self._require_unique_milestone_title(title)
+        milestone_id = f"m{len(self.milestones) + 1}"
+        self.trigger_event(
+            self.MilestoneAdded,
+            actor=_check_actor(actor),
+            milestone_id=milestone_id,
+            title=title,
+            due_date=check_date(due_date, "due_date"),
+        )
+        return milestone_id
+
+    def reschedule_milestone(
+        self, *, actor: str, milestone_id: str, due_date: date, reason: str
+    ) -> None:
+        self._require_open("rescheduling milestones")
+        milestone = self.milestone(milestone_id)
+        if milestone.completed_on is not None:
+            raise StateConflict(f"milestone {milestone_id} is completed and cannot be rescheduled")
+        check_date(due_date, "due_date")
+        if due_date == milestone.due_date:
+            raise InvalidValue(f"milestone {milestone_id} is already due on {due_date.isoformat()}")
+        self.trigger_event(
+            self.MilestoneRescheduled,
+            actor=_check_actor(actor),
+            milestone_id=milestone_id,
+            due_date=due_date,
+            reason=check_text(reason, "reason", required=True),
+        )
+
+    def retitle_milestone(self, *, actor: str, milestone_id: str, title: str) -> None:
+        self._require_open("renaming milestones")
+        milestone = self.milestone(milestone_id)
+        title = check_text(title, "title", required=True, limit=MAX_TITLE)
+        if title == milestone.title:
+            raise InvalidValue(f"milestone {milestone_id} already has that title")
+        self._require_unique_milestone_title(title)
+        self.trigger_event(
+            self.MilestoneRetitled,
+            actor=_check_actor(actor),
+            milestone_id=milestone_id,
+            title=title,
+        )
+
+    def complete_milestone(
+        self, *, actor: str, milestone_id: str, completed_on: date, note: str | None = None
+    ) -> None:
+        self._require_open("completing milestones")
+        milestone = self.milestone(milestone_id)
+        if milestone.completed_on is not None:
+            raise StateConflict(
+                f"milestone {milestone_id} was already completed on "
+                f"{milestone.completed_on.isoformat()}"
+            )
+        self.trigger_event(
+            self.MilestoneCompleted,
+            actor=_check_actor(actor),
+            milestone_id=milestone_id,
+            completed_on=check_past_date(completed_on, "completed_on", _today()),
+            note=check_text(note, "note", required=False) or None,
+        )
+
+    def define_indicator(
+        self,
+        *,
+        actor: str,
+        name: str,
+        unit: str,
+        baseline: Decimal | int | float | str,
+        target: Decimal | int | float | str,
+    ) -> str:
+        self._require_open("defining indicators")
+        name = check_text(name, "name", required=True, limit=MAX_TITLE)
+        if any(i.name.casefold() == name.casefold() for i in self.indicators.values()):
+            raise StateConflict(f"commitment {self.code} already has an indicator named {name!r}")
+        indicator_id = f"i{len(self.indicators) + 1}"
+        self.trigger_event(
+            self.IndicatorDefined,
+            actor=_check_actor(actor),
+            indicator_id=indicator_id,
+            name=name,
+            unit=check_text(unit, "unit", required=True, limit=60),
+            baseline=check_decimal(baseline, "baseline"),
+            target=check_decimal(target, "target"),
+        )
+        return indicator_id
+
+    def record_measurement(
+        self,
+        *,
+        actor: str,
+        indicator_id: str,
+        value: Decimal | int | float | str,
+        as_of: date,
+        note: str | None = None,
+    ) -> None:
+        self._require_open("recording measurements")
+        self.indicator(indicator_id)
+        self.trigger_event(
+            self.IndicatorMeasured,
+            actor=_check_actor(actor),
+            indicator_id=indicator_id,
+            value=check_decimal(value, "value"),
+            as_of=check_past_date(as_of, "as_of", _today()),
+            note=check_text(note, "note", required=False) or None,
+        )
+
+    def attach_evidence(self, *, actor: str, evidence: Evidence) -> None:
+        self._require_open("attaching evidence")
+        check_evidence(evidence, _today())
+        if any(e.url == evidence.url for e in self.evidence):
+            raise StateConflict(f"evidence {evidence.url} is already attached")
+        self.trigger_event(self.EvidenceAttached, actor=_check_actor(actor), evidence=evidence)
+
+    # ---- queries --------------------------------------------------------------
+
+    def milestone(self, milestone_id: str) -> Milestone:
+        try:
+            return self.milestones[milestone_id]
+        except KeyError:
+            raise NotFound(f"commitment {self.code} has no milestone {milestone_id!r}") from None
+
+    def milestone_by_title(self, title: str) -> Milestone | None:
+        return next(
+            (m for m in self.milestones.values() if m.title.casefold() == title.casefold()), None
+        )
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        try:
+            return self.indicators[indicator_id]
+        except KeyError:
+            raise NotFound(f"commitment {self.code} has no indicator {indicator_id!r}") from None
+
+    def indicator_by_name(self, name: str) -> Indicator | None:
+        return next(
+            (i for i in self.indicators.values() if i.name.casefold() == name.casefold()), None
+        )
+
+    def is_overdue(self, today: date) -> bool:
+        """Derived: the target date has passed and the commitment is not completed."""
+        return (
+            self.target_date is not None
+            and self.target_date < today
+            and self.status is not Status.COMPLETED
+        )
+
+    def _require_open(self, action: str) -> None:
+        if self.status.is_terminal:
+            raise StateConflict(
+                f"commitment {self.code} is {self.status.value}: reopen it (status "
+                f"in_progress, with a reason) before {action}"
+            )
+
+    def _require_unique_milestone_title(self, title: str) -> None:
+        if self.milestone_by_title(title) is not None:
+            raise StateConflict(f"commitment {self.code} already has a milestone titled {title!r}")
+
+
+def _check_actor(actor: str) -> str:
+    return check_text(actor, "actor", required=True, limit=MAX_TITLE)
+
+
+def _today() -> date:
+    return clock.now().date()
+
+
+def replay(
+    events: Iterable[Commitment.Event],
+    *,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> Commitment | None:
+    """Fold events into a commitment as it was.
+
+    `known_at` keeps only the events recorded by then (what the system knew);
+    `as_of` then leaves out facts whose effective date is later (what was true then).
+    Facts about the plan itself have no effective date and always apply. The version
+    is that of the last event known, so a skipped fact still counts in the version.
+    """
+    aggregate: Commitment | None = None
+    for event in events:
+        if known_at is not None and event.timestamp > known_at:
+            break
+        effective = event.effective_on()
+        if aggregate is not None and as_of is not None and effective and effective > as_of:
+            aggregate.version = event.originator_version
+            continue
+        aggregate = event.mutate(aggregate)
+    return aggregate

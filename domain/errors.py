@@ -1,0 +1,34 @@
+"""Domain errors: each carries a message that can be shown to the user as is."""
+
+
+class DomainError(Exception):
+    """A command broke a rule of the model."""
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else type(self).__name__
+
+
+class InvalidValue(DomainError):
+    """A value is malformed or out of bounds (HTTP 422)."""
+
+
+class StateConflict(DomainError):
+    """The command does not fit the commitment's current state (HTTP 409)."""
+
+
+class DuplicateCode(StateConflict):
+    """A commitment with this code is already registered (HTTP 409)."""
+
+
+class NotFound(DomainError):
+    """No commitment (or milestone, indicator) with that reference (HTTP 404)."""
+
+
+class VersionMismatch(DomainError):
+    """The caller expected another version of the commitment (HTTP 412)."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"expected version {expected} but the commitment is at version {actual}")
+        self.expected = expected
+        self.actual = actual

@@ -1,0 +1,230 @@
+"""The words of CONTRACT.md section 5, as types, and the checks on free values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TypeVar
+
+from domain.errors import InvalidValue
+
+
+class Pillar(Enum):
+    PROSPERITY = "prosperity"
+    MOBILITY_INCLUSIVITY_WELLBEING = "mobility_inclusivity_wellbeing"
+    SECURITY = "security"
+    ENVIRONMENT_SUSTAINABILITY = "environment_sustainability"
+    GOVERNANCE = "governance"
+
+
+class Status(Enum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    STALLED = "stalled"
+    COMPLETED = "completed"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    SUPERSEDED = "superseded"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({Status.COMPLETED, Status.CANCELLED, Status.SUPERSEDED})
+
+# The assessed lifecycle. A terminal status is left only by reopening (-> in_progress).
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.NOT_STARTED: frozenset(
+        {Status.IN_PROGRESS, Status.SUSPENDED, Status.CANCELLED, Status.SUPERSEDED}
+    ),
+    Status.IN_PROGRESS: frozenset(
+        {Status.STALLED, Status.COMPLETED, Status.SUSPENDED, Status.CANCELLED, Status.SUPERSEDED}
+    ),
+    Status.STALLED: frozenset(
+        {Status.IN_PROGRESS, Status.SUSPENDED, Status.CANCELLED, Status.SUPERSEDED}
+    ),
+    Status.SUSPENDED: frozenset({Status.IN_PROGRESS, Status.CANCELLED, Status.SUPERSEDED}),
+    Status.COMPLETED: frozenset({Status.IN_PROGRESS}),
+    Status.CANCELLED: frozenset({Status.IN_PROGRESS}),
+    Status.SUPERSEDED: frozenset({Status.IN_PROGRESS}),
+}
+
+
+class Health(Enum):
+    """Five-point delivery confidence, best first."""
+
+    GREEN = "green"
+    AMBER_GREEN = "amber_green"
+    AMBER = "amber"
+    AMBER_RED = "amber_red"
+    RED = "red"
+
+
+JOINT = "joint"
+
+# Codes: upper-case segments joined by '-', e.g. CMAP-PROS-RAIL. Stable for the long run
+# because a commitment's id is derived from its code.
+CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,9}(-[A-Z0-9]{2,12}){1,4}$")
+CODE_FORMAT = (
+    "2 to 5 upper-case segments joined by '-', the first 2-10 characters starting "
+    "with a letter, the others 2-12 letters or digits (e.g. CMAP-PROS-RAIL)"
+)
+SECTOR_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+PARTY_PATTERN = re.compile(r"^[A-Z]{2}$")
+
+# Dates outside these bounds are typing mistakes, not plans.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+MAX_TITLE = 200
+MAX_TEXT = 10_000
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def parse_enum(kind: type[E], value: Any, field: str) -> E:
+    if isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in kind)
+        raise InvalidValue(f"{field} must be one of {allowed}; got {value!r}") from None
+
+
+def check_code(code: str) -> str:
+    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+        raise InvalidValue(f"code {code!r} is not valid: use {CODE_FORMAT}")
+    return code
+
+
+def check_text(value: str | None, field: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidValue(f"{field} must not be empty")
+    if len(text) > limit:
+        raise InvalidValue(f"{field} must be at most {limit} characters")
+    return text
+
+
+def check_date(value: date, field: str) -> date:
+    if not isinstance(value, date):
+        raise InvalidValue(f"{field} must be a date")
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise InvalidValue(
+            f"{field} {value.isoformat()} is outside {EARLIEST_DATE} to {LATEST_DATE}"
+        )
+    return value
+
+
+def check_past_date(value: date, field: str, today: date) -> date:
+    """An effective date of something that happened: not in the future."""
+    check_date(value, field)
+    if value > today:
+        raise InvalidValue(
+            f"{field} {value.isoformat()} is in the future (today is {today.isoformat()})"
+        )
+    return value
+
+
+def check_sectors(sectors: list[str]) -> list[str]:
+    if not sectors:
+        raise InvalidValue("sectors must name at least one sector")
+    for sector in sectors:
+        if not isinstance(sector, str) or not SECTOR_PATTERN.match(sector):
+            raise InvalidValue(f"sector {sector!r} is not a slug (lower-case letters, digits, '_')")
+    if len(set(sectors)) != len(sectors):
+        raise InvalidValue("sectors must not repeat")
+    return list(sectors)
+
+
+def check_parties(parties: list[str]) -> list[str]:
+    if not parties:
+        raise InvalidValue("parties must name at least one party")
+    for party in parties:
+        if not isinstance(party, str) or not PARTY_PATTERN.match(party):
+            raise InvalidValue(f"party {party!r} is not an ISO 3166 alpha-2 code such as CA")
+    if len(set(parties)) != len(parties):
+        raise InvalidValue("parties must not repeat")
+    return list(parties)
+
+
+def check_lead_party(lead_party: str, parties: list[str]) -> str:
+    if lead_party == JOINT:
+        if len(parties) < 2:
+            raise InvalidValue("lead_party 'joint' needs at least two parties")
+        return lead_party
+    if lead_party not in parties:
+        raise InvalidValue(f"lead_party {lead_party!r} must be one of the parties or 'joint'")
+    return lead_party
+
+
+def check_agencies(agencies: dict[str, list[str]], parties: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for party, names in agencies.items():
+        if party not in parties:
+            raise InvalidValue(f"agencies names party {party!r}, which is not among the parties")
+        if not isinstance(names, list):
+            raise InvalidValue(f"agencies of {party} must be a list of names")
+        result[party] = [
+            check_text(n, f"agency of {party}", required=True, limit=MAX_TITLE) for n in names
+        ]
+    return result
+
+
+def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
+    try:
+        number = Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidValue(f"{field} must be a number; got {value!r}") from None
+    if not number.is_finite():
+        raise InvalidValue(f"{field} must be a finite number")
+    return number
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a commitment comes from: a public document, with a short quote."""
+
+    title: str
+    url: str | None = None
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A public document that supports a claim of progress."""
+
+    url: str
+    title: str
+    publisher: str | None = None
+    published_on: date | None = None
+
+
+URL_PATTERN = re.compile(r"^https?://[^\s]+$")
+
+
+def check_url(url: str, field: str) -> str:
+    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2000:
+        raise InvalidValue(f"{field} must be an http(s) URL")
+    return url
+
+
+def check_evidence(evidence: Evidence, today: date) -> Evidence:
+    check_url(evidence.url, "evidence url")
+    check_text(evidence.title, "evidence title", required=True, limit=MAX_TITLE)
+    if evidence.published_on is not None:
+        check_past_date(evidence.published_on, "evidence published_on", today)
+    return evidence
+
+
+def check_source(source: Source) -> Source:
+    check_text(source.title, "source title", required=True, limit=MAX_TITLE * 2)
+    if source.url is not None:
+        check_url(source.url, "source url")
+    return source

@@ -1,0 +1,125 @@
+"""The `commitments` console script, run as a user would: a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.event_store import engine_of, open_tracker
+from adapters.seeds import seed
+from adapters.tokens import authenticate
+from domain.access import Role
+
+SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
+
+
+def run(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
+    environment.update(COMMITMENTS_DATABASE_URL=url, **env)
+    return subprocess.run(
+        [SCRIPT, *args], capture_output=True, text=True, env=environment, timeout=120, check=False
+    )
+
+
+def ok(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    result = run(url, *args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
+    assert result.returncode == status, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
+def test_migrate_seed_show_history_and_token(empty_database_url: str) -> None:
+    url = empty_database_url
+    assert "commitments migrate" in one_line_error(run(url, "show", "CMAP-PROS-RAIL"))
+    ok(url, "migrate")
+    first = ok(url, "seed", "--demo")
+    assert re.search(r"commitments: [1-9]\d* registered", first.stderr), first.stderr
+    history_before = json.loads(ok(url, "history", "CMAP-PROS-RAIL").stdout)
+    again = ok(url, "seed", "--demo")
+    assert "0 registered" in again.stderr and "0 applied" in again.stderr
+    history = json.loads(ok(url, "history", "CMAP-PROS-RAIL").stdout)
+    assert history == history_before and len(history) > 5
+
+    state: dict[str, Any] = json.loads(ok(url, "show", "CMAP-PROS-RAIL").stdout)
+    assert state["code"] == "CMAP-PROS-RAIL" and state["version"] == len(history)
+    v1 = json.loads(ok(url, "show", "CMAP-PROS-RAIL", "--version", "1").stdout)
+    assert (v1["version"], v1["status"]) == (1, "not_started")
+    early = json.loads(ok(url, "show", state["id"], "--as-of", "2025-10-01").stdout)
+    assert early["progress"] is None
+    seed_time = history[0]["recorded_at"]
+    known = json.loads(ok(url, "show", "CMAP-PROS-RAIL", "--known-at", seed_time).stdout)
+    assert known["version"] >= 1 and known["title"] == state["title"]
+
+    token = ok(url, "token", "create", "--name", "ana.mx", "--role", "editor", "--party", "MX")
+    assert token.stdout.count("\n") == 1 and token.stdout.startswith("cmt_")
+    tracker = open_tracker(url)
+    try:
+        principal = authenticate(engine_of(tracker), token.stdout.strip())
+    finally:
+        tracker.close()
+    assert principal is not None
+    assert (principal.name, principal.role, principal.party) == ("ana.mx", Role.EDITOR, "MX")
+
+
+def test_bootstrap_prints_an_admin_token_once(database_url: str) -> None:
+    first = ok(database_url, "token", "bootstrap")
+    assert first.stdout.startswith("cmt_")
+    second = ok(database_url, "token", "bootstrap")
+    assert second.stdout == "" and "exists already" in second.stderr
+
+
+@pytest.fixture(scope="module")
+def seeded_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("cli") / "seeded.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    tracker = open_tracker(url)
+    try:
+        seed(tracker)
+    finally:
+        tracker.close()
+    return url
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["bogus"], 2, "No such command"),
+        (["show"], 2, "Missing argument"),
+        (["show", "CMAP-PROS-RAIL", "--as-of", "2025-13-01"], 1, "--as-of must be a date"),
+        (["show", "CMAP-PROS-RAIL", "--known-at", "yesterday"], 1, "--known-at must be"),
+        (["show", "CMAP-NOT-HERE"], 1, "no commitment CMAP-NOT-HERE"),
+        (["show", "CMAP-GOV-EVAL", "--version", "999"], 1, "no version 999"),
+        (["token", "create", "--name", "x", "--role", "root"], 2, "--role"),
+        (["token", "create", "--name", "x", "--role", "editor", "--party", "Mexico"], 1, "alpha-2"),
+    ],
+)
+def test_user_errors_are_one_line_on_stderr(
+    seeded_sqlite_url: str, args: list[str], status: int, message: str
+) -> None:
+    assert message in one_line_error(run(seeded_sqlite_url, *args), status)
+
+
+def test_configuration_errors_are_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert "unsupported database" in one_line_error(run("mysql://localhost/x", "migrate"))
+    bad_flag = run(url, "migrate", COMMITMENTS_PUBLIC_READ="maybe")
+    assert "COMMITMENTS_PUBLIC_READ" in one_line_error(bad_flag)
+    unreachable = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "show", "X")
+    assert "database error" in one_line_error(unreachable)
