@@ -33,8 +33,13 @@ def median_ms(action: Callable[[], object], repeat: int = 15) -> float:
 
 def build(tracker: Tracker) -> None:
     tracker.register(
-        actor="bench", code=CODE, title="Long-lived", pillar="governance",
-        sectors=["governance"], parties=["CA", "MX"], lead_party="joint",
+        actor="bench",
+        code=CODE,
+        title="Long-lived",
+        pillar="governance",
+        sectors=["governance"],
+        parties=["CA", "MX"],
+        lead_party="joint",
     )
 
     def script(c: Commitment) -> None:
@@ -69,7 +74,11 @@ def main() -> None:
 
     print(f"load a {EVENTS:,}-event commitment (SQLite), median of 15:")
     print(f"  baseline full replay      {baseline:8.2f} ms")
-    for name, ms in [("cold, from snapshot", cold_ms), ("cached", cached_ms), ("past version", past_ms)]:
+    for name, ms in [
+        ("cold, from snapshot", cold_ms),
+        ("cached", cached_ms),
+        ("past version", past_ms),
+    ]:
         print(f"  {name:<25} {ms:8.2f} ms   {baseline / ms:7.1f}x faster than the baseline")
 
 
