@@ -55,8 +55,9 @@ def normalise_database_url(url: str) -> str:
             f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB"
         )
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     return parsed.render_as_string(hide_password=False)
 
 
