@@ -24,6 +24,9 @@ def open_tracker(database_url: str, *, check_schema: bool = True) -> Tracker:
             _PREFIX + "IS_SNAPSHOTTING_ENABLED": "yes",
         }
     )
+    recorder = tracker.recorder
+    # Hooks of a write (idempotency records) join the transaction that saves the events.
+    tracker.unit_of_work = lambda: recorder.transaction(commit=True)  # type: ignore[attr-defined]
     if check_schema:
         try:
             require_current_schema(engine_of(tracker), database_url)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from threading import Lock
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 from uuid import UUID
 from weakref import WeakValueDictionary
 
@@ -35,6 +35,15 @@ MAX_ATTEMPTS = 30
 SNAPSHOT_INTERVAL = 100
 
 
+# Called inside the write's unit of work (with what it yields) after the events are saved.
+SavedHook = Callable[[Any, "Change"], None]
+
+
+class WriteOptions(TypedDict, total=False):
+    expected_version: int | None  # the caller's If-Match: a stale version is a mismatch
+    on_saved: SavedHook | None
+
+
 @dataclass(frozen=True)
 class Change:
     """What a write produced: the commitment after it and the log position it reached."""
@@ -53,6 +62,9 @@ class Tracker(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
+        # Adapters replace this with a database transaction, so that rows written by
+        # `on_saved` hooks commit or roll back together with the events.
+        self.unit_of_work: Callable[[], AbstractContextManager[Any]] = nullcontext
         self._write_locks: WeakValueDictionary[UUID, Lock] = WeakValueDictionary()
         self._write_locks_guard = Lock()
 
@@ -78,6 +90,7 @@ class Tracker(Application[UUID]):
         target_date: date | None = None,
         source: Source | None = None,
         milestones: Sequence[tuple[str, date]] = (),
+        on_saved: SavedHook | None = None,
     ) -> Change:
         """Register a commitment, with its planned milestones, in one atomic save."""
         commitment = Commitment.register(
@@ -99,10 +112,13 @@ class Tracker(Application[UUID]):
         if commitment.id in self.repository:
             raise DuplicateCode(f"a commitment with code {code} is already registered")
         try:
-            recordings = self.save(commitment)
+            with self.unit_of_work() as work:
+                change = Change(commitment, _last_position(self.save(commitment)))
+                if on_saved is not None:
+                    on_saved(work, change)
         except IntegrityError:
             raise DuplicateCode(f"a commitment with code {code} is already registered") from None
-        return Change(commitment, _last_position(recordings))
+        return change
 
     def revise_details(
         self,
@@ -111,12 +127,12 @@ class Tracker(Application[UUID]):
         actor: str,
         changes: dict[str, Any],
         reason: str,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.revise_details(actor=actor, changes=changes, reason=reason),
+            **write,
         )
 
     def log_progress(
@@ -129,11 +145,10 @@ class Tracker(Application[UUID]):
         note: str,
         confidence: int | None = None,
         evidence: list[Evidence] | None = None,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.log_progress(
                 actor=actor,
                 percent=percent,
@@ -142,6 +157,7 @@ class Tracker(Application[UUID]):
                 confidence=confidence,
                 evidence=evidence or [],
             ),
+            **write,
         )
 
     def change_status(
@@ -153,7 +169,7 @@ class Tracker(Application[UUID]):
         reason: str,
         as_of: date | None = None,
         superseded_by: str | None = None,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         if superseded_by is not None:
             successor = self._resolve(superseded_by)
@@ -162,10 +178,10 @@ class Tracker(Application[UUID]):
             superseded_by = self.repository.get(successor).code
         return self._update(
             ref,
-            expected_version,
             lambda c: c.change_status(
                 actor=actor, status=status, reason=reason, as_of=as_of, superseded_by=superseded_by
             ),
+            **write,
         )
 
     def rate_health(
@@ -176,12 +192,12 @@ class Tracker(Application[UUID]):
         rating: Health | str,
         rationale: str,
         as_of: date | None = None,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.rate_health(actor=actor, rating=rating, rationale=rationale, as_of=as_of),
+            **write,
         )
 
     def add_milestone(
@@ -191,12 +207,12 @@ class Tracker(Application[UUID]):
         actor: str,
         title: str,
         due_date: date,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.add_milestone(actor=actor, title=title, due_date=due_date),
+            **write,
         )
 
     def reschedule_milestone(
@@ -207,14 +223,14 @@ class Tracker(Application[UUID]):
         actor: str,
         due_date: date,
         reason: str,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.reschedule_milestone(
                 actor=actor, milestone_id=milestone_id, due_date=due_date, reason=reason
             ),
+            **write,
         )
 
     def retitle_milestone(
@@ -224,12 +240,12 @@ class Tracker(Application[UUID]):
         *,
         actor: str,
         title: str,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.retitle_milestone(actor=actor, milestone_id=milestone_id, title=title),
+            **write,
         )
 
     def complete_milestone(
@@ -240,14 +256,14 @@ class Tracker(Application[UUID]):
         actor: str,
         completed_on: date,
         note: str | None = None,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.complete_milestone(
                 actor=actor, milestone_id=milestone_id, completed_on=completed_on, note=note
             ),
+            **write,
         )
 
     def define_indicator(
@@ -259,14 +275,14 @@ class Tracker(Application[UUID]):
         unit: str,
         baseline: Decimal | int | float | str,
         target: Decimal | int | float | str,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.define_indicator(
                 actor=actor, name=name, unit=unit, baseline=baseline, target=target
             ),
+            **write,
         )
 
     def record_measurement(
@@ -278,14 +294,14 @@ class Tracker(Application[UUID]):
         value: Decimal | int | float | str,
         as_of: date,
         note: str | None = None,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
             ref,
-            expected_version,
             lambda c: c.record_measurement(
                 actor=actor, indicator_id=indicator_id, value=value, as_of=as_of, note=note
             ),
+            **write,
         )
 
     def attach_evidence(
@@ -294,17 +310,17 @@ class Tracker(Application[UUID]):
         *,
         actor: str,
         evidence: Evidence,
-        expected_version: int | None = None,
+        **write: Unpack[WriteOptions],
     ) -> Change:
         return self._update(
-            ref, expected_version, lambda c: c.attach_evidence(actor=actor, evidence=evidence)
+            ref, lambda c: c.attach_evidence(actor=actor, evidence=evidence), **write
         )
 
     def apply_script(
-        self, ref: str, script: Callable[[Commitment], Any], expected_version: int | None = None
+        self, ref: str, script: Callable[[Commitment], Any], **write: Unpack[WriteOptions]
     ) -> Change:
         """Run several commands on one commitment and save their events atomically."""
-        return self._update(ref, expected_version, script)
+        return self._update(ref, script, **write)
 
     # ---- reads ----------------------------------------------------------------
 
@@ -381,8 +397,9 @@ class Tracker(Application[UUID]):
     def _update(
         self,
         ref: str,
-        expected_version: int | None,
         command: Callable[[Commitment], Any],
+        expected_version: int | None = None,
+        on_saved: SavedHook | None = None,
     ) -> Change:
         """Load, run the command, save. A save that loses a race with another writer
         is retried on the new state (with jittered back-off), unless the caller asked
@@ -397,7 +414,7 @@ class Tracker(Application[UUID]):
         try:
             with self._write_lock(aggregate_id):
                 change: Change = retrying(
-                    self._attempt, ref, aggregate_id, expected_version, command
+                    self._attempt, ref, aggregate_id, command, expected_version, on_saved
                 )
         except _LostRace:
             raise StateConflict(f"{ref} is being changed by others right now; try again") from None
@@ -407,23 +424,27 @@ class Tracker(Application[UUID]):
         self,
         ref: str,
         aggregate_id: UUID,
-        expected_version: int | None,
         command: Callable[[Commitment], Any],
+        expected_version: int | None,
+        on_saved: SavedHook | None,
     ) -> Change:
-        commitment = self._load(aggregate_id, ref)
-        if expected_version is not None and commitment.version != expected_version:
-            raise VersionMismatch(expected_version, commitment.version)
-        before = commitment.version
-        result = command(commitment)
         try:
-            recordings = self.save(commitment)
+            with self.unit_of_work() as work:
+                commitment = self._load(aggregate_id, ref)
+                if expected_version is not None and commitment.version != expected_version:
+                    raise VersionMismatch(expected_version, commitment.version)
+                before = commitment.version
+                result = command(commitment)
+                change = Change(commitment, _last_position(self.save(commitment)), result)
+                if on_saved is not None:
+                    on_saved(work, change)
         except IntegrityError:
             # Someone else saved this commitment first; the loaded object is spent.
             if expected_version is not None:
                 raise VersionMismatch(expected_version, self._load(aggregate_id).version) from None
             raise _LostRace from None
         self._snapshot_if_due(commitment, before)
-        return Change(commitment, _last_position(recordings), result)
+        return change
 
     def _write_lock(self, aggregate_id: UUID) -> Lock:
         """One writer per commitment inside this process, so threads do not race."""

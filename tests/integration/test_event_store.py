@@ -129,7 +129,14 @@ def test_if_match_fails_on_a_stale_version_and_plain_writes_retry(
     def script(c: Commitment) -> None:
         if not interfered:
             interfered.append(True)
-            other.rate_health(CODE, actor="b", rating="green", rationale="first")
+            # Another writer (its own thread, as another process would be) saves first.
+            writer = threading.Thread(
+                target=other.rate_health,
+                args=(CODE,),
+                kwargs={"actor": "b", "rating": "green", "rationale": "first"},
+            )
+            writer.start()
+            writer.join()
         c.rate_health(actor="a", rating="red", rationale="second")
 
     change = tracker.apply_script(CODE, script)
