@@ -1,4 +1,4 @@
-"""A commitment's events as stored: with their positions in the global log."""
+"""The event log as people read it: a commitment's history, and the global feed."""
 
 from __future__ import annotations
 
@@ -13,6 +13,22 @@ from domain.commitment import Commitment
 from domain.tracker import Tracker
 from domain.views import event_data, event_type
 
+MAX_FEED_LIMIT = 1000
+
+
+def _entry(tracker: Tracker, position: int, stored: StoredEvent) -> dict[str, Any]:
+    event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
+    return {
+        "position": position,
+        "commitment_id": str(event.originator_id),
+        "version": event.originator_version,
+        "type": event_type(event),
+        "recorded_at": event.timestamp.isoformat(),
+        "actor": event.actor,
+        "data": event_data(event),
+        "hash": None,  # The hash chain comes with the ledger.
+    }
+
 
 def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
@@ -24,25 +40,24 @@ def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     )
     with engine_of(tracker).connect() as connection:
         rows = connection.execute(query).all()
-    history = []
-    for row in rows:
-        event: Commitment.Event = tracker.mapper.to_domain_event(
+    return [
+        _entry(
+            tracker,
+            row.id,
             StoredEvent(
                 originator_id=aggregate_id,
                 originator_version=row.originator_version,
                 topic=row.topic,
                 state=bytes(row.state),
-            )
-        )  # type: ignore[assignment]
-        history.append(
-            {
-                "position": row.id,
-                "version": event.originator_version,
-                "type": event_type(event),
-                "recorded_at": event.timestamp.isoformat(),
-                "actor": event.actor,
-                "data": event_data(event),
-                "hash": None,  # The hash chain comes with the ledger.
-            }
+            ),
         )
-    return history
+        for row in rows
+    ]
+
+
+def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Events of all commitments in log order, after a position (GET /events)."""
+    notifications = tracker.recorder.select_notifications(
+        after, min(limit, MAX_FEED_LIMIT), inclusive_of_start=False
+    )
+    return [_entry(tracker, n.id, n) for n in notifications]

@@ -9,7 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 from domain.tracker import Tracker
 
@@ -46,4 +57,143 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("api_tokens_token_hash_idx", "token_hash", unique=True),
+)
+
+# ---- read models (written only by the projection, adapters/projection.py) -------------
+
+# One row per commitment: every field the list endpoint filters on and shows. Sectors
+# and parties are kept as '|a|b|' so a filter is a plain LIKE on both databases.
+commitment_summaries = Table(
+    "commitment_summaries",
+    metadata,
+    Column("commitment_id", String(36), primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("pillar", String(40), nullable=False, index=True),
+    Column("sectors", Text, nullable=False),
+    Column("parties", String(200), nullable=False),
+    Column("lead_party", String(10), nullable=False),
+    Column("status", String(20), nullable=False, index=True),
+    Column("status_as_of", Date, nullable=True),
+    Column("health", String(20), nullable=True, index=True),
+    Column("health_rationale", Text, nullable=True),
+    Column("health_as_of", Date, nullable=True),
+    Column("progress", Integer, nullable=True),
+    Column("progress_as_of", Date, nullable=True),
+    Column("confidence", Integer, nullable=True),
+    Column("start_date", Date, nullable=True),
+    Column("target_date", Date, nullable=True),
+    Column("next_milestone_id", String(16), nullable=True),
+    Column("next_milestone_title", String(200), nullable=True),
+    Column("next_milestone_due", Date, nullable=True),
+    Column("milestones_total", Integer, nullable=False),
+    Column("milestones_completed", Integer, nullable=False),
+    Column("indicators_total", Integer, nullable=False),
+    Column("evidence_total", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("last_position", BigInteger, nullable=False),
+)
+
+milestone_rows = Table(
+    "milestones",
+    metadata,
+    Column("commitment_id", String(36), primary_key=True),
+    Column("milestone_id", String(16), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("due_date", Date, nullable=False, index=True),
+    Column("original_due_date", Date, nullable=False),
+    Column("times_rescheduled", Integer, nullable=False),
+    Column("completed_on", Date, nullable=True),
+)
+
+indicator_rows = Table(
+    "indicators",
+    metadata,
+    Column("commitment_id", String(36), primary_key=True),
+    Column("indicator_id", String(16), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(60), nullable=False),
+    # Decimals as text: exact on both databases.
+    Column("baseline", String(60), nullable=False),
+    Column("target", String(60), nullable=False),
+    Column("latest_value", String(60), nullable=True),
+    Column("latest_as_of", Date, nullable=True),
+    Column("measurements", Integer, nullable=False),
+)
+
+# Time series, one row per event, keyed by the event's log position.
+progress_points = Table(
+    "progress_points",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("commitment_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("percent", Integer, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("confidence", Integer, nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Index("progress_points_commitment_idx", "commitment_id", "as_of"),
+)
+
+indicator_measurements = Table(
+    "indicator_measurements",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("commitment_id", String(36), nullable=False),
+    Column("indicator_id", String(16), nullable=False),
+    Column("value", String(60), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Index("indicator_measurements_idx", "commitment_id", "indicator_id", "as_of"),
+)
+
+# Status changes and health ratings with their reasons: the "changes in the period".
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("commitment_id", String(36), nullable=False),
+    Column("kind", String(10), nullable=False),  # status | health
+    Column("value", String(20), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Index("assessments_commitment_idx", "commitment_id", "as_of"),
+)
+
+READ_MODEL_TABLES = (
+    commitment_summaries,
+    milestone_rows,
+    indicator_rows,
+    progress_points,
+    indicator_measurements,
+    assessments,
+)
+
+# How far each projection has got: written in the same transaction as its rows.
+projection_positions = Table(
+    "projection_positions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Idempotency-Key records, written in the same transaction as the events they answer.
+idempotency_records = Table(
+    "idempotency_records",
+    metadata,
+    Column("actor", String(100), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,4 +1,5 @@
-"""The FastAPI application: one Tracker per process, created in the lifespan."""
+"""The FastAPI application: one Tracker per process, created in the lifespan, and the
+projection follower running beside it unless COMMITMENTS_PROJECTOR=false."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from adapters.event_store import open_tracker
+from adapters.follower import ProjectionFollower
+from adapters.projection import ReadModelProjection
 from adapters.settings import Settings, load_settings
 from api import problems
-from api.routers import commitments, health
+from api.body_limit import BodyLimit
+from api.routers import admin, commitments, events, health
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,19 +23,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.tracker = open_tracker(settings.database_url)
+        app.state.tracker = tracker = open_tracker(settings.database_url)
+        app.state.follower = None
+        if settings.projector:
+            app.state.follower = ProjectionFollower(ReadModelProjection(tracker))
+            app.state.follower.start()
         try:
             yield
         finally:
-            app.state.tracker.close()
+            if app.state.follower is not None:
+                app.state.follower.stop()
+            tracker.close()
 
     app = FastAPI(
         title="Commitments tracker",
         summary="Event-sourced tracker of the Canada-Mexico Action Plan 2025-2028",
-        version="0.1.0",
+        description=(
+            "Officials log progress on bilateral commitments; every change is an event. "
+            "Authenticate with `Authorization: Bearer <token>` (`commitments token create`). "
+            "Errors are `application/problem+json` (RFC 9457)."
+        ),
+        version="0.2.0",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit)
     problems.install(app)
     app.include_router(health.router)
     app.include_router(commitments.router)
+    app.include_router(events.router)
+    app.include_router(admin.router)
     return app

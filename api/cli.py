@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -14,8 +16,10 @@ from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.event_store import engine_of, open_tracker
+from adapters.follower import ProjectionFollower
 from adapters.history import commitment_history
 from adapters.migrate import SchemaNotCurrent, upgrade
+from adapters.projection import ReadModelProjection
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
 from adapters.tokens import create_token, has_admin_token
@@ -157,6 +161,49 @@ def token_bootstrap(
             typer.echo("an admin token exists already; create more with `token create`", err=True)
             return
         typer.echo(create_token(engine, name=name, role=Role.ADMIN, party=None))
+
+
+@app.command()
+def project(
+    once: Annotated[bool, typer.Option("--once", help="Catch up, then exit")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Wipe the read models and replay from the first event")
+    ] = False,
+) -> None:
+    """Run the projection worker: catch up on the event log, then follow it."""
+    with tracker_session() as tracker:
+        projection = ReadModelProjection(tracker)
+        if rebuild:
+            projection.rebuild()
+            typer.echo("read models wiped; replaying the log", err=True)
+        if once:
+            follower = ProjectionFollower(projection)
+            target = projection.head()
+            started = time.monotonic()
+            follower.start()
+            try:
+                # Whichever worker holds the projection (this one, or one elsewhere on
+                # PostgreSQL) brings it to the head as it was when we started.
+                while projection.position() < target:
+                    time.sleep(0.1)
+            finally:
+                follower.stop()
+            typer.echo(
+                f"projection at position {projection.position()} "
+                f"(head {projection.head()}), {time.monotonic() - started:.1f} s",
+                err=True,
+            )
+            return
+        follower = ProjectionFollower(projection)
+        typer.echo(
+            f"following the log from position {projection.position()}; Ctrl-C stops", err=True
+        )
+        signal.signal(signal.SIGTERM, lambda *_: follower.stop(timeout=0))
+        try:
+            follower.run()
+        except KeyboardInterrupt:
+            follower.stop(timeout=0)
+        typer.echo(f"stopped at position {projection.position()}", err=True)
 
 
 @app.command()

@@ -8,10 +8,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.event_store import engine_of
+from adapters.follower import ProjectionFollower
 from adapters.settings import Settings
 from adapters.tokens import authenticate
 from api.problems import Problem
-from domain.access import Principal
+from domain.access import Principal, Role
 from domain.tracker import Tracker
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `commitments token create`")
@@ -55,3 +56,32 @@ def reader(
 
 
 Reader = Annotated[Principal | None, Depends(reader)]
+
+
+def writer(tracker: TrackerDep, credentials: Credentials) -> Principal:
+    """Editors and admins write (editors only for their party: checked per commitment)."""
+    principal = _principal(tracker, credentials)
+    if principal.role is Role.VIEWER:
+        raise Problem(403, "a viewer token may only read", kind="forbidden")
+    if principal.role is Role.EDITOR and principal.party is None:
+        raise Problem(403, "an editor token without a party writes nothing", kind="forbidden")
+    return principal
+
+
+def admin(tracker: TrackerDep, credentials: Credentials) -> Principal:
+    principal = _principal(tracker, credentials)
+    if not principal.may_administer():
+        raise Problem(403, "this needs an admin token", kind="forbidden")
+    return principal
+
+
+Writer = Annotated[Principal, Depends(writer)]
+Admin = Annotated[Principal, Depends(admin)]
+
+
+def get_follower(request: Request) -> ProjectionFollower | None:
+    follower: ProjectionFollower | None = getattr(request.app.state, "follower", None)
+    return follower
+
+
+FollowerDep = Annotated[ProjectionFollower | None, Depends(get_follower)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -20,6 +22,7 @@ from domain.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
     (NotFound, 404, "not-found"),
@@ -92,6 +95,17 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
         return problem_response(
             error.status_code, str(error.detail), headers=dict(error.headers or {})
+        )
+
+    @app.exception_handler(PersistenceError)
+    async def _database(_: Request, error: PersistenceError) -> JSONResponse:
+        # Busy or unreachable database (e.g. SQLite locked by another process): retryable.
+        log.warning("database error answered with 503: %s", error)
+        return problem_response(
+            503,
+            "the database is busy or unavailable; retry shortly",
+            kind="database-unavailable",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(SchemaNotCurrent)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from domain.vocabulary import Health, Pillar, Status
 
 
 class SourceOut(BaseModel):
@@ -123,3 +126,212 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         422: "Invalid query or body",
     }.items()
 }
+
+WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = PROBLEM_RESPONSES | {
+    code: {"model": ProblemOut, "content": {"application/problem+json": {}}, "description": text}
+    for code, text in {
+        400: "Malformed If-Match or Idempotency-Key header",
+        403: "The token's role or party may not write to this commitment",
+        409: "Conflicts with the commitment's state (duplicate code, invalid transition, ...)",
+        412: "If-Match names another version than the current one",
+        413: "Body over 64 KiB",
+        422: "Invalid body, a broken rule, or an Idempotency-Key reused with another body",
+    }.items()
+}
+
+
+# ---- request bodies --------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    """Unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceIn(_Body):
+    title: str = Field(max_length=400)
+    url: str | None = Field(default=None, max_length=2000)
+    quote: str | None = Field(default=None, max_length=2000)
+
+
+class EvidenceIn(_Body):
+    url: str = Field(max_length=2000, examples=["https://www.international.gc.ca/..."])
+    title: str = Field(max_length=200)
+    publisher: str | None = Field(default=None, max_length=200)
+    published_on: date | None = None
+
+
+class CommitmentIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "CMAP-PROS-RAIL",
+                    "title": "Long-term rail infrastructure and corridors",
+                    "pillar": "prosperity",
+                    "sectors": ["railways", "trade"],
+                    "parties": ["CA", "MX"],
+                    "lead_party": "joint",
+                    "start_date": "2025-09-18",
+                    "source": {"title": "Canada-Mexico Action Plan 2025-2028"},
+                }
+            ]
+        },
+    )
+
+    code: str = Field(max_length=64, description="e.g. CMAP-PROS-RAIL; the id derives from it")
+    title: str = Field(max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    pillar: Pillar
+    sectors: list[str] = Field(max_length=30)
+    parties: list[str] = Field(max_length=20)
+    lead_party: str = Field(max_length=10, description="one of the parties, or 'joint'")
+    agencies: dict[str, list[str]] = Field(default_factory=dict)
+    start_date: date | None = None
+    target_date: date | None = None
+    source: SourceIn | None = None
+
+
+class CommitmentPatch(_Body):
+    """Only the fields given change; `target_date: null` clears the target date."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"target_date": "2027-12-31", "reason": "re-planned"}]},
+    )
+
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    target_date: date | None = None
+    agencies: dict[str, list[str]] | None = None
+    sectors: list[str] | None = Field(default=None, max_length=30)
+    reason: str = Field(max_length=10_000)
+
+
+class ProgressIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"percent": 40, "as_of": "2026-03-31", "note": "Study half done", "confidence": 7}
+            ]
+        },
+    )
+
+    percent: int = Field(ge=0, le=100)
+    as_of: date = Field(description="The date the figure refers to (effective date)")
+    note: str = Field(max_length=10_000)
+    confidence: int | None = Field(default=None, ge=0, le=10)
+    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=50)
+
+
+class StatusIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"status": "stalled", "reason": "Funding paused"}]},
+    )
+
+    status: Status
+    reason: str = Field(max_length=10_000)
+    superseded_by: str | None = Field(default=None, description="code, for status superseded")
+    as_of: date | None = Field(default=None, description="Effective date; default today")
+
+
+class HealthIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"rating": "amber", "rationale": "Slipping"}]},
+    )
+
+    rating: Health
+    rationale: str = Field(max_length=10_000)
+    as_of: date | None = Field(default=None, description="Effective date; default today")
+
+
+class MilestoneIn(_Body):
+    title: str = Field(max_length=200)
+    due_date: date
+
+
+class MilestonePatch(_Body):
+    """Reschedule (`due_date` with a `reason`) and/or rename (`title`)."""
+
+    due_date: date | None = None
+    reason: str | None = Field(default=None, max_length=10_000)
+    title: str | None = Field(default=None, max_length=200)
+
+
+class MilestoneCompletion(_Body):
+    completed_on: date
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+class IndicatorIn(_Body):
+    name: str = Field(max_length=200)
+    unit: str = Field(max_length=60)
+    baseline: Decimal
+    target: Decimal
+
+
+class MeasurementIn(_Body):
+    value: Decimal
+    as_of: date
+    note: str | None = Field(default=None, max_length=10_000)
+
+
+# ---- list and feed ---------------------------------------------------------------------
+
+
+class NextMilestoneOut(BaseModel):
+    id: str
+    title: str
+    due_date: date
+
+
+class CommitmentListItem(BaseModel):
+    id: str
+    code: str
+    version: int
+    title: str
+    description: str
+    pillar: str
+    sectors: list[str]
+    parties: list[str]
+    lead_party: str
+    start_date: date | None
+    target_date: date | None
+    status: str
+    status_as_of: date | None
+    health: str | None
+    health_rationale: str | None
+    health_as_of: date | None
+    progress: int | None
+    progress_as_of: date | None
+    confidence: int | None
+    overdue: bool
+    next_milestone: NextMilestoneOut | None
+    milestones_total: int
+    milestones_completed: int
+    milestones_missed: int
+    indicators_total: int
+    evidence_total: int
+    registered_at: str
+    updated_at: str
+
+
+class CommitmentPage(BaseModel):
+    items: list[CommitmentListItem]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end"
+    )
+
+
+class FeedEntry(HistoryEntry):
+    commitment_id: str
+
+
+class RebuildAccepted(BaseModel):
+    status: str = Field(examples=["rebuilding"])
+    position: int

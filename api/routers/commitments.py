@@ -1,18 +1,55 @@
-"""The commitments resource: a single commitment (from the event store) and its history."""
+"""The commitments resource: registration, every write, the list, one commitment, history.
+
+A single commitment (and its past versions) is read from the event store, so it is
+always current; the list is read from the projection (`X-Log-Position`, `min_position`).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from adapters.history import commitment_history
+from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_commitments
 from api.dependencies import Reader, TrackerDep
-from api.schemas import PROBLEM_RESPONSES, CommitmentOut, HistoryEntry
+from api.projection_reads import ProjectionRead
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    WRITE_PROBLEMS,
+    CommitmentIn,
+    CommitmentOut,
+    CommitmentPage,
+    CommitmentPatch,
+    EvidenceIn,
+    HealthIn,
+    HistoryEntry,
+    IndicatorIn,
+    IndicatorOut,
+    MeasurementIn,
+    MilestoneCompletion,
+    MilestoneIn,
+    MilestoneOut,
+    MilestonePatch,
+    ProgressIn,
+    StatusIn,
+)
+from api.writes import WriteContext, write_context
+from domain.commitment import Commitment
+from domain.errors import InvalidValue
+from domain.tracker import Change
 from domain.views import describe
+from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 
 router = APIRouter(prefix="/api/v1/commitments", tags=["commitments"])
+
+Write = Annotated[WriteContext, Depends(write_context)]
+PREFIX = router.prefix
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
 
 
 def reference_date(as_of: date | None, known_at: datetime | None) -> date:
@@ -21,7 +58,61 @@ def reference_date(as_of: date | None, known_at: datetime | None) -> date:
         return as_of
     if known_at is not None:
         return known_at.date()
-    return datetime.now(UTC).date()
+    return today()
+
+
+def render_commitment(change: Change) -> dict[str, Any]:
+    return describe(change.commitment, today())
+
+
+def _milestone(commitment: Commitment, milestone_id: str) -> dict[str, Any]:
+    return next(m for m in describe(commitment, today())["milestones"] if m["id"] == milestone_id)
+
+
+def _indicator(commitment: Commitment, indicator_id: str) -> dict[str, Any]:
+    return next(i for i in describe(commitment, today())["indicators"] if i["id"] == indicator_id)
+
+
+def _evidence(item: EvidenceIn) -> Evidence:
+    return Evidence(item.url, item.title, item.publisher, item.published_on)
+
+
+# ---- reads ---------------------------------------------------------------------------
+
+
+@router.get(
+    "",
+    response_model=CommitmentPage,
+    summary="List commitments (from the projection), filtered and paged by cursor",
+    responses=PROBLEM_RESPONSES
+    | {503: {"description": "min_position not reached within 5 s; see Retry-After"}},
+)
+def list_all(
+    _: Reader,
+    projection: Annotated[ProjectionRead, Depends()],
+    pillar: Pillar | None = None,
+    sector: Annotated[str | None, Query(max_length=40)] = None,
+    party: Annotated[str | None, Query(max_length=2)] = None,
+    status: Status | None = None,
+    health: Health | None = None,
+    overdue: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search code, title, text")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> Any:
+    filters = ListFilters(
+        pillar=pillar.value if pillar else None,
+        sector=sector,
+        party=party,
+        status=status.value if status else None,
+        health=health.value if health else None,
+        overdue=overdue,
+        q=q,
+    )
+    items, next_cursor = list_commitments(
+        projection.engine, filters, limit=limit, cursor=cursor, today=today()
+    )
+    return projection.respond({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -31,7 +122,7 @@ def reference_date(as_of: date | None, known_at: datetime | None) -> date:
     description=(
         "Reads the event store, so it is always current. `version` gives the state after "
         "that many events; `as_of` (a date) leaves out facts whose effective date is later; "
-        "`known_at` (a datetime with timezone) leaves out what was recorded later. "
+        "`known_at` (a datetime; UTC if no offset) leaves out what was recorded later. "
         "`as_of` and `known_at` combine: what we believed at `known_at` about `as_of`."
     ),
     responses=PROBLEM_RESPONSES,
@@ -60,3 +151,285 @@ def get_commitment(
 )
 def get_history(ref: str, tracker: TrackerDep, _: Reader) -> Any:
     return commitment_history(tracker, ref)
+
+
+# ---- writes ----------------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CommitmentOut,
+    summary="Register a commitment",
+    responses=WRITE_PROBLEMS,
+)
+def register(body: CommitmentIn, write: Write) -> Response:
+    write.require_party(body.parties)
+    source = Source(body.source.title, body.source.url, body.source.quote) if body.source else None
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.register(
+            actor=write.principal.name,
+            code=body.code,
+            title=body.title,
+            description=body.description,
+            pillar=body.pillar,
+            sectors=body.sectors,
+            parties=body.parties,
+            lead_party=body.lead_party,
+            agencies=body.agencies,
+            start_date=body.start_date,
+            target_date=body.target_date,
+            source=source,
+            on_saved=options.get("on_saved"),
+        ),
+        render=render_commitment,
+        status_code=201,
+        location=lambda change: f"{PREFIX}/{change.commitment.code}",
+    )
+
+
+@router.patch(
+    "/{ref}",
+    response_model=CommitmentOut,
+    summary="Revise title, description, target date, agencies or sectors, with a reason",
+    responses=WRITE_PROBLEMS,
+)
+def revise(ref: str, body: CommitmentPatch, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    changes: dict[str, Any] = {
+        name: getattr(body, name)
+        for name in ("title", "description", "target_date", "agencies", "sectors")
+        if name in body.model_fields_set
+    }
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.revise_details(
+            ref, actor=write.principal.name, changes=changes, reason=body.reason, **options
+        ),
+        render=render_commitment,
+        status_code=200,
+    )
+
+
+@router.post(
+    "/{ref}/progress",
+    status_code=201,
+    response_model=CommitmentOut,
+    summary="Log progress (percent as of a date)",
+    responses=WRITE_PROBLEMS,
+)
+def log_progress(ref: str, body: ProgressIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.log_progress(
+            ref,
+            actor=write.principal.name,
+            percent=body.percent,
+            as_of=body.as_of,
+            note=body.note,
+            confidence=body.confidence,
+            evidence=[_evidence(e) for e in body.evidence],
+            **options,
+        ),
+        render=render_commitment,
+        status_code=201,
+    )
+
+
+@router.post(
+    "/{ref}/status",
+    response_model=CommitmentOut,
+    summary="Change the assessed status, with a reason",
+    responses=WRITE_PROBLEMS,
+)
+def change_status(ref: str, body: StatusIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.change_status(
+            ref,
+            actor=write.principal.name,
+            status=body.status,
+            reason=body.reason,
+            as_of=body.as_of,
+            superseded_by=body.superseded_by,
+            **options,
+        ),
+        render=render_commitment,
+        status_code=200,
+    )
+
+
+@router.post(
+    "/{ref}/health",
+    response_model=CommitmentOut,
+    summary="Rate delivery confidence, with a rationale",
+    responses=WRITE_PROBLEMS,
+)
+def rate_health(ref: str, body: HealthIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.rate_health(
+            ref,
+            actor=write.principal.name,
+            rating=body.rating,
+            rationale=body.rationale,
+            as_of=body.as_of,
+            **options,
+        ),
+        render=render_commitment,
+        status_code=200,
+    )
+
+
+@router.post(
+    "/{ref}/milestones",
+    status_code=201,
+    response_model=MilestoneOut,
+    summary="Add a milestone",
+    responses=WRITE_PROBLEMS,
+)
+def add_milestone(ref: str, body: MilestoneIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.add_milestone(
+            ref, actor=write.principal.name, title=body.title, due_date=body.due_date, **options
+        ),
+        render=lambda change: _milestone(change.commitment, change.result),
+        status_code=201,
+        location=lambda change: f"{PREFIX}/{change.commitment.code}/milestones/{change.result}",
+    )
+
+
+@router.patch(
+    "/{ref}/milestones/{milestone_id}",
+    response_model=MilestoneOut,
+    summary="Reschedule (due_date with a reason) and/or rename (title) a milestone",
+    responses=WRITE_PROBLEMS,
+)
+def change_milestone(ref: str, milestone_id: str, body: MilestonePatch, write: Write) -> Response:
+    commitment = write.tracker.get(ref)
+    write.require_party(commitment.parties)
+    if body.due_date is None and body.title is None:
+        raise InvalidValue("give a new due_date (with a reason) and/or a new title")
+    if body.due_date is not None and not body.reason:
+        raise InvalidValue("rescheduling a milestone needs a reason")
+
+    def script(c: Commitment) -> None:
+        if body.due_date is not None:
+            c.reschedule_milestone(
+                actor=write.principal.name,
+                milestone_id=milestone_id,
+                due_date=body.due_date,
+                reason=body.reason or "",
+            )
+        if body.title is not None:
+            c.retitle_milestone(
+                actor=write.principal.name, milestone_id=milestone_id, title=body.title
+            )
+
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.apply_script(ref, script, **options),
+        render=lambda change: _milestone(change.commitment, milestone_id),
+        status_code=200,
+    )
+
+
+@router.post(
+    "/{ref}/milestones/{milestone_id}/complete",
+    response_model=MilestoneOut,
+    summary="Complete a milestone",
+    responses=WRITE_PROBLEMS,
+)
+def complete_milestone(
+    ref: str, milestone_id: str, body: MilestoneCompletion, write: Write
+) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.complete_milestone(
+            ref,
+            milestone_id,
+            actor=write.principal.name,
+            completed_on=body.completed_on,
+            note=body.note,
+            **options,
+        ),
+        render=lambda change: _milestone(change.commitment, milestone_id),
+        status_code=200,
+    )
+
+
+@router.post(
+    "/{ref}/indicators",
+    status_code=201,
+    response_model=IndicatorOut,
+    summary="Define an indicator (name, unit, baseline, target)",
+    responses=WRITE_PROBLEMS,
+)
+def define_indicator(ref: str, body: IndicatorIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.define_indicator(
+            ref,
+            actor=write.principal.name,
+            name=body.name,
+            unit=body.unit,
+            baseline=body.baseline,
+            target=body.target,
+            **options,
+        ),
+        render=lambda change: _indicator(change.commitment, change.result),
+        status_code=201,
+        location=lambda change: f"{PREFIX}/{change.commitment.code}/indicators/{change.result}",
+    )
+
+
+@router.post(
+    "/{ref}/indicators/{indicator_id}/measurements",
+    status_code=201,
+    response_model=IndicatorOut,
+    summary="Record a measurement of an indicator",
+    responses=WRITE_PROBLEMS,
+)
+def record_measurement(ref: str, indicator_id: str, body: MeasurementIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.record_measurement(
+            ref,
+            indicator_id,
+            actor=write.principal.name,
+            value=body.value,
+            as_of=body.as_of,
+            note=body.note,
+            **options,
+        ),
+        render=lambda change: _indicator(change.commitment, indicator_id),
+        status_code=201,
+    )
+
+
+@router.post(
+    "/{ref}/evidence",
+    status_code=201,
+    response_model=CommitmentOut,
+    summary="Attach a public document as evidence",
+    responses=WRITE_PROBLEMS,
+)
+def attach_evidence(ref: str, body: EvidenceIn, write: Write) -> Response:
+    write.require_party(write.tracker.get(ref).parties)
+    return write.execute(
+        body=body,
+        action=lambda options: write.tracker.attach_evidence(
+            ref, actor=write.principal.name, evidence=_evidence(body), **options
+        ),
+        render=render_commitment,
+        status_code=201,
+    )

@@ -11,8 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.event_store import engine_of
 from adapters.migrate import SchemaNotCurrent, require_current_schema
+from adapters.projection import projection_position
 from adapters.tables import events
-from api.dependencies import SettingsDep, TrackerDep
+from api.dependencies import FollowerDep, SettingsDep, TrackerDep
 
 router = APIRouter(tags=["health"])
 
@@ -24,15 +25,26 @@ def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: the database answers and its schema is current",
+    summary="Readiness: database and schema; the projection's position and lag in events",
     responses={503: {"description": "Not ready; `detail` says why"}},
 )
-def readyz(tracker: TrackerDep, settings: SettingsDep) -> Any:
+def readyz(tracker: TrackerDep, settings: SettingsDep, follower: FollowerDep) -> Any:
     engine = engine_of(tracker)
     try:
         require_current_schema(engine, settings.database_url)
         with engine.connect() as connection:
-            head = connection.execute(select(func.max(events.c.id))).scalar_one()
+            head = connection.execute(select(func.max(events.c.id))).scalar_one() or 0
+            projected = projection_position(engine)
     except (SQLAlchemyError, SchemaNotCurrent) as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
-    return {"status": "ready", "log_position": head or 0}
+    return {
+        "status": "ready",
+        "log_position": head,
+        "projection": {
+            "position": projected,
+            "lag": max(0, head - projected),
+            "follower": "running"
+            if follower is not None and follower.active.is_set()
+            else ("waiting" if follower is not None else "off"),
+        },
+    }

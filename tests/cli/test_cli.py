@@ -6,14 +6,17 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.event_store import engine_of, open_tracker
+from adapters.projection import ReadModelProjection
 from adapters.seeds import seed
 from adapters.tokens import authenticate
 from domain.access import Role
@@ -123,3 +126,30 @@ def test_configuration_errors_are_one_line(tmp_path: Path) -> None:
     assert "COMMITMENTS_PUBLIC_READ" in one_line_error(bad_flag)
     unreachable = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "show", "X")
     assert "database error" in one_line_error(unreachable)
+
+
+def test_project_once_rebuild_and_follow(database_url: str) -> None:
+    ok(database_url, "seed", "--demo")
+    once = ok(database_url, "project", "--once")
+    assert re.search(r"projection at position (\d+) \(head \1\)", once.stderr), once.stderr
+    tracker = open_tracker(database_url)
+    try:
+        projection = ReadModelProjection(tracker)
+        head = projection.head()
+        assert projection.position() == head
+        rebuilt = ok(database_url, "project", "--rebuild", "--once")
+        assert "wiped" in rebuilt.stderr and projection.position() == head
+    finally:
+        tracker.close()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
+    follower = subprocess.Popen(
+        [SCRIPT, "project"],
+        env=environment | {"COMMITMENTS_DATABASE_URL": database_url},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2)
+    follower.send_signal(signal.SIGTERM)
+    _, stderr = follower.communicate(timeout=30)
+    assert follower.returncode == 0, stderr
+    assert "following the log" in stderr and "stopped at position" in stderr

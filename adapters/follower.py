@@ -1,0 +1,122 @@
+"""Running the projection continuously: catch up, then follow the log.
+
+On SQLite the follower polls. On PostgreSQL it holds a session-level advisory lock, so
+one worker per projection is active across all processes (another waits and takes over
+when the holder's connection dies), and it LISTENs on the channel the event store
+NOTIFYs on each save, as a wake-up hint only: events are always read by position.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import Engine
+
+from adapters.projection import ProjectionConflict, ReadModelProjection, advisory_lock_key
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+LOCK_RETRY_SECONDS = 1.0
+ERROR_BACKOFF_MAX = 10.0
+
+
+def _psycopg_conninfo(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class ProjectionFollower:
+    """Keeps one projection caught up until stopped; safe to run in several processes."""
+
+    def __init__(self, projection: ReadModelProjection, *, poll_seconds: float = POLL_SECONDS):
+        self.projection = projection
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.active = threading.Event()  # set while this follower holds the projection
+
+    # ---- control ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="projection-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """New events were just written in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopped:
+            try:
+                with self._exclusive() as listener:
+                    if listener is False:
+                        continue  # not our turn yet; _exclusive waited a while
+                    self.active.set()
+                    self._follow(listener)
+                backoff = 0.5
+            except Exception:  # a lost connection, a database restart: log, wait, retry
+                log.exception("projection follower failed; retrying in %.1f s", backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, ERROR_BACKOFF_MAX)
+            finally:
+                self.active.clear()
+
+    def _follow(self, listener: Any) -> None:
+        while not self.stopped:
+            try:
+                applied = self.projection.run_batch()
+            except ProjectionConflict:
+                continue
+            if applied == 0:
+                self._wait(listener)
+
+    def _wait(self, listener: Any) -> None:
+        if listener is None:
+            self._wake.wait(self.poll_seconds)
+        else:
+            # Returns on the first NOTIFY, or after the timeout (then we look anyway).
+            for _ in listener.notifies(timeout=self.poll_seconds, stop_after=1):
+                pass
+        self._wake.clear()
+
+    @contextmanager
+    def _exclusive(self) -> Iterator[Any]:
+        """Yield a LISTENing connection holding the advisory lock (PostgreSQL), None
+        (SQLite: no lock, compare-and-set alone keeps each event once), or False when
+        another worker holds the lock."""
+        engine = self.projection.engine
+        if engine.dialect.name != "postgresql":
+            yield None
+            return
+        key = advisory_lock_key(self.projection.name)
+        with psycopg.connect(_psycopg_conninfo(engine), autocommit=True) as connection:
+            acquired = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if not acquired or not acquired[0]:
+                self._stop.wait(LOCK_RETRY_SECONDS)
+                yield False
+                return
+            channel = self.projection.tracker.recorder.channel_name  # type: ignore[attr-defined]
+            connection.execute(f"LISTEN {channel}")
+            try:
+                yield connection
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (key,))

@@ -1,0 +1,38 @@
+"""Administration: rebuilding the projections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks
+
+from adapters.projection import ReadModelProjection
+from api.dependencies import Admin, FollowerDep, TrackerDep
+from api.schemas import PROBLEM_RESPONSES, RebuildAccepted
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+
+@router.post(
+    "/projections/rebuild",
+    status_code=202,
+    response_model=RebuildAccepted,
+    summary="Wipe the read models and replay the whole log into them",
+    description=(
+        "Returns at once; the active projection worker (in this server, or the one holding "
+        "the lock elsewhere) replays from position 0. Watch `/readyz` for the lag."
+    ),
+    responses=PROBLEM_RESPONSES | {403: {"description": "Not an admin token"}},
+)
+def rebuild(
+    tracker: TrackerDep, _: Admin, follower: FollowerDep, background: BackgroundTasks
+) -> Any:
+    projection = ReadModelProjection(tracker)
+    projection.rebuild()
+    if follower is not None:
+        follower.wake()
+    else:
+        # No follower in this process: catch up here; compare-and-set keeps it safe
+        # should a worker elsewhere be catching up too.
+        background.add_task(projection.catch_up)
+    return {"status": "rebuilding", "position": 0}

@@ -1,0 +1,29 @@
+"""The global event feed, in log order."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from adapters.history import MAX_FEED_LIMIT, event_feed
+from api.dependencies import Reader, TrackerDep
+from api.schemas import PROBLEM_RESPONSES, FeedEntry
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+
+@router.get(
+    "",
+    response_model=list[FeedEntry],
+    summary="Events of all commitments after a position, oldest first",
+    description="Page through the log by passing the last `position` seen as `after`.",
+    responses=PROBLEM_RESPONSES,
+)
+def feed(
+    tracker: TrackerDep,
+    _: Reader,
+    after: Annotated[int, Query(ge=0, description="Return events after this position")] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
+) -> Any:
+    return event_feed(tracker, after=after, limit=limit)
