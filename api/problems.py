@@ -10,6 +10,7 @@ from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters.migrate import SchemaNotCurrent
@@ -98,7 +99,8 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(PersistenceError)
-    async def _database(_: Request, error: PersistenceError) -> JSONResponse:
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, error: Exception) -> JSONResponse:
         # Busy or unreachable database (e.g. SQLite locked by another process): retryable.
         log.warning("database error answered with 503: %s", error)
         return problem_response(
@@ -107,6 +109,12 @@ def install(app: FastAPI) -> None:
             kind="database-unavailable",
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        # A bug, not the client's fault: logged with its traceback, answered as a problem.
+        log.exception("unexpected error", exc_info=error)
+        return problem_response(500, "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(SchemaNotCurrent)
     async def _schema(_: Request, error: SchemaNotCurrent) -> JSONResponse:

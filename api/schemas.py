@@ -150,12 +150,33 @@ class _Body(BaseModel):
 
 
 class SourceIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"title": "Canada-Mexico Action Plan 2025-2028", "quote": "..."}]
+        },
+    )
+
     title: str = Field(max_length=400)
     url: str | None = Field(default=None, max_length=2000)
     quote: str | None = Field(default=None, max_length=2000)
 
 
 class EvidenceIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://example.org/report",
+                    "title": "Joint statement",
+                    "publisher": "GAC",
+                    "published_on": "2026-02-20",
+                }
+            ]
+        },
+    )
+
     url: str = Field(max_length=2000, examples=["https://www.international.gc.ca/..."])
     title: str = Field(max_length=200)
     publisher: str | None = Field(default=None, max_length=200)
@@ -251,6 +272,13 @@ class HealthIn(_Body):
 
 
 class MilestoneIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"title": "Corridor study agreed", "due_date": "2026-12-31"}]
+        },
+    )
+
     title: str = Field(max_length=200)
     due_date: date
 
@@ -258,17 +286,45 @@ class MilestoneIn(_Body):
 class MilestonePatch(_Body):
     """Reschedule (`due_date` with a `reason`) and/or rename (`title`)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"due_date": "2027-03-31", "reason": "Data collection took longer"}]
+        },
+    )
+
     due_date: date | None = None
     reason: str | None = Field(default=None, max_length=10_000)
     title: str | None = Field(default=None, max_length=200)
 
 
 class MilestoneCompletion(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"completed_on": "2026-10-01", "note": "Signed in Ottawa"}]
+        },
+    )
+
     completed_on: date
     note: str | None = Field(default=None, max_length=10_000)
 
 
 class IndicatorIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Cross-border rail freight",
+                    "unit": "carloads/week",
+                    "baseline": 100,
+                    "target": 150,
+                }
+            ]
+        },
+    )
+
     name: str = Field(max_length=200)
     unit: str = Field(max_length=60)
     baseline: Decimal
@@ -276,6 +332,13 @@ class IndicatorIn(_Body):
 
 
 class MeasurementIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"value": 112, "as_of": "2026-06-30", "note": "Q2 average"}]
+        },
+    )
+
     value: Decimal
     as_of: date
     note: str | None = Field(default=None, max_length=10_000)
