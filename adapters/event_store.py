@@ -18,7 +18,8 @@ def open_tracker(database_url: str, *, check_schema: bool = True) -> Tracker:
     """
     tracker = Tracker(
         env={
-            _PREFIX + "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+            # eventsourcing-sqlalchemy, whose recorder also writes the hash chain.
+            _PREFIX + "PERSISTENCE_MODULE": "adapters.ledger:ChainedSQLAlchemyFactory",
             _PREFIX + "SQLALCHEMY_URL": database_url,
             _PREFIX + "CREATE_TABLE": "no",
             _PREFIX + "IS_SNAPSHOTTING_ENABLED": "yes",

@@ -8,7 +8,7 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import select
 
 from adapters.event_store import engine_of
-from adapters.tables import events
+from adapters.tables import event_chain, events
 from domain.commitment import Commitment
 from domain.tracker import Tracker
 from domain.views import event_data, event_type
@@ -16,7 +16,9 @@ from domain.views import event_data, event_type
 MAX_FEED_LIMIT = 1000
 
 
-def _entry(tracker: Tracker, position: int, stored: StoredEvent) -> dict[str, Any]:
+def _entry(
+    tracker: Tracker, position: int, stored: StoredEvent, chain_hash: str | None
+) -> dict[str, Any]:
     event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
     return {
         "position": position,
@@ -26,7 +28,7 @@ def _entry(tracker: Tracker, position: int, stored: StoredEvent) -> dict[str, An
         "recorded_at": event.timestamp.isoformat(),
         "actor": event.actor,
         "data": event_data(event),
-        "hash": None,  # The hash chain comes with the ledger.
+        "hash": chain_hash,
     }
 
 
@@ -34,7 +36,14 @@ def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
     aggregate_id = tracker.get(ref).id
     query = (
-        select(events.c.id, events.c.originator_version, events.c.topic, events.c.state)
+        select(
+            events.c.id,
+            events.c.originator_version,
+            events.c.topic,
+            events.c.state,
+            event_chain.c.hash,
+        )
+        .outerjoin(event_chain, event_chain.c.position == events.c.id)
         .where(events.c.originator_id == aggregate_id)
         .order_by(events.c.originator_version)
     )
@@ -50,6 +59,7 @@ def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
                 topic=row.topic,
                 state=bytes(row.state),
             ),
+            row.hash,
         )
         for row in rows
     ]
@@ -57,7 +67,33 @@ def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
 
 def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
     """Events of all commitments in log order, after a position (GET /events)."""
-    notifications = tracker.recorder.select_notifications(
-        after, min(limit, MAX_FEED_LIMIT), inclusive_of_start=False
+    query = (
+        select(
+            events.c.id,
+            events.c.originator_id,
+            events.c.originator_version,
+            events.c.topic,
+            events.c.state,
+            event_chain.c.hash,
+        )
+        .outerjoin(event_chain, event_chain.c.position == events.c.id)
+        .where(events.c.id > after)
+        .order_by(events.c.id)
+        .limit(min(limit, MAX_FEED_LIMIT))
     )
-    return [_entry(tracker, n.id, n) for n in notifications]
+    with engine_of(tracker).connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        _entry(
+            tracker,
+            row.id,
+            StoredEvent(
+                originator_id=row.originator_id,
+                originator_version=row.originator_version,
+                topic=row.topic,
+                state=bytes(row.state),
+            ),
+            row.hash,
+        )
+        for row in rows
+    ]

@@ -45,6 +45,19 @@ snapshots = _library_table(
     SNAPSHOTS_TABLE, "TrackerSnapshot", SQLAlchemyDatastore.base_snapshot_record_cls
 )
 
+# The hash chain: one entry per event, written in the event's transaction (adapters/ledger.py).
+event_chain = Table(
+    "event_chain",
+    metadata,
+    Column(
+        "position",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("hash", String(64), nullable=False),
+)
+
 # Bearer tokens: only a hash of each token is stored.
 api_tokens = Table(
     "api_tokens",

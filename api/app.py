@@ -14,7 +14,7 @@ from adapters.projection import ReadModelProjection
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
-from api.routers import admin, commitments, events, health
+from api.routers import admin, commitments, events, health, ledger
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,5 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(commitments.router)
     app.include_router(events.router)
+    app.include_router(ledger.router)
     app.include_router(admin.router)
     return app

@@ -9,12 +9,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters import backup, ledger
 from adapters.event_store import engine_of, open_tracker
 from adapters.follower import ProjectionFollower
 from adapters.history import commitment_history
@@ -204,6 +206,53 @@ def project(
         except KeyboardInterrupt:
             follower.stop(timeout=0)
         typer.echo(f"stopped at position {projection.position()}", err=True)
+
+
+@app.command()
+def verify() -> None:
+    """Recompute the event log's hash chain; exit 1 naming the first bad position."""
+    with tracker_session() as tracker:
+        result = ledger.verify(engine_of(tracker))
+    print_json(result.as_dict())
+    if not result.verified:
+        raise UserError(
+            f"the event log does not verify at position {result.first_bad_position}: "
+            f"{result.problem}"
+        )
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--out", help="File to write (JSON lines)")],
+) -> None:
+    """Write the whole event log, with its hash chain, as JSON lines (streaming)."""
+    with tracker_session() as tracker, out.open("w", encoding="utf-8") as handle:
+        summary = backup.export_log(engine_of(tracker), handle)
+    typer.echo(
+        f"exported {summary.events} events up to position {summary.head_position}, "
+        f"chain head {summary.chain_head}",
+        err=True,
+    )
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="A file written by `commitments export`")],
+) -> None:
+    """Restore an exported log into an empty database, then rebuild the projections."""
+    with tracker_session() as tracker:
+        try:
+            summary = backup.import_log(engine_of(tracker), file)
+        except backup.ImportRefused as error:
+            raise UserError(f"import refused: {error}") from None
+        projection = ReadModelProjection(tracker)
+        projection.rebuild()
+        projection.catch_up()
+    typer.echo(
+        f"imported {summary.events} events up to position {summary.head_position}, "
+        f"chain head {summary.chain_head}; projections rebuilt",
+        err=True,
+    )
 
 
 @app.command()

@@ -108,7 +108,9 @@ class HistoryEntry(BaseModel):
     recorded_at: str
     actor: str
     data: dict[str, Any]
-    hash: str | None = Field(description="Hash-chain entry of the event (comes with the ledger)")
+    hash: str | None = Field(
+        description="The event's hash-chain entry: sha256(previous entry || the stored event)"
+    )
 
 
 class ProblemOut(BaseModel):
@@ -398,3 +400,41 @@ class FeedEntry(HistoryEntry):
 class RebuildAccepted(BaseModel):
     status: str = Field(examples=["rebuilding"])
     position: int
+
+
+class LedgerOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "events": 157,
+                    "head_position": 157,
+                    "chain_head": "3f1c...e9",
+                    "verified": True,
+                    "first_bad_position": None,
+                    "problem": None,
+                }
+            ]
+        }
+    )
+
+    events: int = Field(description="Events verified before the first mismatch (all when verified)")
+    head_position: int = Field(description="Position of the last verified event")
+    chain_head: str | None = Field(description="Chain entry of the last verified event")
+    verified: bool
+    first_bad_position: int | None
+    problem: str | None = Field(description="What is wrong at first_bad_position")
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Any = Field(alias="from")
+    to: Any
+
+
+class DiffOut(BaseModel):
+    from_version: int
+    to_version: int
+    changes: dict[str, FieldChange]
+    events: list[HistoryEntry]

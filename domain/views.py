@@ -104,3 +104,16 @@ def event_data(event: Commitment.Event) -> dict[str, Any]:
         for f in dataclasses.fields(event)
         if f.name not in _ENVELOPE
     }
+
+
+# Fields that change with every event and say nothing on their own.
+_NOT_COMPARED = {"version", "updated_at"}
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields of two described states that differ, each as {from, to}."""
+    return {
+        name: {"from": before.get(name), "to": value}
+        for name, value in after.items()
+        if name not in _NOT_COMPARED and before.get(name) != value
+    }

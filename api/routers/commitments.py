@@ -22,6 +22,7 @@ from api.schemas import (
     CommitmentOut,
     CommitmentPage,
     CommitmentPatch,
+    DiffOut,
     EvidenceIn,
     HealthIn,
     HistoryEntry,
@@ -39,7 +40,7 @@ from api.writes import WriteContext, write_context
 from domain.commitment import Commitment
 from domain.errors import InvalidValue
 from domain.tracker import Change
-from domain.views import describe
+from domain.views import describe, diff
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 
 router = APIRouter(prefix="/api/v1/commitments", tags=["commitments"])
@@ -151,6 +152,39 @@ def get_commitment(
 )
 def get_history(ref: str, tracker: TrackerDep, _: Reader) -> Any:
     return commitment_history(tracker, ref)
+
+
+@router.get(
+    "/{ref}/diff",
+    response_model=DiffOut,
+    response_model_by_alias=True,
+    summary="What changed between two versions, and the events in between",
+    responses=PROBLEM_RESPONSES,
+)
+def get_diff(
+    ref: str,
+    tracker: TrackerDep,
+    _: Reader,
+    from_version: Annotated[int, Query(alias="from", ge=1, description="Earlier version")],
+    to_version: Annotated[
+        int | None, Query(alias="to", ge=1, description="Later version (default: current)")
+    ] = None,
+) -> Any:
+    current = tracker.get(ref)
+    to_version = current.version if to_version is None else to_version
+    if from_version > to_version:
+        raise InvalidValue(f"from ({from_version}) must not be after to ({to_version})")
+    day = today()
+    before = describe(tracker.state(ref, version=from_version), day)
+    after = describe(tracker.state(ref, version=to_version), day)
+    return {
+        "from_version": from_version,
+        "to_version": to_version,
+        "changes": diff(before, after),
+        "events": [
+            e for e in commitment_history(tracker, ref) if from_version < e["version"] <= to_version
+        ],
+    }
 
 
 # ---- writes ----------------------------------------------------------------------------

@@ -1,0 +1,208 @@
+"""Export and import of the whole event log as JSON lines, with its hash chain.
+
+The file is a header line, one line per event in log order (position, originator id,
+version, topic, the stored state in base64, and the chain entry), and a trailer with
+the count and the chain head. Both directions stream: memory stays flat however long
+the log. An import goes into an empty database only, checks every line against the
+chain before writing anything, and then writes all of it in one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Engine
+
+from adapters.ledger import GENESIS, canonical_bytes, chain_hash
+from adapters.tables import EVENTS_TABLE, event_chain, events
+
+FORMAT = "commitments-event-log"
+FORMAT_VERSION = 1
+_BATCH = 2_000
+
+
+class ImportRefused(Exception):
+    """The file or the target database is not fit for an import; nothing was written."""
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    events: int
+    head_position: int
+    chain_head: str | None
+
+
+def export_log(engine: Engine, out: IO[str]) -> LogSummary:
+    """Write the whole log to `out`, streaming in position order."""
+    out.write(
+        json.dumps(
+            {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "exported_at": datetime.now(UTC).isoformat(),
+            }
+        )
+        + "\n"
+    )
+    query = (
+        select(
+            events.c.id,
+            events.c.originator_id,
+            events.c.originator_version,
+            events.c.topic,
+            events.c.state,
+            event_chain.c.hash,
+        )
+        .outerjoin(event_chain, event_chain.c.position == events.c.id)
+        .order_by(events.c.id)
+    )
+    count, head, last_hash = 0, 0, None
+    with engine.connect() as connection:
+        rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+        for row in rows:
+            originator = row.originator_id
+            out.write(
+                json.dumps(
+                    {
+                        "position": row.id,
+                        "originator_id": str(originator),
+                        "originator_version": row.originator_version,
+                        "topic": row.topic,
+                        "state": base64.b64encode(bytes(row.state)).decode("ascii"),
+                        "hash": row.hash,
+                    },
+                    separators=(",", ":"),
+                )
+                + "\n"
+            )
+            count, head, last_hash = count + 1, row.id, row.hash
+    out.write(
+        json.dumps({"end": True, "events": count, "head_position": head, "chain_head": last_hash})
+        + "\n"
+    )
+    return LogSummary(count, head, last_hash)
+
+
+@dataclass(frozen=True)
+class _Line:
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    hash: str
+
+
+def _read(path: Path) -> Iterator[tuple[int, _Line]]:
+    """Every event line, checked against the chain; raises ImportRefused at the first bad one."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as error:
+        raise ImportRefused(f"cannot read {path}: {error.strerror}") from None
+    with handle:
+        previous, last_position, count = GENESIS, 0, 0
+        trailer: dict[str, Any] | None = None
+        for number, raw in enumerate(handle, start=1):
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError:
+                raise ImportRefused(f"line {number}: not JSON") from None
+            if number == 1:
+                if not isinstance(record, dict) or record.get("format") != FORMAT:
+                    raise ImportRefused(f"line 1: not a {FORMAT} file")
+                if record.get("format_version") != FORMAT_VERSION:
+                    raise ImportRefused(f"line 1: format_version {record.get('format_version')!r}")
+                continue
+            if trailer is not None:
+                raise ImportRefused(f"line {number}: data after the end line")
+            if isinstance(record, dict) and record.get("end") is True:
+                trailer = record
+                continue
+            line = _parse(record, number)
+            if line.position <= last_position:
+                raise ImportRefused(f"line {number}: position {line.position} is out of order")
+            expected = chain_hash(
+                previous,
+                canonical_bytes(
+                    line.position,
+                    line.originator_id,
+                    line.originator_version,
+                    line.topic,
+                    line.state,
+                ),
+            )
+            if expected != line.hash:
+                raise ImportRefused(
+                    f"line {number}: position {line.position} does not match its chain hash"
+                )
+            previous, last_position, count = expected, line.position, count + 1
+            yield number, line
+        if trailer is None:
+            raise ImportRefused("the file has no end line: it is truncated")
+        if trailer.get("events") != count or (count and trailer.get("chain_head") != previous):
+            raise ImportRefused("the end line does not match the events in the file")
+
+
+def _parse(record: Any, number: int) -> _Line:
+    try:
+        return _Line(
+            position=int(record["position"]),
+            originator_id=UUID(record["originator_id"]),
+            originator_version=int(record["originator_version"]),
+            topic=str(record["topic"]),
+            state=base64.b64decode(record["state"], validate=True),
+            hash=str(record["hash"]),
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ImportRefused(f"line {number}: not an event line") from None
+
+
+def import_log(engine: Engine, path: Path) -> LogSummary:
+    """Load an exported log into an empty database, positions and chain unchanged."""
+    with engine.connect() as connection:
+        existing = connection.execute(select(func.count()).select_from(events)).scalar_one()
+    if existing:
+        raise ImportRefused(f"the target database is not empty: it has {existing} events")
+    for _ in _read(path):  # first pass: refuse a bad file before writing anything
+        pass
+    count, head, last_hash = 0, 0, None
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
+        batch_events: list[dict[str, Any]] = []
+        batch_chain: list[dict[str, Any]] = []
+        for _, line in _read(path):
+            batch_events.append(
+                {
+                    "id": line.position,
+                    "originator_id": line.originator_id,
+                    "originator_version": line.originator_version,
+                    "topic": line.topic,
+                    "state": line.state,
+                }
+            )
+            batch_chain.append({"position": line.position, "hash": line.hash})
+            count, head, last_hash = count + 1, line.position, line.hash
+            if len(batch_events) >= _BATCH:
+                connection.execute(insert(events), batch_events)
+                connection.execute(insert(event_chain), batch_chain)
+                batch_events, batch_chain = [], []
+        if batch_events:
+            connection.execute(insert(events), batch_events)
+            connection.execute(insert(event_chain), batch_chain)
+        if connection.dialect.name == "postgresql" and count:
+            # New events must continue after the imported positions.
+            connection.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{EVENTS_TABLE}', 'id'), :head)"),
+                {"head": head},
+            )
+    return LogSummary(count, head, last_hash)

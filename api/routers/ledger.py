@@ -1,0 +1,24 @@
+"""The ledger: the hash chain over the event log, recomputed on request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from adapters.event_store import engine_of
+from adapters.ledger import verify
+from api.dependencies import Reader, TrackerDep
+from api.schemas import PROBLEM_RESPONSES, LedgerOut
+
+router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
+
+
+@router.get(
+    "",
+    response_model=LedgerOut,
+    summary="Recompute the hash chain and name the first position that does not match",
+    responses=PROBLEM_RESPONSES,
+)
+def ledger(tracker: TrackerDep, _: Reader) -> Any:
+    return verify(engine_of(tracker)).as_dict()
