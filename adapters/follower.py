@@ -40,6 +40,7 @@ class ProjectionFollower:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.active = threading.Event()  # set while this follower holds the projection
+        self.last_error: str | None = None  # why the last attempt failed, until one succeeds
 
     # ---- control ----------------------------------------------------------------------
 
@@ -73,7 +74,8 @@ class ProjectionFollower:
                     self.active.set()
                     self._follow(listener)
                 backoff = 0.5
-            except Exception:  # a lost connection, a database restart: log, wait, retry
+            except Exception as error:  # a lost connection, a database restart: log, retry
+                self.last_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
                 log.exception("projection follower failed; retrying in %.1f s", backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_MAX)
@@ -86,6 +88,7 @@ class ProjectionFollower:
                 applied = self.projection.run_batch()
             except ProjectionConflict:
                 continue
+            self.last_error = None
             if applied == 0:
                 self._wait(listener)
 

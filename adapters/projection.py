@@ -235,6 +235,10 @@ def projection_position(engine: Engine, name: str = PROJECTION_NAME) -> int:
         return _position(connection, name)
 
 
+def projection_position_on(connection: Connection, name: str = PROJECTION_NAME) -> int:
+    return _position(connection, name)
+
+
 def _delete_for(connection: Connection, table: Table, ids: list[str]) -> None:
     for start in range(0, len(ids), _CHUNK):
         connection.execute(

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, not_, or_, select
-from sqlalchemy.engine import Engine, RowMapping
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from adapters.projection import split_joined
@@ -79,8 +81,23 @@ def _conditions(filters: ListFilters, today: date) -> list[ColumnElement[bool]]:
     return conditions
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """One consistent view for several queries (the position and the rows it covers)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            # pysqlite opens no transaction for reads; in WAL mode BEGIN pins a snapshot.
+            connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
+
+
 def list_commitments(
-    engine: Engine,
+    connection: Connection,
     filters: ListFilters,
     *,
     limit: int = DEFAULT_LIMIT,
@@ -102,8 +119,7 @@ def list_commitments(
     if cursor is not None:
         query = query.where(S.c.code > decode_cursor(cursor))
     query = query.order_by(S.c.code).limit(limit + 1)
-    with engine.connect() as connection:
-        rows = connection.execute(query).mappings().all()
+    rows = connection.execute(query).mappings().all()
     page = [_item(row, today) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1]["code"]) if len(rows) > limit else None
     return page, next_cursor

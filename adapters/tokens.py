@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from adapters.tables import api_tokens
 from domain.access import Principal, Role
 from domain.errors import InvalidValue
-from domain.vocabulary import PARTY_PATTERN, check_text
+from domain.vocabulary import check_party, check_text
 
 TOKEN_PREFIX = "cmt_"
 
@@ -32,8 +32,8 @@ def create_token(engine: Engine, *, name: str, role: Role | str, party: str | No
         raise InvalidValue(
             f"role must be one of {', '.join(r.value for r in Role)}; got {role!r}"
         ) from None
-    if party is not None and not PARTY_PATTERN.match(party):
-        raise InvalidValue(f"party {party!r} is not an ISO 3166 alpha-2 code such as CA")
+    if party is not None:
+        check_party(party)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as connection:
         connection.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -15,6 +16,7 @@ from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
 from api.routers import admin, commitments, events, health, ledger
+from api.schemas import ProblemOut
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -53,4 +55,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(ledger.router)
     app.include_router(admin.router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Responses refer to ProblemOut by $ref (as application/problem+json): add it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemOut"] = (
+                ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -28,7 +28,7 @@ from adapters.tokens import create_token, has_admin_token
 from domain.access import Role
 from domain.errors import DomainError
 from domain.tracker import Tracker
-from domain.views import describe
+from domain.views import describe, judgement_day
 
 app = typer.Typer(
     help="Event-sourced tracker of the Canada-Mexico Action Plan 2025-2028.",
@@ -89,8 +89,11 @@ def parse_datetime(value: str | None, option: str) -> datetime | None:
 @app.command()
 def migrate() -> None:
     """Upgrade the configured database to the latest schema (alembic upgrade head)."""
-    upgrade(settings().database_url)
-    typer.echo("database is at the latest schema", err=True)
+    before, after = upgrade(settings().database_url)
+    if before == after:
+        typer.echo(f"database schema already at {after}; nothing to do", err=True)
+    else:
+        typer.echo(f"database schema migrated from {before or 'empty'} to {after}", err=True)
 
 
 @app.command("seed")
@@ -128,8 +131,14 @@ def show(
     recorded = parse_datetime(known_at, "--known-at")
     with tracker_session() as tracker:
         commitment = tracker.state(ref, version=version, as_of=effective, known_at=recorded)
-        today = effective or (recorded.date() if recorded else datetime.now(UTC).date())
-        print_json(describe(commitment, today))
+        day = judgement_day(
+            commitment,
+            today=datetime.now(UTC).date(),
+            version=version,
+            as_of=effective,
+            known_at=recorded,
+        )
+        print_json(describe(commitment, day))
 
 
 @app.command()

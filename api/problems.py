@@ -85,10 +85,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
-            for e in error.errors()
-        ]
+        errors = [_describe_error(e) for e in error.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
         return problem_response(422, detail, kind="invalid-request", extra={"errors": errors})
 
@@ -119,3 +116,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SchemaNotCurrent)
     async def _schema(_: Request, error: SchemaNotCurrent) -> JSONResponse:
         return problem_response(503, str(error), kind="schema-not-current")
+
+
+def _describe_error(error: Any) -> dict[str, str]:
+    location = [str(p) for p in error.get("loc", ())]
+    kind = error.get("type", "")
+    if kind == "json_invalid":
+        position = location[1] if len(location) > 1 else "?"
+        return {"field": "body", "message": f"the body is not valid JSON (at character {position})"}
+    if location == ["body"] and kind in ("model_attributes_type", "dict_type"):
+        return {
+            "field": "body",
+            "message": "the body must be a JSON object sent as Content-Type: application/json",
+        }
+    return {"field": ".".join(location), "message": str(error.get("msg", ""))}

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Query, Response
+from sqlalchemy import Connection
 
 from adapters.event_store import engine_of
-from adapters.projection import projection_position
+from adapters.projection import projection_position_on
+from adapters.read_models import snapshot
 from api.dependencies import TrackerDep
 from api.problems import Problem
+from api.schemas import MAX_POSITION
+
+T = TypeVar("T")
 
 MIN_POSITION_WAIT_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 
 
 class ProjectionRead:
-    """Dependency: waits for `min_position` (503 after 5 s) and sets X-Log-Position."""
+    """Dependency for reads from the projection: `read(query)` runs the query in one
+    snapshot with the projection's position, once that position has reached
+    `min_position` (503 after 5 s), and sets X-Log-Position to it."""
 
     def __init__(
         self,
@@ -26,28 +34,31 @@ class ProjectionRead:
         min_position: Annotated[
             int | None,
             Query(
-                ge=0, description="Wait (up to 5 s) until the projection has reached this position"
+                ge=0,
+                le=MAX_POSITION,
+                description="Wait (up to 5 s) until the projection has reached this position",
             ),
         ] = None,
     ) -> None:
         self.engine = engine_of(tracker)
-        self.position = self._wait_for(min_position or 0)
-        response.headers["X-Log-Position"] = str(self.position)
+        self.wanted = min_position or 0
+        self.response = response
 
-    def _wait_for(self, wanted: int) -> int:
+    def read(self, query: Callable[[Connection], T]) -> T:
         deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
         while True:
-            position = projection_position(self.engine)
-            if position >= wanted:
-                return position
+            with snapshot(self.engine) as connection:
+                position = projection_position_on(connection)
+                if position >= self.wanted:
+                    result = query(connection)
+                    self.response.headers["X-Log-Position"] = str(position)
+                    return result
             if time.monotonic() >= deadline:
                 raise Problem(
                     503,
-                    f"the projection is at position {position}, not yet {wanted}; retry shortly",
+                    f"the projection is at position {position}, not yet {self.wanted}; "
+                    "retry shortly",
                     kind="projection-behind",
                     headers={"Retry-After": "1"},
                 )
             time.sleep(_POLL_SECONDS)
-
-    def respond(self, body: Any) -> Any:
-        return body

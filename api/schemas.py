@@ -6,9 +6,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from domain.vocabulary import Health, Pillar, Status
+
+# Query bounds: positions are 64-bit, versions 32-bit in the stores.
+MAX_POSITION = 2**62
+MAX_VERSION = 2**31 - 1
 
 
 class SourceOut(BaseModel):
@@ -114,32 +118,74 @@ class HistoryEntry(BaseModel):
 
 
 class ProblemOut(BaseModel):
-    type: str
-    title: str
-    status: int
-    detail: str
+    """RFC 9457 problem details; 422s also list `errors` by field."""
+
+    type: str = Field(examples=["urn:commitments:problem:not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["no commitment CMAP-NOT-HERE"])
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="For 422: [{field, message}]"
+    )
 
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ProblemOut, "content": {"application/problem+json": {}}, "description": text}
-    for code, text in {
-        401: "No token, or an unknown or revoked one",
-        404: "No such commitment (or version)",
-        422: "Invalid query or body",
-    }.items()
+def problems(**described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses documented as application/problem+json (codes as `e404=...`)."""
+    return {
+        int(code.lstrip("e")): {
+            "description": text,
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/ProblemOut"}}
+            },
+        }
+        for code, text in described.items()
+    }
+
+
+_AUTH = {"e401": "No token, or an unknown or revoked one"}
+READ_PROBLEMS = problems(**_AUTH, e422="Invalid query parameter")
+PROBLEM_RESPONSES = problems(
+    **_AUTH, e404="No such commitment (or version)", e422="Invalid query parameter"
+)
+ADMIN_PROBLEMS = problems(**_AUTH, e403="Not an admin token")
+_WRITE = {
+    "e400": "Malformed If-Match or Idempotency-Key header",
+    "e403": "The token's role or party may not write to this commitment",
+    "e409": "Conflicts with the commitment's state (duplicate code, invalid transition, ...)",
+    "e413": "Body over 64 KiB",
+    "e422": "Invalid body, a broken rule, or an Idempotency-Key reused with another body",
 }
+REGISTRATION_PROBLEMS = problems(**_AUTH, **_WRITE)
+WRITE_PROBLEMS = problems(
+    **_AUTH,
+    **_WRITE,
+    e404="No such commitment (or milestone, indicator)",
+    e412="If-Match names another version than the current one",
+)
 
-WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = PROBLEM_RESPONSES | {
-    code: {"model": ProblemOut, "content": {"application/problem+json": {}}, "description": text}
-    for code, text in {
-        400: "Malformed If-Match or Idempotency-Key header",
-        403: "The token's role or party may not write to this commitment",
-        409: "Conflicts with the commitment's state (duplicate code, invalid transition, ...)",
-        412: "If-Match names another version than the current one",
-        413: "Body over 64 KiB",
-        422: "Invalid body, a broken rule, or an Idempotency-Key reused with another body",
-    }.items()
-}
+
+def written(status: int, *, location: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The headers every write answers with, for the OpenAPI document."""
+    headers: dict[str, Any] = {
+        "ETag": {
+            "description": 'The commitment\'s new version, e.g. "8"',
+            "schema": {"type": "string"},
+        },
+        "X-Log-Position": {
+            "description": "Position of the last event written (use as ?min_position=)",
+            "schema": {"type": "integer"},
+        },
+        "Idempotent-Replayed": {
+            "description": "`true` when this is the stored answer to an Idempotency-Key",
+            "schema": {"type": "string"},
+        },
+    }
+    if location:
+        headers["Location"] = {
+            "description": "URL of the new resource",
+            "schema": {"type": "string"},
+        }
+    return {status: {"description": "Written", "headers": headers}}
 
 
 # ---- request bodies --------------------------------------------------------------------
@@ -243,10 +289,10 @@ class ProgressIn(_Body):
         },
     )
 
-    percent: int = Field(ge=0, le=100)
+    percent: StrictInt = Field(ge=0, le=100)
     as_of: date = Field(description="The date the figure refers to (effective date)")
     note: str = Field(max_length=10_000)
-    confidence: int | None = Field(default=None, ge=0, le=10)
+    confidence: StrictInt | None = Field(default=None, ge=0, le=10)
     evidence: list[EvidenceIn] = Field(default_factory=list, max_length=50)
 
 

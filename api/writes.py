@@ -22,10 +22,13 @@ from adapters.event_store import engine_of
 from api.dependencies import FollowerDep, TrackerDep, Writer
 from api.problems import Problem
 from domain.access import Principal
+from domain.errors import DomainError
 from domain.tracker import Change, Tracker, WriteOptions
 
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
-_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+_ENTITY_TAG = re.compile(r'^\s*(?:W/)?"([^"]*)"\s*$|^\s*(\d+)\s*$')
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+# A version that no commitment has: a tag that cannot match fails with 412, as it should.
+_NO_VERSION = -1
 
 
 class _DuplicateRequest(Exception):
@@ -33,12 +36,17 @@ class _DuplicateRequest(Exception):
 
 
 def parse_if_match(value: str | None) -> int | None:
+    """The version an If-Match names: `"7"` (or W/"7", or 7); `*` means any version."""
     if value is None or value.strip() == "*":
         return None
-    match = _IF_MATCH.match(value)
+    if "," in value:
+        raise Problem(400, 'If-Match must name one version, like "7"')
+    match = _ENTITY_TAG.match(value)
     if match is None:
-        raise Problem(400, f'If-Match must be a version in quotes, like "7"; got {value!r}')
-    return int(match.group(1))
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise Problem(400, f'If-Match must be a version in quotes, like "7"; got {shown!r}')
+    tag = match.group(1) if match.group(1) is not None else match.group(2)
+    return int(tag) if tag.isdigit() and len(tag) <= 12 else _NO_VERSION
 
 
 @dataclass
@@ -77,7 +85,7 @@ class WriteContext:
         engine = engine_of(self.tracker)
         request_hash = ""
         if key is not None:
-            if not _KEY.match(key):
+            if not _KEY.fullmatch(key):
                 raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
             payload = body.model_dump(mode="json") if body is not None else None
             request_hash = idempotency.fingerprint(
@@ -114,6 +122,13 @@ class WriteContext:
             if stored is None:  # pragma: no cover - the winner committed before we looked
                 raise Problem(409, "a request with this Idempotency-Key is in flight") from None
             return _replay(stored, request_hash)
+        except DomainError:
+            # A concurrent retry of this very request may have won (the rule now refuses a
+            # repeat: evidence already attached, ...): then its stored response is ours.
+            stored = idempotency.find(engine, actor, key) if key is not None else None
+            if stored is None:
+                raise
+            return _replay(stored, request_hash)
         if self.follower is not None:
             self.follower.wake()
         response = outcome[-1]
@@ -140,18 +155,33 @@ def _replay(stored: idempotency.StoredResponse, request_hash: str) -> Response:
     )
 
 
+IfMatch = Annotated[
+    str | None,
+    Header(description='Make the write conditional on this version, e.g. "7" (412 if stale)'),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(description="A retry with the same key returns the first response, unwritten"),
+]
+
+
 def write_context(
     request: Request,
     tracker: TrackerDep,
     principal: Writer,
     follower: FollowerDep,
-    if_match: Annotated[
-        str | None,
-        Header(description='Make the write conditional on this version, e.g. "7" (412 if stale)'),
-    ] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(description="A retry with the same key returns the first response, unwritten"),
-    ] = None,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> WriteContext:
     return WriteContext(request, tracker, principal, follower, if_match, idempotency_key)
+
+
+def registration_context(
+    request: Request,
+    tracker: TrackerDep,
+    principal: Writer,
+    follower: FollowerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> WriteContext:
+    """A new commitment has no version yet, so registration takes no If-Match."""
+    return WriteContext(request, tracker, principal, follower, None, idempotency_key)

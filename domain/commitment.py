@@ -394,6 +394,11 @@ class Commitment(Aggregate):
         self._require_open("logging progress")
         today = _today()
         evidence = [check_evidence(e, today) for e in evidence]
+        urls = [e.url for e in evidence]
+        if len(set(urls)) != len(urls):
+            raise InvalidValue("the same evidence url is given twice")
+        for url in urls:
+            self._require_new_evidence(url)
         self.trigger_event(
             self.ProgressLogged,
             actor=_check_actor(actor),
@@ -579,8 +584,7 @@ class Commitment(Aggregate):
     def attach_evidence(self, *, actor: str, evidence: Evidence) -> None:
         self._require_open("attaching evidence")
         check_evidence(evidence, _today())
-        if any(e.url == evidence.url for e in self.evidence):
-            raise StateConflict(f"evidence {evidence.url} is already attached")
+        self._require_new_evidence(evidence.url)
         self.trigger_event(self.EvidenceAttached, actor=_check_actor(actor), evidence=evidence)
 
     # ---- queries --------------------------------------------------------------
@@ -621,6 +625,10 @@ class Commitment(Aggregate):
                 f"commitment {self.code} is {self.status.value}: reopen it (status "
                 f"in_progress, with a reason) before {action}"
             )
+
+    def _require_new_evidence(self, url: str) -> None:
+        if any(e.url == url for e in self.evidence):
+            raise StateConflict(f"evidence {url} is already attached")
 
     def _require_unique_milestone_title(self, title: str) -> None:
         if self.milestone_by_title(title) is not None:

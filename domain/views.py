@@ -33,6 +33,26 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def judgement_day(
+    commitment: Commitment,
+    *,
+    today: date,
+    version: int | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> date:
+    """The day derived fields (overdue, missed) are judged on, so that a past state reads
+    the same whenever it is asked for: `as_of`; else the day of `known_at`; else, for a
+    past version, the day that version was recorded; else today."""
+    if as_of is not None:
+        return as_of
+    if known_at is not None:
+        return known_at.date()
+    if version is not None:
+        return commitment.modified_on.date()
+    return today
+
+
 def describe(commitment: Commitment, today: date) -> dict[str, Any]:
     """The commitment resource; derived fields (overdue, missed) are judged on `today`."""
     return {

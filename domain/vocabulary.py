@@ -74,7 +74,6 @@ CODE_FORMAT = (
     "with a letter, the others 2-12 letters or digits (e.g. CMAP-PROS-RAIL)"
 )
 SECTOR_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
-PARTY_PATTERN = re.compile(r"^[A-Z]{2}$")
 
 # Dates outside these bounds are typing mistakes, not plans.
 EARLIEST_DATE = date(2000, 1, 1)
@@ -98,13 +97,23 @@ def parse_enum(kind: type[E], value: Any, field: str) -> E:
 
 
 def check_code(code: str) -> str:
-    if not isinstance(code, str) or not CODE_PATTERN.match(code):
+    if not isinstance(code, str) or not CODE_PATTERN.fullmatch(code):
         raise InvalidValue(f"code {code!r} is not valid: use {CODE_FORMAT}")
     return code
 
 
+# Control characters (NUL above all: PostgreSQL text cannot hold it) are never data.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n]")
+
+
 def check_text(value: str | None, field: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    """Trimmed text; short fields (titles, names: limit <= MAX_TITLE) are single lines."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(f"{field} must be text")
     text = (value or "").strip()
+    if _CONTROL.search(text) or (limit <= MAX_TITLE and _LINE_BREAK.search(text)):
+        raise InvalidValue(f"{field} must not contain control characters")
     if required and not text:
         raise InvalidValue(f"{field} must not be empty")
     if len(text) > limit:
@@ -135,8 +144,10 @@ def check_past_date(value: date, field: str, today: date) -> date:
 def check_sectors(sectors: list[str]) -> list[str]:
     if not sectors:
         raise InvalidValue("sectors must name at least one sector")
+    if not isinstance(sectors, list):
+        raise InvalidValue("sectors must be a list of slugs")
     for sector in sectors:
-        if not isinstance(sector, str) or not SECTOR_PATTERN.match(sector):
+        if not isinstance(sector, str) or not SECTOR_PATTERN.fullmatch(sector):
             raise InvalidValue(f"sector {sector!r} is not a slug (lower-case letters, digits, '_')")
     if len(set(sectors)) != len(sectors):
         raise InvalidValue("sectors must not repeat")
@@ -146,12 +157,19 @@ def check_sectors(sectors: list[str]) -> list[str]:
 def check_parties(parties: list[str]) -> list[str]:
     if not parties:
         raise InvalidValue("parties must name at least one party")
+    if not isinstance(parties, list):
+        raise InvalidValue("parties must be a list of ISO 3166 alpha-2 codes")
     for party in parties:
-        if not isinstance(party, str) or not PARTY_PATTERN.match(party):
-            raise InvalidValue(f"party {party!r} is not an ISO 3166 alpha-2 code such as CA")
+        check_party(party)
     if len(set(parties)) != len(parties):
         raise InvalidValue("parties must not repeat")
     return list(parties)
+
+
+def check_party(party: str) -> str:
+    if not isinstance(party, str) or party not in ISO_3166_ALPHA2:
+        raise InvalidValue(f"party {party!r} is not an ISO 3166 alpha-2 code such as CA")
+    return party
 
 
 def check_lead_party(lead_party: str, parties: list[str]) -> str:
@@ -165,6 +183,8 @@ def check_lead_party(lead_party: str, parties: list[str]) -> str:
 
 
 def check_agencies(agencies: dict[str, list[str]], parties: list[str]) -> dict[str, list[str]]:
+    if not isinstance(agencies, dict):
+        raise InvalidValue("agencies must map parties to lists of names")
     result: dict[str, list[str]] = {}
     for party, names in agencies.items():
         if party not in parties:
@@ -177,14 +197,27 @@ def check_agencies(agencies: dict[str, list[str]], parties: list[str]) -> dict[s
     return result
 
 
+# Indicator values: what officials report, not arbitrary precision.
+MAX_MAGNITUDE = Decimal(10) ** 15
+MAX_DECIMAL_PLACES = 6
+
+
 def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
+    if isinstance(value, bool):
+        raise InvalidValue(f"{field} must be a number; got {value!r}")
     try:
-        number = Decimal(str(value))
+        number = Decimal(str(value).strip())
     except ArithmeticError:
         raise InvalidValue(f"{field} must be a number; got {value!r}") from None
     if not number.is_finite():
         raise InvalidValue(f"{field} must be a finite number")
-    return number
+    if abs(number) >= MAX_MAGNITUDE:
+        raise InvalidValue(f"{field} must be smaller than 10^15 in magnitude")
+    exponent = int(number.as_tuple().exponent)  # finite, so an int
+    if exponent < -MAX_DECIMAL_PLACES:
+        raise InvalidValue(f"{field} may have at most {MAX_DECIMAL_PLACES} decimal places")
+    # A plain, canonical notation ("150", not "1.5E+2").
+    return number.quantize(Decimal(1)) if exponent > 0 else number
 
 
 @dataclass(frozen=True)
@@ -206,11 +239,11 @@ class Evidence:
     published_on: date | None = None
 
 
-URL_PATTERN = re.compile(r"^https?://[^\s]+$")
+URL_PATTERN = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
 
 
 def check_url(url: str, field: str) -> str:
-    if not isinstance(url, str) or not URL_PATTERN.match(url) or len(url) > 2000:
+    if not isinstance(url, str) or not URL_PATTERN.fullmatch(url) or len(url) > 2000:
         raise InvalidValue(f"{field} must be an http(s) URL")
     return url
 
@@ -228,3 +261,18 @@ def check_source(source: Source) -> Source:
     if source.url is not None:
         check_url(source.url, "source url")
     return source
+
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+_ISO_CODES = """
+AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO
+BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ
+DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP
+GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
+KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML
+MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE
+PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL
+SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM
+US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+"""
+ISO_3166_ALPHA2 = frozenset(_ISO_CODES.split())

@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks
 
 from adapters.projection import ReadModelProjection
 from api.dependencies import Admin, FollowerDep, TrackerDep
-from api.schemas import PROBLEM_RESPONSES, RebuildAccepted
+from api.schemas import ADMIN_PROBLEMS, RebuildAccepted
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
         "Returns at once; the active projection worker (in this server, or the one holding "
         "the lock elsewhere) replays from position 0. Watch `/readyz` for the lag."
     ),
-    responses=PROBLEM_RESPONSES | {403: {"description": "Not an admin token"}},
+    responses=ADMIN_PROBLEMS,
 )
 def rebuild(
     tracker: TrackerDep, _: Admin, follower: FollowerDep, background: BackgroundTasks

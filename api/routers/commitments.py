@@ -16,7 +16,10 @@ from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_com
 from api.dependencies import Reader, TrackerDep
 from api.projection_reads import ProjectionRead
 from api.schemas import (
+    MAX_VERSION,
     PROBLEM_RESPONSES,
+    READ_PROBLEMS,
+    REGISTRATION_PROBLEMS,
     WRITE_PROBLEMS,
     CommitmentIn,
     CommitmentOut,
@@ -35,13 +38,15 @@ from api.schemas import (
     MilestonePatch,
     ProgressIn,
     StatusIn,
+    problems,
+    written,
 )
-from api.writes import WriteContext, write_context
+from api.writes import WriteContext, registration_context, write_context
 from domain.commitment import Commitment
 from domain.errors import InvalidValue
 from domain.tracker import Change
-from domain.views import describe, diff
-from domain.vocabulary import Evidence, Health, Pillar, Source, Status
+from domain.views import describe, diff, judgement_day
+from domain.vocabulary import Evidence, Health, Pillar, Source, Status, check_party
 
 router = APIRouter(prefix="/api/v1/commitments", tags=["commitments"])
 
@@ -51,15 +56,6 @@ PREFIX = router.prefix
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-def reference_date(as_of: date | None, known_at: datetime | None) -> date:
-    """The day against which derived fields (overdue, missed) are judged."""
-    if as_of is not None:
-        return as_of
-    if known_at is not None:
-        return known_at.date()
-    return today()
 
 
 def render_commitment(change: Change) -> dict[str, Any]:
@@ -85,8 +81,8 @@ def _evidence(item: EvidenceIn) -> Evidence:
     "",
     response_model=CommitmentPage,
     summary="List commitments (from the projection), filtered and paged by cursor",
-    responses=PROBLEM_RESPONSES
-    | {503: {"description": "min_position not reached within 5 s; see Retry-After"}},
+    responses=READ_PROBLEMS
+    | problems(e503="min_position not reached within 5 s (see Retry-After)"),
 )
 def list_all(
     _: Reader,
@@ -103,17 +99,19 @@ def list_all(
 ) -> Any:
     filters = ListFilters(
         pillar=pillar.value if pillar else None,
-        sector=sector,
-        party=party,
+        sector=sector.lower() if sector else None,
+        party=check_party(party.upper()) if party else None,
         status=status.value if status else None,
         health=health.value if health else None,
         overdue=overdue,
         q=q,
     )
-    items, next_cursor = list_commitments(
-        projection.engine, filters, limit=limit, cursor=cursor, today=today()
+    items, next_cursor = projection.read(
+        lambda connection: list_commitments(
+            connection, filters, limit=limit, cursor=cursor, today=today()
+        )
     )
-    return projection.respond({"items": items, "next_cursor": next_cursor})
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get(
@@ -133,15 +131,20 @@ def get_commitment(
     tracker: TrackerDep,
     _: Reader,
     response: Response,
-    version: Annotated[int | None, Query(ge=1, description="A past version")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="A past version")
+    ] = None,
     as_of: Annotated[date | None, Query(description="Effective date, e.g. 2026-03-31")] = None,
     known_at: Annotated[
         datetime | None, Query(description="Recorded time, e.g. 2026-04-01T00:00:00Z")
     ] = None,
 ) -> Any:
     commitment = tracker.state(ref, version=version, as_of=as_of, known_at=known_at)
-    response.headers["ETag"] = f'"{commitment.version}"'
-    return describe(commitment, reference_date(as_of, known_at))
+    if version is None and as_of is None and known_at is None:
+        # Only the current state is something a write can be conditional on.
+        response.headers["ETag"] = f'"{commitment.version}"'
+    day = judgement_day(commitment, today=today(), version=version, as_of=as_of, known_at=known_at)
+    return describe(commitment, day)
 
 
 @router.get(
@@ -165,18 +168,22 @@ def get_diff(
     ref: str,
     tracker: TrackerDep,
     _: Reader,
-    from_version: Annotated[int, Query(alias="from", ge=1, description="Earlier version")],
+    from_version: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_VERSION, description="Earlier version")
+    ],
     to_version: Annotated[
-        int | None, Query(alias="to", ge=1, description="Later version (default: current)")
+        int | None,
+        Query(alias="to", ge=1, le=MAX_VERSION, description="Later version (default: current)"),
     ] = None,
 ) -> Any:
     current = tracker.get(ref)
     to_version = current.version if to_version is None else to_version
     if from_version > to_version:
         raise InvalidValue(f"from ({from_version}) must not be after to ({to_version})")
-    day = today()
-    before = describe(tracker.state(ref, version=from_version), day)
-    after = describe(tracker.state(ref, version=to_version), day)
+    states = [tracker.state(ref, version=v) for v in (from_version, to_version)]
+    before, after = (
+        describe(s, judgement_day(s, today=today(), version=s.version)) for s in states
+    )
     return {
         "from_version": from_version,
         "to_version": to_version,
@@ -195,9 +202,11 @@ def get_diff(
     status_code=201,
     response_model=CommitmentOut,
     summary="Register a commitment",
-    responses=WRITE_PROBLEMS,
+    responses=REGISTRATION_PROBLEMS | written(201, location=True),
 )
-def register(body: CommitmentIn, write: Write) -> Response:
+def register(
+    body: CommitmentIn, write: Annotated[WriteContext, Depends(registration_context)]
+) -> Response:
     write.require_party(body.parties)
     source = Source(body.source.title, body.source.url, body.source.quote) if body.source else None
     return write.execute(
@@ -227,7 +236,7 @@ def register(body: CommitmentIn, write: Write) -> Response:
     "/{ref}",
     response_model=CommitmentOut,
     summary="Revise title, description, target date, agencies or sectors, with a reason",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(200),
 )
 def revise(ref: str, body: CommitmentPatch, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -251,7 +260,7 @@ def revise(ref: str, body: CommitmentPatch, write: Write) -> Response:
     status_code=201,
     response_model=CommitmentOut,
     summary="Log progress (percent as of a date)",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(201),
 )
 def log_progress(ref: str, body: ProgressIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -276,7 +285,7 @@ def log_progress(ref: str, body: ProgressIn, write: Write) -> Response:
     "/{ref}/status",
     response_model=CommitmentOut,
     summary="Change the assessed status, with a reason",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(200),
 )
 def change_status(ref: str, body: StatusIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -300,7 +309,7 @@ def change_status(ref: str, body: StatusIn, write: Write) -> Response:
     "/{ref}/health",
     response_model=CommitmentOut,
     summary="Rate delivery confidence, with a rationale",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(200),
 )
 def rate_health(ref: str, body: HealthIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -324,7 +333,7 @@ def rate_health(ref: str, body: HealthIn, write: Write) -> Response:
     status_code=201,
     response_model=MilestoneOut,
     summary="Add a milestone",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(201, location=True),
 )
 def add_milestone(ref: str, body: MilestoneIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -343,7 +352,7 @@ def add_milestone(ref: str, body: MilestoneIn, write: Write) -> Response:
     "/{ref}/milestones/{milestone_id}",
     response_model=MilestoneOut,
     summary="Reschedule (due_date with a reason) and/or rename (title) a milestone",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(200),
 )
 def change_milestone(ref: str, milestone_id: str, body: MilestonePatch, write: Write) -> Response:
     commitment = write.tracker.get(ref)
@@ -378,7 +387,7 @@ def change_milestone(ref: str, milestone_id: str, body: MilestonePatch, write: W
     "/{ref}/milestones/{milestone_id}/complete",
     response_model=MilestoneOut,
     summary="Complete a milestone",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(200),
 )
 def complete_milestone(
     ref: str, milestone_id: str, body: MilestoneCompletion, write: Write
@@ -404,7 +413,7 @@ def complete_milestone(
     status_code=201,
     response_model=IndicatorOut,
     summary="Define an indicator (name, unit, baseline, target)",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(201, location=True),
 )
 def define_indicator(ref: str, body: IndicatorIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -430,7 +439,7 @@ def define_indicator(ref: str, body: IndicatorIn, write: Write) -> Response:
     status_code=201,
     response_model=IndicatorOut,
     summary="Record a measurement of an indicator",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(201),
 )
 def record_measurement(ref: str, indicator_id: str, body: MeasurementIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)
@@ -455,7 +464,7 @@ def record_measurement(ref: str, indicator_id: str, body: MeasurementIn, write: 
     status_code=201,
     response_model=CommitmentOut,
     summary="Attach a public document as evidence",
-    responses=WRITE_PROBLEMS,
+    responses=WRITE_PROBLEMS | written(201),
 )
 def attach_evidence(ref: str, body: EvidenceIn, write: Write) -> Response:
     write.require_party(write.tracker.get(ref).parties)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from api.dependencies import Reader, TrackerDep
-from api.schemas import PROBLEM_RESPONSES, FeedEntry
+from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -18,12 +18,14 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
     response_model=list[FeedEntry],
     summary="Events of all commitments after a position, oldest first",
     description="Page through the log by passing the last `position` seen as `after`.",
-    responses=PROBLEM_RESPONSES,
+    responses=READ_PROBLEMS,
 )
 def feed(
     tracker: TrackerDep,
     _: Reader,
-    after: Annotated[int, Query(ge=0, description="Return events after this position")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Return events after this position")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
     return event_feed(tracker, after=after, limit=limit)

@@ -37,14 +37,19 @@ def readyz(tracker: TrackerDep, settings: SettingsDep, follower: FollowerDep) ->
             projected = projection_position(engine)
     except (SQLAlchemyError, SchemaNotCurrent) as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+    if follower is None:
+        state = "off"
+    elif follower.last_error is not None:
+        state = "failing"
+    else:
+        state = "running" if follower.active.is_set() else "waiting"
     return {
         "status": "ready",
         "log_position": head,
         "projection": {
             "position": projected,
             "lag": max(0, head - projected),
-            "follower": "running"
-            if follower is not None and follower.active.is_set()
-            else ("waiting" if follower is not None else "off"),
+            "follower": state,
+            "last_error": follower.last_error if follower is not None else None,
         },
     }

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from adapters.event_store import engine_of
 from adapters.ledger import verify
 from api.dependencies import Reader, TrackerDep
-from api.schemas import PROBLEM_RESPONSES, LedgerOut
+from api.schemas import READ_PROBLEMS, LedgerOut
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
     "",
     response_model=LedgerOut,
     summary="Recompute the hash chain and name the first position that does not match",
-    responses=PROBLEM_RESPONSES,
+    responses=READ_PROBLEMS,
 )
 def ledger(tracker: TrackerDep, _: Reader) -> Any:
     return verify(engine_of(tracker)).as_dict()

@@ -523,3 +523,130 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
     headers = {p["name"] for p in progress["parameters"] if p["in"] == "header"}
     assert {"if-match", "idempotency-key"} <= headers
     assert spec["components"]["schemas"]["ProgressIn"]["examples"]
+
+
+# ---- hostile and odd input (found by exploratory testing) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"code": "CMAP-SEC-TWO\n"}, "code"),
+        ({"title": "a\u0000b"}, "control characters"),
+        ({"parties": ["CA", "XX"]}, "alpha-2"),
+    ],
+)
+def test_hostile_registrations_are_422_and_stored_nowhere(
+    api: Api, change: dict[str, Any], fragment: str
+) -> None:
+    assert fragment in problem(api.request("POST", BASE, json=NEW | change), 422)
+    api.project()
+    assert api.client.get("/readyz").json()["projection"]["lag"] == 0
+
+
+@pytest.mark.parametrize("value", ["1e400", 10**400, "0.1000000000000000000001"])
+def test_out_of_range_indicator_numbers_are_422(api: Api, value: Any) -> None:
+    body = {"name": "N", "unit": "u", "baseline": 0, "target": value}
+    problem(api.request("POST", f"{BASE}/CMAP-SEC-CYBER/indicators", json=body), 422)
+    assert api.request("GET", f"{BASE}/CMAP-SEC-CYBER").status_code == 200
+
+
+@pytest.mark.parametrize("percent", [True, "30", 30.0])
+def test_percent_must_be_a_json_integer(api: Api, percent: Any) -> None:
+    body = {"percent": percent, "as_of": "2026-01-01", "note": "n"}
+    problem(api.request("POST", f"{BASE}/CMAP-SEC-CYBER/progress", json=body), 422)
+
+
+def test_patch_with_null_collections_is_422(api: Api) -> None:
+    for body in ({"agencies": None, "reason": "r"}, {"sectors": None, "reason": "r"}):
+        problem(api.request("PATCH", f"{BASE}/CMAP-PROS-RAIL", json=body), 422)
+
+
+def test_huge_positions_and_versions_are_422(api: Api) -> None:
+    problem(api.request("GET", "/api/v1/events", params={"after": 10**30}), 422)
+    problem(api.request("GET", BASE, params={"min_position": 10**30}), 422)
+    problem(api.request("GET", f"{BASE}/CMAP-PROS-RAIL", params={"version": 10**12}), 422)
+
+
+def test_a_chunked_body_over_64_kib_is_413(api: Api) -> None:
+    big = json_bytes(NEW | {"description": "x" * (70 * 1024)})
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(big), 8192):
+            yield big[start : start + 8192]
+
+    response = api.request(
+        "POST", BASE, content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    problem(response, 413)
+
+
+def json_bytes(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("if_match", "status"),
+    [('"99999999999999"', 412), ('W/"abc"', 412), ('"5", "6"', 400), ("garbage here", 400)],
+)
+def test_if_match_variants(api: Api, if_match: str, status: int) -> None:
+    body = {"rating": "green", "rationale": "r"}
+    response = api.request(
+        "POST", f"{BASE}/CMAP-PROS-RAIL/health", json=body, headers={"If-Match": if_match}
+    )
+    problem(response, status)
+
+
+def test_registration_takes_no_if_match(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    parameters = spec["paths"][BASE]["post"].get("parameters", [])
+    assert "if-match" not in {p["name"] for p in parameters}
+    assert "412" not in spec["paths"][BASE]["post"]["responses"]
+
+
+def test_filters_are_case_insensitive_and_validated(api: Api) -> None:
+    api.project()
+    upper = api.request("GET", BASE, params={"party": "US"}).json()["items"]
+    lower = api.request("GET", BASE, params={"party": "us"}).json()["items"]
+    assert upper == lower and [i["code"] for i in upper] == ["CMAP-GOV-USMCA"]
+    assert api.request("GET", BASE, params={"sector": "RAILWAYS"}).json()["items"]
+    problem(api.request("GET", BASE, params={"party": "XX"}), 422)
+
+
+def test_concurrent_retries_of_a_repeat_refusing_command_replay(api: Api) -> None:
+    url = f"{BASE}/CMAP-SEC-CYBER/evidence"
+    body = {"url": "https://example.org/once", "title": "Once"}
+    results: list[httpx.Response] = []
+
+    def call() -> None:
+        results.append(api.request("POST", url, json=body, headers={"Idempotency-Key": "ev-1"}))
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.status_code for r in results) == [201] * 8
+    attached = [e for e in api.history("CMAP-SEC-CYBER") if e["type"] == "EvidenceAttached"]
+    assert len(attached) == 1
+
+
+def test_malformed_json_is_explained(api: Api) -> None:
+    response = api.request(
+        "POST", BASE, content=b'{"code": ', headers={"Content-Type": "application/json"}
+    )
+    assert "not valid JSON" in problem(response, 422)
+    as_text = api.request("POST", BASE, content=b"{}", headers={"Content-Type": "text/plain"})
+    assert "JSON object" in problem(as_text, 422)
+
+
+def test_problems_are_documented_as_problem_json(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    responses = spec["paths"][f"{BASE}/{{ref}}/progress"]["post"]["responses"]
+    assert "application/problem+json" in responses["409"]["content"]
+    assert {"ETag", "X-Log-Position"} <= set(responses["201"]["headers"])
+    assert "ProblemOut" in spec["components"]["schemas"]
+    feed = spec["paths"]["/api/v1/events"]["get"]["responses"]
+    assert "404" not in feed

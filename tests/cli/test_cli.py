@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -153,3 +154,49 @@ def test_project_once_rebuild_and_follow(database_url: str) -> None:
     _, stderr = follower.communicate(timeout=30)
     assert follower.returncode == 0, stderr
     assert "following the log" in stderr and "stopped at position" in stderr
+
+
+def test_verify_export_and_import_through_the_cli(database_url: str, tmp_path: Path) -> None:
+    ok(database_url, "seed", "--demo")
+    verified = json.loads(ok(database_url, "verify").stdout)
+    assert verified["verified"] and verified["events"] > 100
+    log = tmp_path / "log.jsonl"
+    exported = ok(database_url, "export", "--out", str(log))
+    assert f"exported {verified['events']} events" in exported.stderr
+
+    target = f"sqlite:///{tmp_path / 'restored.sqlite'}"  # also across database kinds
+    ok(target, "migrate")
+    imported = ok(target, "import", str(log))
+    assert "projections rebuilt" in imported.stderr
+    restored = json.loads(ok(target, "verify").stdout)
+    assert (restored["head_position"], restored["chain_head"]) == (
+        verified["head_position"],
+        verified["chain_head"],
+    )
+    assert "not empty" in one_line_error(run(target, "import", str(log)))
+    history = json.loads(ok(target, "history", "CMAP-PROS-RAIL").stdout)
+    assert history == json.loads(ok(database_url, "history", "CMAP-PROS-RAIL").stdout)
+    assert all(len(h["hash"]) == 64 for h in history)
+
+    damaged = tmp_path / "damaged.jsonl"
+    lines = log.read_text().splitlines()
+    lines[7] = lines[7].replace('"originator_version":', '"originator_version":7')
+    damaged.write_text("\n".join(lines) + "\n")
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    ok(empty, "migrate")
+    assert "line 8" in one_line_error(run(empty, "import", str(damaged)))
+    assert "cannot read" in one_line_error(run(empty, "import", str(tmp_path / "missing.jsonl")))
+
+
+def test_verify_fails_on_a_tampered_log(seeded_sqlite_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "tampered.sqlite"
+    # The backup API, not a file copy: recent pages may still be in the WAL file.
+    source = sqlite3.connect(seeded_sqlite_url.removeprefix("sqlite:///"))
+    with source, sqlite3.connect(path) as copy:
+        source.backup(copy)
+    url = f"sqlite:///{path}"
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE event_chain SET hash = ? WHERE position = 9", ("f" * 64,))
+    result = run(url, "verify")
+    assert json.loads(result.stdout)["first_bad_position"] == 9
+    assert "does not verify at position 9" in one_line_error(result)

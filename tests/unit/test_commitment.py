@@ -418,3 +418,68 @@ def test_replay_as_of_leaves_out_later_facts_but_keeps_the_plan() -> None:
     assert before.progress is None and before.status is Status.NOT_STARTED
     assert before.milestone(m).completed_on is None  # the milestone itself is part of the plan
     assert before.version == c.version
+
+
+# ---- hostile input -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"code": "CMAP-SEC-TWO\n"}, "code"),
+        ({"title": "a\x00b"}, "control characters"),
+        ({"title": "two\nlines"}, "control characters"),
+        ({"description": "nul \x00 inside"}, "control characters"),
+        ({"parties": ["CA", "XX"]}, "alpha-2"),
+        ({"sectors": ["railways\n"]}, "slug"),
+        ({"source": Source("Plan", "https://example.org/\n")}, "http"),
+    ],
+)
+def test_hostile_registration_values_are_refused(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidValue, match=message):
+        registered(**overrides)
+
+
+def test_descriptions_may_have_line_breaks() -> None:
+    assert registered(description="First.\nSecond.").description == "First.\nSecond."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e400", "smaller than 10"),
+        (10**15, "smaller than 10"),
+        ("0.0000001", "decimal places"),
+        (True, "must be a number"),
+    ],
+)
+def test_indicator_numbers_are_bounded(value: Any, message: str) -> None:
+    with pytest.raises(InvalidValue, match=message):
+        registered().define_indicator(actor="a", name="N", unit="u", baseline=0, target=value)
+
+
+def test_indicator_numbers_are_kept_in_plain_notation() -> None:
+    c = registered()
+    i = c.define_indicator(actor="a", name="N", unit="u", baseline="1.5E+2", target="0.25")
+    assert (str(c.indicator(i).baseline), str(c.indicator(i).target)) == ("150", "0.25")
+
+
+def test_revisions_refuse_null_or_malformed_collections() -> None:
+    c = registered()
+    with pytest.raises(InvalidValue, match="agencies must map"):
+        c.revise_details(actor="a", changes={"agencies": None}, reason="r")
+    with pytest.raises(InvalidValue, match="sectors must be a list"):
+        c.revise_details(actor="a", changes={"sectors": "railways"}, reason="r")
+    with pytest.raises(InvalidValue, match="title must"):
+        c.revise_details(actor="a", changes={"title": None}, reason="r")
+
+
+def test_progress_evidence_may_not_repeat_an_attached_url() -> None:
+    c = registered()
+    doc = Evidence("https://example.org/doc1", "Doc")
+    c.attach_evidence(actor="a", evidence=doc)
+    with pytest.raises(StateConflict, match="already attached"):
+        c.log_progress(actor="a", percent=1, as_of=date(2026, 1, 1), note="n", evidence=[doc])
+    twice = [Evidence("https://example.org/d2", "D"), Evidence("https://example.org/d2", "D")]
+    with pytest.raises(InvalidValue, match="given twice"):
+        c.log_progress(actor="a", percent=1, as_of=date(2026, 1, 1), note="n", evidence=twice)
