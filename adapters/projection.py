@@ -36,8 +36,10 @@ from adapters.tables import (
     milestone_rows,
     progress_points,
     projection_positions,
+    report_schedules,
 )
 from domain.commitment import Commitment
+from domain.schedule import ReportSchedule
 from domain.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class _Rows:
     progress: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[dict[str, Any]] = field(default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
+    schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class ReadModelProjection:
@@ -80,7 +83,7 @@ class ReadModelProjection:
         self.name = name
         self.batch_size = batch_size
         self.engine: Engine = engine_of(tracker)
-        self._aggregates: OrderedDict[UUID, Commitment] = OrderedDict()
+        self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
         self._ensure_position_row()
 
     # ---- positions ----------------------------------------------------------------
@@ -157,10 +160,13 @@ class ReadModelProjection:
         rows = _Rows()
         touched: dict[UUID, tuple[Commitment, int]] = {}
         for notification in notifications:
-            event: Commitment.Event = self.tracker.mapper.to_domain_event(notification)  # type: ignore[assignment]
+            event: Any = self.tracker.mapper.to_domain_event(notification)
             aggregate = event.mutate(self._aggregate_before(event))
             assert aggregate is not None
             self._remember(aggregate)
+            if isinstance(aggregate, ReportSchedule):
+                rows.schedules[aggregate.name] = _schedule_row(aggregate)
+                continue
             touched[aggregate.id] = (aggregate, notification.id)
             _event_rows(rows, notification.id, event)
         for aggregate_id, (aggregate, position) in touched.items():
@@ -169,19 +175,18 @@ class ReadModelProjection:
             rows.indicators[aggregate_id] = _indicator_rows(aggregate)
         return rows
 
-    def _aggregate_before(self, event: Commitment.Event) -> Commitment | None:
+    def _aggregate_before(self, event: Any) -> Any:
         if event.originator_version == 1:
             return None
         cached = self._aggregates.get(event.originator_id)
         if cached is not None and cached.version == event.originator_version - 1:
             return cached
         # Not folded here yet (a restart, or evicted): load it as it was before this event.
-        loaded: Commitment = self.tracker.repository.get(
+        return self.tracker.repository.get(
             event.originator_id, version=event.originator_version - 1
         )
-        return loaded
 
-    def _remember(self, aggregate: Commitment) -> None:
+    def _remember(self, aggregate: Commitment | ReportSchedule) -> None:
         self._aggregates[aggregate.id] = aggregate
         self._aggregates.move_to_end(aggregate.id)
         while len(self._aggregates) > AGGREGATE_CACHE_SIZE:
@@ -211,6 +216,14 @@ class ReadModelProjection:
             raise ProjectionConflict(f"{self.name} is no longer at position {expected}")
 
     def _write(self, connection: Connection, rows: _Rows) -> None:
+        names = list(rows.schedules)
+        for start in range(0, len(names), _CHUNK):
+            connection.execute(
+                delete(report_schedules).where(
+                    report_schedules.c.name.in_(names[start : start + _CHUNK])
+                )
+            )
+        _insert(connection, report_schedules, list(rows.schedules.values()))
         ids = [str(i) for i in rows.summaries]
         _delete_for(connection, commitment_summaries, ids)
         _delete_for(connection, milestone_rows, ids)
@@ -340,6 +353,20 @@ def _summary_row(c: Commitment, position: int) -> dict[str, Any]:
         "registered_at": c.created_on.astimezone(UTC),
         "updated_at": c.modified_on.astimezone(UTC),
         "last_position": position,
+    }
+
+
+def _schedule_row(schedule: ReportSchedule) -> dict[str, Any]:
+    return {
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "formats": ",".join(schedule.formats),
+        "timezone": schedule.timezone,
+        "period_days": schedule.period_days,
+        "active": schedule.active,
+        "defined_by": schedule.changed_by,
+        "defined_at": schedule.modified_on.astimezone(UTC),
+        "version": schedule.version,
     }
 
 

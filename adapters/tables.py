@@ -11,15 +11,18 @@ from typing import Any
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from domain.tracker import Tracker
@@ -180,7 +183,23 @@ assessments = Table(
     Index("assessments_commitment_idx", "commitment_id", "as_of"),
 )
 
+# Report schedules as the scheduler reads them (projected from ReportSchedule events).
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("cron", String(100), nullable=False),
+    Column("formats", String(100), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("period_days", Integer, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("defined_by", String(200), nullable=False),
+    Column("defined_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
 READ_MODEL_TABLES = (
+    report_schedules,
     commitment_summaries,
     milestone_rows,
     indicator_rows,
@@ -209,4 +228,33 @@ idempotency_records = Table(
     Column("headers", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Archived reports: each artefact byte for byte, with what it was built from.
+report_archive = Table(
+    "report_archive",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("schedule", String(64), nullable=True),
+    Column("scheduled_for", DateTime(timezone=True), nullable=True),
+    Column("generated_at", DateTime(timezone=True), nullable=False),
+    Column("generated_by", String(200), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("period_days", Integer, nullable=False),
+    Column("log_position", BigInteger, nullable=False),
+    Column("chain_head", String(64), nullable=True),
+    Column("formats", String(100), nullable=False),
+    # One archived run per schedule tick, however many schedulers raced for it.
+    UniqueConstraint("schedule", "scheduled_for", name="report_archive_tick_uq"),
+    Index("report_archive_generated_idx", "generated_at"),
+)
+
+report_artefacts = Table(
+    "report_artefacts",
+    metadata,
+    Column("report_id", String(32), primary_key=True),
+    Column("format", String(10), primary_key=True),
+    Column("media_type", String(100), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", LargeBinary, nullable=False),
 )

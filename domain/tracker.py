@@ -24,6 +24,7 @@ from domain.errors import (
     StateConflict,
     VersionMismatch,
 )
+from domain.schedule import ReportSchedule, schedule_id
 from domain.transcodings import register_all
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 
@@ -321,6 +322,52 @@ class Tracker(Application[UUID]):
     ) -> Change:
         """Run several commands on one commitment and save their events atomically."""
         return self._update(ref, script, **write)
+
+    # ---- report schedules -----------------------------------------------------
+
+    def define_schedule(
+        self,
+        *,
+        actor: str,
+        name: str,
+        cron: str,
+        formats: list[str],
+        timezone: str = "UTC",
+        period_days: int = 30,
+    ) -> ReportSchedule:
+        """Define a schedule, or redefine (and reactivate) the one with this name."""
+        try:
+            schedule: ReportSchedule = self.repository.get(schedule_id(name))
+        except AggregateNotFoundError:
+            schedule = ReportSchedule.define(
+                actor=actor,
+                name=name,
+                cron=cron,
+                formats=formats,
+                timezone=timezone,
+                period_days=period_days,
+            )
+        else:
+            schedule.redefine(
+                actor=actor, cron=cron, formats=formats, timezone=timezone, period_days=period_days
+            )
+        try:
+            self.save(schedule)
+        except IntegrityError:
+            raise StateConflict(f"schedule {name} was changed concurrently; try again") from None
+        return schedule
+
+    def remove_schedule(self, name: str, *, actor: str) -> ReportSchedule:
+        try:
+            schedule: ReportSchedule = self.repository.get(schedule_id(name))
+        except AggregateNotFoundError:
+            raise NotFound(f"no schedule named {name!r}") from None
+        schedule.remove(actor=actor)
+        try:
+            self.save(schedule)
+        except IntegrityError:
+            raise StateConflict(f"schedule {name} was changed concurrently; try again") from None
+        return schedule
 
     # ---- reads ----------------------------------------------------------------
 

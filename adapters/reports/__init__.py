@@ -1,0 +1,1 @@
+"""Progress reports: data from the log, charts, formats, archive."""

@@ -1,0 +1,171 @@
+"""The report in each format, rendered from its data dict: JSON is the source."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from adapters.reports.charts import all_charts
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+EXTENSIONS = {"json": "json", "csv": "csv", "md": "md", "html": "html", "xlsx": "xlsx"}
+
+CSV_COLUMNS = [
+    "code", "title", "pillar", "lead_party", "parties", "status", "status_at_start", "health",
+    "progress", "progress_at_start", "progress_as_of", "confidence", "target_date", "overdue",
+    "milestones_total", "milestones_completed", "milestones_missed", "next_milestone",
+    "next_milestone_due", "health_rationale", "version", "report_as_of", "log_position",
+    "chain_head",
+]  # fmt: skip
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(report: dict[str, Any], fmt: str) -> bytes:
+    renderers = {
+        "json": to_json,
+        "csv": to_csv,
+        "md": to_markdown,
+        "html": to_html,
+        "xlsx": to_xlsx,
+    }
+    return renderers[fmt](report)
+
+
+def to_json(report: dict[str, Any]) -> bytes:
+    return (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _csv_row(item: dict[str, Any], footer: dict[str, Any]) -> dict[str, Any]:
+    row = {k: item.get(k) for k in CSV_COLUMNS}
+    row["parties"] = " ".join(item["parties"])
+    row["next_milestone"] = item["next_milestone"]["title"] if item["next_milestone"] else None
+    row["next_milestone_due"] = (
+        item["next_milestone"]["due_date"] if item["next_milestone"] else None
+    )
+    row["report_as_of"] = footer["as_of"]
+    row["log_position"] = footer["log_position"]
+    row["chain_head"] = footer["chain_head"]
+    return row
+
+
+def to_csv(report: dict[str, Any]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for item in report["commitments"]:
+        writer.writerow(_csv_row(item, report["footer"]))
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_markdown(report: dict[str, Any]) -> bytes:
+    return _templates.get_template("report.md.j2").render(r=report).encode("utf-8")
+
+
+def to_html(report: dict[str, Any]) -> bytes:
+    charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
+    return _templates.get_template("report.html.j2").render(r=report, charts=charts).encode("utf-8")
+
+
+def to_xlsx(report: dict[str, Any]) -> bytes:
+    workbook = Workbook()
+    summary = workbook.active
+    assert summary is not None
+    summary.title = "Summary"
+    bold = Font(bold=True)
+    head = report["headline"]
+    summary.append([report["title"]])
+    summary["A1"].font = Font(bold=True, size=14)
+    for label, value in [
+        ("As of", report["as_of"]),
+        ("Period", f"{report['period']['start']} to {report['period']['end']}"),
+        ("Commitments", head["commitments"]),
+        ("Weighted progress (%)", head["progress"]["end"]),
+        ("Change over the period (points)", head["progress"]["change"]),
+        ("Log position", report["footer"]["log_position"]),
+        ("Chain head", report["footer"]["chain_head"]),
+    ]:
+        summary.append([label, value])
+    summary.append([])
+    summary.append(["Pillar", "Commitments", "Progress start", "Progress end", "Change"])
+    for cell in summary[summary.max_row]:
+        cell.font = bold
+    for group in head["by_pillar"]:
+        p = group["progress"]
+        summary.append([group["pillar"], group["commitments"], p["start"], p["end"], p["change"]])
+    summary.append([])
+    summary.append(["Status", "Commitments"])
+    for status, count in head["by_status"].items():
+        summary.append([status, count])
+    summary.column_dimensions["A"].width = 34
+
+    sheet = workbook.create_sheet("Commitments")
+    sheet.append(CSV_COLUMNS)
+    for cell in sheet[1]:
+        cell.font = bold
+    for item in report["commitments"]:
+        row = _csv_row(item, report["footer"])
+        sheet.append([row[c] for c in CSV_COLUMNS])
+
+    milestones = workbook.create_sheet("Milestones")
+    milestones.append(["State", "Commitment", "Milestone", "Due date", "Days from as-of"])
+    for cell in milestones[1]:
+        cell.font = bold
+    for state, items in (
+        ("overdue", report["milestones"]["overdue"]),
+        ("due in 90 days", report["milestones"]["due_next_90_days"]),
+    ):
+        for m in items:
+            milestones.append([state, m["code"], m["milestone"], m["due_date"], m["days"]])
+
+    indicators = workbook.create_sheet("Indicators")
+    columns = ["code", "indicator", "unit", "baseline", "target", "latest", "latest_as_of",
+               "achieved_percent"]  # fmt: skip
+    indicators.append(columns)
+    for cell in indicators[1]:
+        cell.font = bold
+    for i in report["indicators"]:
+        indicators.append([i[c] for c in columns])
+
+    # Same data, same bytes: fixed document times, and fixed times inside the zip.
+    moment = datetime.fromisoformat(report["as_of"] + "T00:00:00")
+    workbook.properties.created = moment
+    workbook.properties.modified = moment
+    workbook.properties.creator = "commitments-tracker"
+    raw = io.BytesIO()
+    workbook.save(raw)
+    return _normalise_zip(raw.getvalue(), moment)
+
+
+def _normalise_zip(data: bytes, moment: datetime) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in sorted(source.infolist(), key=lambda i: i.filename):
+            fixed = zipfile.ZipInfo(info.filename, date_time=moment.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            target.writestr(fixed, source.read(info.filename))
+    return out.getvalue()

@@ -1,0 +1,160 @@
+"""Report schedules: when progress reports are generated, as event-sourced aggregates so
+every change is audited in the same chained log as the commitments.
+
+The cron expression itself is checked by the adapter that runs it (APScheduler); the
+model checks everything else. Topics are stored: never rename this module or its events.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from eventsourcing.domain import Aggregate
+
+from domain import clock
+from domain.errors import InvalidValue, StateConflict
+from domain.vocabulary import check_text
+
+SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:commitments-tracker:report-schedule")
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+REPORT_FORMATS = ("json", "csv", "md", "html", "xlsx")
+MAX_PERIOD_DAYS = 366
+
+
+def schedule_id(name: str) -> UUID:
+    return uuid5(SCHEDULE_NAMESPACE, check_schedule_name(name))
+
+
+def check_schedule_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidValue(
+            f"schedule name {name!r} must be 1-63 lower-case letters, digits, '-' or '_'"
+        )
+    return name
+
+
+def check_formats(formats: list[str]) -> list[str]:
+    if not formats:
+        raise InvalidValue(f"formats must name at least one of {', '.join(REPORT_FORMATS)}")
+    unknown = [f for f in formats if f not in REPORT_FORMATS]
+    if unknown:
+        raise InvalidValue(f"unknown report format {unknown[0]!r}; use {', '.join(REPORT_FORMATS)}")
+    return sorted(set(formats), key=REPORT_FORMATS.index)
+
+
+def check_timezone(timezone: str) -> str:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidValue(
+            f"unknown timezone {timezone!r} (use an IANA name such as UTC)"
+        ) from None
+    return timezone
+
+
+def check_period(period_days: int) -> int:
+    if isinstance(period_days, bool) or not isinstance(period_days, int):
+        raise InvalidValue("period_days must be a whole number of days")
+    if not 1 <= period_days <= MAX_PERIOD_DAYS:
+        raise InvalidValue(f"period_days must be from 1 to {MAX_PERIOD_DAYS}")
+    return period_days
+
+
+class ReportSchedule(Aggregate):
+    """A named, cron-driven report. Removing it keeps its history; defining the same
+    name again brings it back."""
+
+    class Event(Aggregate.Event):
+        actor: str
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return clock.now()
+
+    class Defined(Aggregate.Created, Event):
+        name: str
+        cron: str
+        formats: list[str]
+        timezone: str
+        period_days: int
+
+        def apply(self, aggregate: ReportSchedule) -> None:
+            aggregate.name = self.name
+            aggregate.changed_by = self.actor
+            aggregate._define(self.cron, self.formats, self.timezone, self.period_days)
+
+    class Redefined(Event):
+        cron: str
+        formats: list[str]
+        timezone: str
+        period_days: int
+
+        def apply(self, aggregate: ReportSchedule) -> None:
+            aggregate.changed_by = self.actor
+            aggregate._define(self.cron, self.formats, self.timezone, self.period_days)
+
+    class Removed(Event):
+        def apply(self, aggregate: ReportSchedule) -> None:
+            aggregate.changed_by = self.actor
+            aggregate.active = False
+
+    name: str
+    cron: str
+    formats: list[str]
+    timezone: str
+    period_days: int
+    active: bool
+    changed_by: str
+
+    def _define(self, cron: str, formats: list[str], timezone: str, period_days: int) -> None:
+        self.cron = cron
+        self.formats = list(formats)
+        self.timezone = timezone
+        self.period_days = period_days
+        self.active = True
+
+    @classmethod
+    def define(
+        cls,
+        *,
+        actor: str,
+        name: str,
+        cron: str,
+        formats: list[str],
+        timezone: str = "UTC",
+        period_days: int = 30,
+    ) -> ReportSchedule:
+        return cls._create(
+            cls.Defined,
+            id=schedule_id(name),
+            actor=check_text(actor, "actor", required=True, limit=200),
+            name=name,
+            **_checked(cron, formats, timezone, period_days),
+        )
+
+    def redefine(
+        self, *, actor: str, cron: str, formats: list[str], timezone: str, period_days: int
+    ) -> None:
+        fields = _checked(cron, formats, timezone, period_days)
+        if self.active and all(getattr(self, k) == v for k, v in fields.items()):
+            raise StateConflict(f"schedule {self.name} already has exactly these settings")
+        self.trigger_event(
+            self.Redefined, actor=check_text(actor, "actor", required=True, limit=200), **fields
+        )
+
+    def remove(self, *, actor: str) -> None:
+        if not self.active:
+            raise StateConflict(f"schedule {self.name} is already removed")
+        self.trigger_event(self.Removed, actor=check_text(actor, "actor", required=True, limit=200))
+
+
+def _checked(cron: str, formats: list[str], timezone: str, period_days: int) -> dict[str, object]:
+    return {
+        "cron": " ".join(check_text(cron, "cron", required=True, limit=100).split()),
+        "formats": check_formats(formats),
+        "timezone": check_timezone(timezone),
+        "period_days": check_period(period_days),
+    }
