@@ -12,10 +12,11 @@ from fastapi import FastAPI
 from adapters.event_store import open_tracker
 from adapters.follower import ProjectionFollower
 from adapters.projection import ReadModelProjection
+from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
-from api.routers import admin, commitments, events, health, ledger
+from api.routers import admin, commitments, events, health, ledger, reports, schedules
 from api.schemas import ProblemOut
 
 
@@ -27,12 +28,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.tracker = tracker = open_tracker(settings.database_url)
         app.state.follower = None
+        app.state.scheduler = None
         if settings.projector:
             app.state.follower = ProjectionFollower(ReadModelProjection(tracker))
             app.state.follower.start()
+        if settings.scheduler:
+            app.state.scheduler = ReportScheduler(tracker)
+            app.state.scheduler.start()
         try:
             yield
         finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.stop()
             if app.state.follower is not None:
                 app.state.follower.stop()
             tracker.close()
@@ -54,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(commitments.router)
     app.include_router(events.router)
     app.include_router(ledger.router)
+    app.include_router(reports.router)
+    app.include_router(schedules.router)
     app.include_router(admin.router)
     _document_problems(app)
     return app

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from eventsourcing.persistence import PersistenceError
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import backup, ledger
@@ -22,8 +23,13 @@ from adapters.follower import ProjectionFollower
 from adapters.history import commitment_history
 from adapters.migrate import SchemaNotCurrent, upgrade
 from adapters.projection import ReadModelProjection
+from adapters.reports import verification as report_check
+from adapters.reports.archive import generate
+from adapters.reports.data import chain_head_at, resolve_inputs
+from adapters.scheduler import ReportScheduler, cron_trigger
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
+from adapters.tables import report_schedules
 from adapters.tokens import create_token, has_admin_token
 from domain.access import Role
 from domain.errors import DomainError
@@ -39,6 +45,8 @@ app = typer.Typer(
 )
 token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+schedule_app = typer.Typer(help="Manage report schedules.", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
 
 
 class UserError(Exception):
@@ -218,11 +226,35 @@ def project(
 
 
 @app.command()
-def verify() -> None:
+def verify(
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also check this report's recorded chain head"),
+    ] = None,
+) -> None:
     """Recompute the event log's hash chain; exit 1 naming the first bad position."""
     with tracker_session() as tracker:
-        result = ledger.verify(engine_of(tracker))
-    print_json(result.as_dict())
+        engine = engine_of(tracker)
+        result = ledger.verify(engine)
+        summary = result.as_dict()
+        problem = None
+        if report is not None:
+            try:
+                footer = report_check.read_footer(report)
+            except report_check.UnreadableReport as error:
+                raise UserError(str(error)) from None
+            problem = report_check.check(
+                footer, result, chain_head_at(tracker, footer.log_position)
+            )
+            summary["report"] = {
+                "file": str(report),
+                "log_position": footer.log_position,
+                "chain_head": footer.chain_head,
+                "matches_log": problem is None,
+            }
+    print_json(summary)
+    if problem is not None:
+        raise UserError(f"the report does not match the log: {problem}")
     if not result.verified:
         raise UserError(
             f"the event log does not verify at position {result.first_bad_position}: "
@@ -262,6 +294,132 @@ def import_command(
         f"chain head {summary.chain_head}; projections rebuilt",
         err=True,
     )
+
+
+@app.command()
+def report(
+    fmt: Annotated[str, typer.Option("--format", help="json, csv, md, html or xlsx")] = "json",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date YYYY-MM-DD; default today")
+    ] = None,
+    at_position: Annotated[
+        int | None,
+        typer.Option(
+            "--at-position", min=0, help="Build from the log as it stood at this position"
+        ),
+    ] = None,
+    period_days: Annotated[
+        int | None, typer.Option("--period-days", min=1, max=366, help="Default 30")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout")] = None,
+) -> None:
+    """Write a progress report; the same position, date and period give the same bytes."""
+    with tracker_session() as tracker:
+        inputs = resolve_inputs(
+            tracker,
+            at_position=at_position,
+            as_of=parse_date(as_of, "--as-of"),
+            period_days=period_days,
+            today=datetime.now(UTC).date(),
+        )
+        [artefact] = generate(tracker, inputs, [fmt])
+    if out is None:
+        sys.stdout.buffer.write(artefact.content)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(artefact.content)
+    typer.echo(
+        f"{fmt} report as of {inputs.as_of} at log position {inputs.at_position}, "
+        f"sha256 {artefact.sha256}",
+        err=True,
+    )
+
+
+@schedule_app.command("add")
+def schedule_add(
+    name: Annotated[str, typer.Option("--name")],
+    cron: Annotated[str, typer.Option("--cron", help='5 fields, e.g. "0 6 1 * *"')],
+    fmt: Annotated[list[str], typer.Option("--format", help="Repeat for several formats")],
+    timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
+    period_days: Annotated[int, typer.Option("--period-days", min=1, max=366)] = 30,
+    actor: Annotated[str, typer.Option("--actor", help="Recorded as who changed it")] = "cli",
+) -> None:
+    """Define a report schedule (or redefine the one with that name)."""
+    cron_trigger(cron, timezone)
+    with tracker_session() as tracker:
+        schedule, position = tracker.define_schedule(
+            actor=actor,
+            name=name,
+            cron=cron,
+            formats=fmt,
+            timezone=timezone,
+            period_days=period_days,
+        )
+    typer.echo(
+        f"schedule {schedule.name}: {schedule.cron} ({schedule.timezone}), "
+        f"{', '.join(schedule.formats)}; log position {position}",
+        err=True,
+    )
+
+
+@schedule_app.command("list")
+def schedule_list() -> None:
+    """Print the active report schedules as JSON."""
+    with tracker_session() as tracker:
+        projection = ReadModelProjection(tracker)
+        projection.catch_up()  # schedules are read from the projection: bring it up to date
+        with engine_of(tracker).connect() as connection:
+            rows = (
+                connection.execute(
+                    select(report_schedules)
+                    .where(report_schedules.c.active.is_(True))
+                    .order_by(report_schedules.c.name)
+                )
+                .mappings()
+                .all()
+            )
+    print_json(
+        [
+            {
+                "name": r["name"],
+                "cron": r["cron"],
+                "formats": r["formats"].split(","),
+                "timezone": r["timezone"],
+                "period_days": r["period_days"],
+                "changed_by": r["defined_by"],
+            }
+            for r in rows
+        ]
+    )
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    name: Annotated[str, typer.Argument()],
+    actor: Annotated[str, typer.Option("--actor")] = "cli",
+) -> None:
+    """Remove a report schedule (its history stays in the log)."""
+    with tracker_session() as tracker:
+        _, position = tracker.remove_schedule(name, actor=actor)
+    typer.echo(f"schedule {name} removed; log position {position}", err=True)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the report scheduler alone (serve runs it too unless COMMITMENTS_SCHEDULER=false)."""
+    with tracker_session() as tracker:
+        runner = ReportScheduler(tracker)
+        follower = ProjectionFollower(ReadModelProjection(tracker))
+        follower.start()  # schedules are read from the projection
+        typer.echo("report scheduler running; Ctrl-C stops", err=True)
+        signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+        try:
+            runner.run()
+        except KeyboardInterrupt:
+            runner.stop(timeout=0)
+        finally:
+            follower.stop()
+    typer.echo("report scheduler stopped", err=True)
 
 
 @app.command()

@@ -484,3 +484,66 @@ class DiffOut(BaseModel):
     to_version: int
     changes: dict[str, FieldChange]
     events: list[HistoryEntry]
+
+
+# ---- reports and schedules ----------------------------------------------------------------
+
+
+class ReportRequest(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"formats": ["html", "xlsx"], "as_of": "2026-06-30"}]},
+    )
+
+    formats: list[str] = Field(min_length=1, max_length=5, description="json, csv, md, html, xlsx")
+    as_of: date | None = Field(default=None, description="Default: today")
+    at_position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
+    period_days: int | None = Field(default=None, ge=1, le=366)
+
+
+class ArchivedReport(BaseModel):
+    id: str
+    schedule: str | None
+    scheduled_for: str | None
+    generated_at: str
+    generated_by: str
+    as_of: date
+    period_days: int
+    log_position: int
+    chain_head: str | None
+    formats: list[str]
+    sha256: dict[str, str]
+
+
+class ScheduleIn(_Body):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "monthly",
+                    "cron": "0 6 1 * *",
+                    "formats": ["html", "xlsx"],
+                    "timezone": "America/Mexico_City",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(max_length=63, description="lower-case letters, digits, '-', '_'")
+    cron: str = Field(max_length=100, description="5 fields: minute hour day month weekday")
+    formats: list[str] = Field(min_length=1, max_length=5)
+    timezone: str = Field(default="UTC", max_length=64)
+    period_days: StrictInt = Field(default=30, ge=1, le=366)
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    cron: str
+    formats: list[str]
+    timezone: str
+    period_days: int
+    active: bool
+    changed_by: str
+    changed_at: str
+    version: int

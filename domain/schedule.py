@@ -101,6 +101,10 @@ class ReportSchedule(Aggregate):
             aggregate.changed_by = self.actor
             aggregate.active = False
 
+    def __init__(self) -> None:
+        # Only declarations: the Defined event's apply sets every field.
+        self.active = False
+
     name: str
     cron: str
     formats: list[str]

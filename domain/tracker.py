@@ -334,8 +334,9 @@ class Tracker(Application[UUID]):
         formats: list[str],
         timezone: str = "UTC",
         period_days: int = 30,
-    ) -> ReportSchedule:
-        """Define a schedule, or redefine (and reactivate) the one with this name."""
+    ) -> tuple[ReportSchedule, int]:
+        """Define a schedule, or redefine (and reactivate) the one with this name.
+        Returns it with the log position of the change."""
         try:
             schedule: ReportSchedule = self.repository.get(schedule_id(name))
         except AggregateNotFoundError:
@@ -351,23 +352,23 @@ class Tracker(Application[UUID]):
             schedule.redefine(
                 actor=actor, cron=cron, formats=formats, timezone=timezone, period_days=period_days
             )
-        try:
-            self.save(schedule)
-        except IntegrityError:
-            raise StateConflict(f"schedule {name} was changed concurrently; try again") from None
-        return schedule
+        return schedule, self._save_schedule(schedule)
 
-    def remove_schedule(self, name: str, *, actor: str) -> ReportSchedule:
+    def remove_schedule(self, name: str, *, actor: str) -> tuple[ReportSchedule, int]:
         try:
             schedule: ReportSchedule = self.repository.get(schedule_id(name))
         except AggregateNotFoundError:
             raise NotFound(f"no schedule named {name!r}") from None
         schedule.remove(actor=actor)
+        return schedule, self._save_schedule(schedule)
+
+    def _save_schedule(self, schedule: ReportSchedule) -> int:
         try:
-            self.save(schedule)
+            return _last_position(self.save(schedule))
         except IntegrityError:
-            raise StateConflict(f"schedule {name} was changed concurrently; try again") from None
-        return schedule
+            raise StateConflict(
+                f"schedule {schedule.name} was changed concurrently; try again"
+            ) from None
 
     # ---- reads ----------------------------------------------------------------
 

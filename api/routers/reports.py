@@ -1,0 +1,129 @@
+"""Progress reports: the live report in any format, and the archive (byte for byte)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from adapters.event_store import engine_of
+from adapters.reports.archive import archive, generate, get_artefact, get_report, list_reports
+from adapters.reports.data import resolve_inputs
+from adapters.reports.render import EXTENSIONS
+from api.dependencies import Admin, Reader, TrackerDep
+from api.schemas import (
+    ADMIN_PROBLEMS,
+    MAX_POSITION,
+    READ_PROBLEMS,
+    ArchivedReport,
+    ReportRequest,
+    problems,
+)
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+Format = Literal["json", "csv", "md", "html", "xlsx"]
+
+
+def _artefact_response(
+    content: bytes, media_type: str, fmt: str, name: str, sha256: str
+) -> Response:
+    disposition = "inline" if fmt in ("json", "html") else "attachment"
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{name}.{EXTENSIONS[fmt]}"',
+            "ETag": f'"{sha256}"',
+            "X-Content-SHA256": sha256,
+        },
+    )
+
+
+@router.get(
+    "/progress",
+    summary="The progress report, now or as the log stood at a position",
+    description=(
+        "Built from the event log up to `at_position` (default: the last event), for the "
+        "`as_of` date (default: today) and a period of `period_days` (default 30). The same "
+        "three inputs always give the same bytes."
+    ),
+    responses=READ_PROBLEMS | problems(e422="Invalid format, date or position"),
+    response_class=Response,
+)
+def progress(
+    tracker: TrackerDep,
+    _: Reader,
+    format: Format = "json",
+    as_of: date | None = None,
+    at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    period_days: Annotated[int | None, Query(ge=1, le=366)] = None,
+) -> Response:
+    inputs = resolve_inputs(
+        tracker,
+        at_position=at_position,
+        as_of=as_of,
+        period_days=period_days,
+        today=datetime.now(UTC).date(),
+    )
+    [artefact] = generate(tracker, inputs, [format])
+    name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
+    return _artefact_response(artefact.content, artefact.media_type, format, name, artefact.sha256)
+
+
+@router.get(
+    "",
+    response_model=list[ArchivedReport],
+    summary="Archived reports, newest first",
+    responses=READ_PROBLEMS,
+)
+def archived(
+    tracker: TrackerDep,
+    _: Reader,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    schedule: Annotated[str | None, Query(max_length=64)] = None,
+) -> Any:
+    return list_reports(engine_of(tracker), limit=limit, schedule=schedule)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ArchivedReport,
+    summary="Generate a report now and archive it",
+    responses=ADMIN_PROBLEMS | problems(e422="Invalid formats, date or position"),
+)
+def create(body: ReportRequest, tracker: TrackerDep, principal: Admin, response: Response) -> Any:
+    inputs = resolve_inputs(
+        tracker,
+        at_position=body.at_position,
+        as_of=body.as_of,
+        period_days=body.period_days,
+        today=datetime.now(UTC).date(),
+    )
+    stored = archive(tracker, inputs, body.formats, generated_by=principal.name)
+    assert stored is not None  # only scheduled ticks can collide
+    response.headers["Location"] = f"{router.prefix}/{stored['id']}"
+    return stored
+
+
+@router.get(
+    "/{report_id}",
+    response_model=ArchivedReport,
+    summary="An archived report's description, or with ?format= its artefact byte for byte",
+    responses=READ_PROBLEMS | problems(e404="No such report, or not archived in that format"),
+)
+def archived_one(
+    report_id: str,
+    tracker: TrackerDep,
+    _: Reader,
+    format: Format | None = None,
+) -> Any:
+    engine = engine_of(tracker)
+    if format is None:
+        return get_report(engine, report_id)
+    artefact = get_artefact(engine, report_id, format)
+    return _artefact_response(
+        artefact.content, artefact.media_type, format, f"report-{report_id}", artefact.sha256
+    )
