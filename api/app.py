@@ -16,7 +16,16 @@ from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
-from api.routers import admin, commitments, events, health, ledger, reports, schedules
+from api.routers import (
+    admin,
+    commitments,
+    dashboard,
+    events,
+    health,
+    ledger,
+    reports,
+    schedules,
+)
 from api.schemas import ProblemOut
 
 
@@ -64,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(schedules.router)
     app.include_router(admin.router)
+    app.include_router(dashboard.router)
     _document_problems(app)
     return app
 

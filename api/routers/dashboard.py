@@ -1,0 +1,232 @@
+"""The dashboard: server-rendered pages for people (Jinja2), no scripts, no external calls.
+
+`/` is the portfolio (the report's headline and charts, a filterable table) and
+`/c/{code}` one commitment with its milestones, indicators and history. Unless
+COMMITMENTS_PUBLIC_READ=true a person signs in once with a token, kept in an HttpOnly
+cookie; the JSON API itself only takes bearer tokens.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+from adapters.event_store import engine_of
+from adapters.history import commitment_history
+from adapters.reports.charts import all_charts
+from adapters.reports.data import ReportInputs, build_report, log_head
+from adapters.tokens import authenticate
+from api.dependencies import SettingsDep, TrackerDep
+from domain.errors import NotFound
+from domain.tracker import Tracker
+from domain.views import describe
+from domain.vocabulary import Health, Pillar, Status
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+COOKIE = "commitments_token"
+
+_cache_lock = threading.Lock()
+_cache: dict[str, Any] = {}
+
+
+def _portfolio(tracker: Tracker) -> tuple[dict[str, Any], dict[str, Markup]]:
+    """The report (and its charts) for today at the log's head, rebuilt only when either moves."""
+    key = (id(tracker), log_head(tracker), datetime.now(UTC).date())
+    with _cache_lock:
+        if _cache.get("key") != key:
+            report = build_report(tracker, ReportInputs(key[1], key[2]))
+            charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
+            _cache.update(key=key, report=report, charts=charts)
+        return _cache["report"], _cache["charts"]
+
+
+def _signed_in(request: Request, tracker: Tracker, public: bool) -> bool | None:
+    """True or False (public read) when the page may be shown; None when a sign-in is needed."""
+    token = request.cookies.get(COOKIE)
+    if token and authenticate(engine_of(tracker), token) is not None:
+        return True
+    return False if public else None
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request,
+    tracker: TrackerDep,
+    settings: SettingsDep,
+    pillar: str = "",
+    party: str = "",
+    status: str = "",
+    health: str = "",
+) -> Response:
+    signed_in = _signed_in(request, tracker, settings.public_read)
+    if signed_in is None:
+        return _to_login(request)
+    report, charts = _portfolio(tracker)
+    parties = sorted({p for c in report["commitments"] for p in c["parties"]})
+    selects = [
+        ("pillar", "Pillar", [p.value for p in Pillar]),
+        ("party", "Party", parties),
+        ("status", "Status", [s.value for s in Status]),
+        ("health", "Health", [h.value for h in Health] + ["unrated"]),
+    ]
+    requested = {"pillar": pillar, "party": party, "status": status, "health": health}
+    # Unknown values are ignored rather than refused: this is a page, not an API.
+    chosen = {
+        name: value if value in options else ""
+        for (name, _, options), value in zip(selects, requested.values(), strict=True)
+    }
+    shown = [
+        c
+        for c in report["commitments"]
+        if (not chosen["pillar"] or c["pillar"] == chosen["pillar"])
+        and (not chosen["party"] or chosen["party"] in c["parties"])
+        and (not chosen["status"] or c["status"] == chosen["status"])
+        and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
+    ]
+    counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
+    progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
+    return templates.TemplateResponse(
+        request,
+        "overview.html.j2",
+        {
+            "r": report,
+            "charts": charts,
+            "shown": shown,
+            "selects": selects,
+            "chosen": chosen,
+            "filtered": any(chosen.values()),
+            "counts": counts,
+            "progress": progress,
+            "at_risk": sum(1 for c in shown if c["health"] in ("amber_red", "red")),
+            "overdue": sum(1 for c in shown if c["overdue"]),
+            "signed_in": signed_in,
+        },
+    )
+
+
+_LABELS = {
+    "Registered": "Registered",
+    "DetailsRevised": "Details revised",
+    "ProgressLogged": "Progress logged",
+    "StatusChanged": "Status changed",
+    "HealthRated": "Health rated",
+    "MilestoneAdded": "Milestone added",
+    "MilestoneRescheduled": "Milestone rescheduled",
+    "MilestoneRetitled": "Milestone renamed",
+    "MilestoneCompleted": "Milestone completed",
+    "IndicatorDefined": "Indicator defined",
+    "IndicatorMeasured": "Indicator measured",
+    "EvidenceAttached": "Evidence attached",
+}
+
+
+def _summary(kind: str, d: dict[str, Any]) -> str:
+    """One line a person reads, from the event's data."""
+    match kind:
+        case "Registered":
+            return f"{d['title']} ({d['pillar']})"
+        case "DetailsRevised":
+            return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
+        case "ProgressLogged":
+            return f"{d['percent']}% as of {d['as_of']}: {d['note']}"
+        case "StatusChanged":
+            return f"→ {d['status']} as of {d['as_of']}: {d['reason']}"
+        case "HealthRated":
+            return f"{d['rating']} as of {d['as_of']}: {d['rationale']}"
+        case "MilestoneAdded":
+            return f"{d['title']}, due {d['due_date']}"
+        case "MilestoneRescheduled":
+            return f"{d['milestone_id']} now due {d['due_date']}: {d['reason']}"
+        case "MilestoneRetitled":
+            return f"{d['milestone_id']}: {d['title']}"
+        case "MilestoneCompleted":
+            return f"{d['milestone_id']} completed on {d['completed_on']}"
+        case "IndicatorDefined":
+            return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
+        case "IndicatorMeasured":
+            return f"{d['indicator_id']} = {d['value']} as of {d['as_of']}"
+        case "EvidenceAttached":
+            return str(d["evidence"]["title"])
+    return ""
+
+
+@router.get("/c/{code}", response_class=HTMLResponse)
+def commitment_page(
+    code: str, request: Request, tracker: TrackerDep, settings: SettingsDep
+) -> Response:
+    signed_in = _signed_in(request, tracker, settings.public_read)
+    if signed_in is None:
+        return _to_login(request)
+    try:
+        commitment = tracker.get(code)
+    except NotFound as error:
+        return HTMLResponse(f"<h1>Not found</h1><p>{error.message}</p>", status_code=404)
+    history = [
+        e | {"label": _LABELS.get(e["type"], e["type"]), "summary": _summary(e["type"], e["data"])}
+        for e in commitment_history(tracker, code)
+    ]
+    return templates.TemplateResponse(
+        request,
+        "commitment.html.j2",
+        {
+            "c": describe(commitment, datetime.now(UTC).date()),
+            "history": history,
+            "signed_in": signed_in,
+        },
+    )
+
+
+def _safe_next(target: str) -> str:
+    """Only paths of this site, so the sign-in cannot send anyone elsewhere."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> Response:
+    return templates.TemplateResponse(
+        request, "login.html.j2", {"next": _safe_next(next), "error": None, "signed_in": False}
+    )
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    tracker: TrackerDep,
+    token: Annotated[str, Form(max_length=200)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    if authenticate(engine_of(tracker), token.strip()) is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html.j2",
+            {
+                "next": _safe_next(next),
+                "error": "That token is unknown or revoked.",
+                "signed_in": False,
+            },
+            status_code=401,
+        )
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+    return response
+
+
+@router.get("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
