@@ -200,3 +200,73 @@ def test_verify_fails_on_a_tampered_log(seeded_sqlite_url: str, tmp_path: Path) 
     result = run(url, "verify")
     assert json.loads(result.stdout)["first_bad_position"] == 9
     assert "does not verify at position 9" in one_line_error(result)
+
+
+def test_report_schedule_and_verify_report(database_url: str, tmp_path: Path) -> None:
+    ok(database_url, "seed", "--demo")
+    first = tmp_path / "first.xlsx"
+    again = tmp_path / "again.xlsx"
+    made = ok(
+        database_url,
+        "report",
+        "--format",
+        "xlsx",
+        "--as-of",
+        "2026-06-30",
+        "--at-position",
+        "120",
+        "--out",
+        str(first),
+    )
+    assert "at log position 120" in made.stderr
+    ok(
+        database_url,
+        "schedule",
+        "add",
+        "--name",
+        "weekly",
+        "--cron",
+        "0 7 * * 1",
+        "--format",
+        "html",
+        "--format",
+        "csv",
+        "--timezone",
+        "America/Toronto",
+    )
+    ok(
+        database_url,
+        "report",
+        "--format",
+        "xlsx",
+        "--as-of",
+        "2026-06-30",
+        "--at-position",
+        "120",
+        "--out",
+        str(again),
+    )
+    assert first.read_bytes() == again.read_bytes()  # the schedule event came later
+    checked = json.loads(ok(database_url, "verify", "--report", str(first)).stdout)
+    assert checked["report"] == {
+        "file": str(first),
+        "log_position": 120,
+        "chain_head": checked["report"]["chain_head"],
+        "matches_log": True,
+    }
+    markdown = ok(database_url, "report", "--format", "md").stdout
+    assert markdown.startswith("# Canada-Mexico Action Plan")
+    schedules = json.loads(ok(database_url, "schedule", "list").stdout)
+    assert [(s["name"], s["formats"]) for s in schedules] == [("weekly", ["csv", "html"])]
+    ok(database_url, "schedule", "remove", "weekly")
+    assert json.loads(ok(database_url, "schedule", "list").stdout) == []
+    assert "no schedule" in one_line_error(run(database_url, "schedule", "remove", "weekly"))
+    assert "5 fields" in one_line_error(
+        run(database_url, "schedule", "add", "--name", "x", "--cron", "daily", "--format", "md")
+    )
+    assert "unknown report format" in one_line_error(run(database_url, "report", "--format", "pdf"))
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"footer": {"log_position": 10, "chain_head": "0" * 64}}))
+    assert "does not match the log" in one_line_error(
+        run(database_url, "verify", "--report", str(forged))
+    )

@@ -2,60 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
-
-SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def server(database_url: str) -> Iterator[tuple[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
-    env["COMMITMENTS_DATABASE_URL"] = database_url
-    subprocess.run([SCRIPT, "seed", "--demo"], env=env, check=True, capture_output=True)
-    token = subprocess.run(
-        [SCRIPT, "token", "bootstrap"], env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
-    port = free_port()
-    process = subprocess.Popen(
-        [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"server exited: {process.stderr.read() if process.stderr else ''}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("server did not answer /healthz within 30 s")
-        yield base, token
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def test_every_seeded_commitment_is_served_with_its_history(server: tuple[str, str]) -> None:
