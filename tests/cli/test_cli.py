@@ -260,7 +260,8 @@ def test_report_schedule_and_verify_report(database_url: str, tmp_path: Path) ->
     assert [(s["name"], s["formats"]) for s in schedules] == [("weekly", ["csv", "html"])]
     ok(database_url, "schedule", "remove", "weekly")
     assert json.loads(ok(database_url, "schedule", "list").stdout) == []
-    assert "no schedule" in one_line_error(run(database_url, "schedule", "remove", "weekly"))
+    assert "already removed" in one_line_error(run(database_url, "schedule", "remove", "weekly"))
+    assert "no schedule" in one_line_error(run(database_url, "schedule", "remove", "never"))
     assert "5 fields" in one_line_error(
         run(database_url, "schedule", "add", "--name", "x", "--cron", "daily", "--format", "md")
     )
