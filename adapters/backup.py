@@ -22,7 +22,7 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Engine
 
-from adapters.ledger import GENESIS, canonical_bytes, chain_hash
+from adapters.ledger import GENESIS, canonical_bytes, chain_hash, events_with_hashes
 from adapters.tables import EVENTS_TABLE, event_chain, events
 
 FORMAT = "commitments-event-log"
@@ -53,18 +53,7 @@ def export_log(engine: Engine, out: IO[str]) -> LogSummary:
         )
         + "\n"
     )
-    query = (
-        select(
-            events.c.id,
-            events.c.originator_id,
-            events.c.originator_version,
-            events.c.topic,
-            events.c.state,
-            event_chain.c.hash,
-        )
-        .outerjoin(event_chain, event_chain.c.position == events.c.id)
-        .order_by(events.c.id)
-    )
+    query = events_with_hashes()
     count, head, last_hash = 0, 0, None
     with engine.connect() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)

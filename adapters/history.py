@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import select
 
 from adapters.event_store import engine_of
-from adapters.tables import event_chain, events
+from adapters.ledger import events_with_hashes
+from adapters.tables import events
 from domain.commitment import Commitment
 from domain.tracker import Tracker
 from domain.views import event_data, event_type
@@ -35,18 +35,7 @@ def _entry(
 def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
     aggregate_id = tracker.get(ref).id
-    query = (
-        select(
-            events.c.id,
-            events.c.originator_version,
-            events.c.topic,
-            events.c.state,
-            event_chain.c.hash,
-        )
-        .outerjoin(event_chain, event_chain.c.position == events.c.id)
-        .where(events.c.originator_id == aggregate_id)
-        .order_by(events.c.originator_version)
-    )
+    query = events_with_hashes().where(events.c.originator_id == aggregate_id)
     with engine_of(tracker).connect() as connection:
         rows = connection.execute(query).all()
     return [
@@ -67,20 +56,7 @@ def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
 
 def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
     """Events of all commitments in log order, after a position (GET /events)."""
-    query = (
-        select(
-            events.c.id,
-            events.c.originator_id,
-            events.c.originator_version,
-            events.c.topic,
-            events.c.state,
-            event_chain.c.hash,
-        )
-        .outerjoin(event_chain, event_chain.c.position == events.c.id)
-        .where(events.c.id > after)
-        .order_by(events.c.id)
-        .limit(min(limit, MAX_FEED_LIMIT))
-    )
+    query = events_with_hashes().where(events.c.id > after).limit(min(limit, MAX_FEED_LIMIT))
     with engine_of(tracker).connect() as connection:
         rows = connection.execute(query).all()
     return [

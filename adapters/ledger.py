@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -199,6 +199,22 @@ def chain_head(engine: Engine) -> tuple[int, str | None]:
     with engine.connect() as connection:
         position, value = last_entry(connection)
     return position, (value if position else None)
+
+
+def events_with_hashes() -> Select[Any]:
+    """Stored events with their chain entries (None where missing), in log order."""
+    return (
+        select(
+            events.c.id,
+            events.c.originator_id,
+            events.c.originator_version,
+            events.c.topic,
+            events.c.state,
+            event_chain.c.hash,
+        )
+        .outerjoin(event_chain, event_chain.c.position == events.c.id)
+        .order_by(events.c.id)
+    )
 
 
 def count_entries(engine: Engine) -> int:

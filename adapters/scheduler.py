@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from adapters.event_store import engine_of
 from adapters.projection import advisory_lock_key
@@ -36,6 +36,29 @@ SCHEDULER_ACTOR = "scheduler"
 # How far back a missed tick is looked for at start-up.
 _LOOKBACK = (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), timedelta(days=32),
              timedelta(days=367))  # fmt: skip
+
+
+def list_schedules(
+    connection: Connection, *, include_removed: bool = False
+) -> list[dict[str, Any]]:
+    """The schedules as projected, by name."""
+    query = select(report_schedules).order_by(report_schedules.c.name)
+    if not include_removed:
+        query = query.where(report_schedules.c.active.is_(True))
+    return [
+        {
+            "name": r["name"],
+            "cron": r["cron"],
+            "formats": r["formats"].split(","),
+            "timezone": r["timezone"],
+            "period_days": r["period_days"],
+            "active": r["active"],
+            "changed_by": r["defined_by"],
+            "changed_at": _aware(r["defined_at"]).isoformat(),
+            "version": r["version"],
+        }
+        for r in connection.execute(query).mappings()
+    ]
 
 
 def cron_trigger(cron: str, timezone: str) -> CronTrigger:

@@ -14,7 +14,6 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from eventsourcing.persistence import PersistenceError
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import backup, ledger
@@ -26,10 +25,9 @@ from adapters.projection import ReadModelProjection
 from adapters.reports import verification as report_check
 from adapters.reports.archive import generate
 from adapters.reports.data import chain_head_at, resolve_inputs
-from adapters.scheduler import ReportScheduler, cron_trigger
+from adapters.scheduler import ReportScheduler, cron_trigger, list_schedules
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
-from adapters.tables import report_schedules
 from adapters.tokens import create_token, has_admin_token
 from domain.access import Role
 from domain.errors import DomainError
@@ -369,28 +367,7 @@ def schedule_list() -> None:
         projection = ReadModelProjection(tracker)
         projection.catch_up()  # schedules are read from the projection: bring it up to date
         with engine_of(tracker).connect() as connection:
-            rows = (
-                connection.execute(
-                    select(report_schedules)
-                    .where(report_schedules.c.active.is_(True))
-                    .order_by(report_schedules.c.name)
-                )
-                .mappings()
-                .all()
-            )
-    print_json(
-        [
-            {
-                "name": r["name"],
-                "cron": r["cron"],
-                "formats": r["formats"].split(","),
-                "timezone": r["timezone"],
-                "period_days": r["period_days"],
-                "changed_by": r["defined_by"],
-            }
-            for r in rows
-        ]
-    )
+            print_json(list_schedules(connection))
 
 
 @schedule_app.command("remove")

@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
-from sqlalchemy import select
 
-from adapters.scheduler import cron_trigger
-from adapters.tables import report_schedules
+from adapters.scheduler import cron_trigger, list_schedules
 from api.dependencies import Admin, Reader, TrackerDep
 from api.projection_reads import ProjectionRead
 from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, ScheduleOut, problems
@@ -37,27 +35,12 @@ def _describe(schedule: ReportSchedule) -> dict[str, Any]:
     summary="Report schedules (from the projection; ?min_position= to read your change)",
     responses=READ_PROBLEMS,
 )
-def list_schedules(
+def get_schedules(
     _: Reader, projection: Annotated[ProjectionRead, Depends()], include_removed: bool = False
 ) -> Any:
-    query = select(report_schedules).order_by(report_schedules.c.name)
-    if not include_removed:
-        query = query.where(report_schedules.c.active.is_(True))
-    rows = projection.read(lambda connection: connection.execute(query).mappings().all())
-    return [
-        {
-            "name": r["name"],
-            "cron": r["cron"],
-            "formats": r["formats"].split(","),
-            "timezone": r["timezone"],
-            "period_days": r["period_days"],
-            "active": r["active"],
-            "changed_by": r["defined_by"],
-            "changed_at": r["defined_at"].isoformat(),
-            "version": r["version"],
-        }
-        for r in rows
-    ]
+    return projection.read(
+        lambda connection: list_schedules(connection, include_removed=include_removed)
+    )
 
 
 @router.post(
