@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,11 +22,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection, func, select
 
 from adapters.event_store import engine_of
-from adapters.projection import advisory_lock_key
+from adapters.projection import advisory_lock_key, projection_position
 from adapters.reports.archive import archive
 from adapters.reports.data import ReportInputs, log_head
 from adapters.tables import report_archive, report_schedules
 from domain.errors import InvalidValue
+from domain.schedule import check_timezone
 from domain.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -61,14 +63,49 @@ def list_schedules(
     ]
 
 
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _weekdays(field: str) -> str:
+    """Standard cron numbers weekdays 0-7 from Sunday; APScheduler from Monday. Numbers are
+    turned into names (ranges expanded, since Sunday ends APScheduler's week)."""
+    names = []
+    for part in field.split(","):
+        spec, _, step = part.partition("/")
+        first, dash, last = spec.partition("-")
+        if not (first.isdigit() and (not dash or last.isdigit())):
+            names.append(part)  # '*', names, or something APScheduler will judge
+            continue
+        low, high = int(first), int(last) if dash else int(first)
+        if high > 7 or low > high:
+            names.append(part)
+            continue
+        numbers = range(low, high + 1, int(step) if step.isdigit() and step != "0" else 1)
+        names.extend(_WEEKDAYS[n] for n in numbers)
+    return ",".join(dict.fromkeys(names))
+
+
 def cron_trigger(cron: str, timezone: str) -> CronTrigger:
-    """A 5-field crontab expression (minute hour day month weekday) as a trigger."""
-    if len(cron.split()) != 5:
+    """A standard 5-field crontab expression (minute hour day month weekday) as a trigger."""
+    check_timezone(timezone)
+    fields = cron.split()
+    if len(fields) != 5:
         raise InvalidValue(f"cron {cron!r} must have 5 fields: minute hour day month weekday")
+    minute, hour, day, month, weekday = fields
     try:
-        return CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
+        trigger = CronTrigger(
+            minute=minute,
+            hour=hour,
+            day=day,
+            month=month,
+            day_of_week=_weekdays(weekday),
+            timezone=ZoneInfo(timezone),
+        )
     except (ValueError, KeyError) as error:
         raise InvalidValue(f"cron {cron!r} is not valid: {error}") from None
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise InvalidValue(f"cron {cron!r} never fires")
+    return trigger
 
 
 def latest_tick(trigger: CronTrigger, now: datetime) -> datetime | None:
@@ -119,7 +156,17 @@ class ReportScheduler:
             finally:
                 self.active.clear()
 
+    def _await_projection(self, timeout: float = 30.0) -> None:
+        """Schedules are read from the projection: let it catch up with the log first, so
+        a schedule added while no scheduler ran is seen by the start-up catch-up."""
+        wanted = log_head(self.tracker)
+        deadline = time.monotonic() + timeout
+        while projection_position(self.engine) < wanted and time.monotonic() < deadline:
+            if self._stop.wait(0.2):
+                return
+
     def _serve(self) -> None:
+        self._await_projection()
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.start()
         self._jobs = {}

@@ -429,6 +429,8 @@ def main() -> None:
         _exit_with(error.message)
     except (SQLAlchemyError, PersistenceError) as error:
         _exit_with(f"database error: {str(error).strip().splitlines()[0]}")
+    except OSError as error:  # a file the user named cannot be written or read
+        _exit_with(f"{error.strerror}: {error.filename}")
     sys.exit(status if isinstance(status, int) else 0)
 
 

@@ -397,14 +397,13 @@ class Tracker(Application[UUID]):
                 raise NotFound(
                     f"{ref} has no version {version}; it is at version {current.version}"
                 )
-            found: Commitment = self.repository.get(aggregate_id, version=version)
-            return found
+            return _commitment(self.repository.get(aggregate_id, version=version), ref)
         if as_of is None and known_at is None:
             return self._load(aggregate_id, ref)
         if known_at is not None and known_at.tzinfo is None:
             known_at = known_at.replace(tzinfo=UTC)  # Recorded times are kept in UTC.
-        events = self.events.get(aggregate_id)
-        commitment = replay(events, as_of=as_of, known_at=known_at)  # type: ignore[arg-type]
+        events = self.events_of(ref)
+        commitment = replay(events, as_of=as_of, known_at=known_at)
         if commitment is None:
             if aggregate_id in self.repository:
                 raise NotFound(f"{ref} was not yet registered at {known_at}")
@@ -415,7 +414,7 @@ class Tracker(Application[UUID]):
         """The commitment's events, oldest first."""
         aggregate_id = self._resolve(ref)
         events = list(self.events.get(aggregate_id))
-        if not events:
+        if not events or not isinstance(events[0], Commitment.Event):
             raise NotFound(f"no commitment {ref}")
         return events  # type: ignore[return-value]
 
@@ -437,10 +436,10 @@ class Tracker(Application[UUID]):
 
     def _load(self, aggregate_id: UUID, ref: str | None = None) -> Commitment:
         try:
-            commitment: Commitment = self.repository.get(aggregate_id)
+            found: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no commitment {ref or aggregate_id}") from None
-        return commitment
+        return _commitment(found, ref or str(aggregate_id))
 
     def _update(
         self,
@@ -505,6 +504,13 @@ class Tracker(Application[UUID]):
             # Another process may have stored the snapshot of this version already.
             with suppress(IntegrityError):
                 self.snapshots.put([Commitment.Snapshot.take(commitment)])
+
+
+def _commitment(found: object, ref: str) -> Commitment:
+    """Ids are shared with other aggregates (report schedules): only a commitment will do."""
+    if not isinstance(found, Commitment):
+        raise NotFound(f"no commitment {ref}")
+    return found
 
 
 class _LostRace(Exception):

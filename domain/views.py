@@ -113,8 +113,11 @@ def describe(commitment: Commitment, today: date) -> dict[str, Any]:
     }
 
 
-def event_type(event: Commitment.Event) -> str:
-    return type(event).__name__
+def event_type(event: Any) -> str:
+    """A commitment's events by their name (ProgressLogged); others qualified by their
+    aggregate (ReportSchedule.Defined)."""
+    kind = type(event)
+    return kind.__name__ if isinstance(event, Commitment.Event) else kind.__qualname__
 
 
 def event_data(event: Commitment.Event) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display here or on servers
 
 import matplotlib.pyplot as plt
-from matplotlib.dates import DateFormatter, date2num
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, date2num
 
 COLOURS = {
     "green": "#2e7d32",
@@ -55,7 +55,9 @@ PILLAR_LABELS = {
 
 def _svg(figure: Any, title: str) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title})
+    # A salt per chart keeps element ids distinct between charts inlined in one page.
+    with plt.rc_context({"svg.hashsalt": f"commitments-tracker:{title}"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title})
     plt.close(figure)
     svg = buffer.getvalue()
     # Drop the XML prolog and DOCTYPE: the SVG is inlined into HTML.
@@ -142,15 +144,20 @@ def milestone_timeline(report: dict[str, Any]) -> str:
                 date2num(date.fromisoformat(due)), index, color=COLOURS[state], s=30, zorder=3
             )
         axes.set_yticks(
-            range(len(rows)), [f"{code}: {what[:38]}" for code, what, _, _ in rows], fontsize=7
+            range(len(rows)), [f"{code}: {_short(what)}" for code, what, _, _ in rows], fontsize=7
         )
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")
         axes.text(as_of, len(rows) - 0.4 if rows else 0, " as of", fontsize=7, va="bottom")
         axes.invert_yaxis()
-        axes.xaxis.set_major_formatter(DateFormatter("%b %Y"))
-        figure.autofmt_xdate()
+        locator = AutoDateLocator(maxticks=8)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
         figure.tight_layout()
         return _svg(figure, "Milestone timeline")
+
+
+def _short(text: str, limit: int = 38) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def all_charts(report: dict[str, Any]) -> dict[str, str]:

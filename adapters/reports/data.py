@@ -17,11 +17,11 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import func, select
 
 from adapters.event_store import engine_of
-from adapters.tables import event_chain, events
+from adapters.tables import event_chain, events, report_archive
 from domain.commitment import Commitment, replay
 from domain.errors import InvalidValue
 from domain.tracker import Tracker
-from domain.vocabulary import Health, Pillar, Status
+from domain.vocabulary import EARLIEST_DATE, LATEST_DATE, Health, Pillar, Status
 
 REPORT_FORMAT_VERSION = 1
 DEFAULT_PERIOD_DAYS = 30
@@ -54,10 +54,30 @@ def resolve_inputs(
     position = head if at_position is None else at_position
     if position < 0 or position > head:
         raise InvalidValue(f"at_position must be from 0 to {head} (the last event)")
+    if at_position is not None and as_of is None:
+        # "As the log stood at that position": take the date and period of the report
+        # archived then, so that the bytes are the archived ones.
+        archived = _archived_inputs(tracker, at_position)
+        if archived is not None:
+            as_of = archived[0]
+            period_days = archived[1] if period_days is None else period_days
+    if as_of is not None and not EARLIEST_DATE <= as_of <= LATEST_DATE:
+        raise InvalidValue(f"as_of must be from {EARLIEST_DATE} to {LATEST_DATE}")
     period = DEFAULT_PERIOD_DAYS if period_days is None else period_days
     if not 1 <= period <= 366:
         raise InvalidValue("period_days must be from 1 to 366")
     return ReportInputs(position, as_of or today, period)
+
+
+def _archived_inputs(tracker: Tracker, position: int) -> tuple[date, int] | None:
+    with engine_of(tracker).connect() as connection:
+        row = connection.execute(
+            select(report_archive.c.as_of, report_archive.c.period_days)
+            .where(report_archive.c.log_position == position)
+            .order_by(report_archive.c.generated_at.desc())
+            .limit(1)
+        ).first()
+    return None if row is None else (row.as_of, row.period_days)
 
 
 def log_head(tracker: Tracker) -> int:
@@ -144,6 +164,7 @@ def compose(
         "sources": _sources(rows),
         "footer": {
             "as_of": as_of.isoformat(),
+            "period_days": inputs.period_days,
             "log_position": inputs.at_position,
             "chain_head": chain_head,
             "generator": f"commitments-tracker progress report v{REPORT_FORMAT_VERSION}",
@@ -162,8 +183,8 @@ METHOD = [
     "amber, amber_red, red); a risk is a commitment rated amber_red or red.",
     "A milestone is overdue when its due date is before the as-of date and it is not "
     "completed by then; a commitment is overdue when its target date has passed likewise.",
-    "The chain head lets anyone check this report against the log: "
-    "`commitments verify --report FILE`.",
+    "The footer's as-of date, period, log position and chain head let anyone check this "
+    "report against the log: commitments verify --report FILE regenerates it and compares.",
 ]
 
 

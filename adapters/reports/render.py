@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -31,17 +31,34 @@ CSV_COLUMNS = [
     "code", "title", "pillar", "lead_party", "parties", "status", "status_at_start", "health",
     "progress", "progress_at_start", "progress_as_of", "confidence", "target_date", "overdue",
     "milestones_total", "milestones_completed", "milestones_missed", "next_milestone",
-    "next_milestone_due", "health_rationale", "version", "report_as_of", "log_position",
-    "chain_head",
+    "next_milestone_due", "health_rationale", "version", "report_as_of", "period_days",
+    "log_position", "chain_head",
 ]  # fmt: skip
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html", "j2"]),
+    # HTML is escaped; Markdown is not HTML (its cells escape '|' with the `cell` filter).
+    autoescape=lambda name: bool(name and name.endswith(".html.j2")),
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+def _markdown_cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+_templates.filters["cell"] = _markdown_cell
+
+# Spreadsheet programs run cells starting with these as formulas (CSV/formula injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def render(report: dict[str, Any], fmt: str) -> bytes:
@@ -60,15 +77,18 @@ def to_json(report: dict[str, Any]) -> bytes:
 
 
 def _csv_row(item: dict[str, Any], footer: dict[str, Any]) -> dict[str, Any]:
-    row = {k: item.get(k) for k in CSV_COLUMNS}
+    row = {k: _inert(item.get(k)) for k in CSV_COLUMNS}
     row["parties"] = " ".join(item["parties"])
-    row["next_milestone"] = item["next_milestone"]["title"] if item["next_milestone"] else None
+    row["next_milestone"] = (
+        _inert(item["next_milestone"]["title"]) if item["next_milestone"] else None
+    )
     row["next_milestone_due"] = (
         item["next_milestone"]["due_date"] if item["next_milestone"] else None
     )
     row["report_as_of"] = footer["as_of"]
     row["log_position"] = footer["log_position"]
     row["chain_head"] = footer["chain_head"]
+    row["period_days"] = footer["period_days"]
     return row
 
 
@@ -105,6 +125,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Commitments", head["commitments"]),
         ("Weighted progress (%)", head["progress"]["end"]),
         ("Change over the period (points)", head["progress"]["change"]),
+        ("Period (days)", report["period"]["days"]),
         ("Log position", report["footer"]["log_position"]),
         ("Chain head", report["footer"]["chain_head"]),
     ]:
@@ -139,7 +160,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("due in 90 days", report["milestones"]["due_next_90_days"]),
     ):
         for m in items:
-            milestones.append([state, m["code"], m["milestone"], m["due_date"], m["days"]])
+            milestones.append([state, m["code"], _inert(m["milestone"]), m["due_date"], m["days"]])
 
     indicators = workbook.create_sheet("Indicators")
     columns = ["code", "indicator", "unit", "baseline", "target", "latest", "latest_as_of",
@@ -148,7 +169,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for cell in indicators[1]:
         cell.font = bold
     for i in report["indicators"]:
-        indicators.append([i[c] for c in columns])
+        indicators.append([_inert(i[c]) for c in columns])
 
     # Same data, same bytes: fixed document times, and fixed times inside the zip.
     moment = datetime.fromisoformat(report["as_of"] + "T00:00:00")

@@ -17,12 +17,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.event_store import engine_of
 from adapters.history import commitment_history
+from adapters.reports.archive import generate
 from adapters.reports.charts import all_charts
 from adapters.reports.data import ReportInputs, build_report, log_head
+from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import authenticate
 from api.dependencies import SettingsDep, TrackerDep
 from domain.errors import NotFound
@@ -31,7 +34,14 @@ from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
+# Autoescape everything: titles and notes are user input (the .j2 suffix would otherwise
+# switch Jinja's default escaping off).
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+        autoescape=True,
+    )
+)
 COOKIE = "commitments_token"
 
 _cache_lock = threading.Lock()
@@ -134,8 +144,9 @@ _LABELS = {
 }
 
 
-def _summary(kind: str, d: dict[str, Any]) -> str:
-    """One line a person reads, from the event's data."""
+def _summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
+    """One line a person reads, from the event's data (milestone and indicator ids named)."""
+    d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
     match kind:
         case "Registered":
             return f"{d['title']} ({d['pillar']})"
@@ -174,19 +185,55 @@ def commitment_page(
     try:
         commitment = tracker.get(code)
     except NotFound as error:
-        return HTMLResponse(f"<h1>Not found</h1><p>{error.message}</p>", status_code=404)
+        return templates.TemplateResponse(
+            request,
+            "not_found.html.j2",
+            {"message": error.message, "signed_in": signed_in},
+            status_code=404,
+        )
+    described = describe(commitment, datetime.now(UTC).date())
+    names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
+        i["id"]: f"“{i['name']}”" for i in described["indicators"]
+    }
     history = [
-        e | {"label": _LABELS.get(e["type"], e["type"]), "summary": _summary(e["type"], e["data"])}
+        e
+        | {
+            "label": _LABELS.get(e["type"], e["type"]),
+            "summary": _summary(e["type"], e["data"], names),
+        }
         for e in commitment_history(tracker, code)
     ]
     return templates.TemplateResponse(
         request,
         "commitment.html.j2",
         {
-            "c": describe(commitment, datetime.now(UTC).date()),
+            "c": described,
             "history": history,
             "signed_in": signed_in,
         },
+    )
+
+
+@router.get("/report.{fmt}")
+def report_file(fmt: str, request: Request, tracker: TrackerDep, settings: SettingsDep) -> Response:
+    """Today's full report for people signed in to the dashboard (the API wants a bearer)."""
+    if fmt not in MEDIA_TYPES:
+        return templates.TemplateResponse(
+            request,
+            "not_found.html.j2",
+            {"message": f"no report format {fmt!r}", "signed_in": False},
+            status_code=404,
+        )
+    signed_in = _signed_in(request, tracker, settings.public_read)
+    if signed_in is None:
+        return _to_login(request)
+    inputs = ReportInputs(log_head(tracker), datetime.now(UTC).date())
+    [artefact] = generate(tracker, inputs, [fmt])
+    disposition = "inline" if fmt in ("html", "json") else "attachment"
+    return Response(
+        artefact.content,
+        media_type=artefact.media_type,
+        headers={"Content-Disposition": f'{disposition}; filename="progress-{inputs.as_of}.{fmt}"'},
     )
 
 

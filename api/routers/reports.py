@@ -69,7 +69,12 @@ def progress(
     )
     [artefact] = generate(tracker, inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
-    return _artefact_response(artefact.content, artefact.media_type, format, name, artefact.sha256)
+    response = _artefact_response(
+        artefact.content, artefact.media_type, format, name, artefact.sha256
+    )
+    # Built from the log itself (always current), up to this position.
+    response.headers["X-Log-Position"] = str(inputs.at_position)
+    return response
 
 
 @router.get(

@@ -10,6 +10,7 @@ from adapters.scheduler import cron_trigger, list_schedules
 from api.dependencies import Admin, Reader, TrackerDep
 from api.projection_reads import ProjectionRead
 from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, ScheduleOut, problems
+from domain.errors import NotFound
 from domain.schedule import ReportSchedule
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -41,6 +42,23 @@ def get_schedules(
     return projection.read(
         lambda connection: list_schedules(connection, include_removed=include_removed)
     )
+
+
+@router.get(
+    "/{name}",
+    response_model=ScheduleOut,
+    summary="One report schedule (removed ones too)",
+    responses=READ_PROBLEMS | problems(e404="No such schedule"),
+)
+def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Depends()]) -> Any:
+    found = [
+        s
+        for s in projection.read(lambda c: list_schedules(c, include_removed=True))
+        if s["name"] == name
+    ]
+    if not found:
+        raise NotFound(f"no schedule named {name!r}")
+    return found[0]
 
 
 @router.post(

@@ -166,7 +166,7 @@ def test_schedules_are_managed_by_admins_and_audited(clients: dict[str, Any]) ->
     assert after == []
     feed = viewer.get("/api/v1/events", params={"after": int(position) - 1}).json()
     assert [(e["type"], e["actor"]) for e in feed] == [
-        ("Defined", "admin-1"),
-        ("Removed", "admin-1"),
+        ("ReportSchedule.Defined", "admin-1"),
+        ("ReportSchedule.Removed", "admin-1"),
     ]
     assert viewer.get("/api/v1/ledger").json()["verified"]

@@ -18,7 +18,13 @@ from adapters.event_store import engine_of
 from adapters.ledger import verify
 from adapters.reports import verification
 from adapters.reports.archive import archive, generate, get_artefact
-from adapters.reports.data import ReportInputs, build_report, chain_head_at, log_head
+from adapters.reports.data import (
+    ReportInputs,
+    build_report,
+    chain_head_at,
+    log_head,
+    resolve_inputs,
+)
 from adapters.reports.render import render
 from domain import clock
 from domain.tracker import Tracker
@@ -252,3 +258,23 @@ def test_same_inputs_same_bytes_and_archived_sha256(tracker: Tracker, tmp_path: 
     forged = verification.Footer(inputs.at_position, "0" * 64)
     problem = verification.check(forged, chain, chain_head_at(tracker, inputs.at_position))
     assert problem is not None and "is not the log's" in problem
+
+
+def test_a_position_alone_takes_the_inputs_of_the_report_archived_then(tracker: Tracker) -> None:
+    scripted(tracker)
+    position = log_head(tracker)
+    stored = archive(tracker, ReportInputs(position, AS_OF, 45), ["json"], generated_by="t")
+    assert stored is not None
+    with at("2026-04-02T09:00"):
+        tracker.log_progress(
+            "CMAP-GOV-EVAL", actor="c", percent=5, as_of=date(2026, 4, 1), note="n"
+        )
+    inputs = resolve_inputs(
+        tracker, at_position=position, as_of=None, period_days=None, today=date(2026, 11, 24)
+    )
+    assert (inputs.as_of, inputs.period_days) == (AS_OF, 45)
+    [again] = generate(tracker, inputs, ["json"])
+    assert again.sha256 == stored["sha256"]["json"]
+    assert resolve_inputs(
+        tracker, at_position=None, as_of=None, period_days=None, today=date(2026, 11, 24)
+    ).as_of == date(2026, 11, 24)

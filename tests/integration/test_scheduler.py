@@ -41,6 +41,18 @@ def test_cron_expressions_are_checked() -> None:
     for bad in ("61 * * * *", "* * *", "every day"):
         with pytest.raises(InvalidValue):
             cron_trigger(bad, "UTC")
+    sunday = cron_trigger("0 8 * * 0", "UTC")  # standard cron: 0 (and 7) is Sunday
+    assert sunday.get_next_fire_time(None, datetime(2026, 11, 24, tzinfo=UTC)).weekday() == 6
+    weekdays = cron_trigger("0 8 * * 1-5", "UTC")
+    fires = [datetime(2026, 11, 23, 9, tzinfo=UTC)]  # a Monday
+    for _ in range(7):
+        fires.append(weekdays.get_next_fire_time(fires[-1], fires[-1] + timedelta(seconds=1)))
+    assert [f.weekday() for f in fires[1:]] == [1, 2, 3, 4, 0, 1, 2]
+    for bad in ("0 8 31 2 *", "0 8 * * 8"):
+        with pytest.raises(InvalidValue):
+            cron_trigger(bad, "UTC")
+    with pytest.raises(InvalidValue, match="timezone"):
+        cron_trigger("0 8 * * *", "Mars/Olympus")
     trigger = cron_trigger("0 6 1 * *", "America/Mexico_City")
     now = datetime(2026, 11, 24, 12, tzinfo=UTC)
     tick = latest_tick(trigger, now)
