@@ -515,6 +515,11 @@ class ArchivedReport(BaseModel):
     sha256: dict[str, str]
 
 
+class ArchivedPage(BaseModel):
+    items: list[ArchivedReport]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for older reports")
+
+
 class ScheduleIn(_Body):
     model_config = ConfigDict(
         extra="forbid",

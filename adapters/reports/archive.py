@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +16,7 @@ from adapters.event_store import engine_of
 from adapters.reports.data import ReportInputs, build_report, chain_head_at
 from adapters.reports.render import MEDIA_TYPES, render
 from adapters.tables import report_archive, report_artefacts
-from domain.errors import NotFound
+from domain.errors import InvalidValue, NotFound
 from domain.schedule import check_formats
 from domain.tracker import Tracker
 
@@ -109,16 +109,20 @@ def _utc(moment: datetime) -> datetime:
 
 
 def list_reports(
-    engine: Engine, *, limit: int = 50, schedule: str | None = None
-) -> list[dict[str, Any]]:
+    engine: Engine, *, limit: int = 50, cursor: str | None = None, schedule: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of archived reports, newest first, and the cursor of the next page."""
     query = select(report_archive).order_by(
-        report_archive.c.generated_at.desc(), report_archive.c.id
+        report_archive.c.generated_at.desc(), report_archive.c.id.desc()
     )
     if schedule is not None:
         query = query.where(report_archive.c.schedule == schedule)
+    if cursor is not None:
+        query = query.where(_older_than(engine, cursor))
     with engine.connect() as connection:
-        rows = connection.execute(query.limit(limit)).mappings().all()
-        ids = [r["id"] for r in rows]
+        rows = connection.execute(query.limit(limit + 1)).mappings().all()
+        page = rows[:limit]
+        ids = [r["id"] for r in page]
         hashes: dict[str, dict[str, str]] = {i: {} for i in ids}
         if ids:
             for a in connection.execute(
@@ -129,7 +133,27 @@ def list_reports(
                 ).where(report_artefacts.c.report_id.in_(ids))
             ):
                 hashes[a.report_id][a.format] = a.sha256
-    return [describe_row(r, hashes[r["id"]]) for r in rows]
+    next_cursor = page[-1]["id"] if len(rows) > limit else None
+    return [describe_row(r, hashes[r["id"]]) for r in page], next_cursor
+
+
+def _older_than(engine: Engine, cursor: str) -> Any:
+    """Reports after the one named by the cursor (its id) in newest-first order."""
+    with engine.connect() as connection:
+        anchor = connection.execute(
+            select(report_archive.c.generated_at, report_archive.c.id).where(
+                report_archive.c.id == cursor
+            )
+        ).first()
+    if anchor is None:
+        raise InvalidValue("cursor is not one this API gave out")
+    return or_(
+        report_archive.c.generated_at < anchor.generated_at,
+        and_(
+            report_archive.c.generated_at == anchor.generated_at,
+            report_archive.c.id < anchor.id,
+        ),
+    )
 
 
 def get_report(engine: Engine, report_id: str) -> dict[str, Any]:

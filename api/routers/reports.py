@@ -16,6 +16,7 @@ from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
     READ_PROBLEMS,
+    ArchivedPage,
     ArchivedReport,
     ReportRequest,
     problems,
@@ -79,17 +80,21 @@ def progress(
 
 @router.get(
     "",
-    response_model=list[ArchivedReport],
-    summary="Archived reports, newest first",
+    response_model=ArchivedPage,
+    summary="Archived reports, newest first, paged by cursor",
     responses=READ_PROBLEMS,
 )
 def archived(
     tracker: TrackerDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
     schedule: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    return list_reports(engine_of(tracker), limit=limit, schedule=schedule)
+    items, next_cursor = list_reports(
+        engine_of(tracker), limit=limit, cursor=cursor, schedule=schedule
+    )
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post(

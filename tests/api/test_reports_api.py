@@ -112,7 +112,14 @@ def test_archive_generate_list_and_fetch_byte_for_byte(clients: dict[str, Any]) 
     assert report["formats"] == ["html", "xlsx"] and report["as_of"] == "2026-09-30"
     assert report["generated_by"] == "admin-1" and len(report["chain_head"]) == 64
     listed = viewer.get("/api/v1/reports").json()
-    assert [r["id"] for r in listed] == [report["id"]]
+    assert [r["id"] for r in listed["items"]] == [report["id"]] and listed["next_cursor"] is None
+    second = admin.post("/api/v1/reports", json={"formats": ["json"]}).json()
+    page = viewer.get("/api/v1/reports", params={"limit": 1}).json()
+    assert [r["id"] for r in page["items"]] == [second["id"]]
+    older = viewer.get("/api/v1/reports", params={"limit": 1, "cursor": page["next_cursor"]})
+    assert [r["id"] for r in older.json()["items"]] == [report["id"]]
+    assert older.json()["next_cursor"] is None
+    assert viewer.get("/api/v1/reports", params={"cursor": "nope"}).status_code == 422
     assert viewer.get(f"/api/v1/reports/{report['id']}").json() == report
     import hashlib
 
