@@ -32,31 +32,7 @@ def _entry(
     }
 
 
-def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
-    """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
-    aggregate_id = tracker.get(ref).id
-    query = events_with_hashes().where(events.c.originator_id == aggregate_id)
-    with engine_of(tracker).connect() as connection:
-        rows = connection.execute(query).all()
-    return [
-        _entry(
-            tracker,
-            row.id,
-            StoredEvent(
-                originator_id=aggregate_id,
-                originator_version=row.originator_version,
-                topic=row.topic,
-                state=bytes(row.state),
-            ),
-            row.hash,
-        )
-        for row in rows
-    ]
-
-
-def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
-    """Events of all commitments in log order, after a position (GET /events)."""
-    query = events_with_hashes().where(events.c.id > after).limit(min(limit, MAX_FEED_LIMIT))
+def _entries(tracker: Tracker, query: Any) -> list[dict[str, Any]]:
     with engine_of(tracker).connect() as connection:
         rows = connection.execute(query).all()
     return [
@@ -73,3 +49,15 @@ def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, An
         )
         for row in rows
     ]
+
+
+def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
+    """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
+    aggregate_id = tracker.get(ref).id
+    return _entries(tracker, events_with_hashes().where(events.c.originator_id == aggregate_id))
+
+
+def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
+    """Events of all aggregates in log order, after a position (GET /events)."""
+    query = events_with_hashes().where(events.c.id > after).limit(min(limit, MAX_FEED_LIMIT))
+    return _entries(tracker, query)

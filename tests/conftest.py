@@ -23,6 +23,8 @@ from adapters.migrate import upgrade
 from domain.tracker import Tracker
 
 STORES = ["sqlite", "postgresql"]
+# Only ever a local convenience: CI sets COMMITMENTS_REQUIRE_POSTGRES=1, which fails instead.
+SKIP_WITHOUT_POSTGRES = "no PostgreSQL: set COMMITMENTS_TEST_POSTGRES_URL to run these"
 
 
 def _admin_url() -> str | None:
@@ -31,7 +33,7 @@ def _admin_url() -> str | None:
         return url
     if os.environ.get("COMMITMENTS_REQUIRE_POSTGRES") == "1":
         pytest.fail("COMMITMENTS_REQUIRE_POSTGRES=1 but COMMITMENTS_TEST_POSTGRES_URL is not set")
-    pytest.skip("PostgreSQL tests need COMMITMENTS_TEST_POSTGRES_URL")
+    pytest.skip(SKIP_WITHOUT_POSTGRES)
 
 
 def _execute_autocommit(admin_url: str, statement: str) -> None:
@@ -78,7 +80,7 @@ def postgres() -> Iterator[PostgresDatabases]:
     except Exception as error:  # any connection failure
         if os.environ.get("COMMITMENTS_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL at {admin_url} is required but unreachable: {error}")
-        pytest.skip(f"PostgreSQL unreachable: {error}")
+        pytest.skip(f"{SKIP_WITHOUT_POSTGRES} (unreachable: {error})")
     databases = PostgresDatabases(admin_url)
     yield databases
     databases.drop_all()
