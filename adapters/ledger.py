@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Select, func, insert, select
+from sqlalchemy import Connection, Select, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -194,13 +194,6 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def chain_head(engine: Engine) -> tuple[int, str | None]:
-    """(position, hash) of the newest chain entry, as recorded (not recomputed)."""
-    with engine.connect() as connection:
-        position, value = last_entry(connection)
-    return position, (value if position else None)
-
-
 def events_with_hashes() -> Select[Any]:
     """Stored events with their chain entries (None where missing), in log order."""
     return (
@@ -215,8 +208,3 @@ def events_with_hashes() -> Select[Any]:
         .outerjoin(event_chain, event_chain.c.position == events.c.id)
         .order_by(events.c.id)
     )
-
-
-def count_entries(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(event_chain)).scalar_one())

@@ -20,9 +20,6 @@ class Principal:
     role: Role
     party: str | None = None
 
-    def may_read(self) -> bool:
-        return True
-
     def may_write(self, parties: list[str]) -> bool:
         """Admins write anything; editors only commitments that include their party."""
         if self.role is Role.ADMIN:
