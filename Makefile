@@ -7,7 +7,7 @@ PORT ?= 8000
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint typecheck pytest install system-deps bench clean
+.PHONY: run test test-slow lint typecheck pytest install system-deps bench-deps bench bench-quick clean
 
 # One virtual environment with the project (editable) and its test tools.
 $(VENV)/.installed: pyproject.toml
@@ -43,11 +43,27 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core; \
 	fi
 
+# The fast suite (`make test`): every behaviour, in minutes; two workers on two cores.
 pytest: install system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" -n 2
 
-bench: install
+# Scale and real-time runs (100k-event logs, scheduler processes over real minutes).
+test-slow: install system-deps
+	$(BIN)/pytest -m slow
+
+# wrk drives the HTTP benchmarks.
+bench-deps:
+	@if ! command -v wrk >/dev/null; then \
+	  echo "installing Debian's wrk for the HTTP benchmarks" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; \
+	fi
+
+bench: install bench-deps
 	$(BIN)/python -m bench
+
+bench-quick: install bench-deps
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

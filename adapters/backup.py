@@ -20,8 +20,8 @@ from typing import IO, Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import Engine
 
+from adapters.database import Database
 from adapters.ledger import GENESIS, canonical_bytes, chain_hash, events_with_hashes
 from adapters.tables import EVENTS_TABLE, event_chain, events
 
@@ -41,7 +41,7 @@ class LogSummary:
     chain_head: str | None
 
 
-def export_log(engine: Engine, out: IO[str]) -> LogSummary:
+def export_log(database: Database, out: IO[str]) -> LogSummary:
     """Write the whole log to `out`, streaming in position order."""
     out.write(
         json.dumps(
@@ -55,7 +55,7 @@ def export_log(engine: Engine, out: IO[str]) -> LogSummary:
     )
     query = events_with_hashes()
     count, head, last_hash = 0, 0, None
-    with engine.connect() as connection:
+    with database.reading() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
         for row in rows:
             originator = row.originator_id
@@ -155,16 +155,16 @@ def _parse(record: Any, number: int) -> _Line:
         raise ImportRefused(f"line {number}: not an event line") from None
 
 
-def import_log(engine: Engine, path: Path) -> LogSummary:
+def import_log(database: Database, path: Path) -> LogSummary:
     """Load an exported log into an empty database, positions and chain unchanged."""
-    with engine.connect() as connection:
+    with database.reading() as connection:
         existing = connection.execute(select(func.count()).select_from(events)).scalar_one()
     if existing:
         raise ImportRefused(f"the target database is not empty: it has {existing} events")
     for _ in _read(path):  # first pass: refuse a bad file before writing anything
         pass
     count, head, last_hash = 0, 0, None
-    with engine.begin() as connection:
+    with database.writing() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
         batch_events: list[dict[str, Any]] = []

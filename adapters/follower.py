@@ -14,20 +14,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
-from sqlalchemy.engine import Engine
-
-from adapters.projection import ProjectionConflict, ReadModelProjection, advisory_lock_key
+from adapters.database import advisory_lock
+from adapters.event_store import EVENTS_CHANNEL
+from adapters.projection import ProjectionConflict, ReadModelProjection
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+# After a batch that did not empty the log's tail at full size, writes are arriving: let
+# a few more gather, rather than commit (and take the writers' turn) once per event.
+SETTLE_SECONDS = 0.05
 LOCK_RETRY_SECONDS = 1.0
 ERROR_BACKOFF_MAX = 10.0
-
-
-def _psycopg_conninfo(engine: Engine) -> str:
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class ProjectionFollower:
@@ -62,6 +60,11 @@ class ProjectionFollower:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
+    @property
+    def running(self) -> bool:
+        """Started in this process and not stopped."""
+        return self._thread is not None and self._thread.is_alive() and not self.stopped
+
     # ---- the loop -----------------------------------------------------------------------
 
     def run(self) -> None:
@@ -91,6 +94,8 @@ class ProjectionFollower:
             self.last_error = None
             if applied == 0:
                 self._wait(listener)
+            elif applied < self.projection.batch_size:
+                self._stop.wait(SETTLE_SECONDS)
 
     def _wait(self, listener: Any) -> None:
         if listener is None:
@@ -106,20 +111,13 @@ class ProjectionFollower:
         """Yield a LISTENing connection holding the advisory lock (PostgreSQL), None
         (SQLite: no lock, compare-and-set alone keeps each event once), or False when
         another worker holds the lock."""
-        engine = self.projection.engine
-        if engine.dialect.name != "postgresql":
+        database = self.projection.database
+        if not database.is_postgres:
             yield None
             return
-        key = advisory_lock_key(self.projection.name)
-        with psycopg.connect(_psycopg_conninfo(engine), autocommit=True) as connection:
-            acquired = connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if not acquired or not acquired[0]:
+        with advisory_lock(database, self.projection.name, listen=EVENTS_CHANNEL) as connection:
+            if connection is None:
                 self._stop.wait(LOCK_RETRY_SECONDS)
                 yield False
-                return
-            channel = self.projection.tracker.recorder.channel_name  # type: ignore[attr-defined]
-            connection.execute(f"LISTEN {channel}")
-            try:
+            else:
                 yield connection
-            finally:
-                connection.execute("SELECT pg_advisory_unlock(%s)", (key,))

@@ -6,7 +6,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.event_store import engine_of
+from adapters.database import Database
 from adapters.ledger import events_with_hashes
 from adapters.tables import events
 from domain.commitment import Commitment
@@ -32,8 +32,8 @@ def _entry(
     }
 
 
-def _entries(tracker: Tracker, query: Any) -> list[dict[str, Any]]:
-    with engine_of(tracker).connect() as connection:
+def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str, Any]]:
+    with database.reading() as connection:
         rows = connection.execute(query).all()
     return [
         _entry(
@@ -51,13 +51,16 @@ def _entries(tracker: Tracker, query: Any) -> list[dict[str, Any]]:
     ]
 
 
-def commitment_history(tracker: Tracker, ref: str) -> list[dict[str, Any]]:
-    """Every event of the commitment, oldest first (CONTRACT: GET .../history)."""
+def commitment_history(database: Database, tracker: Tracker, ref: str) -> list[dict[str, Any]]:
+    """Every event of the commitment, oldest first (GET .../history, docs/api.md)."""
     aggregate_id = tracker.get(ref).id
-    return _entries(tracker, events_with_hashes().where(events.c.originator_id == aggregate_id))
+    query = events_with_hashes().where(events.c.originator_id == aggregate_id)
+    return _entries(database, tracker, query)
 
 
-def event_feed(tracker: Tracker, *, after: int, limit: int) -> list[dict[str, Any]]:
+def event_feed(
+    database: Database, tracker: Tracker, *, after: int, limit: int
+) -> list[dict[str, Any]]:
     """Events of all aggregates in log order, after a position (GET /events)."""
     query = events_with_hashes().where(events.c.id > after).limit(min(limit, MAX_FEED_LIMIT))
-    return _entries(tracker, query)
+    return _entries(database, tracker, query)

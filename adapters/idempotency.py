@@ -1,4 +1,9 @@
-"""Idempotency-Key records: the first response to a request, kept with its events."""
+"""Idempotency-Key records: what identifies the first response to a request.
+
+A record is written in the transaction of the events it answers, and holds the request's
+fingerprint and the aggregate, version and position the write reached; a retry renders
+its answer again from the event store at that version.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,34 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from adapters.tables import idempotency_records
 
 
+class KeyReused(Exception):
+    """The Idempotency-Key was used before for a different request."""
+
+
 @dataclass(frozen=True)
-class StoredResponse:
+class IdempotencyKey:
+    """A request's key and the fingerprint of what it asks."""
+
+    key: str
     request_hash: str
-    status_code: int
-    headers: dict[str, str]
-    body: str
+
+
+@dataclass(frozen=True)
+class Record:
+    request_hash: str
+    aggregate_id: UUID
+    version: int
+    position: int
+    result: str | None
 
 
 def fingerprint(method: str, path: str, payload: Any) -> str:
@@ -31,38 +48,37 @@ def fingerprint(method: str, path: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def find(engine: Engine, actor: str, key: str) -> StoredResponse | None:
+def find(connection: Connection, actor: str, key: str) -> Record | None:
     r = idempotency_records.c
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(r.request_hash, r.status_code, r.headers, r.body).where(
-                r.actor == actor, r.key == key
-            )
-        ).first()
+    row = connection.execute(
+        select(r.request_hash, r.aggregate_id, r.version, r.position, r.result).where(
+            r.actor == actor, r.key == key
+        )
+    ).first()
     if row is None:
         return None
-    return StoredResponse(row.request_hash, row.status_code, json.loads(row.headers), row.body)
+    return Record(row.request_hash, UUID(row.aggregate_id), row.version, row.position, row.result)
 
 
-def record(session: Session, actor: str, key: str, response: StoredResponse) -> bool:
-    """Store the response in the write's own transaction. False: the key was taken by a
+def record(connection: Connection, actor: str, key: str, entry: Record) -> bool:
+    """Store the record in the write's own transaction. False: the key was taken by a
     concurrent request that committed first (the caller then rolls back its write)."""
     values = {
         "actor": actor,
         "key": key,
-        "request_hash": response.request_hash,
-        "status_code": response.status_code,
-        "headers": json.dumps(response.headers, sort_keys=True),
-        "body": response.body,
+        "request_hash": entry.request_hash,
+        "aggregate_id": str(entry.aggregate_id),
+        "version": entry.version,
+        "position": entry.position,
+        "result": entry.result,
         "created_at": datetime.now(UTC),
     }
-    dialect = session.get_bind().dialect.name
-    statement: Any = (pg_insert if dialect == "postgresql" else sqlite_insert)(
-        idempotency_records
-    ).values(values)
-    statement = statement.on_conflict_do_nothing(index_elements=["actor", "key"]).returning(
-        idempotency_records.c.key
+    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(idempotency_records)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["actor", "key"])
+        .returning(idempotency_records.c.key)
     )
-    # RETURNING gives a row only when this insert took the key (rowcount is not reliable
-    # for ON CONFLICT through the ORM session on every driver).
-    return session.execute(statement).first() is not None
+    # RETURNING gives a row only when this insert took the key.
+    return connection.execute(statement).first() is not None

@@ -1,11 +1,11 @@
-"""The tamper-evident hash chain over the event log (DESIGN.md, Tamper evidence).
+"""The tamper-evident hash chain over the event log (docs/architecture.md, Tamper evidence).
 
 Every stored event gets a chain entry h_n = sha256(h_prev || canonical bytes of
-(position, originator_id, version, topic, state)), written by the event store's own
-recorder in the transaction that inserts the event. The stored bytes are hashed (after
-any encryption), so the chain survives a future key deletion. Writers are serialised
-(PostgreSQL: the recorder's LOCK TABLE; SQLite: one writer at a time), so reading the
-previous entry inside the transaction is safe.
+(position, originator_id, version, topic, state)), written by the event store's
+recorder (adapters/event_store.py) in the transaction that inserts the event. The stored
+bytes are hashed (after any encryption), so the chain survives a future key deletion.
+Writers are serialised (PostgreSQL: LOCK TABLE on the events; SQLite: one writer at a
+time), so reading the previous entry inside the transaction is safe.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
-from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Select, insert, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Select, select
 
+from adapters.database import Database
 from adapters.tables import event_chain, events
 
 GENESIS = "0" * 64
@@ -51,51 +48,38 @@ def chain_hash(previous: str, canonical: bytes) -> str:
     return hashlib.sha256(bytes.fromhex(previous) + canonical).hexdigest()
 
 
-def last_entry(connection: Connection | Session) -> tuple[int, str]:
-    """(position, hash) of the newest chain entry, or (0, GENESIS)."""
+@dataclass(frozen=True)
+class ChainEntry:
+    position: int
+    hash: str
+
+
+def last_entry(connection: Connection) -> ChainEntry | None:
+    """The newest chain entry, or None for an empty log."""
     row = connection.execute(
         select(event_chain.c.position, event_chain.c.hash)
         .order_by(event_chain.c.position.desc())
         .limit(1)
     ).first()
-    return (int(row.position), str(row.hash)) if row else (0, GENESIS)
+    return ChainEntry(int(row.position), str(row.hash)) if row else None
 
 
-def append(session: Session, stored: Sequence[tuple[int, StoredEvent]]) -> None:
-    """Chain entries for newly inserted events (in the inserting transaction)."""
-    _, previous = last_entry(session)
-    rows = []
+def entries(stored: Sequence[tuple[int, StoredEvent]], previous: str) -> list[ChainEntry]:
+    """The chain entries of new events (position order), after the entry `previous`."""
+    result = []
     for position, event in sorted(stored, key=lambda item: item[0]):
         previous = chain_hash(
             previous,
             canonical_bytes(
                 position,
-                UUID(str(event.originator_id)),
+                _uuid(event.originator_id),
                 event.originator_version,
                 event.topic,
                 event.state,
             ),
         )
-        rows.append({"position": position, "hash": previous})
-    if rows:
-        session.execute(insert(event_chain), rows)
-
-
-class ChainedApplicationRecorder(SQLAlchemyApplicationRecorder):
-    """The library's recorder, plus a chain entry per event in the same transaction."""
-
-    def _insert_stored_events(
-        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int]:
-        positions = super()._insert_stored_events(session, stored_events, **kwargs)
-        append(session, list(zip(positions, stored_events, strict=True)))
-        return positions
-
-
-class ChainedSQLAlchemyFactory(SQLAlchemyFactory):
-    """PERSISTENCE_MODULE topic for the Tracker: eventsourcing-sqlalchemy with the chain."""
-
-    application_recorder_class = ChainedApplicationRecorder
+        result.append(ChainEntry(position, previous))
+    return result
 
 
 # ---- verification ------------------------------------------------------------------------
@@ -121,15 +105,19 @@ class Verification:
         }
 
 
-def _stream(engine: Engine, query: Any) -> Iterator[Any]:
-    with engine.connect() as connection:
-        result = connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
-            query
-        )
-        yield from result
+def _stream(connection: Connection, query: Any) -> Iterator[Any]:
+    yield from connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
+        query
+    )
 
 
-def verify(engine: Engine) -> Verification:
+def verify(database: Database) -> Verification:
+    """Recompute the chain from the first event, in one snapshot of the log."""
+    with database.reading() as connection:
+        return _verify(connection)
+
+
+def _verify(connection: Connection) -> Verification:
     """Recompute the chain from the first event; name the first position that differs.
 
     Streams both tables in position order (constant memory) and merges them, so an event
@@ -137,7 +125,7 @@ def verify(engine: Engine) -> Verification:
     or inserted event and an edited chain entry all show up at their position.
     """
     event_rows = _stream(
-        engine,
+        connection,
         select(
             events.c.id,
             events.c.originator_id,
@@ -147,7 +135,8 @@ def verify(engine: Engine) -> Verification:
         ).order_by(events.c.id),
     )
     chain_rows = _stream(
-        engine, select(event_chain.c.position, event_chain.c.hash).order_by(event_chain.c.position)
+        connection,
+        select(event_chain.c.position, event_chain.c.hash).order_by(event_chain.c.position),
     )
     previous = GENESIS
     count = 0

@@ -9,9 +9,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine
 
 import migrations
+from adapters.database import Database
 
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 
@@ -49,9 +49,9 @@ def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
 
 
-def require_current_schema(engine: Engine, database_url: str) -> None:
-    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
-    with engine.connect() as connection:
+def require_current_schema(database: Database) -> None:
+    heads = set(ScriptDirectory.from_config(alembic_config(database.url)).get_heads())
+    with database.engine.connect() as connection:
         current = set(MigrationContext.configure(connection).get_current_heads())
     if current != heads:
         found = ", ".join(sorted(current)) or "empty"

@@ -10,7 +10,7 @@ also keeps all but one worker idle.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -20,12 +20,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Engine
 
-from adapters.event_store import engine_of
+from adapters.database import Database
 from adapters.tables import (
     READ_MODEL_TABLES,
     assessments,
@@ -38,9 +37,11 @@ from adapters.tables import (
     projection_positions,
     report_schedules,
 )
+from domain import clock
 from domain.commitment import Commitment
 from domain.schedule import ReportSchedule
 from domain.tracker import Tracker
+from domain.views import stored_summary
 
 log = logging.getLogger(__name__)
 
@@ -74,30 +75,29 @@ class ReadModelProjection:
 
     def __init__(
         self,
+        database: Database,
         tracker: Tracker,
         *,
         name: str = PROJECTION_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
+        self.database = database
         self.tracker = tracker
         self.name = name
         self.batch_size = batch_size
-        self.engine: Engine = engine_of(tracker)
         self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
-        self._ensure_position_row()
+        self._has_position_row = False
 
     # ---- positions ----------------------------------------------------------------
 
     def position(self) -> int:
-        with self.engine.connect() as connection:
-            return _position(connection, self.name)
+        with self.database.reading() as connection:
+            return projection_position(connection, self.name)
 
     def head(self) -> int:
         """Position of the last event in the log."""
-        with self.engine.connect() as connection:
-            return int(
-                connection.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()
-            )
+        with self.database.reading() as connection:
+            return log_head(connection)
 
     def lag(self) -> int:
         return max(0, self.head() - self.position())
@@ -121,15 +121,26 @@ class ReadModelProjection:
 
     def run_batch(self) -> int:
         """Apply the next batch of events after the tracked position, atomically."""
-        start = self.position()
-        notifications = self.tracker.recorder.select_notifications(
-            start, self.batch_size, inclusive_of_start=False
-        )
+        self._ensure_position_row()
+        with self.database.reading() as connection:
+            start = projection_position(connection, self.name)
+            notifications = [
+                Notification(
+                    id=row.id,
+                    originator_id=row.originator_id,
+                    originator_version=row.originator_version,
+                    topic=row.topic,
+                    state=bytes(row.state),
+                )
+                for row in connection.execute(_NEXT, {"after": start, "limit": self.batch_size})
+            ]
         if not notifications:
             return 0
         try:
             rows = self._fold(notifications)
-            with self.engine.begin() as connection:
+            # Read models are derived: a batch a crash undoes (position and rows alike) is
+            # simply applied again, so its commit need not wait for the disk.
+            with self.database.writing(durable=False) as connection:
                 self._advance(connection, start, notifications[-1].id)
                 self._write(connection, rows)
         except BaseException:
@@ -144,7 +155,8 @@ class ReadModelProjection:
         The position row is updated first, so a worker in the middle of a batch fails
         its compare-and-set (or waits for this transaction) instead of writing stale rows.
         """
-        with self.engine.begin() as connection:
+        self._ensure_position_row()
+        with self.database.writing() as connection:
             connection.execute(
                 update(projection_positions)
                 .where(projection_positions.c.name == self.name)
@@ -195,39 +207,33 @@ class ReadModelProjection:
     # ---- writing --------------------------------------------------------------------
 
     def _ensure_position_row(self) -> None:
-        with self.engine.begin() as connection:
+        if self._has_position_row:
+            return
+        with self.database.writing() as connection:
             values = {"name": self.name, "position": 0, "updated_at": datetime.now(UTC)}
             if connection.dialect.name == "postgresql":
                 statement: Any = pg_insert(projection_positions).values(values)
             else:
                 statement = sqlite_insert(projection_positions).values(values)
             connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
+        self._has_position_row = True
 
     def _advance(self, connection: Connection, expected: int, new: int) -> None:
-        result = connection.execute(
-            update(projection_positions)
-            .where(
-                projection_positions.c.name == self.name,
-                projection_positions.c.position == expected,
-            )
-            .values(position=new, updated_at=datetime.now(UTC))
-        )
-        if result.rowcount != 1:
+        values = {
+            "projection": self.name,
+            "expected": expected,
+            "new": new,
+            "now": datetime.now(UTC),
+        }
+        if connection.execute(_ADVANCE, values).rowcount != 1:
             raise ProjectionConflict(f"{self.name} is no longer at position {expected}")
 
     def _write(self, connection: Connection, rows: _Rows) -> None:
-        names = list(rows.schedules)
-        for start in range(0, len(names), _CHUNK):
-            connection.execute(
-                delete(report_schedules).where(
-                    report_schedules.c.name.in_(names[start : start + _CHUNK])
-                )
-            )
+        _delete(connection, report_schedules, list(rows.schedules))
         _insert(connection, report_schedules, list(rows.schedules.values()))
         ids = [str(i) for i in rows.summaries]
-        _delete_for(connection, commitment_summaries, ids)
-        _delete_for(connection, milestone_rows, ids)
-        _delete_for(connection, indicator_rows, ids)
+        for table in (commitment_summaries, milestone_rows, indicator_rows):
+            _delete(connection, table, ids)
         _insert(connection, commitment_summaries, list(rows.summaries.values()))
         _insert(connection, milestone_rows, [r for rs in rows.milestones.values() for r in rs])
         _insert(connection, indicator_rows, [r for rs in rows.indicators.values() for r in rs])
@@ -236,39 +242,62 @@ class ReadModelProjection:
         _insert(connection, assessments, rows.assessments)
 
 
-def _position(connection: Connection, name: str) -> int:
-    value = connection.execute(
-        select(projection_positions.c.position).where(projection_positions.c.name == name)
-    ).scalar_one_or_none()
+def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:
+    value = connection.execute(_POSITION, {"projection": name}).scalar_one_or_none()
     return int(value or 0)
 
 
-def projection_position(engine: Engine, name: str = PROJECTION_NAME) -> int:
-    with engine.connect() as connection:
-        return _position(connection, name)
+def log_head(connection: Connection) -> int:
+    """Position of the last event in the log (0 when empty)."""
+    return int(connection.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
 
 
-def projection_position_on(connection: Connection, name: str = PROJECTION_NAME) -> int:
-    return _position(connection, name)
-
-
-def _delete_for(connection: Connection, table: Table, ids: list[str]) -> None:
-    for start in range(0, len(ids), _CHUNK):
-        connection.execute(
-            delete(table).where(table.c.commitment_id.in_(ids[start : start + _CHUNK]))
+# Statements built once (with expanding IN lists): each batch runs them, and building and
+# compiling a new statement costs more than a small batch's writing.
+_NEXT = (
+    select(events.c.id, events.c.originator_id, events.c.originator_version, events.c.topic,
+           events.c.state)
+    .where(events.c.id > bindparam("after"))
+    .order_by(events.c.id)
+    .limit(bindparam("limit"))
+)  # fmt: skip
+_POSITION = select(projection_positions.c.position).where(
+    projection_positions.c.name == bindparam("projection")
+)
+_ADVANCE = (
+    update(projection_positions)
+    .where(
+        projection_positions.c.name == bindparam("projection"),
+        projection_positions.c.position == bindparam("expected"),
+    )
+    .values(position=bindparam("new"), updated_at=bindparam("now"))
+)
+_DELETE = {
+    table.name: delete(table).where(
+        (table.c.name if table is report_schedules else table.c.commitment_id).in_(
+            bindparam("keys", expanding=True)
         )
+    )
+    for table in (report_schedules, commitment_summaries, milestone_rows, indicator_rows)
+}
+_INSERT = {table.name: insert(table) for table in READ_MODEL_TABLES}
+
+
+def _delete(connection: Connection, table: Table, keys: list[str]) -> None:
+    for start in range(0, len(keys), _CHUNK):
+        connection.execute(_DELETE[table.name], {"keys": keys[start : start + _CHUNK]})
 
 
 def _insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     if rows:
-        connection.execute(insert(table), rows)
+        connection.execute(_INSERT[table.name], rows)
 
 
 def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:
     common = {
         "position": position,
         "commitment_id": str(event.originator_id),
-        "recorded_at": event.timestamp.astimezone(UTC),
+        "recorded_at": clock.as_utc(event.timestamp),
         "actor": event.actor,
     }
     if isinstance(event, Commitment.ProgressLogged):
@@ -313,16 +342,8 @@ def _joined(values: Iterable[str]) -> str:
     return "|" + "|".join(values) + "|"
 
 
-def split_joined(value: str) -> list[str]:
-    return [v for v in value.split("|") if v]
-
-
 def _summary_row(c: Commitment, position: int) -> dict[str, Any]:
-    open_milestones = sorted(
-        (m for m in c.milestones.values() if m.completed_on is None),
-        key=lambda m: (m.due_date, m.id),
-    )
-    upcoming = open_milestones[0] if open_milestones else None
+    """The list's filter columns and its item (domain/views.py) as a document."""
     return {
         "commitment_id": str(c.id),
         "code": c.code,
@@ -331,28 +352,12 @@ def _summary_row(c: Commitment, position: int) -> dict[str, Any]:
         "pillar": c.pillar.value,
         "sectors": _joined(c.sectors),
         "parties": _joined(c.parties),
-        "lead_party": c.lead_party,
         "status": c.status.value,
-        "status_as_of": c.status_as_of,
         "health": c.health.value if c.health else None,
-        "health_rationale": c.health_rationale,
-        "health_as_of": c.health_as_of,
-        "progress": c.progress,
-        "progress_as_of": c.progress_as_of,
-        "confidence": c.confidence,
-        "start_date": c.start_date,
-        "target_date": c.target_date,
-        "next_milestone_id": upcoming.id if upcoming else None,
-        "next_milestone_title": upcoming.title if upcoming else None,
-        "next_milestone_due": upcoming.due_date if upcoming else None,
-        "milestones_total": len(c.milestones),
-        "milestones_completed": sum(1 for m in c.milestones.values() if m.completed_on),
-        "indicators_total": len(c.indicators),
-        "evidence_total": len(c.evidence),
+        "overdue_since": c.overdue_since(),
         "version": c.version,
-        "registered_at": c.created_on.astimezone(UTC),
-        "updated_at": c.modified_on.astimezone(UTC),
         "last_position": position,
+        "document": json.dumps(stored_summary(c), ensure_ascii=False, separators=(",", ":")),
     }
 
 
@@ -365,7 +370,7 @@ def _schedule_row(schedule: ReportSchedule) -> dict[str, Any]:
         "period_days": schedule.period_days,
         "active": schedule.active,
         "defined_by": schedule.changed_by,
-        "defined_at": schedule.modified_on.astimezone(UTC),
+        "defined_at": clock.as_utc(schedule.modified_on),
         "version": schedule.version,
     }
 
@@ -380,6 +385,7 @@ def _milestone_rows(c: Commitment) -> list[dict[str, Any]]:
             "original_due_date": m.original_due_date,
             "times_rescheduled": m.times_rescheduled,
             "completed_on": m.completed_on,
+            "missed_since": m.missed_since(),
         }
         for m in c.milestones.values()
     ]
@@ -400,9 +406,3 @@ def _indicator_rows(c: Commitment) -> list[dict[str, Any]]:
         }
         for i in c.indicators.values()
     ]
-
-
-def advisory_lock_key(name: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_lock, derived from the projection name."""
-    digest = hashlib.sha256(f"commitments:projection:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

@@ -1,4 +1,4 @@
-"""Configuration from the environment (CONTRACT section 2)."""
+"""Configuration from the environment (docs/api.md, Configuration)."""
 
 from __future__ import annotations
 

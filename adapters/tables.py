@@ -77,8 +77,9 @@ api_tokens = Table(
 
 # ---- read models (written only by the projection, adapters/projection.py) -------------
 
-# One row per commitment: every field the list endpoint filters on and shows. Sectors
-# and parties are kept as '|a|b|' so a filter is a plain LIKE on both databases.
+# One row per commitment: the columns the list filters on, and the list item itself
+# (domain/views.py:summarize, without the derived fields) as a JSON document. Sectors and
+# parties are kept as '|a|b|' so a filter is a plain LIKE on both databases.
 commitment_summaries = Table(
     "commitment_summaries",
     metadata,
@@ -89,28 +90,13 @@ commitment_summaries = Table(
     Column("pillar", String(40), nullable=False, index=True),
     Column("sectors", Text, nullable=False),
     Column("parties", String(200), nullable=False),
-    Column("lead_party", String(10), nullable=False),
     Column("status", String(20), nullable=False, index=True),
-    Column("status_as_of", Date, nullable=True),
     Column("health", String(20), nullable=True, index=True),
-    Column("health_rationale", Text, nullable=True),
-    Column("health_as_of", Date, nullable=True),
-    Column("progress", Integer, nullable=True),
-    Column("progress_as_of", Date, nullable=True),
-    Column("confidence", Integer, nullable=True),
-    Column("start_date", Date, nullable=True),
-    Column("target_date", Date, nullable=True),
-    Column("next_milestone_id", String(16), nullable=True),
-    Column("next_milestone_title", String(200), nullable=True),
-    Column("next_milestone_due", Date, nullable=True),
-    Column("milestones_total", Integer, nullable=False),
-    Column("milestones_completed", Integer, nullable=False),
-    Column("indicators_total", Integer, nullable=False),
-    Column("evidence_total", Integer, nullable=False),
+    # Overdue from this day on (derived by the domain; null: never).
+    Column("overdue_since", Date, nullable=True),
     Column("version", Integer, nullable=False),
-    Column("registered_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_position", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
 )
 
 milestone_rows = Table(
@@ -123,6 +109,8 @@ milestone_rows = Table(
     Column("original_due_date", Date, nullable=False),
     Column("times_rescheduled", Integer, nullable=False),
     Column("completed_on", Date, nullable=True),
+    # Missed from this day on (derived by the domain; null: completed).
+    Column("missed_since", Date, nullable=True),
 )
 
 indicator_rows = Table(
@@ -217,16 +205,18 @@ projection_positions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# Idempotency-Key records, written in the same transaction as the events they answer.
+# Idempotency-Key records, written in the same transaction as the events they answer:
+# what identifies the first response (adapters/idempotency.py).
 idempotency_records = Table(
     "idempotency_records",
     metadata,
     Column("actor", String(100), primary_key=True),
     Column("key", String(200), primary_key=True),
     Column("request_hash", String(64), nullable=False),
-    Column("status_code", Integer, nullable=False),
-    Column("headers", Text, nullable=False),
-    Column("body", Text, nullable=False),
+    Column("aggregate_id", String(36), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("result", String(16), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 

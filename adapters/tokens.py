@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import uuid
 from datetime import UTC, datetime
 
+from cachetools import TTLCache
 from sqlalchemy import insert, select
-from sqlalchemy.engine import Engine
 
+from adapters.database import Database
 from adapters.tables import api_tokens
 from domain.access import Principal, Role
 from domain.errors import InvalidValue
 from domain.vocabulary import check_party, check_text
 
 TOKEN_PREFIX = "cmt_"
+AUTH_CACHE_SECONDS = 5.0
 
 
 def _digest(token: str) -> str:
@@ -23,7 +26,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(engine: Engine, *, name: str, role: Role | str, party: str | None) -> str:
+def create_token(database: Database, *, name: str, role: Role | str, party: str | None) -> str:
     """Store a new token for `name` and return it; it cannot be shown again."""
     name = check_text(name, "name", required=True, limit=100)
     try:
@@ -35,7 +38,7 @@ def create_token(engine: Engine, *, name: str, role: Role | str, party: str | No
     if party is not None:
         check_party(party)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with engine.begin() as connection:
+    with database.writing() as connection:
         connection.execute(
             insert(api_tokens).values(
                 id=uuid.uuid4().hex,
@@ -49,9 +52,9 @@ def create_token(engine: Engine, *, name: str, role: Role | str, party: str | No
     return token
 
 
-def authenticate(engine: Engine, token: str) -> Principal | None:
+def authenticate(database: Database, token: str) -> Principal | None:
     """The principal holding `token`, or None for an unknown or revoked token."""
-    with engine.connect() as connection:
+    with database.engine.connect() as connection:
         row = connection.execute(
             select(api_tokens.c.name, api_tokens.c.role, api_tokens.c.party).where(
                 api_tokens.c.token_hash == _digest(token), api_tokens.c.revoked_at.is_(None)
@@ -62,8 +65,31 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     return Principal(name=row.name, role=Role(row.role), party=row.party)
 
 
-def has_admin_token(engine: Engine) -> bool:
-    with engine.connect() as connection:
+class Authenticator:
+    """Who holds a token, remembered for a few seconds: a lookup per request would cost
+    more than many a write. Unknown tokens are not remembered, so a new token works at
+    once; a token removed from the table keeps working here for at most `ttl` seconds."""
+
+    def __init__(self, database: Database, *, ttl: float = AUTH_CACHE_SECONDS) -> None:
+        self.database = database
+        self._known: TTLCache[str, Principal] = TTLCache(maxsize=10_000, ttl=ttl)
+        self._lock = threading.Lock()
+
+    def __call__(self, token: str) -> Principal | None:
+        key = _digest(token)
+        with self._lock:
+            found = self._known.get(key)
+        if found is not None:
+            return found
+        principal = authenticate(self.database, token)
+        if principal is not None:
+            with self._lock:
+                self._known[key] = principal
+        return principal
+
+
+def has_admin_token(database: Database) -> bool:
+    with database.reading() as connection:
         row = connection.execute(
             select(api_tokens.c.id).where(
                 api_tokens.c.role == Role.ADMIN.value, api_tokens.c.revoked_at.is_(None)

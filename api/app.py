@@ -1,5 +1,6 @@
-"""The FastAPI application: one Tracker per process, created in the lifespan, and the
-projection follower running beside it unless COMMITMENTS_PROJECTOR=false."""
+"""The FastAPI application. Its lifespan builds the process's services once
+(adapters/bootstrap.py) and runs the projection follower and the report scheduler beside
+them unless COMMITMENTS_PROJECTOR / COMMITMENTS_SCHEDULER say false."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from adapters.event_store import open_tracker
-from adapters.follower import ProjectionFollower
-from adapters.projection import ReadModelProjection
-from adapters.scheduler import ReportScheduler
+from adapters.bootstrap import bootstrap
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
@@ -34,24 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.tracker = tracker = open_tracker(settings.database_url)
-        app.state.follower = None
-        app.state.scheduler = None
-        if settings.projector:
-            app.state.follower = ProjectionFollower(ReadModelProjection(tracker))
-            app.state.follower.start()
-        if settings.scheduler:
-            app.state.scheduler = ReportScheduler(tracker)
-            app.state.scheduler.start()
+        app.state.services = services = bootstrap(settings)
+        services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:
             yield
         finally:
-            if app.state.scheduler is not None:
-                app.state.scheduler.stop()
-            if app.state.follower is not None:
-                app.state.follower.stop()
-            tracker.close()
+            services.close()
 
     app = FastAPI(
         title="Commitments tracker",
@@ -61,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` (`commitments token create`). "
             "Errors are `application/problem+json` (RFC 9457)."
         ),
-        version="0.2.0",
+        version="0.5.0",
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit)

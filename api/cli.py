@@ -1,4 +1,9 @@
-"""The `commitments` command line (CONTRACT section 3), built with Typer."""
+"""The `commitments` command line (docs/api.md, CLI), built with Typer.
+
+Every command builds the process's services from the settings (adapters/bootstrap.py)
+and writes through the unit of work like the API does. `main(argv)` returns the exit
+status; user errors are one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +15,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters import backup, ledger
-from adapters.event_store import engine_of, open_tracker
-from adapters.follower import ProjectionFollower
+from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
 from adapters.migrate import SchemaNotCurrent, upgrade
-from adapters.projection import ReadModelProjection
 from adapters.reports import verification as report_check
-from adapters.reports.archive import generate
-from adapters.reports.data import chain_head_at, resolve_inputs
-from adapters.scheduler import ReportScheduler, cron_trigger, list_schedules
+from adapters.scheduler import list_schedules
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
 from adapters.tokens import create_token, has_admin_token
-from domain.access import Role
+from adapters.unit_of_work import Write
+from domain.access import Role, system
+from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import DomainError
-from domain.tracker import Tracker
 from domain.views import describe, judgement_day
 
 app = typer.Typer(
@@ -59,12 +61,10 @@ def settings() -> Settings:
 
 
 @contextmanager
-def tracker_session() -> Iterator[Tracker]:
-    tracker = open_tracker(settings().database_url)
-    try:
-        yield tracker
-    finally:
-        tracker.close()
+def services() -> Iterator[Services]:
+    """The services of this command's process, on the configured database."""
+    with services_for(settings()) as built:
+        yield built
 
 
 def print_json(value: Any) -> None:
@@ -109,8 +109,8 @@ def seed_command(
     ] = False,
 ) -> None:
     """Load the Action Plan's commitments from seeds/ (idempotent)."""
-    with tracker_session() as tracker:
-        report = seed(tracker, demo=demo)
+    with services() as s:
+        report = seed(s.unit_of_work, s.tracker, demo=demo)
     typer.echo(
         f"commitments: {report.registered} registered, {report.already_registered} already there"
         + (
@@ -135,8 +135,8 @@ def show(
     """Print a commitment's state as JSON, optionally as it was."""
     effective = parse_date(as_of, "--as-of")
     recorded = parse_datetime(known_at, "--known-at")
-    with tracker_session() as tracker:
-        commitment = tracker.state(ref, version=version, as_of=effective, known_at=recorded)
+    with services() as s:
+        commitment = s.tracker.state(ref, version=version, as_of=effective, known_at=recorded)
         day = judgement_day(
             commitment,
             today=datetime.now(UTC).date(),
@@ -150,8 +150,8 @@ def show(
 @app.command()
 def history(ref: Annotated[str, typer.Argument(help="Code or UUID")]) -> None:
     """Print the commitment's events as JSON, oldest first."""
-    with tracker_session() as tracker:
-        print_json(commitment_history(tracker, ref))
+    with services() as s:
+        print_json(commitment_history(s.database, s.tracker, ref))
 
 
 @token_app.command("create")
@@ -163,8 +163,8 @@ def token_create(
     ] = None,
 ) -> None:
     """Create a bearer token and print it alone on stdout (only its hash is kept)."""
-    with tracker_session() as tracker:
-        typer.echo(create_token(engine_of(tracker), name=name, role=role, party=party))
+    with services() as s:
+        typer.echo(create_token(s.database, name=name, role=role, party=party))
 
 
 @token_app.command("bootstrap")
@@ -172,12 +172,11 @@ def token_bootstrap(
     name: Annotated[str, typer.Option("--name")] = "admin",
 ) -> None:
     """Create and print an admin token only if no admin token exists yet (`make run`)."""
-    with tracker_session() as tracker:
-        engine = engine_of(tracker)
-        if has_admin_token(engine):
+    with services() as s:
+        if has_admin_token(s.database):
             typer.echo("an admin token exists already; create more with `token create`", err=True)
             return
-        typer.echo(create_token(engine, name=name, role=Role.ADMIN, party=None))
+        typer.echo(create_token(s.database, name=name, role=Role.ADMIN, party=None))
 
 
 @app.command()
@@ -188,39 +187,38 @@ def project(
     ] = False,
 ) -> None:
     """Run the projection worker: catch up on the event log, then follow it."""
-    with tracker_session() as tracker:
-        projection = ReadModelProjection(tracker)
+    with services() as s:
+        follower = s.follower
+        # First of all, so a stop asked for during start-up is honoured.
+        signal.signal(signal.SIGTERM, lambda *_: follower.stop(timeout=0))
         if rebuild:
-            projection.rebuild()
+            s.projection.rebuild()
             typer.echo("read models wiped; replaying the log", err=True)
         if once:
-            follower = ProjectionFollower(projection)
-            target = projection.head()
+            target = s.projection.head()
             started = time.monotonic()
             follower.start()
             try:
                 # Whichever worker holds the projection (this one, or one elsewhere on
                 # PostgreSQL) brings it to the head as it was when we started.
-                while projection.position() < target:
+                while s.projection.position() < target and not follower.stopped:
                     time.sleep(0.1)
             finally:
                 follower.stop()
             typer.echo(
-                f"projection at position {projection.position()} "
-                f"(head {projection.head()}), {time.monotonic() - started:.1f} s",
+                f"projection at position {s.projection.position()} "
+                f"(head {s.projection.head()}), {time.monotonic() - started:.1f} s",
                 err=True,
             )
             return
-        follower = ProjectionFollower(projection)
         typer.echo(
-            f"following the log from position {projection.position()}; Ctrl-C stops", err=True
+            f"following the log from position {s.projection.position()}; Ctrl-C stops", err=True
         )
-        signal.signal(signal.SIGTERM, lambda *_: follower.stop(timeout=0))
         try:
             follower.run()
         except KeyboardInterrupt:
             follower.stop(timeout=0)
-        typer.echo(f"stopped at position {projection.position()}", err=True)
+        typer.echo(f"stopped at position {s.projection.position()}", err=True)
 
 
 @app.command()
@@ -231,9 +229,8 @@ def verify(
     ] = None,
 ) -> None:
     """Recompute the event log's hash chain; exit 1 naming the first bad position."""
-    with tracker_session() as tracker:
-        engine = engine_of(tracker)
-        result = ledger.verify(engine)
+    with services() as s:
+        result = ledger.verify(s.database)
         summary = result.as_dict()
         problem = None
         if report is not None:
@@ -242,7 +239,7 @@ def verify(
             except report_check.UnreadableReport as error:
                 raise UserError(str(error)) from None
             problem = report_check.check(
-                footer, result, chain_head_at(tracker, footer.log_position)
+                footer, result, s.reports.chain_head_at(footer.log_position)
             )
             summary["report"] = {
                 "file": str(report),
@@ -265,8 +262,8 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", help="File to write (JSON lines)")],
 ) -> None:
     """Write the whole event log, with its hash chain, as JSON lines (streaming)."""
-    with tracker_session() as tracker, out.open("w", encoding="utf-8") as handle:
-        summary = backup.export_log(engine_of(tracker), handle)
+    with services() as s, out.open("w", encoding="utf-8") as handle:
+        summary = backup.export_log(s.database, handle)
     typer.echo(
         f"exported {summary.events} events up to position {summary.head_position}, "
         f"chain head {summary.chain_head}",
@@ -279,14 +276,13 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="A file written by `commitments export`")],
 ) -> None:
     """Restore an exported log into an empty database, then rebuild the projections."""
-    with tracker_session() as tracker:
+    with services() as s:
         try:
-            summary = backup.import_log(engine_of(tracker), file)
+            summary = backup.import_log(s.database, file)
         except backup.ImportRefused as error:
             raise UserError(f"import refused: {error}") from None
-        projection = ReadModelProjection(tracker)
-        projection.rebuild()
-        projection.catch_up()
+        s.projection.rebuild()
+        s.projection.catch_up()
     typer.echo(
         f"imported {summary.events} events up to position {summary.head_position}, "
         f"chain head {summary.chain_head}; projections rebuilt",
@@ -312,15 +308,14 @@ def report(
     out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout")] = None,
 ) -> None:
     """Write a progress report; the same position, date and period give the same bytes."""
-    with tracker_session() as tracker:
-        inputs = resolve_inputs(
-            tracker,
+    with services() as s:
+        inputs = s.reports.inputs(
             at_position=at_position,
             as_of=parse_date(as_of, "--as-of"),
             period_days=period_days,
             today=datetime.now(UTC).date(),
         )
-        [artefact] = generate(tracker, inputs, [fmt])
+        [artefact] = s.reports.generate(inputs, [fmt])
     if out is None:
         sys.stdout.buffer.write(artefact.content)
         sys.stdout.flush()
@@ -343,19 +338,16 @@ def schedule_add(
     actor: Annotated[str, typer.Option("--actor", help="Recorded as who changed it")] = "cli",
 ) -> None:
     """Define a report schedule (or redefine the one with that name)."""
-    cron_trigger(cron, timezone)
-    with tracker_session() as tracker:
-        schedule, position = tracker.define_schedule(
-            actor=actor,
-            name=name,
-            cron=cron,
-            formats=fmt,
-            timezone=timezone,
-            period_days=period_days,
-        )
+    command = DefineSchedule(
+        name=name, cron=cron, formats=tuple(fmt), timezone=timezone, period_days=period_days
+    )
+    with services() as s:
+        written = s.unit_of_work.run(Write(system(actor), command))
+    assert written.change is not None
+    schedule = written.change.aggregate
     typer.echo(
         f"schedule {schedule.name}: {schedule.cron} ({schedule.timezone}), "
-        f"{', '.join(schedule.formats)}; log position {position}",
+        f"{', '.join(schedule.formats)}; log position {written.position}",
         err=True,
     )
 
@@ -363,10 +355,9 @@ def schedule_add(
 @schedule_app.command("list")
 def schedule_list() -> None:
     """Print the active report schedules as JSON."""
-    with tracker_session() as tracker:
-        projection = ReadModelProjection(tracker)
-        projection.catch_up()  # schedules are read from the projection: bring it up to date
-        with engine_of(tracker).connect() as connection:
+    with services() as s:
+        s.projection.catch_up()  # schedules are read from the projection: bring it up to date
+        with s.database.reading() as connection:
             print_json(list_schedules(connection))
 
 
@@ -376,26 +367,23 @@ def schedule_remove(
     actor: Annotated[str, typer.Option("--actor")] = "cli",
 ) -> None:
     """Remove a report schedule (its history stays in the log)."""
-    with tracker_session() as tracker:
-        _, position = tracker.remove_schedule(name, actor=actor)
-    typer.echo(f"schedule {name} removed; log position {position}", err=True)
+    with services() as s:
+        written = s.unit_of_work.run(Write(system(actor), RemoveSchedule(name=name)))
+    typer.echo(f"schedule {name} removed; log position {written.position}", err=True)
 
 
 @app.command()
 def scheduler() -> None:
     """Run the report scheduler alone (serve runs it too unless COMMITMENTS_SCHEDULER=false)."""
-    with tracker_session() as tracker:
-        runner = ReportScheduler(tracker)
-        follower = ProjectionFollower(ReadModelProjection(tracker))
-        follower.start()  # schedules are read from the projection
-        typer.echo("report scheduler running; Ctrl-C stops", err=True)
+    with services() as s:
+        runner = s.scheduler
         signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
+        s.follower.start()  # schedules are read from the projection
+        typer.echo("report scheduler running; Ctrl-C stops", err=True)
         try:
             runner.run()
         except KeyboardInterrupt:
             runner.stop(timeout=0)
-        finally:
-            follower.stop()
     typer.echo("report scheduler stopped", err=True)
 
 
@@ -410,34 +398,34 @@ def serve(
     from api.app import create_app
 
     config = settings()
-    with tracker_session():
+    with services_for(config):
         pass  # Fail fast, with one line, when the database is not ready.
     uvicorn.run(create_app(config), host=host, port=port, log_level="info")
 
 
-def main() -> None:
-    """Console-script entry point: user errors become one line on stderr."""
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point: the exit status; user errors are one line on stderr."""
     try:
-        status = app(standalone_mode=False)
+        status = app(args=argv, standalone_mode=False)
     except typer.Abort:
-        _exit_with("aborted", 130)
+        return _error("aborted", 130)
     except typer.TyperException as error:  # usage errors: unknown command, bad option
-        _exit_with(error.format_message().replace("\n", " "), error.exit_code)
+        return _error(error.format_message().replace("\n", " "), error.exit_code)
     except (UserError, SeedError, SchemaNotCurrent, ConfigurationError) as error:
-        _exit_with(str(error))
+        return _error(str(error))
     except DomainError as error:
-        _exit_with(error.message)
+        return _error(error.message)
     except (SQLAlchemyError, PersistenceError) as error:
-        _exit_with(f"database error: {str(error).strip().splitlines()[0]}")
+        return _error(f"database error: {str(error).strip().splitlines()[0]}")
     except OSError as error:  # a file the user named cannot be written or read
-        _exit_with(f"{error.strerror}: {error.filename}")
-    sys.exit(status if isinstance(status, int) else 0)
+        return _error(f"{error.strerror}: {error.filename}")
+    return status if isinstance(status, int) else 0
 
 
-def _exit_with(message: str, status: int = 1) -> NoReturn:
+def _error(message: str, status: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(status)
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters.idempotency import KeyReused
 from adapters.migrate import SchemaNotCurrent
 from domain.errors import (
     DomainError,
+    Forbidden,
     InvalidValue,
     NotFound,
     StateConflict,
@@ -26,6 +28,7 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not-found"),
     (VersionMismatch, 412, "version-mismatch"),
     (StateConflict, 409, "conflict"),
@@ -82,6 +85,10 @@ def install(app: FastAPI) -> None:
             if isinstance(error, kind):
                 return problem_response(status, error.message, kind=name)
         return problem_response(422, error.message, kind="rule-violated")
+
+    @app.exception_handler(KeyReused)
+    async def _key_reused(_: Request, error: KeyReused) -> JSONResponse:
+        return problem_response(422, str(error), kind="idempotency-key-reused")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -9,10 +9,8 @@ from typing import Annotated, TypeVar
 from fastapi import Query, Response
 from sqlalchemy import Connection
 
-from adapters.event_store import engine_of
-from adapters.projection import projection_position_on
-from adapters.read_models import snapshot
-from api.dependencies import TrackerDep
+from adapters.projection import projection_position
+from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
 
@@ -29,7 +27,7 @@ class ProjectionRead:
 
     def __init__(
         self,
-        tracker: TrackerDep,
+        services: ServicesDep,
         response: Response,
         min_position: Annotated[
             int | None,
@@ -40,15 +38,15 @@ class ProjectionRead:
             ),
         ] = None,
     ) -> None:
-        self.engine = engine_of(tracker)
+        self.database = services.database
         self.wanted = min_position or 0
         self.response = response
 
     def read(self, query: Callable[[Connection], T]) -> T:
         deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
         while True:
-            with snapshot(self.engine) as connection:
-                position = projection_position_on(connection)
+            with self.database.reading() as connection:
+                position = projection_position(connection)
                 if position >= self.wanted:
                     result = query(connection)
                     self.response.headers["X-Log-Position"] = str(position)

@@ -1,108 +1,20 @@
-"""Pydantic models: the wire contract of CONTRACT section 4, as documented in /docs."""
+"""Pydantic models: the wire contract of docs/api.md, as documented in /docs. Request
+bodies are made from the commands of domain/commands.py (adapters/wire.py)."""
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from domain.vocabulary import Health, Pillar, Status
+from adapters.wire import body_model
+from domain.commands import DefineSchedule, RegisterCommitment
+from domain.views import CommitmentSummary
 
 # Query bounds: positions are 64-bit, versions 32-bit in the stores.
 MAX_POSITION = 2**62
 MAX_VERSION = 2**31 - 1
-
-
-class SourceOut(BaseModel):
-    title: str
-    url: str | None = None
-    quote: str | None = None
-
-
-class EvidenceOut(BaseModel):
-    url: str
-    title: str
-    publisher: str | None = None
-    published_on: date | None = None
-
-
-class MilestoneOut(BaseModel):
-    id: str = Field(examples=["m1"])
-    title: str
-    due_date: date
-    original_due_date: date
-    times_rescheduled: int
-    status: str = Field(description="planned, completed or missed (derived)", examples=["planned"])
-    completed_on: date | None = None
-    completion_note: str | None = None
-
-
-class MeasurementOut(BaseModel):
-    value: float
-    as_of: date
-
-
-class IndicatorOut(BaseModel):
-    id: str = Field(examples=["i1"])
-    name: str
-    unit: str
-    baseline: float
-    target: float
-    latest: MeasurementOut | None = None
-    measurements: int
-
-
-class CommitmentOut(BaseModel):
-    """A commitment as it is (or was, for time-travel queries)."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "ab0bedc0-4ee2-5269-8b9d-eab3359f6db2",
-                    "code": "CMAP-PROS-RAIL",
-                    "version": 7,
-                    "title": "Long-term rail infrastructure and corridors",
-                    "pillar": "prosperity",
-                    "status": "in_progress",
-                    "health": "amber",
-                    "progress": 40,
-                }
-            ]
-        }
-    )
-
-    id: str
-    code: str
-    version: int
-    title: str
-    description: str
-    pillar: str
-    sectors: list[str]
-    parties: list[str]
-    lead_party: str
-    agencies: dict[str, list[str]]
-    start_date: date | None
-    target_date: date | None
-    status: str
-    status_reason: str | None
-    status_as_of: date | None
-    superseded_by: str | None
-    health: str | None
-    health_rationale: str | None
-    health_as_of: date | None
-    progress: int | None
-    progress_as_of: date | None
-    confidence: int | None
-    overdue: bool
-    milestones: list[MilestoneOut]
-    indicators: list[IndicatorOut]
-    evidence: list[EvidenceOut]
-    source: SourceOut | None
-    registered_at: str
-    updated_at: str
 
 
 class HistoryEntry(BaseModel):
@@ -188,252 +100,21 @@ def written(status: int, *, location: bool = False) -> dict[int | str, dict[str,
     return {status: {"description": "Written", "headers": headers}}
 
 
-# ---- request bodies --------------------------------------------------------------------
+# ---- request bodies: made from the commands of domain/commands.py ------------------------
 
-
-class _Body(BaseModel):
-    """Unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class SourceIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"title": "Canada-Mexico Action Plan 2025-2028", "quote": "..."}]
-        },
-    )
-
-    title: str = Field(max_length=400)
-    url: str | None = Field(default=None, max_length=2000)
-    quote: str | None = Field(default=None, max_length=2000)
-
-
-class EvidenceIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "url": "https://example.org/report",
-                    "title": "Joint statement",
-                    "publisher": "GAC",
-                    "published_on": "2026-02-20",
-                }
-            ]
-        },
-    )
-
-    url: str = Field(max_length=2000, examples=["https://www.international.gc.ca/..."])
-    title: str = Field(max_length=200)
-    publisher: str | None = Field(default=None, max_length=200)
-    published_on: date | None = None
-
-
-class CommitmentIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "code": "CMAP-PROS-RAIL",
-                    "title": "Long-term rail infrastructure and corridors",
-                    "pillar": "prosperity",
-                    "sectors": ["railways", "trade"],
-                    "parties": ["CA", "MX"],
-                    "lead_party": "joint",
-                    "start_date": "2025-09-18",
-                    "source": {"title": "Canada-Mexico Action Plan 2025-2028"},
-                }
-            ]
-        },
-    )
-
-    code: str = Field(max_length=64, description="e.g. CMAP-PROS-RAIL; the id derives from it")
-    title: str = Field(max_length=200)
-    description: str = Field(default="", max_length=10_000)
-    pillar: Pillar
-    sectors: list[str] = Field(max_length=30)
-    parties: list[str] = Field(max_length=20)
-    lead_party: str = Field(max_length=10, description="one of the parties, or 'joint'")
-    agencies: dict[str, list[str]] = Field(default_factory=dict)
-    start_date: date | None = None
-    target_date: date | None = None
-    source: SourceIn | None = None
-
-
-class CommitmentPatch(_Body):
-    """Only the fields given change; `target_date: null` clears the target date."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"target_date": "2027-12-31", "reason": "re-planned"}]},
-    )
-
-    title: str | None = Field(default=None, max_length=200)
-    description: str | None = Field(default=None, max_length=10_000)
-    target_date: date | None = None
-    agencies: dict[str, list[str]] | None = None
-    sectors: list[str] | None = Field(default=None, max_length=30)
-    reason: str = Field(max_length=10_000)
-
-
-class ProgressIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"percent": 40, "as_of": "2026-03-31", "note": "Study half done", "confidence": 7}
-            ]
-        },
-    )
-
-    percent: StrictInt = Field(ge=0, le=100)
-    as_of: date = Field(description="The date the figure refers to (effective date)")
-    note: str = Field(max_length=10_000)
-    confidence: StrictInt | None = Field(default=None, ge=0, le=10)
-    evidence: list[EvidenceIn] = Field(default_factory=list, max_length=50)
-
-
-class StatusIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"status": "stalled", "reason": "Funding paused"}]},
-    )
-
-    status: Status
-    reason: str = Field(max_length=10_000)
-    superseded_by: str | None = Field(default=None, description="code, for status superseded")
-    as_of: date | None = Field(default=None, description="Effective date; default today")
-
-
-class HealthIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"rating": "amber", "rationale": "Slipping"}]},
-    )
-
-    rating: Health
-    rationale: str = Field(max_length=10_000)
-    as_of: date | None = Field(default=None, description="Effective date; default today")
-
-
-class MilestoneIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"title": "Corridor study agreed", "due_date": "2026-12-31"}]
-        },
-    )
-
-    title: str = Field(max_length=200)
-    due_date: date
-
-
-class MilestonePatch(_Body):
-    """Reschedule (`due_date` with a `reason`) and/or rename (`title`)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"due_date": "2027-03-31", "reason": "Data collection took longer"}]
-        },
-    )
-
-    due_date: date | None = None
-    reason: str | None = Field(default=None, max_length=10_000)
-    title: str | None = Field(default=None, max_length=200)
-
-
-class MilestoneCompletion(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"completed_on": "2026-10-01", "note": "Signed in Ottawa"}]
-        },
-    )
-
-    completed_on: date
-    note: str | None = Field(default=None, max_length=10_000)
-
-
-class IndicatorIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Cross-border rail freight",
-                    "unit": "carloads/week",
-                    "baseline": 100,
-                    "target": 150,
-                }
-            ]
-        },
-    )
-
-    name: str = Field(max_length=200)
-    unit: str = Field(max_length=60)
-    baseline: Decimal
-    target: Decimal
-
-
-class MeasurementIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"value": 112, "as_of": "2026-06-30", "note": "Q2 average"}]
-        },
-    )
-
-    value: Decimal
-    as_of: date
-    note: str | None = Field(default=None, max_length=10_000)
+if TYPE_CHECKING:  # to type checkers a body is a model; FastAPI sees the generated class
+    CommitmentIn: TypeAlias = BaseModel
+    ScheduleIn: TypeAlias = BaseModel
+else:
+    CommitmentIn = body_model(RegisterCommitment)
+    ScheduleIn = body_model(DefineSchedule)
 
 
 # ---- list and feed ---------------------------------------------------------------------
 
 
-class NextMilestoneOut(BaseModel):
-    id: str
-    title: str
-    due_date: date
-
-
-class CommitmentListItem(BaseModel):
-    id: str
-    code: str
-    version: int
-    title: str
-    description: str
-    pillar: str
-    sectors: list[str]
-    parties: list[str]
-    lead_party: str
-    start_date: date | None
-    target_date: date | None
-    status: str
-    status_as_of: date | None
-    health: str | None
-    health_rationale: str | None
-    health_as_of: date | None
-    progress: int | None
-    progress_as_of: date | None
-    confidence: int | None
-    overdue: bool
-    next_milestone: NextMilestoneOut | None
-    milestones_total: int
-    milestones_completed: int
-    milestones_missed: int
-    indicators_total: int
-    evidence_total: int
-    registered_at: str
-    updated_at: str
-
-
 class CommitmentPage(BaseModel):
-    items: list[CommitmentListItem]
+    items: list[CommitmentSummary]
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null at the end"
     )
@@ -489,7 +170,7 @@ class DiffOut(BaseModel):
 # ---- reports and schedules ----------------------------------------------------------------
 
 
-class ReportRequest(_Body):
+class ReportRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"formats": ["html", "xlsx"], "as_of": "2026-06-30"}]},
@@ -518,28 +199,6 @@ class ArchivedReport(BaseModel):
 class ArchivedPage(BaseModel):
     items: list[ArchivedReport]
     next_cursor: str | None = Field(description="Pass as ?cursor= for older reports")
-
-
-class ScheduleIn(_Body):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "monthly",
-                    "cron": "0 6 1 * *",
-                    "formats": ["html", "xlsx"],
-                    "timezone": "America/Mexico_City",
-                }
-            ]
-        },
-    )
-
-    name: str = Field(max_length=63, description="lower-case letters, digits, '-', '_'")
-    cron: str = Field(max_length=100, description="5 fields: minute hour day month weekday")
-    formats: list[str] = Field(min_length=1, max_length=5)
-    timezone: str = Field(default="UTC", max_length=64)
-    period_days: StrictInt = Field(default=30, ge=1, le=366)
 
 
 class ScheduleOut(BaseModel):

@@ -1,7 +1,10 @@
-"""The one path every write takes: party scope, If-Match, Idempotency-Key, headers.
+"""The one way a write endpoint runs: a command through the unit of work, then the answer.
 
-The Idempotency-Key record is inserted by the Tracker's `on_saved` hook, inside the
-transaction that saves the events: a retry after a crash finds either both or neither.
+The endpoint turns its body into a command (adapters/wire.py); `WriteRequest.run` hands
+it to the unit of work with the caller, If-Match and Idempotency-Key; the answer is built
+after the commit from the aggregate the write left, or, when the Idempotency-Key was
+answered before, from the event store at the version recorded then. Both are judged on
+the day that version was recorded, so a replay carries the same body.
 """
 
 from __future__ import annotations
@@ -10,29 +13,66 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from inspect import Parameter, Signature
 from typing import Annotated, Any
 
-from fastapi import Header, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from adapters import idempotency
-from adapters.event_store import engine_of
-from api.dependencies import FollowerDep, TrackerDep, Writer
+from adapters.bootstrap import Services
+from adapters.idempotency import IdempotencyKey, fingerprint
+from adapters.unit_of_work import Write, Written
+from adapters.wire import body_model, to_command
+from api.dependencies import ServicesDep, Writer
 from api.problems import Problem
+from api.schemas import written
 from domain.access import Principal
-from domain.errors import DomainError
-from domain.tracker import Change, Tracker, WriteOptions
+from domain.commands import Command, CommitmentCommand
+from domain.commitment import Commitment
+from domain.views import (
+    CommitmentResource,
+    IndicatorResource,
+    MilestoneResource,
+    describe,
+    indicator_resource,
+    milestone_resource,
+)
+
+PREFIX = "/api/v1/commitments"
 
 _ENTITY_TAG = re.compile(r'^\s*(?:W/)?"([^"]*)"\s*$|^\s*(\d+)\s*$')
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")
 # A version that no commitment has: a tag that cannot match fails with 412, as it should.
 _NO_VERSION = -1
 
+# What a write answers with: the commitment, or what the command made or changed in it.
+Render = Callable[[Commitment, str | None], Any]
 
-class _DuplicateRequest(Exception):
-    """A concurrent request with the same Idempotency-Key committed first."""
+
+@dataclass(frozen=True)
+class Answer:
+    render: Render
+    model: Any  # the response model documented in OpenAPI
+
+
+def _commitment_body(commitment: Commitment, _: str | None) -> Any:
+    return describe(commitment, commitment.modified_on.date())
+
+
+def _milestone_body(commitment: Commitment, milestone_id: str | None) -> Any:
+    assert milestone_id is not None
+    return milestone_resource(commitment.milestone(milestone_id), commitment.modified_on.date())
+
+
+def _indicator_body(commitment: Commitment, indicator_id: str | None) -> Any:
+    assert indicator_id is not None
+    return indicator_resource(commitment.indicator(indicator_id))
+
+
+COMMITMENT = Answer(_commitment_body, CommitmentResource)
+MILESTONE = Answer(_milestone_body, MilestoneResource)
+INDICATOR = Answer(_indicator_body, IndicatorResource)
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -50,138 +90,152 @@ def parse_if_match(value: str | None) -> int | None:
 
 
 @dataclass
-class WriteContext:
+class WriteRequest:
     """What a write endpoint needs from the request, gathered by FastAPI."""
 
     request: Request
-    tracker: Tracker
+    services: Services
     principal: Principal
-    follower: Any
     if_match: str | None
     idempotency_key: str | None
 
-    def require_party(self, parties: list[str]) -> None:
-        if not self.principal.may_write(parties):
-            raise Problem(
-                403,
-                f"token {self.principal.name!r} (party {self.principal.party}) may not write "
-                f"to a commitment of {', '.join(parties)}",
-                kind="forbidden",
-            )
-
-    def execute(
+    def run(
         self,
+        command: Command,
+        body: BaseModel,
         *,
-        body: BaseModel | None,
-        action: Callable[[WriteOptions], Change],
-        render: Callable[[Change], Any],
+        ref: str | None = None,
         status_code: int,
-        location: Callable[[Change], str] | None = None,
+        render: Render = _commitment_body,
+        location: str | None = None,
     ) -> Response:
-        """Run `action` once (or replay the response stored for its Idempotency-Key)."""
-        options: WriteOptions = {"expected_version": parse_if_match(self.if_match)}
-        key = self.idempotency_key
-        actor = self.principal.name
-        engine = engine_of(self.tracker)
-        request_hash = ""
-        if key is not None:
-            if not _KEY.fullmatch(key):
-                raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
-            payload = body.model_dump(mode="json") if body is not None else None
-            request_hash = idempotency.fingerprint(
-                self.request.method, self.request.url.path, payload
+        """Run the command; answer with `render` of the result. `location` is a template
+        of the created resource's URL ({code}, {result})."""
+        written = self.services.unit_of_work.run(
+            Write(
+                self.principal,
+                command,
+                ref=ref,
+                expected_version=parse_if_match(self.if_match),
+                idempotency=self._idempotency(body),
             )
-            stored = idempotency.find(engine, actor, key)
-            if stored is not None:
-                return _replay(stored, request_hash)
+        )
+        return self._respond(written, status_code, render, location)
 
-        def respond(change: Change) -> idempotency.StoredResponse:
-            headers = {
-                "ETag": f'"{change.commitment.version}"',
-                "X-Log-Position": str(change.position),
-            }
-            if location is not None:
-                headers["Location"] = location(change)
-            content = json.dumps(jsonable_encoder(render(change)), ensure_ascii=False)
-            return idempotency.StoredResponse(request_hash, status_code, headers, content)
+    def _idempotency(self, body: BaseModel) -> IdempotencyKey | None:
+        key = self.idempotency_key
+        if key is None:
+            return None
+        if not _KEY.fullmatch(key):
+            raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
+        payload = body.model_dump(mode="json")
+        return IdempotencyKey(key, fingerprint(self.request.method, self.request.url.path, payload))
 
-        outcome: list[idempotency.StoredResponse] = []
-
-        def on_saved(session: Any, change: Change) -> None:
-            response = respond(change)
-            if key is not None and not idempotency.record(session, actor, key, response):
-                raise _DuplicateRequest
-            outcome.append(response)
-
-        options["on_saved"] = on_saved
-        try:
-            action(options)
-        except _DuplicateRequest:
-            assert key is not None
-            stored = idempotency.find(engine, actor, key)
-            if stored is None:  # pragma: no cover - the winner committed before we looked
-                raise Problem(409, "a request with this Idempotency-Key is in flight") from None
-            return _replay(stored, request_hash)
-        except DomainError:
-            # A concurrent retry of this very request may have won (the rule now refuses a
-            # repeat: evidence already attached, ...): then its stored response is ours.
-            stored = idempotency.find(engine, actor, key) if key is not None else None
-            if stored is None:
-                raise
-            return _replay(stored, request_hash)
-        if self.follower is not None:
-            self.follower.wake()
-        response = outcome[-1]
+    def _respond(
+        self, written: Written, status_code: int, render: Render, location: str | None
+    ) -> Response:
+        if written.change is not None:
+            commitment = written.change.commitment
+        else:
+            commitment = self.services.tracker.state(
+                str(written.aggregate_id), version=written.version
+            )
+        headers = {"ETag": f'"{written.version}"', "X-Log-Position": str(written.position)}
+        if location is not None:
+            headers["Location"] = location.format(code=commitment.code, result=written.result)
+        if written.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        content = json.dumps(render(commitment, written.result), ensure_ascii=False)
         return Response(
-            response.body,
-            status_code=response.status_code,
-            headers=response.headers,
-            media_type="application/json",
+            content, status_code=status_code, headers=headers, media_type="application/json"
         )
-
-
-def _replay(stored: idempotency.StoredResponse, request_hash: str) -> Response:
-    if stored.request_hash != request_hash:
-        raise Problem(
-            422,
-            "this Idempotency-Key was used for a different request; use a new key",
-            kind="idempotency-key-reused",
-        )
-    return Response(
-        stored.body,
-        status_code=stored.status_code,
-        headers=stored.headers | {"Idempotent-Replayed": "true"},
-        media_type="application/json",
-    )
 
 
 IfMatch = Annotated[
     str | None,
     Header(description='Make the write conditional on this version, e.g. "7" (412 if stale)'),
 ]
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(description="A retry with the same key returns the first response, unwritten"),
 ]
 
 
-def write_context(
+def write_request(
     request: Request,
-    tracker: TrackerDep,
+    services: ServicesDep,
     principal: Writer,
-    follower: FollowerDep,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> WriteContext:
-    return WriteContext(request, tracker, principal, follower, if_match, idempotency_key)
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> WriteRequest:
+    return WriteRequest(request, services, principal, if_match, idempotency_key)
 
 
-def registration_context(
+def registration_request(
     request: Request,
-    tracker: TrackerDep,
+    services: ServicesDep,
     principal: Writer,
-    follower: FollowerDep,
-    idempotency_key: IdempotencyKey = None,
-) -> WriteContext:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> WriteRequest:
     """A new commitment has no version yet, so registration takes no If-Match."""
-    return WriteContext(request, tracker, principal, follower, None, idempotency_key)
+    return WriteRequest(request, services, principal, None, idempotency_key)
+
+
+WriteDep = Annotated[WriteRequest, Depends(write_request)]
+RegistrationDep = Annotated[WriteRequest, Depends(registration_request)]
+
+
+@dataclass(frozen=True)
+class CommandRoute:
+    """An endpoint that runs one command on a commitment: its body is the command's
+    model (adapters/wire.py), the command's PATH fields come from the URL."""
+
+    method: str
+    path: str
+    command: type[CommitmentCommand]
+    status_code: int
+    summary: str
+    answer: Answer = COMMITMENT
+    created: str | None = None  # the collection a 201 creates in: Location names it
+
+    def add_to(self, router: APIRouter, *, responses: dict[int | str, dict[str, Any]]) -> None:
+        location = self.created is not None
+        router.add_api_route(
+            self.path,
+            self.endpoint(),
+            methods=[self.method],
+            name=re.sub(r"(?<!^)(?=[A-Z])", "_", self.command.__name__).lower(),
+            status_code=self.status_code,
+            response_model=self.answer.model,
+            summary=self.summary,
+            description=self.command.__doc__,
+            responses=responses | written(self.status_code, location=location),
+        )
+
+    def endpoint(self) -> Callable[..., Response]:
+        """The endpoint function. FastAPI reads its signature: `ref` and the command's
+        PATH fields from the path, `body` as the command's model, `write` injected."""
+        route = self
+        location = None if self.created is None else f"{PREFIX}/{{code}}/{self.created}/{{result}}"
+
+        def endpoint(*, ref: str, body: BaseModel, write: WriteRequest, **path: str) -> Response:
+            command = to_command(route.command, body, **path)
+            return write.run(
+                command,
+                body,
+                ref=ref,
+                status_code=route.status_code,
+                render=route.answer.render,
+                location=location,
+            )
+
+        parameters = [
+            Parameter(name, Parameter.KEYWORD_ONLY, annotation=str)
+            for name in ("ref", *self.command.PATH)
+        ]
+        parameters.append(
+            Parameter("body", Parameter.KEYWORD_ONLY, annotation=body_model(self.command))
+        )
+        parameters.append(Parameter("write", Parameter.KEYWORD_ONLY, annotation=WriteDep))
+        endpoint.__signature__ = Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
+        return endpoint

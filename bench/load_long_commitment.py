@@ -8,15 +8,16 @@ load, and a past version. Prints medians and the speed-up over the baseline.
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from adapters.event_store import open_tracker
-from adapters.migrate import upgrade
-from domain.commitment import Commitment, replay
-from domain.tracker import Tracker
+from adapters.bootstrap import Services
+from adapters.unit_of_work import Write
+from bench.common import fresh_database, services_on
+from domain.access import system
+from domain.commands import RateHealth, RegisterCommitment, Together
+from domain.commitment import replay
+from domain.vocabulary import Health, Pillar
 
 CODE = "CMAP-BENCH-LONG"
 EVENTS = 10_000
@@ -31,35 +32,30 @@ def median_ms(action: Callable[[], object], repeat: int = 15) -> float:
     return statistics.median(timings)
 
 
-def build(tracker: Tracker) -> None:
-    tracker.register(
-        actor="bench",
-        code=CODE,
-        title="Long-lived",
-        pillar="governance",
-        sectors=["governance"],
-        parties=["CA", "MX"],
-        lead_party="joint",
+def build(services: Services) -> None:
+    bench = system("bench")
+    register = RegisterCommitment(
+        code=CODE, title="Long-lived", pillar=Pillar.GOVERNANCE, sectors=("governance",),
+        parties=("CA", "MX"), lead_party="joint",
+    )  # fmt: skip
+    services.unit_of_work.run(Write(bench, register))
+    ratings = tuple(
+        RateHealth(rating=Health.GREEN if i % 2 else Health.AMBER, rationale=f"r{i}")
+        for i in range(500)
     )
-
-    def script(c: Commitment) -> None:
-        for i in range(500):
-            c.rate_health(actor="bench", rating="green" if i % 2 else "amber", rationale=f"r{i}")
-
     for _ in range(EVENTS // 500):
-        tracker.apply_script(CODE, script)
+        services.unit_of_work.run(Write(bench, Together(ratings), ref=CODE))
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
-        upgrade(url)
-        writer = open_tracker(url)
+    with fresh_database("sqlite") as url:
+        writer = services_on(url)
         build(writer)
-        aggregate_id = writer.get(CODE).id
+        aggregate_id = writer.tracker.get(CODE).id
         writer.close()
 
-        reader = open_tracker(url)
+        services = services_on(url)
+        reader = services.tracker
         baseline = median_ms(lambda: replay(reader.events.get(aggregate_id)))  # type: ignore[arg-type]
 
         def cold() -> object:
@@ -70,7 +66,7 @@ def main() -> None:
         reader.get(CODE)
         cached_ms = median_ms(lambda: reader.get(CODE))
         past_ms = median_ms(lambda: reader.state(CODE, version=5_123))
-        reader.close()
+        services.close()
 
     print(f"load a {EVENTS:,}-event commitment (SQLite), median of 15:")
     print(f"  baseline full replay      {baseline:8.2f} ms")

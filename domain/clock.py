@@ -14,6 +14,12 @@ def now() -> datetime:
     return _fixed[-1] if _fixed else datetime.now(UTC)
 
 
+def as_utc(moment: datetime) -> datetime:
+    """A stored or given time as aware UTC: naive ones (SQLite hands them back, users type
+    them) are taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 @contextmanager
 def frozen_at(moment: datetime) -> Iterator[None]:
     """Record every event created inside the block at `moment` (tests, imports)."""

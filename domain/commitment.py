@@ -7,16 +7,18 @@ event with `class_version` and an `upcast_vN_vN+1` method instead.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain import clock
+from domain import clock, commands
 from domain.errors import InvalidValue, NotFound, StateConflict
 from domain.vocabulary import (
     ALLOWED_TRANSITIONS,
@@ -43,9 +45,15 @@ from domain.vocabulary import (
 # Ids are derived from codes, so the same code always names the same commitment.
 COMMITMENT_NAMESPACE = uuid5(NAMESPACE_URL, "urn:commitments-tracker:commitment")
 
-REVISABLE_FIELDS = ("title", "description", "target_date", "agencies", "sectors")
+MilestoneStatus = Literal["planned", "completed", "missed"]
 
 
+def is_past(since: date | None, today: date) -> bool:
+    """A derived state that starts on `since` (None: never) holds on `today`."""
+    return since is not None and since <= today
+
+
+@lru_cache(maxsize=4096)
 def commitment_id(code: str) -> UUID:
     return uuid5(COMMITMENT_NAMESPACE, check_code(code))
 
@@ -60,11 +68,16 @@ class Milestone:
     completion_note: str | None = None
     times_rescheduled: int = 0
 
-    def status(self, today: date) -> str:
-        """Derived, never stored: completed, missed (due date passed) or planned."""
+    def missed_since(self) -> date | None:
+        """Derived, never stored: a milestone not completed is missed from the day after
+        its due date (the one definition of 'missed')."""
+        return None if self.completed_on is not None else self.due_date + timedelta(days=1)
+
+    def status(self, today: date) -> MilestoneStatus:
+        """completed, missed or planned, judged on `today`."""
         if self.completed_on is not None:
             return "completed"
-        return "missed" if self.due_date < today else "planned"
+        return "missed" if is_past(self.missed_since(), today) else "planned"
 
 
 @dataclass
@@ -291,6 +304,20 @@ class Commitment(Aggregate):
         self.indicators: dict[str, Indicator] = {}
         self.evidence: list[Evidence] = []
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
+        """Every write runs on a copy (adapters/event_store.py), so copying is quick: the
+        containers are copied and the immutable values in them shared. A test checks that
+        no mutable attribute is left shared."""
+        clone = copy.copy(self)
+        clone.sectors = list(self.sectors)
+        clone.parties = list(self.parties)
+        clone.agencies = {party: list(names) for party, names in self.agencies.items()}
+        clone.milestones = {k: copy.copy(m) for k, m in self.milestones.items()}
+        clone.indicators = {k: copy.copy(i) for k, i in self.indicators.items()}
+        clone.evidence = list(self.evidence)
+        clone._pending_events = list(self._pending_events)
+        return clone
+
     # Attributes set by Registered.apply (declared for type checkers).
     code: str
     title: str
@@ -307,56 +334,39 @@ class Commitment(Aggregate):
     # ---- commands -------------------------------------------------------------
 
     @classmethod
-    def register(
-        cls,
-        *,
-        actor: str,
-        code: str,
-        title: str,
-        pillar: Pillar | str,
-        sectors: list[str],
-        parties: list[str],
-        lead_party: str,
-        description: str = "",
-        agencies: dict[str, list[str]] | None = None,
-        start_date: date | None = None,
-        target_date: date | None = None,
-        source: Source | None = None,
-    ) -> Commitment:
-        parties = check_parties(parties)
+    def register(cls, command: commands.RegisterCommitment, *, actor: str) -> Commitment:
+        parties = check_parties(command.parties)
+        start_date, target_date = command.start_date, command.target_date
         if start_date is not None:
             check_date(start_date, "start_date")
         if target_date is not None:
             check_date(target_date, "target_date")
         if start_date and target_date and target_date < start_date:
             raise InvalidValue("target_date must not be before start_date")
-        return cls._create(
+        commitment = cls._create(
             cls.Registered,
-            id=commitment_id(code),
+            id=commitment_id(command.code),
             actor=_check_actor(actor),
-            code=code,
-            title=check_text(title, "title", required=True, limit=MAX_TITLE),
-            description=check_text(description, "description", required=False),
-            pillar=parse_enum(Pillar, pillar, "pillar"),
-            sectors=check_sectors(sectors),
+            code=command.code,
+            title=check_text(command.title, "title", required=True, limit=MAX_TITLE),
+            description=check_text(command.description, "description", required=False),
+            pillar=parse_enum(Pillar, command.pillar, "pillar"),
+            sectors=check_sectors(command.sectors),
             parties=parties,
-            lead_party=check_lead_party(lead_party, parties),
-            agencies=check_agencies(agencies or {}, parties),
+            lead_party=check_lead_party(command.lead_party, parties),
+            agencies=check_agencies(command.agencies, parties),
             start_date=start_date,
             target_date=target_date,
-            source=check_source(source) if source is not None else None,
+            source=check_source(command.source) if command.source is not None else None,
         )
+        for planned in command.milestones:
+            commitment._add_milestone(planned.title, planned.due_date, actor)
+        return commitment
 
-    def revise_details(self, *, actor: str, changes: dict[str, Any], reason: str) -> None:
+    def revise_details(self, command: commands.ReviseDetails, *, actor: str) -> None:
         self._require_open("revising details")
-        unknown = set(changes) - set(REVISABLE_FIELDS)
-        if unknown:
-            raise InvalidValue(
-                f"cannot revise {', '.join(sorted(unknown))}; "
-                f"revisable: {', '.join(REVISABLE_FIELDS)}"
-            )
         checked: dict[str, Any] = {}
-        for name, value in changes.items():
+        for name, value in command.changes().items():
             if name == "title":
                 value = check_text(value, "title", required=True, limit=MAX_TITLE)
             elif name == "description":
@@ -378,38 +388,30 @@ class Commitment(Aggregate):
             self.DetailsRevised,
             actor=_check_actor(actor),
             changes=checked,
-            reason=check_text(reason, "reason", required=True),
+            reason=check_text(command.reason, "reason", required=True),
         )
 
-    def log_progress(
-        self,
-        *,
-        actor: str,
-        percent: int,
-        as_of: date,
-        note: str,
-        confidence: int | None = None,
-        evidence: Iterable[Evidence] = (),
-    ) -> None:
+    def log_progress(self, command: commands.LogProgress, *, actor: str) -> None:
         self._require_open("logging progress")
         today = _today()
-        evidence = [check_evidence(e, today) for e in evidence]
+        evidence = [check_evidence(e, today) for e in command.evidence]
         urls = [e.url for e in evidence]
         if len(set(urls)) != len(urls):
             raise InvalidValue("the same evidence url is given twice")
         for url in urls:
             self._require_new_evidence(url)
+        as_of = check_past_date(command.as_of, "as_of", today)
         self.trigger_event(
             self.ProgressLogged,
             actor=_check_actor(actor),
-            percent=_check_percent(percent),
-            as_of=check_past_date(as_of, "as_of", today),
-            note=check_text(note, "note", required=True),
-            confidence=_check_confidence(confidence),
+            percent=_check_percent(command.percent),
+            as_of=as_of,
+            note=check_text(command.note, "note", required=True),
+            confidence=_check_confidence(command.confidence),
             evidence=evidence,
         )
         if self.status is Status.NOT_STARTED:
-            # CONTRACT: progress on a not_started commitment moves it to in_progress.
+            # Progress on a not_started commitment moves it to in_progress.
             self.trigger_event(
                 self.StatusChanged,
                 actor=actor,
@@ -419,16 +421,10 @@ class Commitment(Aggregate):
                 superseded_by=None,
             )
 
-    def change_status(
-        self,
-        *,
-        actor: str,
-        status: Status | str,
-        reason: str,
-        as_of: date | None = None,
-        superseded_by: str | None = None,
-    ) -> None:
-        new = parse_enum(Status, status, "status")
+    def change_status(self, command: commands.ChangeStatus, *, actor: str) -> None:
+        """`superseded_by` must already name a registered commitment (the Tracker checks)."""
+        new = parse_enum(Status, command.status, "status")
+        superseded_by = command.superseded_by
         if new is self.status:
             raise StateConflict(f"commitment {self.code} is already {new.value}")
         if new not in ALLOWED_TRANSITIONS[self.status]:
@@ -444,7 +440,7 @@ class Commitment(Aggregate):
         elif superseded_by is not None:
             raise InvalidValue("superseded_by is only for status superseded")
         today = _today()
-        effective = check_past_date(as_of or today, "as_of", today)
+        effective = check_past_date(command.as_of or today, "as_of", today)
         if self.status_as_of is not None and effective < self.status_as_of:
             raise InvalidValue(
                 f"as_of {effective.isoformat()} is before the current status's date "
@@ -454,26 +450,27 @@ class Commitment(Aggregate):
             self.StatusChanged,
             actor=_check_actor(actor),
             status=new,
-            reason=check_text(reason, "reason", required=True),
+            reason=check_text(command.reason, "reason", required=True),
             as_of=effective,
             superseded_by=superseded_by,
         )
 
-    def rate_health(
-        self, *, actor: str, rating: Health | str, rationale: str, as_of: date | None = None
-    ) -> None:
+    def rate_health(self, command: commands.RateHealth, *, actor: str) -> None:
         self._require_open("rating health")
         today = _today()
         self.trigger_event(
             self.HealthRated,
             actor=_check_actor(actor),
-            rating=parse_enum(Health, rating, "rating"),
-            rationale=check_text(rationale, "rationale", required=True),
-            as_of=check_past_date(as_of or today, "as_of", today),
+            rating=parse_enum(Health, command.rating, "rating"),
+            rationale=check_text(command.rationale, "rationale", required=True),
+            as_of=check_past_date(command.as_of or today, "as_of", today),
         )
 
-    def add_milestone(self, *, actor: str, title: str, due_date: date) -> str:
+    def add_milestone(self, command: commands.AddMilestone, *, actor: str) -> str:
         self._require_open("adding milestones")
+        return self._add_milestone(command.title, command.due_date, actor)
+
+    def _add_milestone(self, title: str, due_date: date, actor: str) -> str:
         title = check_text(title, "title", required=True, limit=MAX_TITLE)
         self._require_unique_milestone_title(title)
         milestone_id = f"m{len(self.milestones) + 1}"
@@ -486,67 +483,66 @@ class Commitment(Aggregate):
         )
         return milestone_id
 
-    def reschedule_milestone(
-        self, *, actor: str, milestone_id: str, due_date: date, reason: str
+    def change_milestone(self, command: commands.ChangeMilestone, *, actor: str) -> None:
+        """Reschedule (a new due date needs a reason) and/or rename, in that order."""
+        if command.due_date is None and command.title is None:
+            raise InvalidValue("give a new due_date (with a reason) and/or a new title")
+        if command.due_date is not None and not (command.reason or "").strip():
+            raise InvalidValue("rescheduling a milestone needs a reason")
+        self._require_open("changing milestones")
+        milestone = self.milestone(command.milestone_id)
+        if command.due_date is not None:
+            self._reschedule(milestone, command.due_date, command.reason, actor)
+        if command.title is not None:
+            self._retitle(milestone, command.title, actor)
+
+    def _reschedule(
+        self, milestone: Milestone, due_date: date, reason: str | None, actor: str
     ) -> None:
-        self._require_open("rescheduling milestones")
-        milestone = self.milestone(milestone_id)
         if milestone.completed_on is not None:
-            raise StateConflict(f"milestone {milestone_id} is completed and cannot be rescheduled")
+            raise StateConflict(f"milestone {milestone.id} is completed and cannot be rescheduled")
         check_date(due_date, "due_date")
         if due_date == milestone.due_date:
-            raise InvalidValue(f"milestone {milestone_id} is already due on {due_date.isoformat()}")
+            raise InvalidValue(f"milestone {milestone.id} is already due on {due_date.isoformat()}")
         self.trigger_event(
             self.MilestoneRescheduled,
             actor=_check_actor(actor),
-            milestone_id=milestone_id,
+            milestone_id=milestone.id,
             due_date=due_date,
             reason=check_text(reason, "reason", required=True),
         )
 
-    def retitle_milestone(self, *, actor: str, milestone_id: str, title: str) -> None:
-        self._require_open("renaming milestones")
-        milestone = self.milestone(milestone_id)
+    def _retitle(self, milestone: Milestone, title: str, actor: str) -> None:
         title = check_text(title, "title", required=True, limit=MAX_TITLE)
         if title == milestone.title:
-            raise InvalidValue(f"milestone {milestone_id} already has that title")
+            raise InvalidValue(f"milestone {milestone.id} already has that title")
         self._require_unique_milestone_title(title)
         self.trigger_event(
             self.MilestoneRetitled,
             actor=_check_actor(actor),
-            milestone_id=milestone_id,
+            milestone_id=milestone.id,
             title=title,
         )
 
-    def complete_milestone(
-        self, *, actor: str, milestone_id: str, completed_on: date, note: str | None = None
-    ) -> None:
+    def complete_milestone(self, command: commands.CompleteMilestone, *, actor: str) -> None:
         self._require_open("completing milestones")
-        milestone = self.milestone(milestone_id)
+        milestone = self.milestone(command.milestone_id)
         if milestone.completed_on is not None:
             raise StateConflict(
-                f"milestone {milestone_id} was already completed on "
+                f"milestone {milestone.id} was already completed on "
                 f"{milestone.completed_on.isoformat()}"
             )
         self.trigger_event(
             self.MilestoneCompleted,
             actor=_check_actor(actor),
-            milestone_id=milestone_id,
-            completed_on=check_past_date(completed_on, "completed_on", _today()),
-            note=check_text(note, "note", required=False) or None,
+            milestone_id=milestone.id,
+            completed_on=check_past_date(command.completed_on, "completed_on", _today()),
+            note=check_text(command.note, "note", required=False) or None,
         )
 
-    def define_indicator(
-        self,
-        *,
-        actor: str,
-        name: str,
-        unit: str,
-        baseline: Decimal | int | float | str,
-        target: Decimal | int | float | str,
-    ) -> str:
+    def define_indicator(self, command: commands.DefineIndicator, *, actor: str) -> str:
         self._require_open("defining indicators")
-        name = check_text(name, "name", required=True, limit=MAX_TITLE)
+        name = check_text(command.name, "name", required=True, limit=MAX_TITLE)
         if any(i.name.casefold() == name.casefold() for i in self.indicators.values()):
             raise StateConflict(f"commitment {self.code} already has an indicator named {name!r}")
         indicator_id = f"i{len(self.indicators) + 1}"
@@ -555,35 +551,27 @@ class Commitment(Aggregate):
             actor=_check_actor(actor),
             indicator_id=indicator_id,
             name=name,
-            unit=check_text(unit, "unit", required=True, limit=60),
-            baseline=check_decimal(baseline, "baseline"),
-            target=check_decimal(target, "target"),
+            unit=check_text(command.unit, "unit", required=True, limit=60),
+            baseline=check_decimal(command.baseline, "baseline"),
+            target=check_decimal(command.target, "target"),
         )
         return indicator_id
 
-    def record_measurement(
-        self,
-        *,
-        actor: str,
-        indicator_id: str,
-        value: Decimal | int | float | str,
-        as_of: date,
-        note: str | None = None,
-    ) -> None:
+    def record_measurement(self, command: commands.RecordMeasurement, *, actor: str) -> None:
         self._require_open("recording measurements")
-        self.indicator(indicator_id)
+        indicator = self.indicator(command.indicator_id)
         self.trigger_event(
             self.IndicatorMeasured,
             actor=_check_actor(actor),
-            indicator_id=indicator_id,
-            value=check_decimal(value, "value"),
-            as_of=check_past_date(as_of, "as_of", _today()),
-            note=check_text(note, "note", required=False) or None,
+            indicator_id=indicator.id,
+            value=check_decimal(command.value, "value"),
+            as_of=check_past_date(command.as_of, "as_of", _today()),
+            note=check_text(command.note, "note", required=False) or None,
         )
 
-    def attach_evidence(self, *, actor: str, evidence: Evidence) -> None:
+    def attach_evidence(self, command: commands.AttachEvidence, *, actor: str) -> None:
         self._require_open("attaching evidence")
-        check_evidence(evidence, _today())
+        evidence = check_evidence(command.evidence(), _today())
         self._require_new_evidence(evidence.url)
         self.trigger_event(self.EvidenceAttached, actor=_check_actor(actor), evidence=evidence)
 
@@ -611,13 +599,20 @@ class Commitment(Aggregate):
             (i for i in self.indicators.values() if i.name.casefold() == name.casefold()), None
         )
 
+    def overdue_since(self) -> date | None:
+        """Derived, never stored: a commitment not completed is overdue from the day after
+        its target date (the one definition of 'overdue')."""
+        if self.target_date is None or self.status is Status.COMPLETED:
+            return None
+        return self.target_date + timedelta(days=1)
+
     def is_overdue(self, today: date) -> bool:
-        """Derived: the target date has passed and the commitment is not completed."""
-        return (
-            self.target_date is not None
-            and self.target_date < today
-            and self.status is not Status.COMPLETED
-        )
+        return is_past(self.overdue_since(), today)
+
+    def next_milestone(self) -> Milestone | None:
+        """The open milestone due first."""
+        open_milestones = [m for m in self.milestones.values() if m.completed_on is None]
+        return min(open_milestones, key=lambda m: (m.due_date, m.id), default=None)
 
     def _require_open(self, action: str) -> None:
         if self.status.is_terminal:

@@ -21,6 +21,10 @@ class DuplicateCode(StateConflict):
     """A commitment with this code is already registered (HTTP 409)."""
 
 
+class Forbidden(DomainError):
+    """The principal's role or party may not do this (HTTP 403)."""
+
+
 class NotFound(DomainError):
     """No commitment (or milestone, indicator) with that reference (HTTP 404)."""
 

@@ -1,22 +1,23 @@
 """Report schedules: when progress reports are generated, as event-sourced aggregates so
 every change is audited in the same chained log as the commitments.
 
-The cron expression itself is checked by the adapter that runs it (APScheduler); the
-model checks everything else. Topics are stored: never rename this module or its events.
+Topics are stored: never rename this module or its events.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from uuid import NAMESPACE_URL, UUID, uuid5
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from eventsourcing.domain import Aggregate
 
 from domain import clock
+from domain.commands import DefineSchedule
+from domain.cron import check_timezone, cron_trigger
 from domain.errors import InvalidValue, StateConflict
-from domain.vocabulary import check_text
+from domain.vocabulary import MAX_TITLE, check_text
 
 SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:commitments-tracker:report-schedule")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -36,23 +37,13 @@ def check_schedule_name(name: str) -> str:
     return name
 
 
-def check_formats(formats: list[str]) -> list[str]:
+def check_formats(formats: Sequence[str]) -> list[str]:
     if not formats:
         raise InvalidValue(f"formats must name at least one of {', '.join(REPORT_FORMATS)}")
     unknown = [f for f in formats if f not in REPORT_FORMATS]
     if unknown:
         raise InvalidValue(f"unknown report format {unknown[0]!r}; use {', '.join(REPORT_FORMATS)}")
     return sorted(set(formats), key=REPORT_FORMATS.index)
-
-
-def check_timezone(timezone: str) -> str:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidValue(
-            f"unknown timezone {timezone!r} (use an IANA name such as UTC)"
-        ) from None
-    return timezone
 
 
 def check_period(period_days: int) -> int:
@@ -121,44 +112,39 @@ class ReportSchedule(Aggregate):
         self.active = True
 
     @classmethod
-    def define(
-        cls,
-        *,
-        actor: str,
-        name: str,
-        cron: str,
-        formats: list[str],
-        timezone: str = "UTC",
-        period_days: int = 30,
-    ) -> ReportSchedule:
+    def define(cls, command: DefineSchedule, *, actor: str) -> ReportSchedule:
         return cls._create(
             cls.Defined,
-            id=schedule_id(name),
-            actor=check_text(actor, "actor", required=True, limit=200),
-            name=name,
-            **_checked(cron, formats, timezone, period_days),
+            id=schedule_id(command.name),
+            actor=_check_actor(actor),
+            name=command.name,
+            **_checked(command),
         )
 
-    def redefine(
-        self, *, actor: str, cron: str, formats: list[str], timezone: str, period_days: int
-    ) -> None:
-        fields = _checked(cron, formats, timezone, period_days)
+    def redefine(self, command: DefineSchedule, *, actor: str) -> None:
+        fields = _checked(command)
         if self.active and all(getattr(self, k) == v for k, v in fields.items()):
             raise StateConflict(f"schedule {self.name} already has exactly these settings")
-        self.trigger_event(
-            self.Redefined, actor=check_text(actor, "actor", required=True, limit=200), **fields
-        )
+        self.trigger_event(self.Redefined, actor=_check_actor(actor), **fields)
 
     def remove(self, *, actor: str) -> None:
         if not self.active:
             raise StateConflict(f"schedule {self.name} is already removed")
-        self.trigger_event(self.Removed, actor=check_text(actor, "actor", required=True, limit=200))
+        self.trigger_event(self.Removed, actor=_check_actor(actor))
 
 
-def _checked(cron: str, formats: list[str], timezone: str, period_days: int) -> dict[str, object]:
+def _check_actor(actor: str) -> str:
+    return check_text(actor, "actor", required=True, limit=MAX_TITLE)
+
+
+def _checked(command: DefineSchedule) -> dict[str, object]:
+    """The settings of a definition, normalised; a cron that cannot run is refused."""
+    cron = " ".join(check_text(command.cron, "cron", required=True, limit=100).split())
+    timezone = check_timezone(command.timezone)
+    cron_trigger(cron, timezone, now=clock.now())
     return {
-        "cron": " ".join(check_text(cron, "cron", required=True, limit=100).split()),
-        "formats": check_formats(formats),
-        "timezone": check_timezone(timezone),
-        "period_days": check_period(period_days),
+        "cron": cron,
+        "formats": check_formats(command.formats),
+        "timezone": timezone,
+        "period_days": check_period(command.period_days),
     }

@@ -1,14 +1,18 @@
-"""The commitment and its events as plain JSON-ready data (CONTRACT section 4 shapes)."""
+"""The commitment and its events as plain JSON-ready data (docs/api.md)."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from domain.commitment import Commitment
+from typing_extensions import TypedDict
+
+from domain import clock
+from domain.commitment import Commitment, Indicator, Milestone, MilestoneStatus
 
 # Fields every event has; `event_data` leaves them out of an event's `data`.
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
@@ -23,7 +27,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        return number(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -53,64 +57,211 @@ def judgement_day(
     return today
 
 
-def describe(commitment: Commitment, today: date) -> dict[str, Any]:
-    """The commitment resource; derived fields (overdue, missed) are judged on `today`."""
+class NextMilestone(TypedDict):
+    id: str
+    title: str
+    due_date: str
+
+
+class StoredSummary(TypedDict):
+    """A commitment's list item without the fields derived from the day it is read on."""
+
+    id: str
+    code: str
+    version: int
+    title: str
+    description: str
+    pillar: str
+    sectors: list[str]
+    parties: list[str]
+    lead_party: str
+    start_date: str | None
+    target_date: str | None
+    status: str
+    status_as_of: str | None
+    health: str | None
+    health_rationale: str | None
+    health_as_of: str | None
+    progress: int | None
+    progress_as_of: str | None
+    confidence: int | None
+    next_milestone: NextMilestone | None
+    milestones_total: int
+    milestones_completed: int
+    indicators_total: int
+    evidence_total: int
+    registered_at: str
+    updated_at: str
+
+
+class CommitmentSummary(StoredSummary):
+    """A commitment as the list shows it: every scalar field, counts, the next milestone."""
+
+    overdue: bool
+    milestones_missed: int
+
+
+class MilestoneResource(TypedDict):
+    id: str
+    title: str
+    due_date: str
+    original_due_date: str
+    times_rescheduled: int
+    status: MilestoneStatus
+    completed_on: str | None
+    completion_note: str | None
+
+
+class Measurement(TypedDict):
+    value: float | int
+    as_of: str
+
+
+class IndicatorResource(TypedDict):
+    id: str
+    name: str
+    unit: str
+    baseline: float | int
+    target: float | int
+    latest: Measurement | None
+    measurements: int
+
+
+class EvidenceResource(TypedDict):
+    url: str
+    title: str
+    publisher: str | None
+    published_on: str | None
+
+
+class SourceResource(TypedDict):
+    title: str
+    url: str | None
+    quote: str | None
+
+
+class CommitmentResource(CommitmentSummary):
+    """The commitment resource (docs/api.md): the summary and everything in it."""
+
+    agencies: dict[str, list[str]]
+    status_reason: str | None
+    superseded_by: str | None
+    milestones: list[MilestoneResource]
+    indicators: list[IndicatorResource]
+    evidence: list[EvidenceResource]
+    source: SourceResource | None
+
+
+def summarize(commitment: Commitment, today: date) -> CommitmentSummary:
+    """The one place a commitment becomes its list item; derived fields judged on `today`."""
+    c = commitment
     return {
-        "id": str(commitment.id),
-        "code": commitment.code,
-        "version": commitment.version,
-        "title": commitment.title,
-        "description": commitment.description,
-        "pillar": commitment.pillar.value,
-        "sectors": list(commitment.sectors),
-        "parties": list(commitment.parties),
-        "lead_party": commitment.lead_party,
-        "agencies": jsonable(commitment.agencies),
-        "start_date": jsonable(commitment.start_date),
-        "target_date": jsonable(commitment.target_date),
-        "status": commitment.status.value,
-        "status_reason": commitment.status_reason,
-        "status_as_of": jsonable(commitment.status_as_of),
-        "superseded_by": commitment.superseded_by,
-        "health": jsonable(commitment.health),
-        "health_rationale": commitment.health_rationale,
-        "health_as_of": jsonable(commitment.health_as_of),
-        "progress": commitment.progress,
-        "progress_as_of": jsonable(commitment.progress_as_of),
-        "confidence": commitment.confidence,
-        "overdue": commitment.is_overdue(today),
-        "milestones": [
-            {
-                "id": m.id,
-                "title": m.title,
-                "due_date": m.due_date.isoformat(),
-                "original_due_date": m.original_due_date.isoformat(),
-                "times_rescheduled": m.times_rescheduled,
-                "status": m.status(today),
-                "completed_on": jsonable(m.completed_on),
-                "completion_note": m.completion_note,
-            }
-            for m in commitment.milestones.values()
-        ],
-        "indicators": [
-            {
-                "id": i.id,
-                "name": i.name,
-                "unit": i.unit,
-                "baseline": jsonable(i.baseline),
-                "target": jsonable(i.target),
-                "latest": None
-                if i.latest_as_of is None
-                else {"value": jsonable(i.latest_value), "as_of": i.latest_as_of.isoformat()},
-                "measurements": i.measurements,
-            }
-            for i in commitment.indicators.values()
-        ],
-        "evidence": jsonable(commitment.evidence),
-        "source": jsonable(commitment.source),
-        "registered_at": commitment.created_on.isoformat(),
-        "updated_at": commitment.modified_on.isoformat(),
+        **stored_summary(c),
+        "overdue": c.is_overdue(today),
+        "milestones_missed": sum(1 for m in c.milestones.values() if m.status(today) == "missed"),
     }
+
+
+def stored_summary(commitment: Commitment) -> StoredSummary:
+    """The list item as a read model keeps it (readers add the derived fields)."""
+    c = commitment
+    upcoming = c.next_milestone()
+    return {
+        "id": str(c.id),
+        "code": c.code,
+        "version": c.version,
+        "title": c.title,
+        "description": c.description,
+        "pillar": c.pillar.value,
+        "sectors": list(c.sectors),
+        "parties": list(c.parties),
+        "lead_party": c.lead_party,
+        "start_date": _iso(c.start_date),
+        "target_date": _iso(c.target_date),
+        "status": c.status.value,
+        "status_as_of": _iso(c.status_as_of),
+        "health": c.health.value if c.health else None,
+        "health_rationale": c.health_rationale,
+        "health_as_of": _iso(c.health_as_of),
+        "progress": c.progress,
+        "progress_as_of": _iso(c.progress_as_of),
+        "confidence": c.confidence,
+        "next_milestone": None
+        if upcoming is None
+        else {
+            "id": upcoming.id,
+            "title": upcoming.title,
+            "due_date": upcoming.due_date.isoformat(),
+        },
+        "milestones_total": len(c.milestones),
+        "milestones_completed": sum(1 for m in c.milestones.values() if m.completed_on),
+        "indicators_total": len(c.indicators),
+        "evidence_total": len(c.evidence),
+        "registered_at": clock.as_utc(c.created_on).isoformat(),
+        "updated_at": clock.as_utc(c.modified_on).isoformat(),
+    }
+
+
+def describe(commitment: Commitment, today: date) -> CommitmentResource:
+    """The commitment resource; derived fields (overdue, missed) are judged on `today`."""
+    c = commitment
+    summary = summarize(c, today)
+    return {
+        **summary,
+        "agencies": {party: list(names) for party, names in c.agencies.items()},
+        "status_reason": c.status_reason,
+        "superseded_by": c.superseded_by,
+        "milestones": [milestone_resource(m, today) for m in c.milestones.values()],
+        "indicators": [indicator_resource(i) for i in c.indicators.values()],
+        "evidence": [
+            {
+                "url": e.url,
+                "title": e.title,
+                "publisher": e.publisher,
+                "published_on": _iso(e.published_on),
+            }
+            for e in c.evidence
+        ],
+        "source": None
+        if c.source is None
+        else {"title": c.source.title, "url": c.source.url, "quote": c.source.quote},
+    }
+
+
+def milestone_resource(m: Milestone, today: date) -> MilestoneResource:
+    return {
+        "id": m.id,
+        "title": m.title,
+        "due_date": m.due_date.isoformat(),
+        "original_due_date": m.original_due_date.isoformat(),
+        "times_rescheduled": m.times_rescheduled,
+        "status": m.status(today),
+        "completed_on": _iso(m.completed_on),
+        "completion_note": m.completion_note,
+    }
+
+
+def indicator_resource(i: Indicator) -> IndicatorResource:
+    return {
+        "id": i.id,
+        "name": i.name,
+        "unit": i.unit,
+        "baseline": number(i.baseline),
+        "target": number(i.target),
+        "latest": None
+        if i.latest_as_of is None or i.latest_value is None
+        else {"value": number(i.latest_value), "as_of": i.latest_as_of.isoformat()},
+        "measurements": i.measurements,
+    }
+
+
+def number(value: Decimal) -> float | int:
+    """A decimal as a JSON number: whole numbers as integers."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def event_type(event: Any) -> str:
@@ -133,7 +284,7 @@ def event_data(event: Commitment.Event) -> dict[str, Any]:
 _NOT_COMPARED = {"version", "updated_at"}
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """The fields of two described states that differ, each as {from, to}."""
     return {
         name: {"from": before.get(name), "to": value}

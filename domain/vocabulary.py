@@ -1,13 +1,16 @@
-"""The words of CONTRACT.md section 5, as types, and the checks on free values."""
+"""The domain vocabulary (docs/api.md), as types, and the checks on free values."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from annotated_types import MaxLen
 
 from domain.errors import InvalidValue
 
@@ -81,6 +84,7 @@ LATEST_DATE = date(2100, 12, 31)
 
 MAX_TITLE = 200
 MAX_TEXT = 10_000
+MAX_URL = 2000
 
 
 E = TypeVar("E", bound=Enum)
@@ -141,11 +145,11 @@ def check_past_date(value: date, field: str, today: date) -> date:
     return value
 
 
-def check_sectors(sectors: list[str]) -> list[str]:
+def check_sectors(sectors: Sequence[str]) -> list[str]:
+    if not isinstance(sectors, list | tuple):
+        raise InvalidValue("sectors must be a list of slugs")
     if not sectors:
         raise InvalidValue("sectors must name at least one sector")
-    if not isinstance(sectors, list):
-        raise InvalidValue("sectors must be a list of slugs")
     for sector in sectors:
         if not isinstance(sector, str) or not SECTOR_PATTERN.fullmatch(sector):
             raise InvalidValue(f"sector {sector!r} is not a slug (lower-case letters, digits, '_')")
@@ -154,11 +158,11 @@ def check_sectors(sectors: list[str]) -> list[str]:
     return list(sectors)
 
 
-def check_parties(parties: list[str]) -> list[str]:
+def check_parties(parties: Sequence[str]) -> list[str]:
+    if not isinstance(parties, list | tuple):
+        raise InvalidValue("parties must be a list of ISO 3166 alpha-2 codes")
     if not parties:
         raise InvalidValue("parties must name at least one party")
-    if not isinstance(parties, list):
-        raise InvalidValue("parties must be a list of ISO 3166 alpha-2 codes")
     for party in parties:
         check_party(party)
     if len(set(parties)) != len(parties):
@@ -172,7 +176,7 @@ def check_party(party: str) -> str:
     return party
 
 
-def check_lead_party(lead_party: str, parties: list[str]) -> str:
+def check_lead_party(lead_party: str, parties: Sequence[str]) -> str:
     if lead_party == JOINT:
         if len(parties) < 2:
             raise InvalidValue("lead_party 'joint' needs at least two parties")
@@ -182,14 +186,16 @@ def check_lead_party(lead_party: str, parties: list[str]) -> str:
     return lead_party
 
 
-def check_agencies(agencies: dict[str, list[str]], parties: list[str]) -> dict[str, list[str]]:
-    if not isinstance(agencies, dict):
+def check_agencies(
+    agencies: Mapping[str, Sequence[str]], parties: Sequence[str]
+) -> dict[str, list[str]]:
+    if not isinstance(agencies, Mapping):
         raise InvalidValue("agencies must map parties to lists of names")
     result: dict[str, list[str]] = {}
     for party, names in agencies.items():
         if party not in parties:
             raise InvalidValue(f"agencies names party {party!r}, which is not among the parties")
-        if not isinstance(names, list):
+        if not isinstance(names, list | tuple):
             raise InvalidValue(f"agencies of {party} must be a list of names")
         result[party] = [
             check_text(n, f"agency of {party}", required=True, limit=MAX_TITLE) for n in names
@@ -224,18 +230,18 @@ def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
 class Source:
     """Where a commitment comes from: a public document, with a short quote."""
 
-    title: str
-    url: str | None = None
-    quote: str | None = None
+    title: Annotated[str, MaxLen(MAX_TITLE * 2)]
+    url: Annotated[str, MaxLen(MAX_URL)] | None = None
+    quote: Annotated[str, MaxLen(2000)] | None = None
 
 
 @dataclass(frozen=True)
 class Evidence:
     """A public document that supports a claim of progress."""
 
-    url: str
-    title: str
-    publisher: str | None = None
+    url: Annotated[str, MaxLen(MAX_URL)]
+    title: Annotated[str, MaxLen(MAX_TITLE)]
+    publisher: Annotated[str, MaxLen(MAX_TITLE)] | None = None
     published_on: date | None = None
 
 
@@ -243,7 +249,7 @@ URL_PATTERN = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
 
 
 def check_url(url: str, field: str) -> str:
-    if not isinstance(url, str) or not URL_PATTERN.fullmatch(url) or len(url) > 2000:
+    if not isinstance(url, str) or not URL_PATTERN.fullmatch(url) or len(url) > MAX_URL:
         raise InvalidValue(f"{field} must be an http(s) URL")
     return url
 

@@ -1,9 +1,11 @@
-"""Fixtures shared by the integration, API and CLI tests.
+"""Fixtures shared by every layer of tests.
 
-Every test gets a database of its own: a copy of a migrated SQLite file, or a new
-PostgreSQL database made from a migrated template (dropped afterwards). PostgreSQL
-tests run when COMMITMENTS_TEST_POSTGRES_URL is set; with COMMITMENTS_REQUIRE_POSTGRES=1
-a missing server fails them instead of skipping.
+Every test gets a database of its own, copied from a template made once per session: a
+migrated SQLite file, or a PostgreSQL database made with CREATE DATABASE ... TEMPLATE
+(dropped afterwards). `seeded_*` templates also hold the seeds (with the sample history)
+and their read models, so a test that needs the Action Plan does not seed it again.
+PostgreSQL tests run when COMMITMENTS_TEST_POSTGRES_URL is set; with
+COMMITMENTS_REQUIRE_POSTGRES=1 a missing server fails them instead of skipping.
 """
 
 from __future__ import annotations
@@ -18,13 +20,33 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from adapters.event_store import open_tracker
+from adapters.bootstrap import Services, bootstrap
 from adapters.migrate import upgrade
+from adapters.seeds import seed
+from adapters.settings import Settings
 from domain.tracker import Tracker
 
 STORES = ["sqlite", "postgresql"]
 # Only ever a local convenience: CI sets COMMITMENTS_REQUIRE_POSTGRES=1, which fails instead.
 SKIP_WITHOUT_POSTGRES = "no PostgreSQL: set COMMITMENTS_TEST_POSTGRES_URL to run these"
+
+
+def settings(url: str, **overrides: bool) -> Settings:
+    """Settings for a test process: no follower or scheduler threads unless asked for."""
+    values = {"public_read": False, "scheduler": False, "projector": False} | overrides
+    return Settings(database_url=url, **values)
+
+
+def open_services(url: str, **overrides: bool) -> Services:
+    return bootstrap(settings(url, **overrides))
+
+
+def memory_tracker() -> Tracker:
+    """The Tracker on the library's plain-old-Python-objects persistence (no database)."""
+    return Tracker(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+# ---- PostgreSQL ---------------------------------------------------------------------------
 
 
 def _admin_url() -> str | None:
@@ -86,11 +108,30 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases.drop_all()
 
 
+def _seeded(url: str) -> None:
+    services = open_services(url)
+    try:
+        seed(services.unit_of_work, services.tracker, demo=True)
+        services.projection.catch_up()
+    finally:
+        services.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_template(postgres: PostgresDatabases) -> str:
     name = postgres.create()
     upgrade(postgres.url_of(name))
     return name
+
+
+@pytest.fixture(scope="session")
+def postgres_seeded_template(postgres: PostgresDatabases, postgres_template: str) -> str:
+    name = postgres.create(template=postgres_template)
+    _seeded(postgres.url_of(name))
+    return name
+
+
+# ---- SQLite -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -100,18 +141,56 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def sqlite_seeded_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("seeded") / "seeded.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    _seeded(f"sqlite:///{path}")
+    return path
+
+
+def _copy_sqlite(template: Path, tmp_path: Path, name: str) -> str:
+    path = tmp_path / name
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+# ---- databases for one test ------------------------------------------------------------------
+
+
+def _database(request: pytest.FixtureRequest, tmp_path: Path, *, seeded: bool) -> Iterator[str]:
+    kind = getattr(request, "param", "sqlite")
+    if kind == "sqlite":
+        template = request.getfixturevalue("sqlite_seeded_template" if seeded else "sqlite_template")
+        yield _copy_sqlite(template, tmp_path, "commitments.sqlite")
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    name = postgres.create(
+        template=request.getfixturevalue(
+            "postgres_seeded_template" if seeded else "postgres_template"
+        )
+    )
+    yield postgres.url_of(name)
+    postgres.drop(name)
+
+
 @pytest.fixture(params=STORES)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty database of each kind."""
-    if request.param == "sqlite":
-        path = tmp_path / "commitments.sqlite"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        yield f"sqlite:///{path}"
-    else:
-        postgres: PostgresDatabases = request.getfixturevalue("postgres")
-        name = postgres.create(template=request.getfixturevalue("postgres_template"))
-        yield postgres.url_of(name)
-        postgres.drop(name)
+    """A migrated, empty database of each kind (parametrize indirectly for one kind)."""
+    yield from _database(request, tmp_path, seeded=False)
+
+
+@pytest.fixture
+def sqlite_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty SQLite database."""
+    yield from _database(request, tmp_path, seeded=False)
+
+
+@pytest.fixture
+def seeded_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database holding the seeds, the sample history and their read models: SQLite
+    unless parametrized indirectly with "postgresql"."""
+    yield from _database(request, tmp_path, seeded=True)
 
 
 @pytest.fixture
@@ -128,16 +207,17 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-def tracker(database_url: str) -> Iterator[Tracker]:
-    app = open_tracker(database_url)
-    yield app
-    app.close()
+def services(database_url: str) -> Iterator[Services]:
+    """The services of one process on `database_url` (no background threads)."""
+    built = open_services(database_url)
+    yield built
+    built.close()
 
 
 @pytest.fixture
-def open_trackers(database_url: str) -> Iterator[list[Tracker]]:
-    """For tests that need more Trackers (processes) on one database: append to close."""
-    opened: list[Tracker] = []
+def more_services(database_url: str) -> Iterator[list[Services]]:
+    """For tests that need more processes' services on one database: append to close."""
+    opened: list[Services] = []
     yield opened
-    for app in opened:
-        app.close()
+    for built in opened:
+        built.close()

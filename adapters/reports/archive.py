@@ -1,24 +1,31 @@
-"""Generating reports and archiving their artefacts, byte for byte, with their sha256."""
+"""Reports: built from the log, rendered, and archived byte for byte with their sha256."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from adapters.event_store import engine_of
-from adapters.reports.data import ReportInputs, build_report, chain_head_at
+from adapters.database import Database
+from adapters.projection import log_head
+from adapters.reports.data import (
+    DEFAULT_PERIOD_DAYS,
+    ReportInputs,
+    commitment_events,
+    compose,
+)
 from adapters.reports.render import MEDIA_TYPES, render
-from adapters.tables import report_archive, report_artefacts
+from adapters.tables import event_chain, report_archive, report_artefacts
+from domain import clock
 from domain.errors import InvalidValue, NotFound
-from domain.schedule import check_formats
+from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
+from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
 
 
 @dataclass(frozen=True)
@@ -29,62 +36,201 @@ class Artefact:
     content: bytes
 
 
-def generate(tracker: Tracker, inputs: ReportInputs, formats: list[str]) -> list[Artefact]:
-    data = build_report(tracker, inputs)
-    artefacts = []
-    for fmt in check_formats(formats):
-        content = render(data, fmt)
-        artefacts.append(
-            Artefact(fmt, MEDIA_TYPES[fmt], hashlib.sha256(content).hexdigest(), content)
-        )
-    return artefacts
+class ReportArchive:
+    """Generates reports from the log and keeps the archived ones."""
 
+    def __init__(self, database: Database, tracker: Tracker) -> None:
+        self.database = database
+        self.tracker = tracker
 
-def archive(
-    tracker: Tracker,
-    inputs: ReportInputs,
-    formats: list[str],
-    *,
-    generated_by: str,
-    schedule: str | None = None,
-    scheduled_for: datetime | None = None,
-) -> dict[str, Any] | None:
-    """Generate and store a report; None when this schedule tick is archived already."""
-    artefacts = generate(tracker, inputs, formats)
-    report_id = uuid.uuid4().hex
-    row = {
-        "id": report_id,
-        "schedule": schedule,
-        "scheduled_for": scheduled_for,
-        "generated_at": datetime.now(UTC),
-        "generated_by": generated_by,
-        "as_of": inputs.as_of,
-        "period_days": inputs.period_days,
-        "log_position": inputs.at_position,
-        "chain_head": chain_head_at(tracker, inputs.at_position),
-        "formats": ",".join(a.format for a in artefacts),
-    }
-    try:
-        with engine_of(tracker).begin() as connection:
-            connection.execute(insert(report_archive).values(row))
-            connection.execute(
-                insert(report_artefacts),
-                [
-                    {
-                        "report_id": report_id,
-                        "format": a.format,
-                        "media_type": a.media_type,
-                        "sha256": a.sha256,
-                        "content": a.content,
-                    }
-                    for a in artefacts
-                ],
+    # ---- inputs -------------------------------------------------------------------------
+
+    def inputs(
+        self,
+        *,
+        at_position: int | None,
+        as_of: date | None,
+        period_days: int | None,
+        today: date,
+    ) -> ReportInputs:
+        """The report's inputs, checked. `at_position` without `as_of` takes the date and
+        period of the report archived at that position, so its bytes are the archived ones."""
+        with self.database.reading() as connection:
+            head = log_head(connection)
+            position = head if at_position is None else at_position
+            if position < 0 or position > head:
+                raise InvalidValue(f"at_position must be from 0 to {head} (the last event)")
+            if at_position is not None and as_of is None:
+                archived = _archived_inputs(connection, at_position)
+                if archived is not None:
+                    as_of = archived[0]
+                    period_days = archived[1] if period_days is None else period_days
+        if as_of is not None and not EARLIEST_DATE <= as_of <= LATEST_DATE:
+            raise InvalidValue(f"as_of must be from {EARLIEST_DATE} to {LATEST_DATE}")
+        period = DEFAULT_PERIOD_DAYS if period_days is None else period_days
+        if not 1 <= period <= MAX_PERIOD_DAYS:
+            raise InvalidValue(f"period_days must be from 1 to {MAX_PERIOD_DAYS}")
+        return ReportInputs(position, as_of or today, period)
+
+    def head(self) -> int:
+        with self.database.reading() as connection:
+            return log_head(connection)
+
+    def chain_head_at(self, position: int) -> str | None:
+        with self.database.reading() as connection:
+            return chain_head_at(connection, position)
+
+    # ---- building ------------------------------------------------------------------------
+
+    def build(self, inputs: ReportInputs) -> dict[str, Any]:
+        """The report's data (JSON is the source of every format)."""
+        with self.database.reading() as connection:
+            histories = commitment_events(connection, self.tracker.mapper, inputs.at_position)
+            chain_head = chain_head_at(connection, inputs.at_position)
+        return compose(histories.values(), inputs, chain_head=chain_head)
+
+    def generate(self, inputs: ReportInputs, formats: list[str]) -> list[Artefact]:
+        data = self.build(inputs)
+        artefacts = []
+        for fmt in check_formats(formats):
+            content = render(data, fmt)
+            artefacts.append(
+                Artefact(fmt, MEDIA_TYPES[fmt], hashlib.sha256(content).hexdigest(), content)
             )
-    except IntegrityError:
+        return artefacts
+
+    def archive(
+        self,
+        inputs: ReportInputs,
+        formats: list[str],
+        *,
+        generated_by: str,
+        schedule: str | None = None,
+        scheduled_for: datetime | None = None,
+    ) -> dict[str, Any] | None:
+        """Generate and store a report; None when this schedule tick is archived already."""
+        artefacts = self.generate(inputs, formats)
+        report_id = uuid.uuid4().hex
+        row = {
+            "id": report_id,
+            "schedule": schedule,
+            "scheduled_for": scheduled_for,
+            "generated_at": clock.now(),
+            "generated_by": generated_by,
+            "as_of": inputs.as_of,
+            "period_days": inputs.period_days,
+            "log_position": inputs.at_position,
+            "chain_head": self.chain_head_at(inputs.at_position),
+            "formats": ",".join(a.format for a in artefacts),
+        }
+        try:
+            with self.database.writing() as connection:
+                connection.execute(insert(report_archive).values(row))
+                connection.execute(
+                    insert(report_artefacts),
+                    [
+                        {
+                            "report_id": report_id,
+                            "format": a.format,
+                            "media_type": a.media_type,
+                            "sha256": a.sha256,
+                            "content": a.content,
+                        }
+                        for a in artefacts
+                    ],
+                )
+        except IntegrityError:
+            if schedule is not None:
+                return None  # another scheduler archived this tick first
+            raise
+        return describe_row(row, {a.format: a.sha256 for a in artefacts})
+
+    # ---- the archive -------------------------------------------------------------------
+
+    def list(
+        self, *, limit: int = 50, cursor: str | None = None, schedule: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of archived reports, newest first, and the cursor of the next page."""
+        query = select(report_archive).order_by(
+            report_archive.c.generated_at.desc(), report_archive.c.id.desc()
+        )
         if schedule is not None:
-            return None  # another scheduler archived this tick first
-        raise
-    return describe_row(row, {a.format: a.sha256 for a in artefacts})
+            query = query.where(report_archive.c.schedule == schedule)
+        with self.database.reading() as connection:
+            if cursor is not None:
+                query = query.where(_older_than(connection, cursor))
+            rows = connection.execute(query.limit(limit + 1)).mappings().all()
+            page = rows[:limit]
+            hashes = _hashes(connection, [r["id"] for r in page])
+        next_cursor = page[-1]["id"] if len(rows) > limit else None
+        return [describe_row(r, hashes[r["id"]]) for r in page], next_cursor
+
+    def get(self, report_id: str) -> dict[str, Any]:
+        with self.database.reading() as connection:
+            row = (
+                connection.execute(select(report_archive).where(report_archive.c.id == report_id))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise NotFound(f"no archived report {report_id!r}")
+            return describe_row(row, _hashes(connection, [report_id])[report_id])
+
+    def artefact(self, report_id: str, fmt: str) -> Artefact:
+        with self.database.reading() as connection:
+            row = connection.execute(
+                select(report_artefacts).where(
+                    report_artefacts.c.report_id == report_id, report_artefacts.c.format == fmt
+                )
+            ).first()
+        if row is None:
+            self.get(report_id)  # 404 for an unknown report first
+            raise NotFound(f"report {report_id} was not archived as {fmt}")
+        return Artefact(row.format, row.media_type, row.sha256, bytes(row.content))
+
+    def last_scheduled(self, schedule: str) -> datetime | None:
+        """The tick of the newest report archived for a schedule."""
+        with self.database.reading() as connection:
+            done = connection.execute(
+                select(report_archive.c.scheduled_for)
+                .where(report_archive.c.schedule == schedule)
+                .order_by(report_archive.c.scheduled_for.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return None if done is None else clock.as_utc(done)
+
+
+def chain_head_at(connection: Connection, position: int) -> str | None:
+    """The chain entry of the last event at or before `position`."""
+    value = connection.execute(
+        select(event_chain.c.hash)
+        .where(event_chain.c.position <= position)
+        .order_by(event_chain.c.position.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def _archived_inputs(connection: Connection, position: int) -> tuple[date, int] | None:
+    row = connection.execute(
+        select(report_archive.c.as_of, report_archive.c.period_days)
+        .where(report_archive.c.log_position == position)
+        .order_by(report_archive.c.generated_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.as_of, row.period_days)
+
+
+def _hashes(connection: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
+    hashes: dict[str, dict[str, str]] = {i: {} for i in ids}
+    if ids:
+        for a in connection.execute(
+            select(
+                report_artefacts.c.report_id, report_artefacts.c.format, report_artefacts.c.sha256
+            ).where(report_artefacts.c.report_id.in_(ids))
+        ):
+            hashes[a.report_id][a.format] = a.sha256
+    return hashes
 
 
 def describe_row(row: Any, sha256: dict[str, str]) -> dict[str, Any]:
@@ -92,8 +238,8 @@ def describe_row(row: Any, sha256: dict[str, str]) -> dict[str, Any]:
     return {
         "id": row["id"],
         "schedule": row["schedule"],
-        "scheduled_for": _utc(scheduled_for).isoformat() if scheduled_for else None,
-        "generated_at": _utc(row["generated_at"]).isoformat(),
+        "scheduled_for": clock.as_utc(scheduled_for).isoformat() if scheduled_for else None,
+        "generated_at": clock.as_utc(row["generated_at"]).isoformat(),
         "generated_by": row["generated_by"],
         "as_of": row["as_of"].isoformat() if isinstance(row["as_of"], date) else row["as_of"],
         "period_days": row["period_days"],
@@ -104,47 +250,13 @@ def describe_row(row: Any, sha256: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def list_reports(
-    engine: Engine, *, limit: int = 50, cursor: str | None = None, schedule: str | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of archived reports, newest first, and the cursor of the next page."""
-    query = select(report_archive).order_by(
-        report_archive.c.generated_at.desc(), report_archive.c.id.desc()
-    )
-    if schedule is not None:
-        query = query.where(report_archive.c.schedule == schedule)
-    if cursor is not None:
-        query = query.where(_older_than(engine, cursor))
-    with engine.connect() as connection:
-        rows = connection.execute(query.limit(limit + 1)).mappings().all()
-        page = rows[:limit]
-        ids = [r["id"] for r in page]
-        hashes: dict[str, dict[str, str]] = {i: {} for i in ids}
-        if ids:
-            for a in connection.execute(
-                select(
-                    report_artefacts.c.report_id,
-                    report_artefacts.c.format,
-                    report_artefacts.c.sha256,
-                ).where(report_artefacts.c.report_id.in_(ids))
-            ):
-                hashes[a.report_id][a.format] = a.sha256
-    next_cursor = page[-1]["id"] if len(rows) > limit else None
-    return [describe_row(r, hashes[r["id"]]) for r in page], next_cursor
-
-
-def _older_than(engine: Engine, cursor: str) -> Any:
+def _older_than(connection: Connection, cursor: str) -> Any:
     """Reports after the one named by the cursor (its id) in newest-first order."""
-    with engine.connect() as connection:
-        anchor = connection.execute(
-            select(report_archive.c.generated_at, report_archive.c.id).where(
-                report_archive.c.id == cursor
-            )
-        ).first()
+    anchor = connection.execute(
+        select(report_archive.c.generated_at, report_archive.c.id).where(
+            report_archive.c.id == cursor
+        )
+    ).first()
     if anchor is None:
         raise InvalidValue("cursor is not one this API gave out")
     return or_(
@@ -154,36 +266,3 @@ def _older_than(engine: Engine, cursor: str) -> Any:
             report_archive.c.id < anchor.id,
         ),
     )
-
-
-def get_report(engine: Engine, report_id: str) -> dict[str, Any]:
-    with engine.connect() as connection:
-        row = (
-            connection.execute(select(report_archive).where(report_archive.c.id == report_id))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"no archived report {report_id!r}")
-        hashes = {
-            a.format: a.sha256
-            for a in connection.execute(
-                select(report_artefacts.c.format, report_artefacts.c.sha256).where(
-                    report_artefacts.c.report_id == report_id
-                )
-            )
-        }
-    return describe_row(row, hashes)
-
-
-def get_artefact(engine: Engine, report_id: str, fmt: str) -> Artefact:
-    with engine.connect() as connection:
-        row = connection.execute(
-            select(report_artefacts).where(
-                report_artefacts.c.report_id == report_id, report_artefacts.c.format == fmt
-            )
-        ).first()
-    if row is None:
-        get_report(engine, report_id)  # 404 for an unknown report first
-        raise NotFound(f"report {report_id} was not archived as {fmt}")
-    return Artefact(row.format, row.media_type, row.sha256, bytes(row.content))

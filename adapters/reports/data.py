@@ -13,15 +13,13 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-from sqlalchemy import func, select
+from eventsourcing.persistence import Mapper, StoredEvent
+from sqlalchemy import Connection, select
 
-from adapters.event_store import engine_of
-from adapters.tables import event_chain, events, report_archive
+from adapters.tables import events
 from domain.commitment import Commitment, replay
-from domain.errors import InvalidValue
-from domain.tracker import Tracker
-from domain.vocabulary import EARLIEST_DATE, LATEST_DATE, Health, Pillar, Status
+from domain.views import number, summarize
+from domain.vocabulary import Health, Pillar, Status
 
 REPORT_FORMAT_VERSION = 1
 DEFAULT_PERIOD_DAYS = 30
@@ -42,62 +40,9 @@ class ReportInputs:
     period_days: int = DEFAULT_PERIOD_DAYS
 
 
-def resolve_inputs(
-    tracker: Tracker,
-    *,
-    at_position: int | None,
-    as_of: date | None,
-    period_days: int | None,
-    today: date,
-) -> ReportInputs:
-    head = log_head(tracker)
-    position = head if at_position is None else at_position
-    if position < 0 or position > head:
-        raise InvalidValue(f"at_position must be from 0 to {head} (the last event)")
-    if at_position is not None and as_of is None:
-        # "As the log stood at that position": take the date and period of the report
-        # archived then, so that the bytes are the archived ones.
-        archived = _archived_inputs(tracker, at_position)
-        if archived is not None:
-            as_of = archived[0]
-            period_days = archived[1] if period_days is None else period_days
-    if as_of is not None and not EARLIEST_DATE <= as_of <= LATEST_DATE:
-        raise InvalidValue(f"as_of must be from {EARLIEST_DATE} to {LATEST_DATE}")
-    period = DEFAULT_PERIOD_DAYS if period_days is None else period_days
-    if not 1 <= period <= 366:
-        raise InvalidValue("period_days must be from 1 to 366")
-    return ReportInputs(position, as_of or today, period)
-
-
-def _archived_inputs(tracker: Tracker, position: int) -> tuple[date, int] | None:
-    with engine_of(tracker).connect() as connection:
-        row = connection.execute(
-            select(report_archive.c.as_of, report_archive.c.period_days)
-            .where(report_archive.c.log_position == position)
-            .order_by(report_archive.c.generated_at.desc())
-            .limit(1)
-        ).first()
-    return None if row is None else (row.as_of, row.period_days)
-
-
-def log_head(tracker: Tracker) -> int:
-    with engine_of(tracker).connect() as connection:
-        return int(connection.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
-
-
-def chain_head_at(tracker: Tracker, position: int) -> str | None:
-    """The chain entry of the last event at or before `position`."""
-    with engine_of(tracker).connect() as connection:
-        value = connection.execute(
-            select(event_chain.c.hash)
-            .where(event_chain.c.position <= position)
-            .order_by(event_chain.c.position.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-    return None if value is None else str(value)
-
-
-def commitment_events(tracker: Tracker, at_position: int) -> dict[UUID, list[Commitment.Event]]:
+def commitment_events(
+    connection: Connection, mapper: Mapper[UUID], at_position: int
+) -> dict[UUID, list[Commitment.Event]]:
     """Each commitment's events recorded at or before `at_position`, in log order."""
     grouped: dict[UUID, list[Commitment.Event]] = defaultdict(list)
     query = (
@@ -105,24 +50,13 @@ def commitment_events(tracker: Tracker, at_position: int) -> dict[UUID, list[Com
         .where(events.c.id <= at_position, events.c.topic.like("domain.commitment:%"))
         .order_by(events.c.id)
     )
-    with engine_of(tracker).connect() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
-            query
-        )
-        for row in rows:
-            event: Commitment.Event = tracker.mapper.to_domain_event(
-                StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
-            )  # type: ignore[assignment]
-            grouped[event.originator_id].append(event)
+    rows = connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(query)
+    for row in rows:
+        event: Commitment.Event = mapper.to_domain_event(
+            StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
+        )  # type: ignore[assignment]
+        grouped[event.originator_id].append(event)
     return grouped
-
-
-def build_report(tracker: Tracker, inputs: ReportInputs) -> dict[str, Any]:
-    return compose(
-        commitment_events(tracker, inputs.at_position).values(),
-        inputs,
-        chain_head=chain_head_at(tracker, inputs.at_position),
-    )
 
 
 # ---- composing (pure) -------------------------------------------------------------------
@@ -244,44 +178,38 @@ def _iso(value: date | None) -> str | None:
 
 
 def _number(value: Decimal | None) -> float | int | None:
-    if value is None:
-        return None
-    return int(value) if value == value.to_integral_value() else float(value)
+    return None if value is None else number(value)
 
 
 def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
-    c = row.now
-    open_milestones = sorted(
-        (m for m in c.milestones.values() if m.completed_on is None),
-        key=lambda m: (m.due_date, m.id),
-    )
+    """The report's row: fields of the commitment's summary (domain/views.py), with its
+    state at the period's start beside them."""
+    s = summarize(row.now, as_of)
+    upcoming = s["next_milestone"]
     return {
-        "code": c.code,
-        "title": c.title,
-        "pillar": c.pillar.value,
-        "lead_party": c.lead_party,
-        "parties": list(c.parties),
-        "sectors": list(c.sectors),
-        "status": c.status.value,
+        "code": s["code"],
+        "title": s["title"],
+        "pillar": s["pillar"],
+        "lead_party": s["lead_party"],
+        "parties": s["parties"],
+        "sectors": s["sectors"],
+        "status": s["status"],
         "status_at_start": row.before.status.value,
-        "health": c.health.value if c.health else None,
-        "health_rationale": c.health_rationale,
-        "progress": c.progress,
+        "health": s["health"],
+        "health_rationale": s["health_rationale"],
+        "progress": s["progress"],
         "progress_at_start": row.before.progress,
-        "progress_as_of": _iso(c.progress_as_of),
-        "confidence": c.confidence,
-        "target_date": _iso(c.target_date),
-        "overdue": c.is_overdue(as_of),
-        "milestones_total": len(c.milestones),
-        "milestones_completed": sum(1 for m in c.milestones.values() if m.completed_on),
-        "milestones_missed": sum(1 for m in c.milestones.values() if m.status(as_of) == "missed"),
+        "progress_as_of": s["progress_as_of"],
+        "confidence": s["confidence"],
+        "target_date": s["target_date"],
+        "overdue": s["overdue"],
+        "milestones_total": s["milestones_total"],
+        "milestones_completed": s["milestones_completed"],
+        "milestones_missed": s["milestones_missed"],
         "next_milestone": None
-        if not open_milestones
-        else {
-            "title": open_milestones[0].title,
-            "due_date": open_milestones[0].due_date.isoformat(),
-        },
-        "version": c.version,
+        if upcoming is None
+        else {"title": upcoming["title"], "due_date": upcoming["due_date"]},
+        "version": s["version"],
     }
 
 

@@ -13,10 +13,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
-from adapters.reports.charts import all_charts
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -106,11 +102,16 @@ def to_markdown(report: dict[str, Any]) -> bytes:
 
 
 def to_html(report: dict[str, Any]) -> bytes:
+    from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
+
     charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
     return _templates.get_template("report.html.j2").render(r=report, charts=charts).encode("utf-8")
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook  # slow to import: only where it is used
+    from openpyxl.styles import Font
+
     workbook = Workbook()
     summary = workbook.active
     assert summary is not None

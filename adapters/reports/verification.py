@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-
 from adapters.ledger import Verification
 
 
@@ -55,6 +53,8 @@ def read_footer(path: Path) -> Footer:
 
 
 def _xlsx_footer(content: bytes) -> Footer:
+    from openpyxl import load_workbook  # slow to import: only where it is used
+
     sheet = load_workbook(io.BytesIO(content), read_only=True)["Summary"]
     values: dict[str, Any] = {}
     for row in sheet.iter_rows(values_only=True):

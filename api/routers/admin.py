@@ -6,8 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
 
-from adapters.projection import ReadModelProjection
-from api.dependencies import Admin, FollowerDep, TrackerDep
+from api.dependencies import Admin, ServicesDep
 from api.schemas import ADMIN_PROBLEMS, RebuildAccepted
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -24,13 +23,11 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
     ),
     responses=ADMIN_PROBLEMS,
 )
-def rebuild(
-    tracker: TrackerDep, _: Admin, follower: FollowerDep, background: BackgroundTasks
-) -> Any:
-    projection = ReadModelProjection(tracker)
+def rebuild(services: ServicesDep, _: Admin, background: BackgroundTasks) -> Any:
+    projection = services.projection
     projection.rebuild()
-    if follower is not None:
-        follower.wake()
+    if services.follower.running:
+        services.follower.wake()
     else:
         # No follower in this process: catch up here; compare-and-set keeps it safe
         # should a worker elsewhere be catching up too.

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from adapters.history import commitment_history
 from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_commitments
-from api.dependencies import Reader, TrackerDep
+from adapters.wire import to_command
+from api.dependencies import Reader, ServicesDep
 from api.projection_reads import ProjectionRead
 from api.schemas import (
     MAX_VERSION,
@@ -22,56 +23,23 @@ from api.schemas import (
     REGISTRATION_PROBLEMS,
     WRITE_PROBLEMS,
     CommitmentIn,
-    CommitmentOut,
     CommitmentPage,
-    CommitmentPatch,
     DiffOut,
-    EvidenceIn,
-    HealthIn,
     HistoryEntry,
-    IndicatorIn,
-    IndicatorOut,
-    MeasurementIn,
-    MilestoneCompletion,
-    MilestoneIn,
-    MilestoneOut,
-    MilestonePatch,
-    ProgressIn,
-    StatusIn,
     problems,
     written,
 )
-from api.writes import WriteContext, registration_context, write_context
-from domain.commitment import Commitment
+from api.writes import INDICATOR, MILESTONE, PREFIX, CommandRoute, RegistrationDep
+from domain import commands
 from domain.errors import InvalidValue
-from domain.tracker import Change
-from domain.views import describe, diff, judgement_day
-from domain.vocabulary import Evidence, Health, Pillar, Source, Status, check_party
+from domain.views import CommitmentResource, describe, diff, judgement_day
+from domain.vocabulary import Health, Pillar, Status, check_party
 
-router = APIRouter(prefix="/api/v1/commitments", tags=["commitments"])
-
-Write = Annotated[WriteContext, Depends(write_context)]
-PREFIX = router.prefix
+router = APIRouter(prefix=PREFIX, tags=["commitments"])
 
 
 def today() -> date:
     return datetime.now(UTC).date()
-
-
-def render_commitment(change: Change) -> dict[str, Any]:
-    return describe(change.commitment, today())
-
-
-def _milestone(commitment: Commitment, milestone_id: str) -> dict[str, Any]:
-    return next(m for m in describe(commitment, today())["milestones"] if m["id"] == milestone_id)
-
-
-def _indicator(commitment: Commitment, indicator_id: str) -> dict[str, Any]:
-    return next(i for i in describe(commitment, today())["indicators"] if i["id"] == indicator_id)
-
-
-def _evidence(item: EvidenceIn) -> Evidence:
-    return Evidence(item.url, item.title, item.publisher, item.published_on)
 
 
 # ---- reads ---------------------------------------------------------------------------
@@ -108,7 +76,7 @@ def list_all(
     )
     items, next_cursor = projection.read(
         lambda connection: list_commitments(
-            connection, filters, limit=limit, cursor=cursor, today=today()
+            connection, filters, today=today(), limit=limit, cursor=cursor
         )
     )
     return {"items": items, "next_cursor": next_cursor}
@@ -116,7 +84,7 @@ def list_all(
 
 @router.get(
     "/{ref}",
-    response_model=CommitmentOut,
+    response_model=CommitmentResource,
     summary="One commitment, now or as it was",
     description=(
         "Reads the event store, so it is always current. `version` gives the state after "
@@ -128,7 +96,7 @@ def list_all(
 )
 def get_commitment(
     ref: str,
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     response: Response,
     version: Annotated[
@@ -139,7 +107,7 @@ def get_commitment(
         datetime | None, Query(description="Recorded time, e.g. 2026-04-01T00:00:00Z")
     ] = None,
 ) -> Any:
-    commitment = tracker.state(ref, version=version, as_of=as_of, known_at=known_at)
+    commitment = services.tracker.state(ref, version=version, as_of=as_of, known_at=known_at)
     if version is None and as_of is None and known_at is None:
         # Only the current state is something a write can be conditional on.
         response.headers["ETag"] = f'"{commitment.version}"'
@@ -153,8 +121,8 @@ def get_commitment(
     summary="Every event of a commitment, oldest first",
     responses=PROBLEM_RESPONSES,
 )
-def get_history(ref: str, tracker: TrackerDep, _: Reader) -> Any:
-    return commitment_history(tracker, ref)
+def get_history(ref: str, services: ServicesDep, _: Reader) -> Any:
+    return commitment_history(services.database, services.tracker, ref)
 
 
 @router.get(
@@ -166,7 +134,7 @@ def get_history(ref: str, tracker: TrackerDep, _: Reader) -> Any:
 )
 def get_diff(
     ref: str,
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     from_version: Annotated[
         int, Query(alias="from", ge=1, le=MAX_VERSION, description="Earlier version")
@@ -176,6 +144,7 @@ def get_diff(
         Query(alias="to", ge=1, le=MAX_VERSION, description="Later version (default: current)"),
     ] = None,
 ) -> Any:
+    tracker = services.tracker
     current = tracker.get(ref)
     to_version = current.version if to_version is None else to_version
     if from_version > to_version:
@@ -189,290 +158,54 @@ def get_diff(
         "to_version": to_version,
         "changes": diff(before, after),
         "events": [
-            e for e in commitment_history(tracker, ref) if from_version < e["version"] <= to_version
+            e
+            for e in commitment_history(services.database, tracker, ref)
+            if from_version < e["version"] <= to_version
         ],
     }
 
 
-# ---- writes ----------------------------------------------------------------------------
+# ---- writes: a command on the commitment, through api/writes.py ----------------------------
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=CommitmentOut,
+    response_model=CommitmentResource,
     summary="Register a commitment",
     responses=REGISTRATION_PROBLEMS | written(201, location=True),
 )
-def register(
-    body: CommitmentIn, write: Annotated[WriteContext, Depends(registration_context)]
-) -> Response:
-    write.require_party(body.parties)
-    source = Source(body.source.title, body.source.url, body.source.quote) if body.source else None
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.register(
-            actor=write.principal.name,
-            code=body.code,
-            title=body.title,
-            description=body.description,
-            pillar=body.pillar,
-            sectors=body.sectors,
-            parties=body.parties,
-            lead_party=body.lead_party,
-            agencies=body.agencies,
-            start_date=body.start_date,
-            target_date=body.target_date,
-            source=source,
-            on_saved=options.get("on_saved"),
-        ),
-        render=render_commitment,
-        status_code=201,
-        location=lambda change: f"{PREFIX}/{change.commitment.code}",
-    )
+def register(body: CommitmentIn, write: RegistrationDep) -> Response:
+    command = to_command(commands.RegisterCommitment, body)
+    return write.run(command, body, status_code=201, location=f"{PREFIX}/{{code}}")
 
 
-@router.patch(
-    "/{ref}",
-    response_model=CommitmentOut,
-    summary="Revise title, description, target date, agencies or sectors, with a reason",
-    responses=WRITE_PROBLEMS | written(200),
-)
-def revise(ref: str, body: CommitmentPatch, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    changes: dict[str, Any] = {
-        name: getattr(body, name)
-        for name in ("title", "description", "target_date", "agencies", "sectors")
-        if name in body.model_fields_set
-    }
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.revise_details(
-            ref, actor=write.principal.name, changes=changes, reason=body.reason, **options
-        ),
-        render=render_commitment,
-        status_code=200,
-    )
+# Every other write: the command its body is, and the answer (api/writes.py).
+WRITES = (
+    CommandRoute("PATCH", "/{ref}", commands.ReviseDetails, 200,
+                 "Revise title, description, target date, agencies or sectors, with a reason"),
+    CommandRoute("POST", "/{ref}/progress", commands.LogProgress, 201,
+                 "Log progress (percent as of a date)"),
+    CommandRoute("POST", "/{ref}/status", commands.ChangeStatus, 200,
+                 "Change the assessed status, with a reason"),
+    CommandRoute("POST", "/{ref}/health", commands.RateHealth, 200,
+                 "Rate delivery confidence, with a rationale"),
+    CommandRoute("POST", "/{ref}/milestones", commands.AddMilestone, 201,
+                 "Add a milestone", MILESTONE, created="milestones"),
+    CommandRoute("PATCH", "/{ref}/milestones/{milestone_id}", commands.ChangeMilestone, 200,
+                 "Reschedule (due_date with a reason) and/or rename (title) a milestone",
+                 MILESTONE),
+    CommandRoute("POST", "/{ref}/milestones/{milestone_id}/complete",
+                 commands.CompleteMilestone, 200, "Complete a milestone", MILESTONE),
+    CommandRoute("POST", "/{ref}/indicators", commands.DefineIndicator, 201,
+                 "Define an indicator (name, unit, baseline, target)", INDICATOR,
+                 created="indicators"),
+    CommandRoute("POST", "/{ref}/indicators/{indicator_id}/measurements",
+                 commands.RecordMeasurement, 201, "Record a measurement of an indicator",
+                 INDICATOR),
+    CommandRoute("POST", "/{ref}/evidence", commands.AttachEvidence, 201,
+                 "Attach a public document as evidence"),
+)  # fmt: skip
 
-
-@router.post(
-    "/{ref}/progress",
-    status_code=201,
-    response_model=CommitmentOut,
-    summary="Log progress (percent as of a date)",
-    responses=WRITE_PROBLEMS | written(201),
-)
-def log_progress(ref: str, body: ProgressIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.log_progress(
-            ref,
-            actor=write.principal.name,
-            percent=body.percent,
-            as_of=body.as_of,
-            note=body.note,
-            confidence=body.confidence,
-            evidence=[_evidence(e) for e in body.evidence],
-            **options,
-        ),
-        render=render_commitment,
-        status_code=201,
-    )
-
-
-@router.post(
-    "/{ref}/status",
-    response_model=CommitmentOut,
-    summary="Change the assessed status, with a reason",
-    responses=WRITE_PROBLEMS | written(200),
-)
-def change_status(ref: str, body: StatusIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.change_status(
-            ref,
-            actor=write.principal.name,
-            status=body.status,
-            reason=body.reason,
-            as_of=body.as_of,
-            superseded_by=body.superseded_by,
-            **options,
-        ),
-        render=render_commitment,
-        status_code=200,
-    )
-
-
-@router.post(
-    "/{ref}/health",
-    response_model=CommitmentOut,
-    summary="Rate delivery confidence, with a rationale",
-    responses=WRITE_PROBLEMS | written(200),
-)
-def rate_health(ref: str, body: HealthIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.rate_health(
-            ref,
-            actor=write.principal.name,
-            rating=body.rating,
-            rationale=body.rationale,
-            as_of=body.as_of,
-            **options,
-        ),
-        render=render_commitment,
-        status_code=200,
-    )
-
-
-@router.post(
-    "/{ref}/milestones",
-    status_code=201,
-    response_model=MilestoneOut,
-    summary="Add a milestone",
-    responses=WRITE_PROBLEMS | written(201, location=True),
-)
-def add_milestone(ref: str, body: MilestoneIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.add_milestone(
-            ref, actor=write.principal.name, title=body.title, due_date=body.due_date, **options
-        ),
-        render=lambda change: _milestone(change.commitment, change.result),
-        status_code=201,
-        location=lambda change: f"{PREFIX}/{change.commitment.code}/milestones/{change.result}",
-    )
-
-
-@router.patch(
-    "/{ref}/milestones/{milestone_id}",
-    response_model=MilestoneOut,
-    summary="Reschedule (due_date with a reason) and/or rename (title) a milestone",
-    responses=WRITE_PROBLEMS | written(200),
-)
-def change_milestone(ref: str, milestone_id: str, body: MilestonePatch, write: Write) -> Response:
-    commitment = write.tracker.get(ref)
-    write.require_party(commitment.parties)
-    if body.due_date is None and body.title is None:
-        raise InvalidValue("give a new due_date (with a reason) and/or a new title")
-    if body.due_date is not None and not body.reason:
-        raise InvalidValue("rescheduling a milestone needs a reason")
-
-    def script(c: Commitment) -> None:
-        if body.due_date is not None:
-            c.reschedule_milestone(
-                actor=write.principal.name,
-                milestone_id=milestone_id,
-                due_date=body.due_date,
-                reason=body.reason or "",
-            )
-        if body.title is not None:
-            c.retitle_milestone(
-                actor=write.principal.name, milestone_id=milestone_id, title=body.title
-            )
-
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.apply_script(ref, script, **options),
-        render=lambda change: _milestone(change.commitment, milestone_id),
-        status_code=200,
-    )
-
-
-@router.post(
-    "/{ref}/milestones/{milestone_id}/complete",
-    response_model=MilestoneOut,
-    summary="Complete a milestone",
-    responses=WRITE_PROBLEMS | written(200),
-)
-def complete_milestone(
-    ref: str, milestone_id: str, body: MilestoneCompletion, write: Write
-) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.complete_milestone(
-            ref,
-            milestone_id,
-            actor=write.principal.name,
-            completed_on=body.completed_on,
-            note=body.note,
-            **options,
-        ),
-        render=lambda change: _milestone(change.commitment, milestone_id),
-        status_code=200,
-    )
-
-
-@router.post(
-    "/{ref}/indicators",
-    status_code=201,
-    response_model=IndicatorOut,
-    summary="Define an indicator (name, unit, baseline, target)",
-    responses=WRITE_PROBLEMS | written(201, location=True),
-)
-def define_indicator(ref: str, body: IndicatorIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.define_indicator(
-            ref,
-            actor=write.principal.name,
-            name=body.name,
-            unit=body.unit,
-            baseline=body.baseline,
-            target=body.target,
-            **options,
-        ),
-        render=lambda change: _indicator(change.commitment, change.result),
-        status_code=201,
-        location=lambda change: f"{PREFIX}/{change.commitment.code}/indicators/{change.result}",
-    )
-
-
-@router.post(
-    "/{ref}/indicators/{indicator_id}/measurements",
-    status_code=201,
-    response_model=IndicatorOut,
-    summary="Record a measurement of an indicator",
-    responses=WRITE_PROBLEMS | written(201),
-)
-def record_measurement(ref: str, indicator_id: str, body: MeasurementIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.record_measurement(
-            ref,
-            indicator_id,
-            actor=write.principal.name,
-            value=body.value,
-            as_of=body.as_of,
-            note=body.note,
-            **options,
-        ),
-        render=lambda change: _indicator(change.commitment, indicator_id),
-        status_code=201,
-    )
-
-
-@router.post(
-    "/{ref}/evidence",
-    status_code=201,
-    response_model=CommitmentOut,
-    summary="Attach a public document as evidence",
-    responses=WRITE_PROBLEMS | written(201),
-)
-def attach_evidence(ref: str, body: EvidenceIn, write: Write) -> Response:
-    write.require_party(write.tracker.get(ref).parties)
-    return write.execute(
-        body=body,
-        action=lambda options: write.tracker.attach_evidence(
-            ref, actor=write.principal.name, evidence=_evidence(body), **options
-        ),
-        render=render_commitment,
-        status_code=201,
-    )
+for route in WRITES:
+    route.add_to(router, responses=WRITE_PROBLEMS)

@@ -20,16 +20,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
-from adapters.event_store import engine_of
+from adapters.bootstrap import Services
 from adapters.history import commitment_history
-from adapters.reports.archive import generate
-from adapters.reports.charts import all_charts
-from adapters.reports.data import ReportInputs, build_report, log_head
+from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
-from adapters.tokens import authenticate
-from api.dependencies import SettingsDep, TrackerDep
+from api.dependencies import ServicesDep
 from domain.errors import NotFound
-from domain.tracker import Tracker
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
@@ -48,23 +44,25 @@ _cache_lock = threading.Lock()
 _cache: dict[str, Any] = {}
 
 
-def _portfolio(tracker: Tracker) -> tuple[dict[str, Any], dict[str, Markup]]:
+def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
     """The report (and its charts) for today at the log's head, rebuilt only when either moves."""
-    key = (id(tracker), log_head(tracker), datetime.now(UTC).date())
+    from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
+
+    key = (id(services), services.reports.head(), datetime.now(UTC).date())
     with _cache_lock:
         if _cache.get("key") != key:
-            report = build_report(tracker, ReportInputs(key[1], key[2]))
+            report = services.reports.build(ReportInputs(key[1], key[2]))
             charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
             _cache.update(key=key, report=report, charts=charts)
         return _cache["report"], _cache["charts"]
 
 
-def _signed_in(request: Request, tracker: Tracker, public: bool) -> bool | None:
+def _signed_in(request: Request, services: Services) -> bool | None:
     """True or False (public read) when the page may be shown; None when a sign-in is needed."""
     token = request.cookies.get(COOKIE)
-    if token and authenticate(engine_of(tracker), token) is not None:
+    if token and services.authenticate(token) is not None:
         return True
-    return False if public else None
+    return False if services.settings.public_read else None
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -75,17 +73,16 @@ def _to_login(request: Request) -> RedirectResponse:
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request,
-    tracker: TrackerDep,
-    settings: SettingsDep,
+    services: ServicesDep,
     pillar: str = "",
     party: str = "",
     status: str = "",
     health: str = "",
 ) -> Response:
-    signed_in = _signed_in(request, tracker, settings.public_read)
+    signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    report, charts = _portfolio(tracker)
+    report, charts = _portfolio(services)
     parties = sorted({p for c in report["commitments"] for p in c["parties"]})
     selects = [
         ("pillar", "Pillar", [p.value for p in Pillar]),
@@ -176,14 +173,12 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
 
 
 @router.get("/c/{code}", response_class=HTMLResponse)
-def commitment_page(
-    code: str, request: Request, tracker: TrackerDep, settings: SettingsDep
-) -> Response:
-    signed_in = _signed_in(request, tracker, settings.public_read)
+def commitment_page(code: str, request: Request, services: ServicesDep) -> Response:
+    signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
     try:
-        commitment = tracker.get(code)
+        commitment = services.tracker.get(code)
     except NotFound as error:
         return templates.TemplateResponse(
             request,
@@ -201,7 +196,7 @@ def commitment_page(
             "label": _LABELS.get(e["type"], e["type"]),
             "summary": _summary(e["type"], e["data"], names),
         }
-        for e in commitment_history(tracker, code)
+        for e in commitment_history(services.database, services.tracker, code)
     ]
     return templates.TemplateResponse(
         request,
@@ -215,7 +210,7 @@ def commitment_page(
 
 
 @router.get("/report.{fmt}")
-def report_file(fmt: str, request: Request, tracker: TrackerDep, settings: SettingsDep) -> Response:
+def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
     """Today's full report for people signed in to the dashboard (the API wants a bearer)."""
     if fmt not in MEDIA_TYPES:
         return templates.TemplateResponse(
@@ -224,11 +219,11 @@ def report_file(fmt: str, request: Request, tracker: TrackerDep, settings: Setti
             {"message": f"no report format {fmt!r}", "signed_in": False},
             status_code=404,
         )
-    signed_in = _signed_in(request, tracker, settings.public_read)
+    signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    inputs = ReportInputs(log_head(tracker), datetime.now(UTC).date())
-    [artefact] = generate(tracker, inputs, [fmt])
+    inputs = ReportInputs(services.reports.head(), datetime.now(UTC).date())
+    [artefact] = services.reports.generate(inputs, [fmt])
     disposition = "inline" if fmt in ("html", "json") else "attachment"
     return Response(
         artefact.content,
@@ -252,11 +247,11 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", response_class=HTMLResponse)
 def login(
     request: Request,
-    tracker: TrackerDep,
+    services: ServicesDep,
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    if authenticate(engine_of(tracker), token.strip()) is None:
+    if services.authenticate(token.strip()) is None:
         return templates.TemplateResponse(
             request,
             "login.html.j2",

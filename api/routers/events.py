@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from adapters.history import MAX_FEED_LIMIT, event_feed
-from api.dependencies import Reader, TrackerDep
+from api.dependencies import Reader, ServicesDep
 from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
@@ -21,11 +21,11 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
     responses=READ_PROBLEMS,
 )
 def feed(
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="Return events after this position")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
-    return event_feed(tracker, after=after, limit=limit)
+    return event_feed(services.database, services.tracker, after=after, limit=limit)

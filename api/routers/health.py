@@ -6,14 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from adapters.event_store import engine_of
 from adapters.migrate import SchemaNotCurrent, require_current_schema
-from adapters.projection import projection_position
-from adapters.tables import events
-from api.dependencies import FollowerDep, SettingsDep, TrackerDep
+from adapters.projection import log_head, projection_position
+from api.dependencies import ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -28,16 +25,16 @@ def healthz() -> dict[str, str]:
     summary="Readiness: database and schema; the projection's position and lag in events",
     responses={503: {"description": "Not ready; `detail` says why"}},
 )
-def readyz(tracker: TrackerDep, settings: SettingsDep, follower: FollowerDep) -> Any:
-    engine = engine_of(tracker)
+def readyz(services: ServicesDep) -> Any:
     try:
-        require_current_schema(engine, settings.database_url)
-        with engine.connect() as connection:
-            head = connection.execute(select(func.max(events.c.id))).scalar_one() or 0
-            projected = projection_position(engine)
+        require_current_schema(services.database)
+        with services.database.reading() as connection:
+            head = log_head(connection)
+            projected = projection_position(connection)
     except (SQLAlchemyError, SchemaNotCurrent) as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
-    if follower is None:
+    follower = services.follower
+    if not follower.running:
         state = "off"
     elif follower.last_error is not None:
         state = "failing"
@@ -50,6 +47,6 @@ def readyz(tracker: TrackerDep, settings: SettingsDep, follower: FollowerDep) ->
             "position": projected,
             "lag": max(0, head - projected),
             "follower": state,
-            "last_error": follower.last_error if follower is not None else None,
+            "last_error": follower.last_error,
         },
     }

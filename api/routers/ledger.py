@@ -6,9 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from adapters.event_store import engine_of
 from adapters.ledger import verify
-from api.dependencies import Reader, TrackerDep
+from api.dependencies import Reader, ServicesDep
 from api.schemas import READ_PROBLEMS, LedgerOut
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
@@ -20,5 +19,5 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
     summary="Recompute the hash chain and name the first position that does not match",
     responses=READ_PROBLEMS,
 )
-def ledger(tracker: TrackerDep, _: Reader) -> Any:
-    return verify(engine_of(tracker)).as_dict()
+def ledger(services: ServicesDep, _: Reader) -> Any:
+    return verify(services.database).as_dict()

@@ -7,11 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from adapters.event_store import engine_of
-from adapters.reports.archive import archive, generate, get_artefact, get_report, list_reports
-from adapters.reports.data import resolve_inputs
 from adapters.reports.render import EXTENSIONS
-from api.dependencies import Admin, Reader, TrackerDep
+from api.dependencies import Admin, Reader, ServicesDep
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
@@ -54,21 +51,20 @@ def _artefact_response(
     response_class=Response,
 )
 def progress(
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     format: Format = "json",
     as_of: date | None = None,
     at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     period_days: Annotated[int | None, Query(ge=1, le=366)] = None,
 ) -> Response:
-    inputs = resolve_inputs(
-        tracker,
+    inputs = services.reports.inputs(
         at_position=at_position,
         as_of=as_of,
         period_days=period_days,
         today=datetime.now(UTC).date(),
     )
-    [artefact] = generate(tracker, inputs, [format])
+    [artefact] = services.reports.generate(inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
     response = _artefact_response(
         artefact.content, artefact.media_type, format, name, artefact.sha256
@@ -85,15 +81,13 @@ def progress(
     responses=READ_PROBLEMS,
 )
 def archived(
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     schedule: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Any:
-    items, next_cursor = list_reports(
-        engine_of(tracker), limit=limit, cursor=cursor, schedule=schedule
-    )
+    items, next_cursor = services.reports.list(limit=limit, cursor=cursor, schedule=schedule)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -104,15 +98,14 @@ def archived(
     summary="Generate a report now and archive it",
     responses=ADMIN_PROBLEMS | problems(e422="Invalid formats, date or position"),
 )
-def create(body: ReportRequest, tracker: TrackerDep, principal: Admin, response: Response) -> Any:
-    inputs = resolve_inputs(
-        tracker,
+def create(body: ReportRequest, services: ServicesDep, principal: Admin, response: Response) -> Any:
+    inputs = services.reports.inputs(
         at_position=body.at_position,
         as_of=body.as_of,
         period_days=body.period_days,
         today=datetime.now(UTC).date(),
     )
-    stored = archive(tracker, inputs, body.formats, generated_by=principal.name)
+    stored = services.reports.archive(inputs, body.formats, generated_by=principal.name)
     assert stored is not None  # only scheduled ticks can collide
     response.headers["Location"] = f"{router.prefix}/{stored['id']}"
     return stored
@@ -126,14 +119,13 @@ def create(body: ReportRequest, tracker: TrackerDep, principal: Admin, response:
 )
 def archived_one(
     report_id: str,
-    tracker: TrackerDep,
+    services: ServicesDep,
     _: Reader,
     format: Format | None = None,
 ) -> Any:
-    engine = engine_of(tracker)
     if format is None:
-        return get_report(engine, report_id)
-    artefact = get_artefact(engine, report_id, format)
+        return services.reports.get(report_id)
+    artefact = services.reports.artefact(report_id, format)
     return _artefact_response(
         artefact.content, artefact.media_type, format, f"report-{report_id}", artefact.sha256
     )

@@ -6,10 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from adapters.scheduler import cron_trigger, list_schedules
-from api.dependencies import Admin, Reader, TrackerDep
+from adapters.scheduler import list_schedules
+from adapters.unit_of_work import Write
+from adapters.wire import to_command
+from api.dependencies import Admin, Reader, ServicesDep
 from api.projection_reads import ProjectionRead
 from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, ScheduleOut, problems
+from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import NotFound
 from domain.schedule import ReportSchedule
 
@@ -69,18 +72,12 @@ def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Dep
     responses=ADMIN_PROBLEMS
     | problems(e409="The schedule already has exactly these settings", e422="Invalid schedule"),
 )
-def define(body: ScheduleIn, tracker: TrackerDep, principal: Admin, response: Response) -> Any:
-    cron_trigger(body.cron, body.timezone)  # refuse what APScheduler could not run
-    schedule, position = tracker.define_schedule(
-        actor=principal.name,
-        name=body.name,
-        cron=body.cron,
-        formats=body.formats,
-        timezone=body.timezone,
-        period_days=body.period_days,
-    )
+def define(body: ScheduleIn, services: ServicesDep, principal: Admin, response: Response) -> Any:
+    written = services.unit_of_work.run(Write(principal, to_command(DefineSchedule, body)))
+    assert written.change is not None
+    schedule: ReportSchedule = written.change.aggregate
     response.headers["Location"] = f"{router.prefix}/{schedule.name}"
-    response.headers["X-Log-Position"] = str(position)
+    response.headers["X-Log-Position"] = str(written.position)
     return _describe(schedule)
 
 
@@ -90,6 +87,6 @@ def define(body: ScheduleIn, tracker: TrackerDep, principal: Admin, response: Re
     summary="Remove a schedule (its history stays in the log)",
     responses=ADMIN_PROBLEMS | problems(e404="No such schedule", e409="Already removed"),
 )
-def remove(name: str, tracker: TrackerDep, principal: Admin) -> Response:
-    _, position = tracker.remove_schedule(name, actor=principal.name)
-    return Response(status_code=204, headers={"X-Log-Position": str(position)})
+def remove(name: str, services: ServicesDep, principal: Admin) -> Response:
+    written = services.unit_of_work.run(Write(principal, RemoveSchedule(name=name)))
+    return Response(status_code=204, headers={"X-Log-Position": str(written.position)})

@@ -1,0 +1,91 @@
+"""The composition root: everything a process needs, built once from the settings.
+
+FastAPI's lifespan (api/app.py), every CLI command (api/cli.py), the seed loader and the
+scheduler receive what they need from here; nothing else makes an engine or a Tracker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from adapters.database import Database
+from adapters.event_store import StoredTracker
+from adapters.follower import ProjectionFollower
+from adapters.migrate import require_current_schema
+from adapters.projection import ReadModelProjection
+from adapters.reports.archive import ReportArchive
+from adapters.scheduler import ReportScheduler
+from adapters.settings import Settings
+from adapters.tokens import Authenticator
+from adapters.unit_of_work import UnitOfWork
+
+
+@dataclass
+class Services:
+    """What one process runs on. `start` runs the follower and scheduler in threads."""
+
+    settings: Settings
+    database: Database
+    tracker: StoredTracker
+    unit_of_work: UnitOfWork
+    projection: ReadModelProjection
+    follower: ProjectionFollower
+    reports: ReportArchive
+    scheduler: ReportScheduler
+    authenticate: Authenticator
+
+    def start(self, *, follower: bool, scheduler: bool) -> None:
+        if follower:
+            self.follower.start()
+        if scheduler:
+            self.scheduler.start()
+
+    def close(self) -> None:
+        self.scheduler.stop()
+        self.follower.stop()
+        self.tracker.close()
+        self.database.close()
+
+
+def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
+    """Build the services of a process on the configured database.
+
+    `check_schema`: refuse a database that is not migrated to this code's schema (only
+    `commitments migrate` itself does without)."""
+    database = Database(settings.database_url)
+    try:
+        if check_schema:
+            require_current_schema(database)
+        tracker = StoredTracker(database)
+    except BaseException:
+        database.close()
+        raise
+    unit_of_work = UnitOfWork(database, tracker)
+    projection = ReadModelProjection(database, tracker)
+    follower = ProjectionFollower(projection)
+    unit_of_work.after_commit.append(follower.wake)
+    reports = ReportArchive(database, tracker)
+    scheduler = ReportScheduler(database, reports, projection)
+    return Services(
+        settings,
+        database,
+        tracker,
+        unit_of_work,
+        projection,
+        follower,
+        reports,
+        scheduler,
+        Authenticator(database),
+    )
+
+
+@contextmanager
+def services_for(settings: Settings) -> Iterator[Services]:
+    """Services for the length of a block (a CLI command, a test)."""
+    services = bootstrap(settings)
+    try:
+        yield services
+    finally:
+        services.close()

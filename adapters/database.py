@@ -1,0 +1,123 @@
+"""The database of one process: its engine, transactions that write, snapshots that read,
+and PostgreSQL advisory locks. Every adapter reaches the database through this.
+
+SQLite: one file in WAL mode. Transactions that write start with BEGIN IMMEDIATE, so a
+write never fails half-way on a snapshot another process moved; inside the process they
+queue on a Python lock first (quick hand-over, instead of SQLite's sleeping busy wait).
+Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import psycopg
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine
+
+# Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
+WRITE = {"commitments_write": True}
+# As many kept connections as the API has worker threads (AnyIO's default 40): a pool
+# that closes and reopens connections under load costs more than the queries.
+_POOL = {"pool_size": 40, "max_overflow": 20, "pool_timeout": 10}
+
+
+class Database:
+    """One engine per process, made by the composition root (adapters/bootstrap.py)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, **_POOL)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+        # Writers of this process take turns here before SQLite's own lock (PostgreSQL
+        # writers need no such turn: their row locks and MVCC keep them apart).
+        self._write_turn: threading.Lock | None = None
+        if not self.is_postgres:
+            self._write_turn = threading.Lock()
+            _configure_sqlite(self.engine)
+            # Stored in the file: once is enough (per connection it would wait on writers).
+            raw = self.engine.raw_connection()
+            try:
+                raw.driver_connection.execute("PRAGMA journal_mode=WAL")  # type: ignore[union-attr]
+            finally:
+                raw.close()
+
+    @contextmanager
+    def writing(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A transaction that writes: committed at the end of the block, rolled back on
+        error. `durable=False` is for derived data (read models): the commit does not wait
+        for the disk, so a crash may undo the transaction, but never half of it."""
+        with self.write_turn(), self.engine.connect() as connection:
+            connection.execution_options(**WRITE)
+            driver: Any = connection.connection.driver_connection
+            if not durable and not self.is_postgres:
+                driver.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with connection.begin():
+                    if not durable and self.is_postgres:
+                        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield connection
+            finally:
+                if not durable and not self.is_postgres:
+                    driver.execute("PRAGMA synchronous=FULL")
+
+    def write_turn(self) -> Any:
+        """This process's turn to write (SQLite); the unit of work takes it too."""
+        return self._write_turn if self._write_turn is not None else nullcontext()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One consistent snapshot for several queries (a position and the rows it covers)."""
+        with self.engine.connect() as connection:
+            if self.is_postgres:
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def psycopg_conninfo(self) -> str:
+        return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        # SQLAlchemy, not the driver, says when transactions begin (see _begin).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA busy_timeout=10000")
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get("commitments_write")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit key for pg_advisory_lock (the formula is shared with older
+    releases: keep it, or a mixed deployment runs two leaders)."""
+    digest = hashlib.sha256(f"commitments:projection:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(database: Database, name: str, *, listen: str | None = None) -> Iterator[Any]:
+    """Try PostgreSQL's session-level advisory lock `name` on a connection of its own.
+
+    Yields that connection (LISTENing on `listen` if given) while the lock is held, or None
+    when another session holds it. The lock ends with the block, or with the session when
+    the process dies, so a standby takes over.
+    """
+    with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as connection:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(name),)).fetchone()
+        if not row or not row[0]:
+            yield None
+            return
+        if listen is not None:
+            connection.execute(f"LISTEN {listen}")
+        yield connection

@@ -1,0 +1,92 @@
+"""What every benchmark shares: throw-away databases, results and their table."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from adapters.bootstrap import Services, bootstrap
+from adapters.migrate import upgrade
+from adapters.settings import Settings
+
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One figure against its baseline measured in the same run (bench/results.json)."""
+
+    name: str
+    database: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float
+    ratio: float
+    target: str
+    passed: bool
+
+    def row(self) -> dict[str, object]:
+        fields = asdict(self)
+        fields["pass"] = fields.pop("passed")
+        return fields
+
+
+def databases() -> Iterator[str]:
+    """SQLite always; PostgreSQL too when COMMITMENTS_BENCH_POSTGRES_URL is set."""
+    yield "sqlite"
+    if os.environ.get("COMMITMENTS_BENCH_POSTGRES_URL"):
+        yield "postgresql"
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    """A new, migrated database of that kind, dropped afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.sqlite'}"
+            upgrade(url)
+            yield url
+        return
+    admin_url = os.environ["COMMITMENTS_BENCH_POSTGRES_URL"]
+    name = f"commitments_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def services_on(url: str) -> Services:
+    return bootstrap(
+        Settings(database_url=url, public_read=False, scheduler=False, projector=False)
+    )
+
+
+def print_table(results: list[Result]) -> None:
+    print(f"{'name':<24} {'db':<10} {'value':>12} {'baseline':>12} {'ratio':>7}  target")
+    for r in results:
+        mark = "ok" if r.passed else "MISSED"
+        print(
+            f"{r.name:<24} {r.database:<10} {r.value:>10,.1f} {r.unit:<1} "
+            f"{r.baseline_value:>10,.1f} {r.ratio:>7.2f}  {r.target} {mark}"
+        )
+
+
+def write_results(results: list[Result]) -> None:
+    RESULTS.write_text(json.dumps([r.row() for r in results], indent=2) + "\n")

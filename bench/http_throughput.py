@@ -1,0 +1,184 @@
+"""http_write_throughput: 16 clients posting progress over loopback to `commitments serve`
+(projector and scheduler running, as `make run` serves), against a no-op FastAPI endpoint
+served the same way, interleaved in one run. The load comes from wrk (C, keep-alive
+connections), so the client costs little of the machine and the same for both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from adapters.tokens import create_token
+from adapters.unit_of_work import Write
+from bench.common import Result, fresh_database, services_on
+from domain.access import Role, system
+from domain.commands import RegisterCommitment
+from domain.vocabulary import Pillar
+
+CLIENTS = 16
+SECONDS = 8
+ROUNDS = 2
+COMMITMENTS = 16
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 100.0
+SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
+
+_LUA = """
+local paths = {%(paths)s}
+local n = 0
+local body = '%(body)s'
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
+request = function()
+  n = n + 1
+  return wrk.format("POST", paths[(n %% #paths) + 1], headers, body)
+end
+"""
+
+
+@dataclass(frozen=True)
+class Load:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _process(args: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    with log.open("w") as out:
+        process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("server did not start within 60 s")
+                time.sleep(0.1)
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _wrk(base: str, paths: list[str], token: str, folder: Path) -> Load:
+    body = json.dumps({"percent": 50, "as_of": str(datetime.now(UTC).date()), "note": "bench"})
+    script = folder / "post.lua"
+    script.write_text(
+        _LUA % {"paths": ", ".join(f'"{p}"' for p in paths), "body": body, "token": token}
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, CLIENTS)}",
+            f"-c{CLIENTS}",
+            f"-d{SECONDS}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"requests failed:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Load(rate, _latency(out, "50%"), _latency(out, "99%"))
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _prepare(url: str) -> str:
+    """Commitments to write to, and an admin token."""
+    services = services_on(url)
+    try:
+        for i in range(COMMITMENTS):
+            command = RegisterCommitment(
+                code=f"CMAP-BENCH-H{i:02d}",
+                title="Bench",
+                pillar=Pillar.PROSPERITY,
+                sectors=("trade",),
+                parties=("CA", "MX"),
+                lead_party="joint",
+            )
+            services.unit_of_work.run(Write(system("bench"), command))
+        services.projection.catch_up()
+        return create_token(services.database, name="bench", role=Role.ADMIN, party=None)
+    finally:
+        services.close()
+
+
+def measure(kind: str) -> Result:
+    paths = [f"/api/v1/commitments/CMAP-BENCH-H{i:02d}/progress" for i in range(COMMITMENTS)]
+    with fresh_database(kind) as url, tempfile.TemporaryDirectory() as folder:
+        token = _prepare(url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
+        env |= {
+            "COMMITMENTS_DATABASE_URL": url,
+            "COMMITMENTS_PROJECTOR": "true",
+            "COMMITMENTS_SCHEDULER": "true",
+        }
+        app_loads, noop_loads = [], []
+        for _ in range(ROUNDS):
+            port = _free_port()
+            noop = [sys.executable, "-m", "bench.noop_app", str(port)]
+            with _process(noop, env, port, Path(folder) / "noop.log") as base:
+                noop_loads.append(_wrk(base, ["/noop"], token, Path(folder)))
+            port = _free_port()
+            serve = [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)]
+            with _process(serve, env, port, Path(folder) / "serve.log") as base:
+                app_loads.append(_wrk(base, paths, token, Path(folder)))
+    app = statistics.median(load.rate for load in app_loads)
+    noop_rate = statistics.median(load.rate for load in noop_loads)
+    p50 = statistics.median(load.p50_ms for load in app_loads)
+    p99 = max(load.p99_ms for load in app_loads)
+    ratio = app / noop_rate
+    return Result(
+        "http_write_throughput",
+        kind,
+        round(app, 1),
+        "/s",
+        f"no-op FastAPI endpoint (p50 {p50:.1f} ms, p99 {p99:.1f} ms)",
+        round(noop_rate, 1),
+        round(ratio, 3),
+        f">= {TARGET_RATIO}x, p99 <= {TARGET_P99_MS:.0f} ms",
+        ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS,
+    )
+
+
+if __name__ == "__main__":
+    from bench.common import databases, print_table
+
+    print_table([measure(kind) for kind in databases()])

@@ -1,0 +1,48 @@
+"""Helpers for tests: principals, a registration command, writes through the unit of work."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from adapters.bootstrap import Services
+from adapters.unit_of_work import Write, Written
+from domain.access import Principal, Role
+from domain.commands import Command, RegisterCommitment
+from domain.vocabulary import Pillar, Source
+
+ADMIN = Principal("admin-1", Role.ADMIN)
+CA_EDITOR = Principal("ana.ca", Role.EDITOR, "CA")
+MX_EDITOR = Principal("luis.mx", Role.EDITOR, "MX")
+VIEWER = Principal("vera", Role.VIEWER)
+
+CODE = "CMAP-PROS-RAIL"
+
+
+def registration(code: str = CODE, **overrides: Any) -> RegisterCommitment:
+    """A valid registration of a CA-MX commitment; override any field."""
+    fields: dict[str, Any] = {
+        "code": code,
+        "title": "Rail corridors",
+        "pillar": Pillar.PROSPERITY,
+        "sectors": ("railways",),
+        "parties": ("CA", "MX"),
+        "lead_party": "joint",
+        "start_date": date(2025, 9, 18),
+        "source": Source("Action Plan", "https://example.org/plan", "rail"),
+    }
+    return RegisterCommitment(**(fields | overrides))
+
+
+def write(
+    services: Services,
+    command: Command,
+    *,
+    ref: str | None = None,
+    principal: Principal = ADMIN,
+    expected_version: int | None = None,
+) -> Written:
+    """A write through the unit of work, as every entry point makes it."""
+    return services.unit_of_work.run(
+        Write(principal, command, ref=ref, expected_version=expected_version)
+    )
