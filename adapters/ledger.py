@@ -23,6 +23,14 @@ from adapters.database import Database
 from adapters.tables import event_chain, events
 
 GENESIS = "0" * 64
+# A stored event as the chain hashes it: its position and the columns the library writes.
+STORED_EVENT = (
+    events.c.id,
+    events.c.originator_id,
+    events.c.originator_version,
+    events.c.topic,
+    events.c.state,
+)
 _STREAM_BATCH = 5_000
 
 
@@ -124,16 +132,7 @@ def _verify(connection: Connection) -> Verification:
     without a chain entry, a chain entry without its event, a changed byte, a reordered
     or inserted event and an edited chain entry all show up at their position.
     """
-    event_rows = _stream(
-        connection,
-        select(
-            events.c.id,
-            events.c.originator_id,
-            events.c.originator_version,
-            events.c.topic,
-            events.c.state,
-        ).order_by(events.c.id),
-    )
+    event_rows = _stream(connection, select(*STORED_EVENT).order_by(events.c.id))
     chain_rows = _stream(
         connection,
         select(event_chain.c.position, event_chain.c.hash).order_by(event_chain.c.position),
@@ -186,14 +185,7 @@ def _uuid(value: Any) -> UUID:
 def events_with_hashes() -> Select[Any]:
     """Stored events with their chain entries (None where missing), in log order."""
     return (
-        select(
-            events.c.id,
-            events.c.originator_id,
-            events.c.originator_version,
-            events.c.topic,
-            events.c.state,
-            event_chain.c.hash,
-        )
+        select(*STORED_EVENT, event_chain.c.hash)
         .outerjoin(event_chain, event_chain.c.position == events.c.id)
         .order_by(events.c.id)
     )

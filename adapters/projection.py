@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.database import Database
+from adapters.ledger import STORED_EVENT
 from adapters.tables import (
     READ_MODEL_TABLES,
     assessments,
@@ -41,7 +42,7 @@ from domain import clock
 from domain.commitment import Commitment
 from domain.schedule import ReportSchedule
 from domain.tracker import Tracker
-from domain.views import stored_summary
+from domain.views import schedule_resource, stored_summary
 
 log = logging.getLogger(__name__)
 
@@ -255,12 +256,11 @@ def log_head(connection: Connection) -> int:
 # Statements built once (with expanding IN lists): each batch runs them, and building and
 # compiling a new statement costs more than a small batch's writing.
 _NEXT = (
-    select(events.c.id, events.c.originator_id, events.c.originator_version, events.c.topic,
-           events.c.state)
+    select(*STORED_EVENT)
     .where(events.c.id > bindparam("after"))
     .order_by(events.c.id)
     .limit(bindparam("limit"))
-)  # fmt: skip
+)
 _POSITION = select(projection_positions.c.position).where(
     projection_positions.c.name == bindparam("projection")
 )
@@ -364,14 +364,8 @@ def _summary_row(c: Commitment, position: int) -> dict[str, Any]:
 def _schedule_row(schedule: ReportSchedule) -> dict[str, Any]:
     return {
         "name": schedule.name,
-        "cron": schedule.cron,
-        "formats": ",".join(schedule.formats),
-        "timezone": schedule.timezone,
-        "period_days": schedule.period_days,
         "active": schedule.active,
-        "defined_by": schedule.changed_by,
-        "defined_at": clock.as_utc(schedule.modified_on),
-        "version": schedule.version,
+        "document": json.dumps(schedule_resource(schedule), separators=(",", ":")),
     }
 
 

@@ -13,6 +13,7 @@ API or the CLI of any process takes effect.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -32,6 +33,7 @@ from adapters.tables import report_schedules
 from domain import clock
 from domain.cron import cron_trigger, latest_tick
 from domain.errors import InvalidValue
+from domain.views import ScheduleResource
 
 log = logging.getLogger(__name__)
 
@@ -42,25 +44,12 @@ SCHEDULER_ACTOR = "scheduler"
 
 def list_schedules(
     connection: Connection, *, include_removed: bool = False
-) -> list[dict[str, Any]]:
+) -> list[ScheduleResource]:
     """The schedules as projected, by name."""
-    query = select(report_schedules).order_by(report_schedules.c.name)
+    query = select(report_schedules.c.document).order_by(report_schedules.c.name)
     if not include_removed:
         query = query.where(report_schedules.c.active.is_(True))
-    return [
-        {
-            "name": r["name"],
-            "cron": r["cron"],
-            "formats": r["formats"].split(","),
-            "timezone": r["timezone"],
-            "period_days": r["period_days"],
-            "active": r["active"],
-            "changed_by": r["defined_by"],
-            "changed_at": clock.as_utc(r["defined_at"]).isoformat(),
-            "version": r["version"],
-        }
-        for r in connection.execute(query).mappings()
-    ]
+    return [json.loads(document) for document in connection.execute(query).scalars()]
 
 
 class ReportScheduler:
@@ -101,7 +90,7 @@ class ReportScheduler:
                 archived.append(stored)
         return archived
 
-    def _run_latest(self, schedule: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    def _run_latest(self, schedule: ScheduleResource, now: datetime) -> dict[str, Any] | None:
         name = schedule["name"]
         try:
             trigger = cron_trigger(schedule["cron"], schedule["timezone"], now=now)

@@ -148,17 +148,16 @@ def _sample_command(step: dict[str, Any], commitment: Commitment) -> commands.Co
     for key in ("note", "rationale", "reason", "title", "name"):
         if key in step and not str(step[key]).startswith(SAMPLE_PREFIX):
             raise SeedError(f"sample {kind} {key} must start with {SAMPLE_PREFIX!r}")
+    # Steps name a milestone by its title and an indicator by its name: find their ids.
     path: dict[str, str] = {}
-    if "milestone" in step:
-        title = step.pop("milestone")
-        milestone = commitment.milestone_by_title(title)
-        if milestone is None:
-            raise SeedError(f"no milestone titled {title!r} on {commitment.code}")
-        path["milestone_id"] = milestone.id
-    if "indicator" in step:
-        name = step.pop("indicator")
-        indicator = commitment.indicator_by_name(name)
-        if indicator is None:
-            raise SeedError(f"no indicator named {name!r} on {commitment.code}")
-        path["indicator_id"] = indicator.id
+    for key, find in (
+        ("milestone", commitment.milestone_by_title),
+        ("indicator", commitment.indicator_by_name),
+    ):
+        if key in step:
+            named = step.pop(key)
+            found = find(named)
+            if found is None:
+                raise SeedError(f"{commitment.code} has no {key} called {named!r}")
+            path[f"{key}_id"] = found.id
     return wire.parse(SAMPLE_STEPS[kind], step, **path)

@@ -172,18 +172,13 @@ assessments = Table(
 )
 
 # Report schedules as the scheduler reads them (projected from ReportSchedule events).
+# (The schedule resource of domain/views.py as a JSON document.)
 report_schedules = Table(
     "report_schedules",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("cron", String(100), nullable=False),
-    Column("formats", String(100), nullable=False),
-    Column("timezone", String(64), nullable=False),
-    Column("period_days", Integer, nullable=False),
     Column("active", Boolean, nullable=False),
-    Column("defined_by", String(200), nullable=False),
-    Column("defined_at", DateTime(timezone=True), nullable=False),
-    Column("version", Integer, nullable=False),
+    Column("document", Text, nullable=False),
 )
 
 READ_MODEL_TABLES = (

@@ -199,15 +199,3 @@ class ArchivedReport(BaseModel):
 class ArchivedPage(BaseModel):
     items: list[ArchivedReport]
     next_cursor: str | None = Field(description="Pass as ?cursor= for older reports")
-
-
-class ScheduleOut(BaseModel):
-    name: str
-    cron: str
-    formats: list[str]
-    timezone: str
-    period_days: int
-    active: bool
-    changed_by: str
-    changed_at: str
-    version: int

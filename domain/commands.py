@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
 
 from annotated_types import Ge, Le, MaxLen
 
+from domain.errors import InvalidValue
 from domain.vocabulary import MAX_TEXT, MAX_TITLE, Evidence, Health, Pillar, Source, Status
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ class Together(CommitmentCommand):
     commands: tuple[CommitmentCommand, ...]
 
     def apply(self, commitment: Commitment, actor: str) -> str | None:
+        if not self.commands:
+            raise InvalidValue("give at least one command to run together")
         result = None
         for command in self.commands:
             result = command.apply(commitment, actor)

@@ -612,7 +612,8 @@ class Commitment(Aggregate):
     def next_milestone(self) -> Milestone | None:
         """The open milestone due first."""
         open_milestones = [m for m in self.milestones.values() if m.completed_on is None]
-        return min(open_milestones, key=lambda m: (m.due_date, m.id), default=None)
+        # Ties go to the milestone added first (m2 before m10).
+        return min(open_milestones, key=lambda m: (m.due_date, len(m.id), m.id), default=None)
 
     def _require_open(self, action: str) -> None:
         if self.status.is_terminal:

@@ -28,6 +28,7 @@ from domain.commands import (
     DefineSchedule,
     RegisterCommitment,
     RemoveSchedule,
+    Together,
 )
 from domain.commitment import Commitment, commitment_id, replay
 from domain.errors import DuplicateCode, InvalidValue, NotFound, VersionMismatch
@@ -115,11 +116,7 @@ class Tracker(Application[UUID]):
         principal.require_write(commitment.parties)
         if expected_version is not None and commitment.version != expected_version:
             raise VersionMismatch(expected_version, commitment.version)
-        if isinstance(command, ChangeStatus) and command.superseded_by is not None:
-            command = dataclasses.replace(
-                command, superseded_by=self._successor(command.superseded_by)
-            )
-        result = command.apply(commitment, principal.name)
+        result = self._resolved(command).apply(commitment, principal.name)
         return self._save(commitment, result)
 
     def define_schedule(self, principal: Principal, command: DefineSchedule) -> Change:
@@ -159,6 +156,17 @@ class Tracker(Application[UUID]):
         does for us, without its runtime protocol checks: every write passes here.)"""
         recordings = self.events.put(aggregate.collect_events())
         return Change(aggregate, _last_position(recordings), len(recordings), result)
+
+    def _resolved(self, command: CommitmentCommand) -> CommitmentCommand:
+        """The command with `superseded_by` (a code or an id) checked against the
+        registered commitments and written as the successor's code."""
+        if isinstance(command, Together):
+            return Together(tuple(self._resolved(c) for c in command.commands))
+        if isinstance(command, ChangeStatus) and command.superseded_by is not None:
+            return dataclasses.replace(
+                command, superseded_by=self._successor(command.superseded_by)
+            )
+        return command
 
     def _successor(self, ref: str) -> str:
         """The code of the commitment named by `superseded_by` (a code or an id)."""
@@ -216,7 +224,12 @@ class Tracker(Application[UUID]):
         return events  # type: ignore[return-value]
 
     def exists(self, ref: str) -> bool:
-        return self._resolve(ref) in self.repository
+        """Is a commitment registered under this code or id?"""
+        try:
+            self.get(ref)
+        except NotFound:
+            return False
+        return True
 
     # ---- internals ------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing_extensions import TypedDict
 
 from domain import clock
 from domain.commitment import Commitment, Indicator, Milestone, MilestoneStatus
+from domain.schedule import ReportSchedule
 
 # Fields every event has; `event_data` leaves them out of an event's `data`.
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
@@ -150,6 +151,34 @@ class CommitmentResource(CommitmentSummary):
     indicators: list[IndicatorResource]
     evidence: list[EvidenceResource]
     source: SourceResource | None
+
+
+class ScheduleResource(TypedDict):
+    """A report schedule as the API and the CLI show it."""
+
+    name: str
+    cron: str
+    formats: list[str]
+    timezone: str
+    period_days: int
+    active: bool
+    changed_by: str
+    changed_at: str
+    version: int
+
+
+def schedule_resource(schedule: ReportSchedule) -> ScheduleResource:
+    return {
+        "name": schedule.name,
+        "cron": schedule.cron,
+        "formats": list(schedule.formats),
+        "timezone": schedule.timezone,
+        "period_days": schedule.period_days,
+        "active": schedule.active,
+        "changed_by": schedule.changed_by,
+        "changed_at": clock.as_utc(schedule.modified_on).isoformat(),
+        "version": schedule.version,
+    }
 
 
 def summarize(commitment: Commitment, today: date) -> CommitmentSummary:

@@ -11,31 +11,18 @@ from adapters.unit_of_work import Write
 from adapters.wire import to_command
 from api.dependencies import Admin, Reader, ServicesDep
 from api.projection_reads import ProjectionRead
-from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, ScheduleOut, problems
+from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, problems
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import NotFound
 from domain.schedule import ReportSchedule
+from domain.views import ScheduleResource, schedule_resource
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
 
 
-def _describe(schedule: ReportSchedule) -> dict[str, Any]:
-    return {
-        "name": schedule.name,
-        "cron": schedule.cron,
-        "formats": list(schedule.formats),
-        "timezone": schedule.timezone,
-        "period_days": schedule.period_days,
-        "active": schedule.active,
-        "changed_by": schedule.changed_by,
-        "changed_at": schedule.modified_on.isoformat(),
-        "version": schedule.version,
-    }
-
-
 @router.get(
     "",
-    response_model=list[ScheduleOut],
+    response_model=list[ScheduleResource],
     summary="Report schedules (from the projection; ?min_position= to read your change)",
     responses=READ_PROBLEMS,
 )
@@ -49,7 +36,7 @@ def get_schedules(
 
 @router.get(
     "/{name}",
-    response_model=ScheduleOut,
+    response_model=ScheduleResource,
     summary="One report schedule (removed ones too)",
     responses=READ_PROBLEMS | problems(e404="No such schedule"),
 )
@@ -67,7 +54,7 @@ def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Dep
 @router.post(
     "",
     status_code=201,
-    response_model=ScheduleOut,
+    response_model=ScheduleResource,
     summary="Define a schedule (or redefine the one with that name)",
     responses=ADMIN_PROBLEMS
     | problems(e409="The schedule already has exactly these settings", e422="Invalid schedule"),
@@ -78,7 +65,7 @@ def define(body: ScheduleIn, services: ServicesDep, principal: Admin, response: 
     schedule: ReportSchedule = written.change.aggregate
     response.headers["Location"] = f"{router.prefix}/{schedule.name}"
     response.headers["X-Log-Position"] = str(written.position)
-    return _describe(schedule)
+    return schedule_resource(schedule)
 
 
 @router.delete(
