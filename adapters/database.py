@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-import psycopg
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
 
@@ -113,6 +112,8 @@ def advisory_lock(database: Database, name: str, *, listen: str | None = None) -
     when another session holds it. The lock ends with the block, or with the session when
     the process dies, so a standby takes over.
     """
+    import psycopg  # PostgreSQL only
+
     with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as connection:
         row = connection.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(name),)).fetchone()
         if not row or not row[0]:

@@ -12,17 +12,18 @@ from __future__ import annotations
 from copy import deepcopy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from adapters import wire
 from adapters.unit_of_work import UnitOfWork, Write
 from domain import commands
 from domain.access import system
 from domain.commitment import Commitment
 from domain.errors import DomainError
 from domain.tracker import Tracker
+
+C = TypeVar("C")
 
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 COMMITMENTS_FILE = "commitments.yaml"
@@ -70,7 +71,7 @@ def seed(
     for index, entry in enumerate(_entries(path, "commitments")):
         where = f"{path.name} entry {index + 1} ({entry.get('code', '?')})"
         with _explained(where):
-            command = wire.parse(commands.RegisterCommitment, entry)
+            command = _parse(commands.RegisterCommitment, entry)
             if tracker.exists(command.code):
                 report.already_registered += 1
                 continue
@@ -160,4 +161,10 @@ def _sample_command(step: dict[str, Any], commitment: Commitment) -> commands.Co
             if found is None:
                 raise SeedError(f"{commitment.code} has no {key} called {named!r}")
             path[f"{key}_id"] = found.id
-    return wire.parse(SAMPLE_STEPS[kind], step, **path)
+    return _parse(SAMPLE_STEPS[kind], step, **path)
+
+
+def _parse(command: type[C], data: dict[str, Any], **path: str) -> C:
+    from adapters import wire  # pydantic: slow to import, and commands need not wait for it
+
+    return wire.parse(command, data, **path)

@@ -161,8 +161,11 @@ def _copy_sqlite(template: Path, tmp_path: Path, name: str) -> str:
 def _database(request: pytest.FixtureRequest, tmp_path: Path, *, seeded: bool) -> Iterator[str]:
     kind = getattr(request, "param", "sqlite")
     if kind == "sqlite":
-        template = request.getfixturevalue("sqlite_seeded_template" if seeded else "sqlite_template")
-        yield _copy_sqlite(template, tmp_path, "commitments.sqlite")
+        seeded_or_not = "sqlite_seeded_template" if seeded else "sqlite_template"
+        template = request.getfixturevalue(seeded_or_not)
+        # A file of its own per fixture: a test may use two of them.
+        name = f"{request.fixturename}.sqlite"
+        yield _copy_sqlite(template, tmp_path, name)
         return
     postgres: PostgresDatabases = request.getfixturevalue("postgres")
     name = postgres.create(

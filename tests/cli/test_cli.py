@@ -1,104 +1,215 @@
-"""The `commitments` console script, run as a user would: a real subprocess."""
+"""The `commitments` command line.
+
+Most scenarios run in-process: `api.cli.main(argv)` returns the exit status and the test
+reads stdout and stderr with capsys (capsysbinary where a command writes bytes). A few
+smoke tests at the end run the installed console script as a real subprocess, as a user
+would: on an empty database, a user error, and `commitments project` following the log
+until SIGTERM.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
-from adapters.event_store import engine_of, open_tracker
-from adapters.projection import ReadModelProjection
-from adapters.seeds import seed
+from adapters.read_models import ListFilters, list_commitments
+from adapters.reports.verification import read_footer
 from adapters.tokens import authenticate
+from api.cli import main
 from domain.access import Role
+from domain.commands import LogProgress
+from tests.conftest import open_services
+from tests.support import registration, write
 
 SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
+SETTINGS = (
+    "COMMITMENTS_DATABASE_URL",
+    "COMMITMENTS_PUBLIC_READ",
+    "COMMITMENTS_SCHEDULER",
+    "COMMITMENTS_PROJECTOR",
+)
+RAIL = "CMAP-PROS-RAIL"
 
 
-def run(url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
-    environment.update(COMMITMENTS_DATABASE_URL=url, **env)
-    return subprocess.run(
-        [SCRIPT, *args], capture_output=True, text=True, env=environment, timeout=120, check=False
-    )
+# ---- running the CLI in-process --------------------------------------------------------------
 
 
-def ok(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    result = run(url, *args)
-    assert result.returncode == 0, result.stderr
-    return result
+@dataclass(frozen=True)
+class Ran:
+    status: int
+    stdout: bytes
+    err: str
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8")
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
 
 
-def one_line_error(result: subprocess.CompletedProcess[str], status: int = 1) -> str:
-    assert result.returncode == status, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
+class Cli:
+    """`main(argv)` on a database URL, with stdout and stderr captured."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capture: Any) -> None:
+        self.monkeypatch = monkeypatch
+        self.capture = capture
+        for name in SETTINGS:
+            monkeypatch.delenv(name, raising=False)
+
+    def __call__(self, url: str, *args: str, **env: str) -> Ran:
+        self.capture.readouterr()  # start clean
+        with self.monkeypatch.context() as patch:
+            patch.setenv("COMMITMENTS_DATABASE_URL", url)
+            for name, value in env.items():
+                patch.setenv(name, value)
+            status = main(list(args))
+        out, err = self.capture.readouterr()
+        return Ran(
+            status,
+            out if isinstance(out, bytes) else out.encode("utf-8"),
+            err.decode("utf-8") if isinstance(err, bytes) else err,
+        )
+
+    def ok(self, url: str, *args: str) -> Ran:
+        ran = self(url, *args)
+        assert ran.status == 0, ran.err
+        assert "error" not in ran.err.lower(), ran.err
+        return ran
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(monkeypatch, capsys)
+
+
+@pytest.fixture
+def cli_bytes(monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]) -> Cli:
+    """For commands that write bytes to stdout (an xlsx report)."""
+    return Cli(monkeypatch, capsysbinary)
+
+
+@pytest.fixture
+def keep_sigterm() -> Iterator[None]:
+    """`commitments project` installs a SIGTERM handler: give the test process its own back."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+def one_line_error(ran: Ran, status: int = 1) -> str:
+    assert ran.status == status, (ran.status, ran.out, ran.err)
+    assert "Traceback" not in ran.err
+    lines = ran.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), ran.err
     return lines[0]
 
 
-@pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
-def test_migrate_seed_show_history_and_token(empty_database_url: str) -> None:
-    url = empty_database_url
-    assert "commitments migrate" in one_line_error(run(url, "show", "CMAP-PROS-RAIL"))
-    ok(url, "migrate")
-    first = ok(url, "seed", "--demo")
-    assert re.search(r"commitments: [1-9]\d* registered", first.stderr), first.stderr
-    history_before = json.loads(ok(url, "history", "CMAP-PROS-RAIL").stdout)
-    again = ok(url, "seed", "--demo")
-    assert "0 registered" in again.stderr and "0 applied" in again.stderr
-    history = json.loads(ok(url, "history", "CMAP-PROS-RAIL").stdout)
-    assert history == history_before and len(history) > 5
-
-    state: dict[str, Any] = json.loads(ok(url, "show", "CMAP-PROS-RAIL").stdout)
-    assert state["code"] == "CMAP-PROS-RAIL" and state["version"] == len(history)
-    v1 = json.loads(ok(url, "show", "CMAP-PROS-RAIL", "--version", "1").stdout)
-    assert (v1["version"], v1["status"]) == (1, "not_started")
-    early = json.loads(ok(url, "show", state["id"], "--as-of", "2025-10-01").stdout)
-    assert early["progress"] is None
-    seed_time = history[0]["recorded_at"]
-    known = json.loads(ok(url, "show", "CMAP-PROS-RAIL", "--known-at", seed_time).stdout)
-    assert known["version"] >= 1 and known["title"] == state["title"]
-
-    token = ok(url, "token", "create", "--name", "ana.mx", "--role", "editor", "--party", "MX")
-    assert token.stdout.count("\n") == 1 and token.stdout.startswith("cmt_")
-    tracker = open_tracker(url)
+def projected_codes(url: str) -> list[str]:
+    services = open_services(url)
     try:
-        principal = authenticate(engine_of(tracker), token.stdout.strip())
+        with services.database.reading() as connection:
+            page, _ = list_commitments(
+                connection, ListFilters(), today=date(2026, 6, 30), limit=500
+            )
     finally:
-        tracker.close()
+        services.close()
+    return [item["code"] for item in page]
+
+
+# ---- migrate, seed, show, history, tokens ----------------------------------------------------
+
+
+def test_migrate_then_seed_twice_changes_nothing_the_second_time(
+    cli: Cli, empty_database_url: str
+) -> None:
+    url = empty_database_url
+    assert "commitments migrate" in one_line_error(cli(url, "show", RAIL))
+    migrated = cli.ok(url, "migrate")
+    assert re.search(r"migrated from empty to \w+", migrated.err), migrated.err
+    assert "nothing to do" in cli.ok(url, "migrate").err
+
+    first = cli.ok(url, "seed", "--demo")
+    registered = re.search(r"commitments: (\d+) registered, 0 already there", first.err)
+    assert registered and int(registered.group(1)) > 0, first.err
+    assert re.search(r"sample histories: [1-9]\d* applied", first.err), first.err
+    history_before = cli.ok(url, "history", RAIL).json()
+
+    again = cli.ok(url, "seed", "--demo")
+    assert f"0 registered, {registered.group(1)} already there" in again.err, again.err
+    assert "0 applied" in again.err
+    history = cli.ok(url, "history", RAIL).json()
+    assert history == history_before and len(history) > 5
+    assert [h["position"] for h in history] == sorted(h["position"] for h in history)
+
+
+def test_show_now_at_a_version_as_of_a_date_and_as_known_at_a_time(
+    cli: Cli, seeded_url: str
+) -> None:
+    history = cli.ok(seeded_url, "history", RAIL).json()
+    state = cli.ok(seeded_url, "show", RAIL).json()
+    assert state["code"] == RAIL and state["version"] == len(history)
+
+    v1 = cli.ok(seeded_url, "show", RAIL, "--version", "1").json()
+    assert (v1["version"], v1["status"], v1["progress"]) == (1, "not_started", None)
+    early = cli.ok(seeded_url, "show", state["id"], "--as-of", "2025-10-01").json()
+    assert early["code"] == RAIL and early["progress"] is None
+    assert state["progress"] is not None
+
+    registered_at = history[0]["recorded_at"]
+    known = cli.ok(seeded_url, "show", RAIL, "--known-at", registered_at).json()
+    assert known["title"] == state["title"]
+    # As recorded then: the events recorded up to that time, not the sample history after.
+    recorded_by_then = [h for h in history if h["recorded_at"] <= registered_at]
+    assert known["version"] == len(recorded_by_then) < state["version"]
+
+
+def test_token_create_prints_one_token_that_authenticates(cli: Cli, sqlite_url: str) -> None:
+    created = cli.ok(
+        sqlite_url, "token", "create", "--name", "ana.mx", "--role", "editor", "--party", "MX"
+    )
+    assert created.out.count("\n") == 1 and created.out.startswith("cmt_")
+    services = open_services(sqlite_url)
+    try:
+        principal = authenticate(services.database, created.out.strip())
+        assert authenticate(services.database, created.out.strip() + "x") is None
+    finally:
+        services.close()
     assert principal is not None
     assert (principal.name, principal.role, principal.party) == ("ana.mx", Role.EDITOR, "MX")
 
 
-def test_bootstrap_prints_an_admin_token_once(database_url: str) -> None:
-    first = ok(database_url, "token", "bootstrap")
-    assert first.stdout.startswith("cmt_")
-    second = ok(database_url, "token", "bootstrap")
-    assert second.stdout == "" and "exists already" in second.stderr
-
-
-@pytest.fixture(scope="module")
-def seeded_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("cli") / "seeded.sqlite"
-    shutil.copyfile(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    tracker = open_tracker(url)
+def test_bootstrap_prints_an_admin_token_once(cli: Cli, sqlite_url: str) -> None:
+    first = cli.ok(sqlite_url, "token", "bootstrap")
+    assert first.out.startswith("cmt_") and first.out.count("\n") == 1
+    second = cli.ok(sqlite_url, "token", "bootstrap")
+    assert second.out == "" and "exists already" in second.err
+    services = open_services(sqlite_url)
     try:
-        seed(tracker)
+        principal = authenticate(services.database, first.out.strip())
     finally:
-        tracker.close()
-    return url
+        services.close()
+    assert principal is not None
+    assert (principal.name, principal.role, principal.party) == ("admin", Role.ADMIN, None)
+
+
+# ---- errors ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -106,121 +217,166 @@ def seeded_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFa
     [
         (["bogus"], 2, "No such command"),
         (["show"], 2, "Missing argument"),
-        (["show", "CMAP-PROS-RAIL", "--as-of", "2025-13-01"], 1, "--as-of must be a date"),
-        (["show", "CMAP-PROS-RAIL", "--known-at", "yesterday"], 1, "--known-at must be"),
+        (["show", RAIL, "--version", "0"], 2, "--version"),
+        (["show", RAIL, "--as-of", "2025-13-01"], 1, "--as-of must be a date"),
+        (["show", RAIL, "--known-at", "yesterday"], 1, "--known-at must be"),
         (["show", "CMAP-NOT-HERE"], 1, "no commitment CMAP-NOT-HERE"),
         (["show", "CMAP-GOV-EVAL", "--version", "999"], 1, "no version 999"),
+        (["history", "CMAP-NOT-HERE"], 1, "no commitment CMAP-NOT-HERE"),
         (["token", "create", "--name", "x", "--role", "root"], 2, "--role"),
         (["token", "create", "--name", "x", "--role", "editor", "--party", "Mexico"], 1, "alpha-2"),
+        (["report", "--format", "pdf"], 1, "unknown report format"),
+        (["report", "--as-of", "someday"], 1, "--as-of must be a date"),
+        (["report", "--at-position", "999999"], 1, "at_position must be from 0 to"),
+        (["verify", "--report", "/nonexistent/report.md"], 1, "cannot read"),
+        (["export", "--out", "/nonexistent/dir/log.jsonl"], 1, "/nonexistent/dir/log.jsonl"),
     ],
 )
 def test_user_errors_are_one_line_on_stderr(
-    seeded_sqlite_url: str, args: list[str], status: int, message: str
+    cli: Cli, seeded_url: str, args: list[str], status: int, message: str
 ) -> None:
-    assert message in one_line_error(run(seeded_sqlite_url, *args), status)
+    ran = cli(seeded_url, *args)
+    assert message in one_line_error(ran, status)
+    assert ran.out == ""
 
 
-def test_configuration_errors_are_one_line(tmp_path: Path) -> None:
+def test_configuration_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.sqlite'}"
-    assert "unsupported database" in one_line_error(run("mysql://localhost/x", "migrate"))
-    bad_flag = run(url, "migrate", COMMITMENTS_PUBLIC_READ="maybe")
+    assert "unsupported database" in one_line_error(cli("mysql://localhost/x", "migrate"))
+    assert "not a database URL" in one_line_error(cli("::not a url::", "migrate"))
+    bad_flag = cli(url, "migrate", COMMITMENTS_PUBLIC_READ="maybe")
     assert "COMMITMENTS_PUBLIC_READ" in one_line_error(bad_flag)
-    unreachable = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "show", "X")
+    unreachable = cli("postgresql+psycopg://nobody@127.0.0.1:1/none", "show", "X")
     assert "database error" in one_line_error(unreachable)
+    assert not (tmp_path / "x.sqlite").exists()  # refused before anything was made
 
 
-def test_project_once_rebuild_and_follow(database_url: str) -> None:
-    ok(database_url, "seed", "--demo")
-    once = ok(database_url, "project", "--once")
-    assert re.search(r"projection at position (\d+) \(head \1\)", once.stderr), once.stderr
-    tracker = open_tracker(database_url)
-    try:
-        projection = ReadModelProjection(tracker)
-        head = projection.head()
-        assert projection.position() == head
-        rebuilt = ok(database_url, "project", "--rebuild", "--once")
-        assert "wiped" in rebuilt.stderr and projection.position() == head
-    finally:
-        tracker.close()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
-    follower = subprocess.Popen(
-        [SCRIPT, "project"],
-        env=environment | {"COMMITMENTS_DATABASE_URL": database_url},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(2)
-    follower.send_signal(signal.SIGTERM)
-    _, stderr = follower.communicate(timeout=30)
-    assert follower.returncode == 0, stderr
-    assert "following the log" in stderr and "stopped at position" in stderr
+# ---- verify, export, import ------------------------------------------------------------------
 
 
-def test_verify_export_and_import_through_the_cli(database_url: str, tmp_path: Path) -> None:
-    ok(database_url, "seed", "--demo")
-    verified = json.loads(ok(database_url, "verify").stdout)
-    assert verified["verified"] and verified["events"] > 100
+def test_verify_reports_the_chain(cli: Cli, seeded_url: str) -> None:
+    verified = cli.ok(seeded_url, "verify").json()
+    assert verified["verified"] is True and verified["events"] > 100
+    assert verified["head_position"] == verified["events"]
+    assert re.fullmatch(r"[0-9a-f]{64}", verified["chain_head"])
+    assert (verified["first_bad_position"], verified["problem"]) == (None, None)
+
+
+def test_verify_fails_on_a_tampered_log(cli: Cli, seeded_url: str) -> None:
+    with sqlite3.connect(seeded_url.removeprefix("sqlite:///")) as connection:
+        connection.execute("UPDATE event_chain SET hash = ? WHERE position = 9", ("f" * 64,))
+    connection.close()
+    ran = cli(seeded_url, "verify")
+    summary = ran.json()
+    assert (summary["verified"], summary["first_bad_position"]) == (False, 9)
+    assert "does not verify at position 9" in one_line_error(ran)
+
+
+@pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
+def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_path: Path) -> None:
+    """PostgreSQL to SQLite: positions, hashes and histories survive the trip."""
+    verified = cli.ok(seeded_url, "verify").json()
     log = tmp_path / "log.jsonl"
-    exported = ok(database_url, "export", "--out", str(log))
-    assert f"exported {verified['events']} events" in exported.stderr
+    exported = cli.ok(seeded_url, "export", "--out", str(log))
+    assert (
+        f"exported {verified['events']} events up to position {verified['head_position']}, "
+        f"chain head {verified['chain_head']}"
+    ) in exported.err
 
-    target = f"sqlite:///{tmp_path / 'restored.sqlite'}"  # also across database kinds
-    ok(target, "migrate")
-    imported = ok(target, "import", str(log))
-    assert "projections rebuilt" in imported.stderr
-    restored = json.loads(ok(target, "verify").stdout)
-    assert (restored["head_position"], restored["chain_head"]) == (
-        verified["head_position"],
-        verified["chain_head"],
-    )
-    assert "not empty" in one_line_error(run(target, "import", str(log)))
-    history = json.loads(ok(target, "history", "CMAP-PROS-RAIL").stdout)
-    assert history == json.loads(ok(database_url, "history", "CMAP-PROS-RAIL").stdout)
+    target = f"sqlite:///{tmp_path / 'restored.sqlite'}"
+    cli.ok(target, "migrate")
+    imported = cli.ok(target, "import", str(log))
+    assert f"imported {verified['events']} events" in imported.err
+    assert "projections rebuilt" in imported.err
+    restored = cli.ok(target, "verify").json()
+    assert restored == verified
+    history = cli.ok(target, "history", RAIL).json()
+    assert history == cli.ok(seeded_url, "history", RAIL).json()
     assert all(len(h["hash"]) == 64 for h in history)
+    assert projected_codes(target) == projected_codes(seeded_url)  # read models rebuilt
 
+    assert "not empty" in one_line_error(cli(target, "import", str(log)))
+
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    cli.ok(empty, "migrate")
     damaged = tmp_path / "damaged.jsonl"
     lines = log.read_text().splitlines()
-    lines[7] = lines[7].replace('"originator_version":', '"originator_version":7')
+    lines[7] = lines[7].replace('"originator_version":', '"originator_version":7', 1)
     damaged.write_text("\n".join(lines) + "\n")
-    empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    ok(empty, "migrate")
-    assert "line 8" in one_line_error(run(empty, "import", str(damaged)))
-    assert "cannot read" in one_line_error(run(empty, "import", str(tmp_path / "missing.jsonl")))
+    assert "line 8" in one_line_error(cli(empty, "import", str(damaged)))
+    assert "cannot read" in one_line_error(cli(empty, "import", str(tmp_path / "missing.jsonl")))
+    assert cli.ok(empty, "verify").json()["events"] == 0  # nothing half-imported
 
 
-def test_verify_fails_on_a_tampered_log(seeded_sqlite_url: str, tmp_path: Path) -> None:
-    path = tmp_path / "tampered.sqlite"
-    # The backup API, not a file copy: recent pages may still be in the WAL file.
-    source = sqlite3.connect(seeded_sqlite_url.removeprefix("sqlite:///"))
-    with source, sqlite3.connect(path) as copy:
-        source.backup(copy)
-    url = f"sqlite:///{path}"
-    with sqlite3.connect(path) as connection:
-        connection.execute("UPDATE event_chain SET hash = ? WHERE position = 9", ("f" * 64,))
-    result = run(url, "verify")
-    assert json.loads(result.stdout)["first_bad_position"] == 9
-    assert "does not verify at position 9" in one_line_error(result)
+# ---- reports and schedules -------------------------------------------------------------------
 
 
-def test_report_schedule_and_verify_report(database_url: str, tmp_path: Path) -> None:
-    ok(database_url, "seed", "--demo")
+def test_report_at_a_position_reproduces_the_archived_bytes(
+    cli_bytes: Cli, seeded_url: str, tmp_path: Path
+) -> None:
+    services = open_services(seeded_url)
+    try:
+        inputs = services.reports.inputs(
+            at_position=120, as_of=date(2026, 6, 30), period_days=14, today=date(2026, 7, 1)
+        )
+        archived = services.reports.archive(inputs, ["xlsx", "md"], generated_by="test")
+        assert archived is not None
+        xlsx = services.reports.artefact(archived["id"], "xlsx")
+        chain_head = services.reports.chain_head_at(120)
+    finally:
+        services.close()
+
+    # The date and period come from the report archived at that position.
+    made = cli_bytes.ok(seeded_url, "report", "--format", "xlsx", "--at-position", "120")
+    assert made.stdout == xlsx.content
+    assert f"xlsx report as of 2026-06-30 at log position 120, sha256 {xlsx.sha256}" in made.err
+
+    # Writes after the position change nothing in the report.
+    cli_bytes.ok(
+        seeded_url, "schedule", "add", "--name", "weekly", "--cron", "0 7 * * 1", "--format", "md"
+    )
     first = tmp_path / "first.xlsx"
-    again = tmp_path / "again.xlsx"
-    made = ok(
-        database_url,
+    cli_bytes.ok(
+        seeded_url,
         "report",
         "--format",
         "xlsx",
         "--as-of",
         "2026-06-30",
+        "--period-days",
+        "14",
         "--at-position",
         "120",
         "--out",
         str(first),
     )
-    assert "at log position 120" in made.stderr
-    ok(
-        database_url,
+    assert first.read_bytes() == xlsx.content
+
+    checked = cli_bytes.ok(seeded_url, "verify", "--report", str(first)).json()
+    assert checked["report"] == {
+        "file": str(first),
+        "log_position": 120,
+        "chain_head": chain_head,
+        "matches_log": True,
+    }
+    assert read_footer(first).chain_head == chain_head
+
+    latest = cli_bytes.ok(seeded_url, "report", "--format", "md")
+    assert latest.out.startswith("# Canada-Mexico Action Plan")
+    today = datetime.now(UTC).date()
+    head = cli_bytes.ok(seeded_url, "verify").json()["head_position"]
+    assert f"md report as of {today} at log position {head}," in latest.err
+
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({"footer": {"log_position": 10, "chain_head": "0" * 64}}))
+    assert "does not match the log" in one_line_error(
+        cli_bytes(seeded_url, "verify", "--report", str(forged))
+    )
+
+
+def test_schedule_add_list_and_remove(cli: Cli, sqlite_url: str) -> None:
+    added = cli.ok(
+        sqlite_url,
         "schedule",
         "add",
         "--name",
@@ -233,41 +389,188 @@ def test_report_schedule_and_verify_report(database_url: str, tmp_path: Path) ->
         "csv",
         "--timezone",
         "America/Toronto",
+        "--actor",
+        "ops",
     )
-    ok(
-        database_url,
-        "report",
-        "--format",
-        "xlsx",
-        "--as-of",
-        "2026-06-30",
-        "--at-position",
-        "120",
-        "--out",
-        str(again),
-    )
-    assert first.read_bytes() == again.read_bytes()  # the schedule event came later
-    checked = json.loads(ok(database_url, "verify", "--report", str(first)).stdout)
-    assert checked["report"] == {
-        "file": str(first),
-        "log_position": 120,
-        "chain_head": checked["report"]["chain_head"],
-        "matches_log": True,
+    assert re.search(
+        r"schedule weekly: 0 7 \* \* 1 \(America/Toronto\), .*log position 1$", added.err.strip()
+    ), added.err
+    [listed] = cli.ok(sqlite_url, "schedule", "list").json()
+    assert {k: listed[k] for k in ("name", "cron", "formats", "timezone", "period_days")} == {
+        "name": "weekly",
+        "cron": "0 7 * * 1",
+        "formats": ["csv", "html"],
+        "timezone": "America/Toronto",
+        "period_days": 30,
     }
-    markdown = ok(database_url, "report", "--format", "md").stdout
-    assert markdown.startswith("# Canada-Mexico Action Plan")
-    schedules = json.loads(ok(database_url, "schedule", "list").stdout)
-    assert [(s["name"], s["formats"]) for s in schedules] == [("weekly", ["csv", "html"])]
-    ok(database_url, "schedule", "remove", "weekly")
-    assert json.loads(ok(database_url, "schedule", "list").stdout) == []
-    assert "already removed" in one_line_error(run(database_url, "schedule", "remove", "weekly"))
-    assert "no schedule" in one_line_error(run(database_url, "schedule", "remove", "never"))
-    assert "5 fields" in one_line_error(
-        run(database_url, "schedule", "add", "--name", "x", "--cron", "daily", "--format", "md")
+    assert (listed["active"], listed["changed_by"]) == (True, "ops")
+
+    removed = cli.ok(sqlite_url, "schedule", "remove", "weekly")
+    assert "schedule weekly removed; log position 2" in removed.err
+    assert cli.ok(sqlite_url, "schedule", "list").json() == []
+    assert "already removed" in one_line_error(cli(sqlite_url, "schedule", "remove", "weekly"))
+    assert "no schedule" in one_line_error(cli(sqlite_url, "schedule", "remove", "never"))
+
+    def add(*args: str) -> Ran:
+        return cli(sqlite_url, "schedule", "add", "--name", "x", *args)
+
+    assert "5 fields" in one_line_error(add("--cron", "daily", "--format", "md"))
+    assert "Mars/Olympus" in one_line_error(
+        add("--cron", "0 6 * * *", "--format", "md", "--timezone", "Mars/Olympus")
     )
-    assert "unknown report format" in one_line_error(run(database_url, "report", "--format", "pdf"))
-    forged = tmp_path / "forged.json"
-    forged.write_text(json.dumps({"footer": {"log_position": 10, "chain_head": "0" * 64}}))
-    assert "does not match the log" in one_line_error(
-        run(database_url, "verify", "--report", str(forged))
+    assert "unknown report format" in one_line_error(add("--cron", "0 6 * * *", "--format", "pdf"))
+    assert "--format" in one_line_error(add("--cron", "0 6 * * *"), 2)
+    assert cli.ok(sqlite_url, "verify").json()["events"] == 2  # the refused ones wrote nothing
+
+
+# ---- the projection worker -------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("keep_sigterm")
+def test_project_once_catches_up_and_rebuild_replays(cli: Cli, seeded_url: str) -> None:
+    services = open_services(seeded_url)
+    try:
+        written = write(services, registration("CMAP-GOV-CLI"))
+        assert services.projection.position() < written.position
+    finally:
+        services.close()
+    assert "CMAP-GOV-CLI" not in projected_codes(seeded_url)
+
+    once = cli.ok(seeded_url, "project", "--once")
+    assert re.search(
+        rf"projection at position {written.position} \(head {written.position}\)", once.err
+    ), once.err
+    codes = projected_codes(seeded_url)
+    assert "CMAP-GOV-CLI" in codes
+
+    rebuilt = cli.ok(seeded_url, "project", "--rebuild", "--once")
+    assert "read models wiped; replaying the log" in rebuilt.err
+    assert f"projection at position {written.position} (head {written.position})" in rebuilt.err
+    assert projected_codes(seeded_url) == codes
+
+
+# ---- the installed console script, as a real process -----------------------------------------
+
+
+def environment(url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
+    return env | {"COMMITMENTS_DATABASE_URL": url}
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        env=environment(url),
+        timeout=120,
+        check=False,
     )
+
+
+@pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
+def test_console_script_migrates_seeds_and_shows(empty_database_url: str) -> None:
+    for step in (["migrate"], ["seed"]):
+        done = run(empty_database_url, *step)
+        assert done.returncode == 0, done.stderr
+    shown = run(empty_database_url, "show", RAIL)
+    assert shown.returncode == 0, shown.stderr
+    state = json.loads(shown.stdout)
+    assert (state["code"], state["version"], state["status"]) == (RAIL, 1, "not_started")
+
+
+def test_console_script_user_error_is_one_line_with_its_status(seeded_url: str) -> None:
+    result = run(seeded_url, "show", "CMAP-NOT-HERE")
+    assert (result.returncode, result.stdout) == (1, "")
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ") and "no commitment CMAP-NOT-HERE" in line, result.stderr
+
+
+class StderrLines:
+    """Reads a process's stderr in a thread, so the test can wait for a line with a deadline."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                line = self._lines.get(timeout=max(remaining, 0))
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r} within {timeout} s: {self.seen}")
+            if line is None:
+                pytest.fail(f"stderr closed before a line matching {pattern!r}: {self.seen}")
+            self.seen.append(line)
+            if match := re.search(pattern, line):
+                return match
+
+    def rest(self, timeout: float) -> str:
+        """Everything the process wrote, once it closed stderr (it has exited)."""
+        self._thread.join(timeout)
+        while not self._lines.empty():
+            line = self._lines.get_nowait()
+            if line is not None:
+                self.seen.append(line)
+        return "".join(self.seen)
+
+
+def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
+def test_project_follows_the_log_until_sigterm(seeded_url: str) -> None:
+    """SQLite: the worker polls. PostgreSQL: it holds the advisory lock and LISTENs."""
+    services = open_services(seeded_url)
+    worker = subprocess.Popen(
+        [SCRIPT, "project"], env=environment(seeded_url), stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert worker.stderr is not None
+        stderr = StderrLines(worker.stderr)
+        ready = stderr.wait_for(r"following the log from position (\d+); Ctrl-C stops", 60)
+        assert int(ready.group(1)) == services.projection.position() == services.projection.head()
+
+        written = write(
+            services,
+            LogProgress(percent=55, as_of=date(2026, 9, 30), note="followed"),
+            ref=RAIL,
+        )
+        eventually(
+            lambda: services.projection.position() >= written.position,
+            30,
+            f"the worker projecting position {written.position}",
+        )
+        [rail] = [c for c in _summaries(services) if c["code"] == RAIL]
+        assert rail["progress"] == 55
+
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, stderr.rest(5)
+        output = stderr.rest(5)
+        assert f"stopped at position {written.position}" in output, output
+        assert "Traceback" not in output
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(timeout=10)
+        services.close()
+
+
+def _summaries(services: Any) -> list[Any]:
+    with services.database.reading() as connection:
+        page, _ = list_commitments(connection, ListFilters(), today=date(2026, 9, 30), limit=500)
+    return list(page)

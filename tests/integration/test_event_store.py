@@ -1,80 +1,128 @@
-"""The Tracker on a real event store, SQLite and PostgreSQL alike."""
+"""The Tracker on a real event store: what is saved comes back, in another process too;
+races between processes; snapshots; time travel and history against stored events."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from adapters.event_store import engine_of, open_tracker
+from adapters.bootstrap import Services
 from adapters.history import commitment_history
+from adapters.ledger import verify
 from adapters.tables import events, snapshots
 from domain import clock
+from domain.access import system
+from domain.commands import (
+    AddMilestone,
+    AttachEvidence,
+    ChangeMilestone,
+    ChangeStatus,
+    CompleteMilestone,
+    DefineIndicator,
+    DefineSchedule,
+    LogProgress,
+    RateHealth,
+    RecordMeasurement,
+    RemoveSchedule,
+    ReviseDetails,
+    Together,
+)
 from domain.commitment import Commitment
 from domain.errors import DuplicateCode, InvalidValue, NotFound, VersionMismatch
-from domain.tracker import SNAPSHOT_INTERVAL, Tracker
-from domain.views import describe
+from domain.schedule import ReportSchedule, schedule_id
+from domain.tracker import SNAPSHOT_INTERVAL
+from domain.views import describe, event_type
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
+from tests.conftest import open_services
+from tests.support import CODE, registration, write
 
-CODE = "CMAP-PROS-RAIL"
-
-
-def register(tracker: Tracker, code: str = CODE, **overrides: Any) -> Commitment:
-    fields: dict[str, Any] = {
-        "actor": "seed",
-        "code": code,
-        "title": "Rail corridors",
-        "pillar": "prosperity",
-        "sectors": ["railways"],
-        "parties": ["CA", "MX"],
-        "lead_party": "joint",
-        "start_date": date(2025, 9, 18),
-        "source": Source("Action Plan", "https://example.org/plan", "rail"),
-    }
-    fields.update(overrides)
-    return tracker.register(**fields).commitment
+SEED = system("seed")
+ANA = system("ana")
 
 
-def log_position(tracker: Tracker) -> int:
-    with engine_of(tracker).connect() as connection:
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Services]:
+    """One process's services on SQLite (tests where the store makes no difference)."""
+    built = open_services(sqlite_url)
+    yield built
+    built.close()
+
+
+def log_head(services: Services) -> int:
+    with services.database.reading() as connection:
         return int(connection.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one())
 
 
-def test_save_and_reload_every_kind_of_event(database_url: str, tracker: Tracker) -> None:
-    register(tracker, agencies={"CA": ["Transport Canada"]}, target_date=date(2028, 12, 31))
-    doc = Evidence("https://example.org/e", "Note", "GAC", date(2026, 1, 5))
-    tracker.log_progress(
-        CODE,
-        actor="ana",
-        percent=20,
-        as_of=date(2026, 1, 31),
-        note="n",
-        confidence=6,
-        evidence=[doc],
-    )
-    tracker.rate_health(CODE, actor="ana", rating="amber", rationale="slow", as_of=date(2026, 2, 1))
-    m = tracker.add_milestone(CODE, actor="ana", title="Study", due_date=date(2026, 5, 1))
-    tracker.reschedule_milestone(CODE, "m1", actor="ana", due_date=date(2026, 6, 1), reason="r")
-    tracker.complete_milestone(CODE, "m1", actor="ana", completed_on=date(2026, 5, 30))
-    tracker.define_indicator(
-        CODE, actor="ana", name="Carloads", unit="pw", baseline=1, target="2.5"
-    )
-    tracker.record_measurement(CODE, "i1", actor="ana", value="1.75", as_of=date(2026, 3, 31))
-    tracker.revise_details(CODE, actor="ana", changes={"title": "Rail"}, reason="shorter")
-    last = tracker.change_status(CODE, actor="ana", status="stalled", reason="budget")
-    assert m.position < last.position
+def rate(rating: Health, rationale: str, as_of: date | None = None) -> RateHealth:
+    return RateHealth(rating=rating, rationale=rationale, as_of=as_of)
 
-    fresh = open_tracker(database_url)  # another process: no cache
-    try:
-        c = fresh.get(CODE)
-    finally:
-        fresh.close()
-    assert c.version == last.commitment.version == 11
+
+# ---- every kind of event, saved and loaded again -------------------------------------------
+
+
+def commitment_event_kinds() -> set[str]:
+    return {
+        name
+        for name, value in vars(Commitment).items()
+        if isinstance(value, type)
+        and issubclass(value, Commitment.Event)
+        and value is not Commitment.Event
+        and name != "Created"  # the library's base class; Registered is ours
+    }
+
+
+def test_every_kind_of_event_is_saved_and_loads_in_another_process(
+    database_url: str, services: Services, more_services: list[Services]
+) -> None:
+    doc = Evidence("https://example.org/e", "Note", "GAC", date(2026, 1, 5))
+    attached = AttachEvidence(
+        url="https://example.org/statement", title="Statement", published_on=date(2026, 2, 2)
+    )
+    write(
+        services,
+        registration(agencies={"CA": ("Transport Canada",)}, target_date=date(2028, 12, 31)),
+        principal=SEED,
+    )
+    steps = [
+        LogProgress(
+            percent=20, as_of=date(2026, 1, 31), note="n", confidence=6, evidence=(doc,)
+        ),  # + the automatic move to in_progress
+        rate(Health.AMBER, "slow", date(2026, 2, 1)),
+        AddMilestone(title="Study", due_date=date(2026, 5, 1)),
+        ChangeMilestone(milestone_id="m1", due_date=date(2026, 6, 1), reason="r"),
+        ChangeMilestone(milestone_id="m1", title="Corridor study"),
+        CompleteMilestone(milestone_id="m1", completed_on=date(2026, 5, 30), note="signed"),
+        DefineIndicator(name="Carloads", unit="pw", baseline=Decimal(1), target=Decimal("2.5")),
+        RecordMeasurement(indicator_id="i1", value=Decimal("1.75"), as_of=date(2026, 3, 31)),
+        attached,
+        ReviseDetails(title="Rail", reason="shorter"),
+    ]
+    with clock.frozen_at(at("2026-07-01T12:00")):  # every effective date above is past
+        written = [write(services, step, ref=CODE, principal=ANA) for step in steps]
+        last = write(services, ChangeStatus(status=Status.STALLED, reason="budget"), ref=CODE)
+    assert [w.result for w in written][2:8] == ["m1", "m1", "m1", "m1", "i1", "i1"]
+    positions = [w.position for w in [*written, last]]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert last.version == 13 and last.position == 13
+
+    write(services, DefineSchedule(name="monthly", cron="0 6 1 * *", formats=("json",)))
+    write(
+        services,
+        DefineSchedule(name="monthly", cron="0 7 1 * *", formats=("csv", "json"), period_days=7),
+    )
+    write(services, RemoveSchedule(name="monthly"))
+
+    other = open_services(database_url)  # another process: nothing cached
+    more_services.append(other)
+    c = other.tracker.get(CODE)
+    assert last.change is not None
+    assert c.version == last.change.commitment.version == 13
     assert (c.title, c.pillar, c.status, c.health) == (
         "Rail",
         Pillar.PROSPERITY,
@@ -83,194 +131,281 @@ def test_save_and_reload_every_kind_of_event(database_url: str, tracker: Tracker
     )
     assert c.agencies == {"CA": ["Transport Canada"]}
     assert c.source == Source("Action Plan", "https://example.org/plan", "rail")
-    assert c.evidence == [doc]
-    assert c.milestones["m1"].due_date == date(2026, 6, 1)
-    assert c.milestones["m1"].completed_on == date(2026, 5, 30)
+    assert c.evidence == [doc, attached.evidence()]
+    m1 = c.milestones["m1"]
+    assert (m1.title, m1.due_date, m1.original_due_date, m1.times_rescheduled) == (
+        "Corridor study",
+        date(2026, 6, 1),
+        date(2026, 5, 1),
+        1,
+    )
+    assert (m1.completed_on, m1.completion_note) == (date(2026, 5, 30), "signed")
     assert c.indicators["i1"].latest_value == Decimal("1.75")
     assert c.indicators["i1"].target == Decimal("2.5")
-    assert describe(c, date(2026, 7, 1)) == describe(last.commitment, date(2026, 7, 1))
+    assert (c.progress, c.confidence) == (20, 6)
+    assert describe(c, date(2026, 7, 1)) == describe(last.change.commitment, date(2026, 7, 1))
+    kinds = {event_type(e) for e in other.tracker.events_of(CODE)}
+    assert kinds == commitment_event_kinds()
+
+    schedule: object = other.tracker.repository.get(schedule_id("monthly"))
+    assert isinstance(schedule, ReportSchedule)
+    assert (schedule.version, schedule.active, schedule.cron, schedule.formats) == (
+        3,
+        False,
+        "0 7 1 * *",
+        ["json", "csv"],
+    )
+    assert (schedule.period_days, schedule.changed_by) == (7, "admin-1")
+    assert verify(other.database).events == log_head(other) == 16
 
 
-def test_registering_a_code_twice_is_a_conflict(tracker: Tracker) -> None:
-    register(tracker)
+def test_registering_a_code_twice_is_a_conflict(app: Services) -> None:
+    write(app, registration())
     with pytest.raises(DuplicateCode, match="already registered"):
-        register(tracker, title="Another")
-    assert log_position(tracker) == 1
+        write(app, registration(title="Another"))
+    assert log_head(app) == 1
+    assert app.tracker.get(CODE).title == "Rail corridors"
+
+
+def test_unknown_references(app: Services) -> None:
+    with pytest.raises(NotFound):
+        app.tracker.get("CMAP-NOT-HERE")
+    with pytest.raises(NotFound):
+        app.tracker.get("not a code")
+    with pytest.raises(NotFound):
+        write(app, rate(Health.GREEN, "ok"), ref="CMAP-NOT-HERE")
+    write(app, registration())
+    with pytest.raises(NotFound, match="superseded_by"):
+        write(
+            app,
+            ChangeStatus(status=Status.SUPERSEDED, reason="r", superseded_by="CMAP-NOT-HERE"),
+            ref=CODE,
+        )
+    by_uuid = app.tracker.get(str(app.tracker.get(CODE).id))
+    assert by_uuid.code == CODE
+    # A schedule's id names no commitment.
+    write(app, DefineSchedule(name="weekly", cron="0 6 * * 1", formats=("json",)))
+    with pytest.raises(NotFound):
+        app.tracker.get(str(schedule_id("weekly")))
+    assert log_head(app) == 2
+
+
+# ---- two processes on one database ----------------------------------------------------------
 
 
 def test_a_concurrent_save_raises_a_version_conflict(
-    database_url: str, tracker: Tracker, open_trackers: list[Tracker]
+    database_url: str, services: Services, more_services: list[Services]
 ) -> None:
-    register(tracker)
-    other = open_tracker(database_url)
-    open_trackers.append(other)
-    mine = tracker.get(CODE)
-    theirs = other.get(CODE)
-    theirs.rate_health(actor="b", rating="green", rationale="ok")
-    other.save(theirs)
-    mine.rate_health(actor="a", rating="red", rationale="bad")
+    write(services, registration())
+    other = open_services(database_url)
+    more_services.append(other)
+    mine = services.tracker.get(CODE)
+    theirs = other.tracker.get(CODE)
+    theirs.rate_health(rate(Health.GREEN, "ok"), actor="b")
+    other.tracker.save(theirs)
+    mine.rate_health(rate(Health.RED, "bad"), actor="a")
     with pytest.raises(IntegrityError):
-        tracker.save(mine)
-    assert tracker.get(CODE).health is Health.GREEN
+        services.tracker.save(mine)
+    current = services.tracker.get(CODE)
+    assert (current.version, current.health) == (2, Health.GREEN)
+    assert verify(services.database).verified
 
 
-def test_if_match_fails_on_a_stale_version_and_plain_writes_retry(
-    database_url: str, tracker: Tracker, open_trackers: list[Tracker]
+def test_plain_writes_retry_across_processes_and_if_match_sees_the_real_version(
+    database_url: str, services: Services, more_services: list[Services]
 ) -> None:
-    register(tracker)
-    other = open_tracker(database_url)
-    open_trackers.append(other)
-    with pytest.raises(VersionMismatch, match="expected version 7"):
-        tracker.rate_health(CODE, actor="a", rating="red", rationale="r", expected_version=7)
+    a, b = services, open_services(database_url)
+    more_services.append(b)
+    write(a, registration(), principal=SEED)  # `a` now caches version 1
+    with pytest.raises(VersionMismatch, match="expected version 7") as mismatch:
+        write(a, rate(Health.RED, "r"), ref=CODE, expected_version=7)
+    assert (mismatch.value.expected, mismatch.value.actual) == (7, 1)
 
-    # A write that loses the race is retried on the new state, not lost or doubled.
-    interfered: list[bool] = []
+    write(b, rate(Health.GREEN, "first"), ref=CODE, principal=system("b"))  # version 2
+    # `a`'s cached version 1 is stale: its plain write lands on top, nothing lost.
+    landed = write(a, rate(Health.RED, "second"), ref=CODE, principal=system("a"))
+    assert landed.version == 3
+    assert [e.actor for e in a.tracker.events_of(CODE)] == ["seed", "b", "a"]
 
-    def script(c: Commitment) -> None:
-        if not interfered:
-            interfered.append(True)
-            # Another writer (its own thread, as another process would be) saves first.
-            writer = threading.Thread(
-                target=other.rate_health,
-                args=(CODE,),
-                kwargs={"actor": "b", "rating": "green", "rationale": "first"},
-            )
-            writer.start()
-            writer.join()
-        c.rate_health(actor="a", rating="red", rationale="second")
+    write(b, rate(Health.AMBER, "third"), ref=CODE, principal=system("b"))  # version 4
+    # If-Match 3 agrees with `a`'s cache, but not with the log: the answer names version 4.
+    with pytest.raises(VersionMismatch) as stale:
+        write(a, rate(Health.RED, "fourth"), ref=CODE, expected_version=3)
+    assert (stale.value.expected, stale.value.actual) == (3, 4)
+    assert a.tracker.get(CODE).version == 4  # only the other writer's event
 
-    change = tracker.apply_script(CODE, script)
-    assert change.commitment.version == 3
-    assert [e.actor for e in tracker.events_of(CODE)] == ["seed", "b", "a"]
-
-    interfered.clear()
-    with pytest.raises(VersionMismatch):
-        tracker.apply_script(CODE, script, expected_version=3)
-    assert tracker.get(CODE).version == 4  # only the other writer's event
+    write(b, rate(Health.GREEN, "fifth"), ref=CODE, principal=system("b"))  # version 5
+    # If-Match with the real version succeeds although `a`'s cache is behind.
+    matched = write(a, rate(Health.RED, "sixth"), ref=CODE, expected_version=5)
+    assert matched.version == 6
+    assert b.tracker.get(CODE).health_rationale == "sixth"
+    assert verify(a.database).verified
 
 
-def test_concurrent_writers_lose_nothing(database_url: str, open_trackers: list[Tracker]) -> None:
-    writers = [open_tracker(database_url) for _ in range(4)]
-    open_trackers.extend(writers)
-    register(writers[0])
-    errors: list[BaseException] = []
-
-    def work(t: Tracker, n: int) -> None:
-        try:
-            for i in range(10):
-                t.log_progress(
-                    CODE, actor=f"w{n}", percent=i, as_of=date(2026, 1, 1), note=f"{n}-{i}"
-                )
-        except BaseException as error:  # collected for the assertion below
-            errors.append(error)
-
-    threads = [threading.Thread(target=work, args=(t, n)) for n, t in enumerate(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    notes = sorted(
-        e.note for e in writers[0].events_of(CODE) if isinstance(e, Commitment.ProgressLogged)
-    )
-    assert notes == sorted(f"{n}-{i}" for n in range(4) for i in range(10))
+# ---- snapshots -------------------------------------------------------------------------------
 
 
-def test_unknown_references(tracker: Tracker) -> None:
-    with pytest.raises(NotFound):
-        tracker.get("CMAP-NOT-HERE")
-    with pytest.raises(NotFound):
-        tracker.get("not a code")
-    register(tracker)
-    with pytest.raises(NotFound, match="superseded_by"):
-        tracker.change_status(
-            CODE, actor="a", status="superseded", reason="r", superseded_by="CMAP-NOT-HERE"
+def many_ratings(start: int, count: int) -> Together:
+    return Together(
+        tuple(
+            rate(Health.GREEN if i % 2 else Health.AMBER, f"r{i}")
+            for i in range(start, start + count)
         )
-    by_uuid = tracker.get(str(tracker.get(CODE).id))
-    assert by_uuid.code == CODE
+    )
+
+
+def snapshot_versions(services: Services) -> list[int]:
+    with services.database.reading() as connection:
+        rows = connection.execute(
+            select(snapshots.c.originator_version).order_by(snapshots.c.originator_version)
+        )
+        return [int(v) for v in rows.scalars()]
+
+
+def check_snapshots(url: str, services: Services, total: int, batch: int) -> None:
+    """`total` ratings in writes of `batch` after the registration: a snapshot per write
+    that passed a multiple of the interval; a new process loads from them."""
+    assert batch >= SNAPSHOT_INTERVAL
+    write(services, registration())
+    for start in range(0, total, batch):
+        write(services, many_ratings(start, batch), ref=CODE)
+    assert snapshot_versions(services) == [1 + end for end in range(batch, total + 1, batch)]
+
+    fresh = open_services(url)
+    try:
+        c = fresh.tracker.get(CODE)
+        assert c.version == total + 1
+        assert (c.health, c.health_rationale) == (Health.GREEN, f"r{total - 1}")
+        middle = total // 2
+        past = fresh.tracker.state(CODE, version=middle)
+        assert (past.version, past.health_rationale) == (middle, f"r{middle - 2}")
+    finally:
+        fresh.close()
+
+    # Loading starts from the newest snapshot: without the events before it, the commitment
+    # still loads (with two more events on top).
+    write(services, rate(Health.RED, "after"), ref=CODE)
+    write(services, rate(Health.AMBER, "last"), ref=CODE)
+    newest = snapshot_versions(services)[-1]
+    with services.database.writing() as connection:
+        connection.execute(delete(events).where(events.c.originator_version <= newest))
+    fresh = open_services(url)
+    try:
+        c = fresh.tracker.get(CODE)
+        assert (c.version, c.health_rationale) == (total + 3, "last")
+    finally:
+        fresh.close()
+
+
+def test_snapshots_every_interval_and_loading_from_them(
+    database_url: str, services: Services
+) -> None:
+    check_snapshots(database_url, services, total=1_000, batch=250)
+
+
+@pytest.mark.slow
+def test_a_commitment_with_10000_events_loads_correctly(
+    database_url: str, services: Services
+) -> None:
+    check_snapshots(database_url, services, total=10_000, batch=500)
+
+
+# ---- time travel and history -----------------------------------------------------------------
 
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def scripted_history(tracker: Tracker) -> None:
+def scripted_history(services: Services) -> None:
     """Effective dates and recorded times disagree: late reports and a correction."""
+    a = system("a")
+
+    def step(command: Any) -> None:
+        write(services, command, ref=CODE, principal=a)
+
     with clock.frozen_at(at("2026-01-10T09:00")):
-        register(tracker)  # v1
-        tracker.log_progress(
-            CODE, actor="a", percent=20, as_of=date(2025, 12, 31), note="Q4"
-        )  # v2, v3
+        write(services, registration(), principal=SEED)  # v1
+        step(LogProgress(percent=20, as_of=date(2025, 12, 31), note="Q4"))  # v2, v3
     with clock.frozen_at(at("2026-02-05T09:00")):
-        tracker.rate_health(
-            CODE, actor="a", rating="amber", rationale="slow", as_of=date(2026, 2, 1)
-        )  # v4
+        step(rate(Health.AMBER, "slow", date(2026, 2, 1)))  # v4
     with clock.frozen_at(at("2026-04-10T09:00")):
-        tracker.log_progress(CODE, actor="a", percent=50, as_of=date(2026, 3, 31), note="Q1")  # v5
+        step(LogProgress(percent=50, as_of=date(2026, 3, 31), note="Q1"))  # v5
     with clock.frozen_at(at("2026-04-20T09:00")):
-        tracker.log_progress(
-            CODE, actor="a", percent=35, as_of=date(2026, 2, 28), note="late Feb"
-        )  # v6
+        step(LogProgress(percent=35, as_of=date(2026, 2, 28), note="late Feb"))  # v6
     with clock.frozen_at(at("2026-05-02T09:00")):
-        tracker.rate_health(
-            CODE, actor="a", rating="red", rationale="blocked", as_of=date(2026, 4, 30)
-        )  # v7
+        step(rate(Health.RED, "blocked", date(2026, 4, 30)))  # v7
     with clock.frozen_at(at("2026-05-03T09:00")):
-        tracker.rate_health(
-            CODE, actor="a", rating="amber_red", rationale="corrected", as_of=date(2026, 4, 30)
-        )  # v8
+        step(rate(Health.AMBER_RED, "corrected", date(2026, 4, 30)))  # v8
 
 
 def summary(c: Commitment) -> tuple[Any, ...]:
     return (c.version, c.status.value, c.progress, c.health.value if c.health else None)
 
 
-def test_time_travel_by_version_known_at_and_as_of(tracker: Tracker) -> None:
-    scripted_history(tracker)
-    # Worked out by hand from the script above.
-    assert summary(tracker.get(CODE)) == (8, "in_progress", 50, "amber_red")
-    assert summary(tracker.state(CODE, version=1)) == (1, "not_started", None, None)
-    assert summary(tracker.state(CODE, version=3)) == (3, "in_progress", 20, None)
-    assert summary(tracker.state(CODE, version=7)) == (7, "in_progress", 50, "red")
-    # as_of: what was true on a date, as we know it now (the late Feb report counts).
-    assert summary(tracker.state(CODE, as_of=date(2026, 3, 15))) == (8, "in_progress", 35, "amber")
-    assert summary(tracker.state(CODE, as_of=date(2025, 12, 1))) == (8, "not_started", None, None)
-    assert summary(tracker.state(CODE, as_of=date(2026, 4, 30))) == (
-        8,
-        "in_progress",
-        50,
-        "amber_red",
-    )
-    # known_at: what we had recorded by then.
-    assert summary(tracker.state(CODE, known_at=at("2026-04-15T00:00"))) == (
-        5,
-        "in_progress",
-        50,
-        "amber",
-    )
-    assert summary(tracker.state(CODE, known_at=at("2026-05-02T12:00"))) == (
-        7,
-        "in_progress",
-        50,
-        "red",
-    )
-    # Both: on 15 April we believed mid-March progress was still 20 (Feb report came later).
-    both = tracker.state(CODE, known_at=at("2026-04-15T00:00"), as_of=date(2026, 3, 15))
-    assert summary(both) == (5, "in_progress", 20, "amber")
-    later = tracker.state(CODE, known_at=at("2026-04-25T00:00"), as_of=date(2026, 3, 15))
-    assert summary(later) == (6, "in_progress", 35, "amber")
-    with pytest.raises(NotFound, match="not yet registered"):
-        tracker.state(CODE, known_at=at("2026-01-01T00:00"))
-    with pytest.raises(NotFound, match="no version 9"):
-        tracker.state(CODE, version=9)
-    with pytest.raises(InvalidValue, match="either version"):
-        tracker.state(CODE, version=2, as_of=date(2026, 1, 1))
+def test_time_travel_by_version_known_at_and_as_of(app: Services) -> None:
+    scripted_history(app)
+    # Another process answers from the stored events alone.
+    other = open_services(app.settings.database_url)
+    try:
+        t = other.tracker
+        # Worked out by hand from the script above.
+        assert summary(t.get(CODE)) == (8, "in_progress", 50, "amber_red")
+        assert summary(t.state(CODE, version=1)) == (1, "not_started", None, None)
+        assert summary(t.state(CODE, version=3)) == (3, "in_progress", 20, None)
+        assert summary(t.state(CODE, version=7)) == (7, "in_progress", 50, "red")
+        # as_of: what was true on a date, as we know it now (the late Feb report counts).
+        assert summary(t.state(CODE, as_of=date(2026, 3, 15))) == (8, "in_progress", 35, "amber")
+        assert summary(t.state(CODE, as_of=date(2025, 12, 1))) == (8, "not_started", None, None)
+        assert summary(t.state(CODE, as_of=date(2026, 4, 30))) == (
+            8,
+            "in_progress",
+            50,
+            "amber_red",
+        )
+        # known_at: what we had recorded by then.
+        assert summary(t.state(CODE, known_at=at("2026-04-15T00:00"))) == (
+            5,
+            "in_progress",
+            50,
+            "amber",
+        )
+        assert summary(t.state(CODE, known_at=at("2026-05-02T12:00"))) == (
+            7,
+            "in_progress",
+            50,
+            "red",
+        )
+        # A naive known_at is taken as UTC.
+        naive = t.state(CODE, known_at=datetime(2026, 5, 2, 12))
+        assert summary(naive) == (7, "in_progress", 50, "red")
+        # Both: on 15 April we believed mid-March progress was still 20 (Feb came later).
+        both = t.state(CODE, known_at=at("2026-04-15T00:00"), as_of=date(2026, 3, 15))
+        assert summary(both) == (5, "in_progress", 20, "amber")
+        later = t.state(CODE, known_at=at("2026-04-25T00:00"), as_of=date(2026, 3, 15))
+        assert summary(later) == (6, "in_progress", 35, "amber")
+        with pytest.raises(NotFound, match="not yet registered"):
+            t.state(CODE, known_at=at("2026-01-01T00:00"))
+        with pytest.raises(NotFound, match="no version 9"):
+            t.state(CODE, version=9)
+        with pytest.raises(InvalidValue, match="either version"):
+            t.state(CODE, version=2, as_of=date(2026, 1, 1))
+        with pytest.raises(InvalidValue, match="1 or more"):
+            t.state(CODE, version=0)
+        with pytest.raises(NotFound):
+            t.state("CMAP-NOT-HERE", as_of=date(2026, 1, 1))
+    finally:
+        other.close()
 
 
-def test_history_lists_every_event_with_its_position(tracker: Tracker) -> None:
-    scripted_history(tracker)
-    register(tracker, "CMAP-SEC-CYBER", pillar="security", sectors=["cybersecurity"])
-    history = commitment_history(tracker, CODE)
+def test_history_lists_every_event_with_its_position(app: Services) -> None:
+    scripted_history(app)
+    write(
+        app,
+        registration("CMAP-SEC-CYBER", pillar=Pillar.SECURITY, sectors=("cybersecurity",)),
+        principal=SEED,
+    )
+    history = commitment_history(app.database, app.tracker, CODE)
     assert [h["version"] for h in history] == list(range(1, 9))
     assert [h["type"] for h in history] == [
         "Registered",
@@ -292,34 +427,12 @@ def test_history_lists_every_event_with_its_position(tracker: Tracker) -> None:
     }
     assert history[5]["recorded_at"] == "2026-04-20T09:00:00+00:00"
     assert {h["actor"] for h in history} == {"seed", "a"}
-
-
-def test_a_commitment_with_10000_events_loads_correctly(
-    database_url: str, tracker: Tracker
-) -> None:
-    register(tracker)
-    batch = 500
-
-    def script(start: int) -> Any:
-        def run(c: Commitment) -> None:
-            for i in range(start, start + batch):
-                c.rate_health(actor="load", rating="green" if i % 2 else "amber", rationale=f"r{i}")
-
-        return run
-
-    for start in range(0, 10_000, batch):
-        tracker.apply_script(CODE, script(start))
-    fresh = open_tracker(database_url)
-    try:
-        c = fresh.get(CODE)
-        assert c.version == 10_001
-        assert (c.health, c.health_rationale) == (Health.GREEN, "r9999")
-        past = fresh.state(CODE, version=5_000)
-        assert (past.version, past.health_rationale) == (5_000, "r4998")
-    finally:
-        fresh.close()
-    with engine_of(tracker).connect() as connection:
-        taken = connection.execute(select(func.count()).select_from(snapshots)).scalar_one()
-    # One snapshot per save that crossed a multiple of the interval.
-    assert taken == 10_000 // batch
-    assert batch >= SNAPSHOT_INTERVAL
+    assert {h["commitment_id"] for h in history} == {str(app.tracker.get(CODE).id)}
+    # Each entry carries its chain hash; the last one is the chain head at its position.
+    assert all(len(h["hash"]) == 64 for h in history)
+    assert history[-1]["hash"] == app.reports.chain_head_at(8)
+    other = commitment_history(app.database, app.tracker, "CMAP-SEC-CYBER")
+    assert [(h["position"], h["version"]) for h in other] == [(9, 1)]
+    assert other[0]["hash"] == verify(app.database).chain_head
+    with pytest.raises(NotFound):
+        commitment_history(app.database, app.tracker, "CMAP-NOT-HERE")

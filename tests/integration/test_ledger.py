@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,236 +15,321 @@ import pytest
 from sqlalchemy import select, text
 
 from adapters.backup import ImportRefused, export_log, import_log
-from adapters.event_store import engine_of, open_tracker
+from adapters.bootstrap import Services
 from adapters.ledger import verify
-from adapters.projection import ReadModelProjection
-from adapters.seeds import seed
-from adapters.tables import READ_MODEL_TABLES, events
-from domain.commitment import Commitment
-from domain.tracker import Tracker
-from tests.conftest import PostgresDatabases
+from adapters.tables import READ_MODEL_TABLES, event_chain, events
+from domain.access import system
+from domain.commands import LogProgress, RateHealth, RegisterCommitment, Together
+from domain.vocabulary import Health, Pillar
+from tests.conftest import PostgresDatabases, open_services
+from tests.support import write
+
+RAIL = "CMAP-PROS-RAIL"
 
 
 @pytest.fixture
-def seeded(tracker: Tracker) -> Tracker:
-    seed(tracker, demo=True)
-    return tracker
+def seeded(seeded_url: str) -> Iterator[Services]:
+    """The services of one process on a database holding the seeds and sample history."""
+    built = open_services(seeded_url)
+    yield built
+    built.close()
 
 
-def execute(tracker: Tracker, sql: str, **params: Any) -> None:
-    with engine_of(tracker).begin() as connection:
+def execute(services: Services, sql: str, **params: Any) -> None:
+    with services.database.writing() as connection:
         connection.execute(text(sql), params)
 
 
-def state_of(tracker: Tracker, position: int) -> bytes:
-    with engine_of(tracker).connect() as connection:
+def state_of(services: Services, position: int) -> bytes:
+    with services.database.reading() as connection:
         return bytes(
             connection.execute(select(events.c.state).where(events.c.id == position)).scalar_one()
         )
 
 
-def test_an_untouched_log_verifies(seeded: Tracker) -> None:
-    result = verify(engine_of(seeded))
-    assert result.verified and result.first_bad_position is None
-    assert result.events == result.head_position > 100
+# ---- tampering ---------------------------------------------------------------------------------
+
+
+def test_an_untouched_log_verifies(seeded: Services) -> None:
+    result = verify(seeded.database)
+    assert result.verified and result.first_bad_position is None and result.problem is None
+    assert result.events == result.head_position == seeded.projection.head() > 100
     assert result.chain_head is not None and len(result.chain_head) == 64
+    assert result.chain_head == seeded.reports.chain_head_at(result.head_position)
 
 
-def test_a_changed_byte_is_caught_at_its_position(seeded: Tracker) -> None:
+def test_an_empty_log_verifies(sqlite_url: str) -> None:
+    services = open_services(sqlite_url)
+    try:
+        result = verify(services.database)
+    finally:
+        services.close()
+    assert (result.verified, result.events, result.head_position, result.chain_head) == (
+        True,
+        0,
+        0,
+        None,
+    )
+
+
+def test_a_changed_byte_is_caught_at_its_position(seeded: Services) -> None:
     state = bytearray(state_of(seeded, 42))
     state[5] ^= 0x01
     execute(seeded, "UPDATE tracker_events SET state = :s WHERE id = 42", s=bytes(state))
-    result = verify(engine_of(seeded))
+    result = verify(seeded.database)
     assert (result.verified, result.first_bad_position) == (False, 42)
+    assert result.problem == "hash does not match the event"
     assert result.events == 41 and result.head_position == 41
+    assert result.chain_head == seeded.reports.chain_head_at(41)  # the last good entry
 
 
-def test_a_changed_topic_or_version_is_caught(seeded: Tracker) -> None:
+def test_a_changed_topic_or_version_is_caught(seeded: Services) -> None:
     execute(seeded, "UPDATE tracker_events SET originator_version = 999 WHERE id = 30")
-    assert verify(engine_of(seeded)).first_bad_position == 30
+    assert verify(seeded.database).first_bad_position == 30
 
 
-def test_a_deleted_event_is_caught(seeded: Tracker) -> None:
+def test_a_deleted_event_is_caught(seeded: Services) -> None:
     execute(seeded, "DELETE FROM tracker_events WHERE id = 60")
-    result = verify(engine_of(seeded))
+    result = verify(seeded.database)
     assert (result.first_bad_position, result.problem) == (
         60,
         "chain entry has no event (deleted?)",
     )
 
 
-def test_a_deleted_event_and_its_chain_entry_are_caught_at_the_next(seeded: Tracker) -> None:
+def test_a_deleted_event_and_its_chain_entry_are_caught_at_the_next(seeded: Services) -> None:
     execute(seeded, "DELETE FROM tracker_events WHERE id = 60")
     execute(seeded, "DELETE FROM event_chain WHERE position = 60")
-    assert verify(engine_of(seeded)).first_bad_position == 61
+    assert verify(seeded.database).first_bad_position == 61
 
 
-def test_reordered_events_are_caught(seeded: Tracker) -> None:
+def test_reordered_events_are_caught(seeded: Services) -> None:
     first, second = state_of(seeded, 70), state_of(seeded, 71)
     execute(seeded, "UPDATE tracker_events SET state = :s WHERE id = 70", s=second)
     execute(seeded, "UPDATE tracker_events SET state = :s WHERE id = 71", s=first)
-    assert verify(engine_of(seeded)).first_bad_position == 70
+    assert verify(seeded.database).first_bad_position == 70
 
 
-def test_an_inserted_event_is_caught(seeded: Tracker) -> None:
-    head = verify(engine_of(seeded)).head_position
+def test_an_inserted_event_is_caught(seeded: Services) -> None:
+    head = verify(seeded.database).head_position
     execute(
         seeded,
         "INSERT INTO tracker_events (id, originator_id, originator_version, topic, state) "
         "SELECT :new, originator_id, 999, topic, state FROM tracker_events WHERE id = 5",
         new=head + 1,
     )
-    result = verify(engine_of(seeded))
+    result = verify(seeded.database)
     assert (result.first_bad_position, result.problem) == (head + 1, "event has no chain entry")
     execute(
         seeded, "INSERT INTO event_chain (position, hash) VALUES (:p, :h)", p=head + 1, h="ab" * 32
     )
-    assert verify(engine_of(seeded)).first_bad_position == head + 1
+    assert verify(seeded.database).first_bad_position == head + 1
 
 
-def test_a_changed_chain_entry_is_caught(seeded: Tracker) -> None:
+def test_a_changed_chain_entry_is_caught(seeded: Services) -> None:
     execute(seeded, "UPDATE event_chain SET hash = :h WHERE position = 80", h="00" * 32)
-    assert verify(engine_of(seeded)).first_bad_position == 80
+    result = verify(seeded.database)
+    assert (result.first_bad_position, result.problem) == (80, "hash does not match the event")
 
 
-def test_events_written_after_tampering_do_not_hide_it(seeded: Tracker) -> None:
+def test_events_written_after_tampering_do_not_hide_it(seeded: Services) -> None:
     execute(seeded, "UPDATE event_chain SET hash = :h WHERE position = 10", h="11" * 32)
-    seeded.log_progress("CMAP-PROS-RAIL", actor="a", percent=99, as_of=date(2026, 10, 1), note="n")
-    assert verify(engine_of(seeded)).first_bad_position == 10
+    write(seeded, LogProgress(percent=99, as_of=date(2026, 10, 1), note="n"), ref=RAIL)
+    assert verify(seeded.database).first_bad_position == 10
 
 
-# ---- export and import -----------------------------------------------------------------
+# ---- export and import -------------------------------------------------------------------------
 
 
 @pytest.fixture
-def target_url(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second, empty, migrated database of the same kind."""
-    if database_url.startswith("sqlite"):
-        path = tmp_path / "target.sqlite"
-        path.write_bytes(Path(request.getfixturevalue("sqlite_template")).read_bytes())
-        yield f"sqlite:///{path}"
-    else:
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes a second, empty, migrated database of the same kind as a given one."""
+    dropped: list[Callable[[], None]] = []
+
+    def make(like: str) -> str:
+        if like.startswith("sqlite"):
+            path = tmp_path / "target.sqlite"
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+            return f"sqlite:///{path}"
         postgres: PostgresDatabases = request.getfixturevalue("postgres")
         name = postgres.create(template=request.getfixturevalue("postgres_template"))
-        yield postgres.url_of(name)
-        postgres.drop(name)
+        dropped.append(lambda: postgres.drop(name))
+        return postgres.url_of(name)
+
+    yield make
+    for drop in dropped:
+        drop()
 
 
-def dump(tracker: Tracker) -> dict[str, list[tuple[Any, ...]]]:
-    with engine_of(tracker).connect() as connection:
+def dump(services: Services) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the log, the chain and the read models, in a stable order."""
+    with services.database.reading() as connection:
         return {
             table.name: sorted((tuple(r) for r in connection.execute(select(table))), key=repr)
-            for table in (events, *READ_MODEL_TABLES)
+            for table in (events, event_chain, *READ_MODEL_TABLES)
         }
 
 
-def round_trip(source: Tracker, target_url: str, tmp_path: Path) -> Tracker:
+def round_trip(source: Services, target_url: str, tmp_path: Path) -> Services:
     path = tmp_path / "log.jsonl"
     with path.open("w", encoding="utf-8") as handle:
-        exported = export_log(engine_of(source), handle)
-    target = open_tracker(target_url)
-    imported = import_log(engine_of(target), path)
-    assert imported == exported
-    projection = ReadModelProjection(target)
-    projection.rebuild()
-    projection.catch_up()
-    return target
-
-
-def test_export_import_reproduces_the_log_and_the_read_models(
-    seeded: Tracker, target_url: str, tmp_path: Path
-) -> None:
-    ReadModelProjection(seeded).catch_up()
-    target = round_trip(seeded, target_url, tmp_path)
+        exported = export_log(source.database, handle)
+    restored = open_services(target_url)
     try:
-        source_check, target_check = verify(engine_of(seeded)), verify(engine_of(target))
+        imported = import_log(restored.database, path)
+        assert imported == exported
+        restored.projection.rebuild()
+        restored.projection.catch_up()
+    except BaseException:
+        restored.close()
+        raise
+    return restored
+
+
+def check_round_trip(source: Services, target_url: str, tmp_path: Path) -> None:
+    source.projection.catch_up()
+    restored = round_trip(source, target_url, tmp_path)
+    try:
+        source_check, target_check = verify(source.database), verify(restored.database)
         assert target_check.verified
-        assert (target_check.head_position, target_check.chain_head) == (
+        assert (target_check.events, target_check.head_position, target_check.chain_head) == (
+            source_check.events,
             source_check.head_position,
             source_check.chain_head,
         )
-        assert dump(target) == dump(seeded)
-        original = seeded.get("CMAP-PROS-RAIL")
-        restored = target.get("CMAP-PROS-RAIL")
-        assert (restored.version, restored.modified_on) == (original.version, original.modified_on)
-        # The restored store takes new writes after the imported positions.
-        change = target.log_progress(
-            "CMAP-PROS-RAIL", actor="a", percent=50, as_of=date(2026, 10, 1), note="after restore"
+        assert dump(restored) == dump(source)
+        original, copy = source.tracker.get(RAIL), restored.tracker.get(RAIL)
+        assert (copy.version, copy.modified_on, copy.created_on) == (
+            original.version,
+            original.modified_on,
+            original.created_on,
         )
-        assert change.position == source_check.head_position + 1
-        assert verify(engine_of(target)).verified
+        # The restored store takes new writes after the imported positions.
+        after = write(
+            restored, LogProgress(percent=50, as_of=date(2026, 10, 1), note="after"), ref=RAIL
+        )
+        assert after.position == source_check.head_position + 1
+        assert after.version == original.version + 1
+        assert verify(restored.database).verified
     finally:
-        target.close()
+        restored.close()
+    header = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[0])
+    assert header["format"] == "commitments-event-log"
 
 
-def test_import_refuses_a_non_empty_target(seeded: Tracker, tmp_path: Path) -> None:
+def more_history(services: Services, rounds: int) -> None:
+    """A few hundred more events on seeded commitments."""
+    for n, code in enumerate(["CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"][:rounds]):
+        ratings = tuple(
+            RateHealth(rating=Health.GREEN if i % 2 else Health.AMBER, rationale=f"{n}-{i}")
+            for i in range(60)
+        )
+        write(services, Together(ratings), ref=code, principal=system("load"))
+
+
+@pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
+def test_export_import_reproduces_the_log_and_the_read_models(
+    seeded: Services, target: Callable[[str], str], tmp_path: Path
+) -> None:
+    more_history(seeded, 3)
+    assert verify(seeded.database).events > 300
+    check_round_trip(seeded, target(seeded.settings.database_url), tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_100000_event_log_round_trips(
+    database_url: str, services: Services, target: Callable[[str], str], tmp_path: Path
+) -> None:
+    codes = [f"CMAP-LOAD-C{i:03d}" for i in range(99)] + [RAIL]
+    load = system("load")
+    for code in codes:
+        command = RegisterCommitment(
+            code=code,
+            title="Load",
+            pillar=Pillar.GOVERNANCE,
+            sectors=("governance",),
+            parties=("CA", "MX"),
+            lead_party="joint",
+        )
+        write(services, command, principal=load)
+    for code in codes:
+        steps = tuple(
+            LogProgress(percent=i % 101, as_of=date(2026, 1, 1), note=f"n{i}") for i in range(999)
+        )
+        write(services, Together(steps), ref=code, principal=load)
+    assert verify(services.database).events == 100_000 + 100  # + automatic status changes
+    check_round_trip(services, target(database_url), tmp_path)
+
+
+def test_import_refuses_a_non_empty_target(seeded: Services, tmp_path: Path) -> None:
     path = tmp_path / "log.jsonl"
     with path.open("w", encoding="utf-8") as handle:
-        export_log(engine_of(seeded), handle)
-    with pytest.raises(ImportRefused, match="not empty"):
-        import_log(engine_of(seeded), path)
+        export_log(seeded.database, handle)
+    before = verify(seeded.database)
+    with pytest.raises(ImportRefused, match=f"not empty: it has {before.events} events"):
+        import_log(seeded.database, path)
+    assert verify(seeded.database) == before
 
 
-@pytest.mark.parametrize(
-    ("damage", "message"),
-    [
-        (
-            lambda lines: lines.__setitem__(
-                3, lines[3].replace('"originator_version":', '"originator_version":1')
-            ),
-            "line 4",
-        ),
-        (lambda lines: lines.__delitem__(5), "line 6"),
-        (lambda lines: lines.__setitem__(2, "{broken"), "line 3: not JSON"),
-        (lambda lines: lines.pop(), "truncated"),
-        (lambda lines: lines.__setitem__(0, '{"format": "other"}'), "line 1"),
-    ],
-)
+def test_import_refuses_a_missing_file(sqlite_url: str, tmp_path: Path) -> None:
+    services = open_services(sqlite_url)
+    try:
+        with pytest.raises(ImportRefused, match="cannot read"):
+            import_log(services.database, tmp_path / "nowhere.jsonl")
+    finally:
+        services.close()
+
+
+def _set(index: int, value: str) -> Callable[[list[str]], None]:
+    return lambda lines: lines.__setitem__(index, value)
+
+
+def _edit(index: int, old: str, new: str) -> Callable[[list[str]], None]:
+    return lambda lines: lines.__setitem__(index, lines[index].replace(old, new))
+
+
+DAMAGES = {
+    "changed-version": (
+        _edit(3, '"originator_version":', '"originator_version":1'),
+        "line 4: position 3 does not match",
+    ),
+    "deleted-line": (lambda lines: lines.__delitem__(5), "line 6: position 6 does not match"),
+    "repeated-line": (
+        lambda lines: lines.insert(5, lines[4]),
+        "line 6: position 4 is out of order",
+    ),
+    "not-json": (_set(2, "{broken"), "line 3: not JSON"),
+    "not-an-event": (_set(2, '{"position": 2}'), "line 3: not an event line"),
+    "no-end-line": (lambda lines: lines.pop(), "truncated"),
+    "after-the-end": (lambda lines: lines.append(lines[1]), "line .*: data after the end line"),
+    "wrong-count": (_edit(-1, '"events": ', '"events": 1'), "end line does not match"),
+    "other-format": (_set(0, '{"format": "other"}'), "line 1: not a commitments-event-log file"),
+    "newer-format": (
+        _edit(0, '"format_version": 1', '"format_version": 2'),
+        "line 1: format_version 2",
+    ),
+}
+
+
+@pytest.mark.parametrize(("damage", "message"), DAMAGES.values(), ids=DAMAGES.keys())
 def test_import_refuses_a_file_that_does_not_verify_naming_the_line(
-    seeded: Tracker, target_url: str, tmp_path: Path, damage: Any, message: str
+    seeded: Services,
+    target: Callable[[str], str],
+    tmp_path: Path,
+    damage: Callable[[list[str]], None],
+    message: str,
 ) -> None:
     buffer = io.StringIO()
-    export_log(engine_of(seeded), buffer)
+    export_log(seeded.database, buffer)
     lines = buffer.getvalue().splitlines()
     damage(lines)
     path = tmp_path / "damaged.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    target = open_tracker(target_url)
+    restored = open_services(target(seeded.settings.database_url))
     try:
         with pytest.raises(ImportRefused, match=message):
-            import_log(engine_of(target), path)
-        assert verify(engine_of(target)).events == 0  # nothing was written
+            import_log(restored.database, path)
+        assert verify(restored.database).events == 0  # nothing was written
     finally:
-        target.close()
-
-
-def test_a_100000_event_log_round_trips(tracker: Tracker, target_url: str, tmp_path: Path) -> None:
-    codes = [f"CMAP-LOAD-C{i:03d}" for i in range(100)]
-    for code in codes:
-        tracker.register(
-            actor="load",
-            code=code,
-            title="Load",
-            pillar="governance",
-            sectors=["governance"],
-            parties=["CA", "MX"],
-            lead_party="joint",
-        )
-
-    def script(c: Commitment) -> None:
-        for i in range(999):
-            c.log_progress(actor="load", percent=i % 101, as_of=date(2026, 1, 1), note=f"n{i}")
-
-    for code in codes:
-        tracker.apply_script(code, script)
-    ReadModelProjection(tracker).catch_up()
-    target = round_trip(tracker, target_url, tmp_path)
-    try:
-        source_check, target_check = verify(engine_of(tracker)), verify(engine_of(target))
-        assert source_check.events == target_check.events == 100_000 + 100  # + auto status changes
-        assert target_check.chain_head == source_check.chain_head
-        assert dump(target) == dump(tracker)
-    finally:
-        target.close()
-    header, *_ = (tmp_path / "log.jsonl").read_text().splitlines()[:1]
-    assert json.loads(header)["format"] == "commitments-event-log"
+        restored.close()

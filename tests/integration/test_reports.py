@@ -1,12 +1,14 @@
 """Progress reports: figures checked against a scripted history worked out by hand, every
-format parsed back, and reproducibility (same inputs, same bytes and sha256)."""
+format parsed back, reproducibility (same inputs, same bytes and sha256) and the archive."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -14,102 +16,109 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from adapters.event_store import engine_of
+from adapters.bootstrap import Services
 from adapters.ledger import verify
 from adapters.reports import verification
-from adapters.reports.archive import archive, generate, get_artefact
-from adapters.reports.data import (
-    ReportInputs,
-    build_report,
-    chain_head_at,
-    log_head,
-    resolve_inputs,
-)
+from adapters.reports.data import ReportInputs
 from adapters.reports.render import render
 from domain import clock
-from domain.tracker import Tracker
+from domain.access import system
+from domain.commands import (
+    AddMilestone,
+    ChangeMilestone,
+    ChangeStatus,
+    Command,
+    DefineIndicator,
+    LogProgress,
+    RateHealth,
+    RecordMeasurement,
+    ReviseDetails,
+)
+from domain.errors import InvalidValue, NotFound
+from domain.vocabulary import Health, Pillar, Status
+from tests.conftest import open_services
+from tests.support import registration, write
 
 AS_OF = date(2026, 3, 31)
+FORMATS = ["json", "csv", "md", "html", "xlsx"]
+RAIL, CYBER, EVAL = "CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-GOV-EVAL"
 
 
 def at(moment: str) -> Any:
     return clock.frozen_at(datetime.fromisoformat(moment).replace(tzinfo=UTC))
 
 
-def register(tracker: Tracker, code: str, pillar: str, lead: str, **extra: Any) -> None:
-    tracker.register(
-        actor="seed",
-        code=code,
-        title=f"Title of {code}",
-        pillar=pillar,
-        sectors=["trade"],
-        parties=["CA", "MX"],
-        lead_party=lead,
-        **extra,
-    )
+@pytest.fixture
+def app(sqlite_url: str) -> Iterator[Services]:
+    built = open_services(sqlite_url)
+    yield built
+    built.close()
 
 
-def scripted(tracker: Tracker) -> None:
+def scripted(services: Services) -> None:
+    a, b = system("a"), system("b")
+
+    def by(principal: Any, ref: str, command: Command) -> None:
+        write(services, command, ref=ref, principal=principal)
+
+    seed = system("seed")
     with at("2026-01-05T09:00"):
-        register(tracker, "CMAP-PROS-RAIL", "prosperity", "joint", target_date=date(2026, 12, 31))
-        register(tracker, "CMAP-SEC-CYBER", "security", "CA")
-        register(tracker, "CMAP-GOV-EVAL", "governance", "joint")
+        write(
+            services,
+            registration(RAIL, title=f"Title of {RAIL}", target_date=date(2026, 12, 31)),
+            principal=seed,
+        )
+        write(
+            services,
+            registration(CYBER, title=f"Title of {CYBER}", pillar=Pillar.SECURITY, lead_party="CA"),
+            principal=seed,
+        )
+        write(
+            services,
+            registration(EVAL, title=f"Title of {EVAL}", pillar=Pillar.GOVERNANCE),
+            principal=seed,
+        )
     with at("2026-02-01T09:00"):
-        tracker.log_progress(
-            "CMAP-PROS-RAIL", actor="a", percent=20, as_of=date(2026, 1, 31), note="Jan"
-        )
-        tracker.rate_health(
-            "CMAP-PROS-RAIL", actor="a", rating="amber", rationale="slow", as_of=date(2026, 2, 1)
-        )
-        tracker.add_milestone(
-            "CMAP-PROS-RAIL", actor="a", title="Study", due_date=date(2026, 2, 15)
-        )
-        tracker.add_milestone(
-            "CMAP-GOV-EVAL", actor="a", title="Joint review", due_date=date(2026, 6, 15)
-        )
+        by(a, RAIL, LogProgress(percent=20, as_of=date(2026, 1, 31), note="Jan"))
+        by(a, RAIL, RateHealth(rating=Health.AMBER, rationale="slow", as_of=date(2026, 2, 1)))
+        by(a, RAIL, AddMilestone(title="Study", due_date=date(2026, 2, 15)))
+        by(a, EVAL, AddMilestone(title="Joint review", due_date=date(2026, 6, 15)))
     with at("2026-02-11T09:00"):
-        tracker.change_status(
-            "CMAP-SEC-CYBER",
-            actor="b",
-            status="in_progress",
-            reason="kick-off",
-            as_of=date(2026, 2, 10),
+        by(
+            b,
+            CYBER,
+            ChangeStatus(status=Status.IN_PROGRESS, reason="kick-off", as_of=date(2026, 2, 10)),
         )
-        tracker.add_milestone("CMAP-SEC-CYBER", actor="b", title="Plan", due_date=date(2026, 3, 15))
-        tracker.define_indicator(
-            "CMAP-SEC-CYBER", actor="b", name="Exercises", unit="count", baseline=0, target=4
+        by(b, CYBER, AddMilestone(title="Plan", due_date=date(2026, 3, 15)))
+        by(
+            b,
+            CYBER,
+            DefineIndicator(name="Exercises", unit="count", baseline=Decimal(0), target=Decimal(4)),
         )
     with at("2026-03-06T09:00"):
-        tracker.log_progress(
-            "CMAP-SEC-CYBER", actor="b", percent=50, as_of=date(2026, 3, 5), note="Mar"
-        )
-        tracker.record_measurement(
-            "CMAP-SEC-CYBER", "i1", actor="b", value=1, as_of=date(2026, 3, 1)
+        by(b, CYBER, LogProgress(percent=50, as_of=date(2026, 3, 5), note="Mar"))
+        by(
+            b,
+            CYBER,
+            RecordMeasurement(indicator_id="i1", value=Decimal(1), as_of=date(2026, 3, 1)),
         )
     with at("2026-03-11T09:00"):
-        tracker.log_progress(
-            "CMAP-PROS-RAIL", actor="a", percent=40, as_of=date(2026, 3, 10), note="Mar"
-        )
+        by(a, RAIL, LogProgress(percent=40, as_of=date(2026, 3, 10), note="Mar"))
     with at("2026-03-21T09:00"):
-        tracker.rate_health(
-            "CMAP-PROS-RAIL", actor="a", rating="red", rationale="blocked", as_of=date(2026, 3, 20)
-        )
-        tracker.reschedule_milestone(
-            "CMAP-PROS-RAIL", "m1", actor="a", due_date=date(2026, 4, 30), reason="late data"
+        by(a, RAIL, RateHealth(rating=Health.RED, rationale="blocked", as_of=date(2026, 3, 20)))
+        by(
+            a,
+            RAIL,
+            ChangeMilestone(milestone_id="m1", due_date=date(2026, 4, 30), reason="late data"),
         )
     with at("2026-03-25T09:00"):
-        tracker.revise_details(
-            "CMAP-PROS-RAIL",
-            actor="a",
-            changes={"target_date": date(2027, 6, 30)},
-            reason="re-planned",
-        )
+        by(a, RAIL, ReviseDetails(target_date=date(2027, 6, 30), reason="re-planned"))
 
 
 @pytest.fixture
-def report(tracker: Tracker) -> dict[str, Any]:
-    scripted(tracker)
-    return build_report(tracker, ReportInputs(log_head(tracker), AS_OF, 30))
+def report(app: Services) -> dict[str, Any]:
+    scripted(app)
+    return app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
 
 
 def test_headline_figures_worked_out_by_hand(report: dict[str, Any]) -> None:
@@ -133,24 +142,25 @@ def test_headline_figures_worked_out_by_hand(report: dict[str, Any]) -> None:
 def test_sections_worked_out_by_hand(report: dict[str, Any]) -> None:
     [change] = report["changes"]
     assert (change["code"], change["kind"], change["from"], change["to"], change["reason"]) == (
-        "CMAP-PROS-RAIL",
+        RAIL,
         "health",
         "amber",
         "red",
         "blocked",
     )
+    assert (change["actor"], change["recorded_at"]) == ("a", "2026-03-21T09:00:00+00:00")
     assert report["milestones"]["overdue"] == [
-        {"code": "CMAP-SEC-CYBER", "milestone": "Plan", "due_date": "2026-03-15", "days": -16}
+        {"code": CYBER, "milestone": "Plan", "due_date": "2026-03-15", "days": -16}
     ]
     assert [(m["code"], m["days"]) for m in report["milestones"]["due_next_90_days"]] == [
-        ("CMAP-PROS-RAIL", 30),
-        ("CMAP-GOV-EVAL", 76),
+        (RAIL, 30),
+        (EVAL, 76),
     ]
     [indicator] = report["indicators"]
     assert (indicator["baseline"], indicator["target"], indicator["latest"]) == (0, 4, 1)
     assert indicator["achieved_percent"] == 25.0
     assert [(r["code"], r["health"], r["rationale"]) for r in report["risks"]] == [
-        ("CMAP-PROS-RAIL", "red", "blocked")
+        (RAIL, "red", "blocked")
     ]
     [moved] = report["drift"]["rescheduled_milestones"]
     assert (moved["original_due_date"], moved["due_date"], moved["slip_days"]) == (
@@ -173,20 +183,27 @@ def test_sections_worked_out_by_hand(report: dict[str, Any]) -> None:
         6.7,
         30.0,
     )
+    rows = {c["code"]: c for c in report["commitments"]}
+    assert (rows[CYBER]["milestones_missed"], rows[CYBER]["overdue"]) == (1, False)
+    assert (rows[RAIL]["progress_at_start"], rows[RAIL]["status_at_start"]) == (20, "in_progress")
 
 
-def test_footer_names_position_and_chain_head(tracker: Tracker, report: dict[str, Any]) -> None:
+def test_footer_names_position_and_chain_head(app: Services, report: dict[str, Any]) -> None:
     footer = report["footer"]
-    assert footer["log_position"] == log_head(tracker)
-    assert footer["chain_head"] == verify(engine_of(tracker)).chain_head
+    assert footer["log_position"] == app.reports.head() == 17
+    assert footer["chain_head"] == verify(app.database).chain_head
+    assert (footer["as_of"], footer["period_days"]) == ("2026-03-31", 30)
 
 
-def test_a_past_position_ignores_later_events(tracker: Tracker) -> None:
-    scripted(tracker)
-    early = build_report(tracker, ReportInputs(3, AS_OF, 30))  # the three registrations only
+def test_a_past_position_ignores_later_events(app: Services) -> None:
+    scripted(app)
+    early = app.reports.build(ReportInputs(3, AS_OF, 30))  # the three registrations only
     assert early["headline"]["commitments"] == 3
     assert early["headline"]["progress"]["end"] == 0.0 and early["risks"] == []
-    assert early["footer"]["chain_head"] == chain_head_at(tracker, 3)
+    assert early["footer"]["chain_head"] == app.reports.chain_head_at(3)
+    assert app.reports.chain_head_at(3) != app.reports.chain_head_at(4)
+    empty = app.reports.build(ReportInputs(0, AS_OF, 30))
+    assert (empty["headline"]["commitments"], empty["footer"]["chain_head"]) == (0, None)
 
 
 class _Text(HTMLParser):
@@ -202,11 +219,11 @@ class _Text(HTMLParser):
         self.text.append(data)
 
 
-def test_every_format_parses_back(tracker: Tracker, report: dict[str, Any]) -> None:
+def test_every_format_parses_back(report: dict[str, Any]) -> None:
     assert json.loads(render(report, "json")) == report
 
     rows = list(csv.DictReader(io.StringIO(render(report, "csv").decode())))
-    assert [r["code"] for r in rows] == ["CMAP-GOV-EVAL", "CMAP-PROS-RAIL", "CMAP-SEC-CYBER"]
+    assert [r["code"] for r in rows] == [EVAL, RAIL, CYBER]
     rail = rows[1]
     assert (rail["progress"], rail["health"], rail["target_date"]) == ("40", "red", "2027-06-30")
     assert rail["log_position"] == str(report["footer"]["log_position"])
@@ -218,7 +235,7 @@ def test_every_format_parses_back(tracker: Tracker, report: dict[str, Any]) -> N
     assert summary["Chain head"] == report["footer"]["chain_head"]
     assert book["Commitments"].max_row == 4
     milestones = list(book["Milestones"].iter_rows(min_row=2, values_only=True))
-    assert ("overdue", "CMAP-SEC-CYBER", "Plan", "2026-03-15", -16) in milestones
+    assert ("overdue", CYBER, "Plan", "2026-03-15", -16) in milestones
 
     parsed = _Text()
     parsed.feed(render(report, "html").decode())
@@ -229,52 +246,147 @@ def test_every_format_parses_back(tracker: Tracker, report: dict[str, Any]) -> N
     assert f"chain head {report['footer']['chain_head']}" in text
 
     markdown = render(report, "md").decode()
-    assert "## Risks (amber-red and red)" in markdown and "**CMAP-PROS-RAIL** (red" in markdown
+    assert "## Risks (amber-red and red)" in markdown and f"**{RAIL}** (red" in markdown
 
 
-def test_same_inputs_same_bytes_and_archived_sha256(tracker: Tracker, tmp_path: Path) -> None:
-    scripted(tracker)
-    inputs = ReportInputs(log_head(tracker), AS_OF, 30)
-    stored = archive(tracker, inputs, ["json", "csv", "md", "html", "xlsx"], generated_by="t")
+def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Path) -> None:
+    scripted(app)
+    inputs = ReportInputs(app.reports.head(), AS_OF, 30)
+    with at("2026-04-01T08:00"):
+        stored = app.reports.archive(inputs, FORMATS, generated_by="t")
     assert stored is not None
+    assert (stored["formats"], stored["log_position"], stored["as_of"]) == (
+        FORMATS,
+        inputs.at_position,
+        "2026-03-31",
+    )
+    assert stored["generated_at"] == "2026-04-01T08:00:00+00:00"
+    assert stored["chain_head"] == app.reports.chain_head_at(inputs.at_position)
     with at("2026-04-02T09:00"):  # the log moves on
-        tracker.log_progress(
-            "CMAP-GOV-EVAL", actor="c", percent=5, as_of=date(2026, 4, 1), note="n"
+        write(
+            app,
+            LogProgress(percent=5, as_of=date(2026, 4, 1), note="n"),
+            ref=EVAL,
+            principal=system("c"),
         )
-    again = {a.format: a for a in generate(tracker, inputs, ["json", "csv", "md", "html", "xlsx"])}
+    again = {a.format: a for a in app.reports.generate(inputs, FORMATS)}
     for fmt, digest in stored["sha256"].items():
         assert again[fmt].sha256 == digest
-        assert get_artefact(engine_of(tracker), stored["id"], fmt).content == again[fmt].content
+        assert app.reports.artefact(stored["id"], fmt).content == again[fmt].content
+    # Another process regenerates the very same bytes.
+    other = open_services(app.settings.database_url)
+    try:
+        [json_again] = other.reports.generate(inputs, ["json"])
+    finally:
+        other.close()
+    assert json_again.sha256 == stored["sha256"]["json"]
 
     # Each archived artefact can be checked against the log later.
-    chain = verify(engine_of(tracker))
+    chain = verify(app.database)
     for fmt in stored["formats"]:
         path = tmp_path / f"report.{fmt}"
-        path.write_bytes(get_artefact(engine_of(tracker), stored["id"], fmt).content)
+        path.write_bytes(app.reports.artefact(stored["id"], fmt).content)
         footer = verification.read_footer(path)
         assert footer.log_position == inputs.at_position
-        head = chain_head_at(tracker, footer.log_position)
+        head = app.reports.chain_head_at(footer.log_position)
         assert verification.check(footer, chain, head) is None
     forged = verification.Footer(inputs.at_position, "0" * 64)
-    problem = verification.check(forged, chain, chain_head_at(tracker, inputs.at_position))
+    problem = verification.check(forged, chain, app.reports.chain_head_at(inputs.at_position))
     assert problem is not None and "is not the log's" in problem
 
 
-def test_a_position_alone_takes_the_inputs_of_the_report_archived_then(tracker: Tracker) -> None:
-    scripted(tracker)
-    position = log_head(tracker)
-    stored = archive(tracker, ReportInputs(position, AS_OF, 45), ["json"], generated_by="t")
+def test_a_position_alone_takes_the_inputs_of_the_report_archived_then(app: Services) -> None:
+    scripted(app)
+    position = app.reports.head()
+    stored = app.reports.archive(ReportInputs(position, AS_OF, 45), ["json"], generated_by="t")
     assert stored is not None
     with at("2026-04-02T09:00"):
-        tracker.log_progress(
-            "CMAP-GOV-EVAL", actor="c", percent=5, as_of=date(2026, 4, 1), note="n"
-        )
-    inputs = resolve_inputs(
-        tracker, at_position=position, as_of=None, period_days=None, today=date(2026, 11, 24)
-    )
-    assert (inputs.as_of, inputs.period_days) == (AS_OF, 45)
-    [again] = generate(tracker, inputs, ["json"])
+        write(app, LogProgress(percent=5, as_of=date(2026, 4, 1), note="n"), ref=EVAL)
+    today = date(2026, 11, 24)
+    inputs = app.reports.inputs(at_position=position, as_of=None, period_days=None, today=today)
+    assert (inputs.at_position, inputs.as_of, inputs.period_days) == (position, AS_OF, 45)
+    [again] = app.reports.generate(inputs, ["json"])
     assert again.sha256 == stored["sha256"]["json"]
-    assert resolve_inputs(
-        tracker, at_position=None, as_of=None, period_days=None, today=date(2026, 11, 24)
-    ).as_of == date(2026, 11, 24)
+    # Without a position: the head (progress and the move to in_progress), today, 30 days.
+    latest = app.reports.inputs(at_position=None, as_of=None, period_days=None, today=today)
+    assert (latest.at_position, latest.as_of, latest.period_days) == (position + 2, today, 30)
+    # A position no report was archived at: today, unless a date is given.
+    other = app.reports.inputs(at_position=5, as_of=None, period_days=7, today=today)
+    assert (other.as_of, other.period_days) == (today, 7)
+    # A period given with the position overrides the archived one.
+    mixed = app.reports.inputs(at_position=position, as_of=None, period_days=10, today=today)
+    assert (mixed.as_of, mixed.period_days) == (AS_OF, 10)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        pytest.param({"at_position": -1}, "at_position must be from 0 to 17", id="negative"),
+        pytest.param({"at_position": 18}, "at_position must be from 0 to 17", id="past-head"),
+        pytest.param({"as_of": date(1999, 12, 31)}, "as_of must be from", id="as-of"),
+        pytest.param({"period_days": 0}, "period_days must be from 1 to 366", id="no-days"),
+        pytest.param({"period_days": 367}, "period_days must be from 1 to 366", id="too-many"),
+    ],
+)
+def test_report_inputs_are_checked(app: Services, arguments: dict[str, Any], message: str) -> None:
+    scripted(app)
+    given = {"at_position": None, "as_of": None, "period_days": None} | arguments
+    with pytest.raises(InvalidValue, match=message):
+        app.reports.inputs(**given, today=AS_OF)
+
+
+def test_the_archive_lists_newest_first_by_cursor_and_finds_each_report(app: Services) -> None:
+    scripted(app)
+    made = []
+    for day in range(1, 6):
+        with at(f"2026-04-0{day}T08:00"):
+            stored = app.reports.archive(
+                ReportInputs(app.reports.head(), AS_OF, day), ["json", "md"], generated_by="t"
+            )
+        assert stored is not None
+        made.append(stored)
+    with at("2026-04-06T08:00"):
+        scheduled = app.reports.archive(
+            ReportInputs(app.reports.head(), AS_OF, 30),
+            ["csv"],
+            generated_by="scheduler",
+            schedule="weekly",
+            scheduled_for=datetime(2026, 4, 6, 8, tzinfo=UTC),
+        )
+    assert scheduled is not None
+    # The same schedule tick is archived once, whoever asks again.
+    with at("2026-04-06T08:01"):
+        assert (
+            app.reports.archive(
+                ReportInputs(app.reports.head(), AS_OF, 30),
+                ["csv"],
+                generated_by="scheduler",
+                schedule="weekly",
+                scheduled_for=datetime(2026, 4, 6, 8, tzinfo=UTC),
+            )
+            is None
+        )
+    assert app.reports.last_scheduled("weekly") == datetime(2026, 4, 6, 8, tzinfo=UTC)
+    assert app.reports.last_scheduled("monthly") is None
+
+    listed: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page, cursor = app.reports.list(limit=2, cursor=cursor)
+        listed.extend(page)
+        if cursor is None:
+            break
+    assert listed == [scheduled, *reversed(made)]
+    assert app.reports.list(schedule="weekly") == ([scheduled], None)
+    assert app.reports.get(made[2]["id"]) == made[2]
+    assert app.reports.artefact(made[2]["id"], "md").content == render(
+        app.reports.build(ReportInputs(made[2]["log_position"], AS_OF, 3)), "md"
+    )
+    with pytest.raises(NotFound, match="no archived report"):
+        app.reports.get("nope")
+    with pytest.raises(NotFound, match="no archived report"):
+        app.reports.artefact("nope", "json")
+    with pytest.raises(NotFound, match="not archived as xlsx"):
+        app.reports.artefact(made[0]["id"], "xlsx")
+    with pytest.raises(InvalidValue, match="cursor"):
+        app.reports.list(cursor="nope")
