@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
 from adapters.database import Database
-from adapters.tables import EVENTS_TABLE, event_chain, events
+from adapters.tables import EVENTS_TABLE, event_chain, events, snapshots
 from domain.tracker import Tracker
 
 # The channel followers LISTEN on (the library's own name for it).
@@ -95,6 +95,10 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
             lock_events_table(connection)
         ids, _ = self._write(connection, stored_events, None)
         return ids
+
+    def insert_snapshot(self, connection: Connection, snapshot: StoredEvent) -> None:
+        """A snapshot row, in the caller's transaction (IntegrityError if it exists)."""
+        _statements(connection).snapshot.run(connection, _row(snapshot))
 
     def _write(
         self,
@@ -156,10 +160,12 @@ class DriverInsert:
         try:
             cursor.execute(self.sql, params)
         except self.dbapi.IntegrityError as error:
+            cursor.close()
             # Another writer took this version of the aggregate first.
-            raise IntegrityError(error) from error
+            raise IntegrityError(str(error)) from None
         except self.dbapi.Error as error:
-            raise PersistenceError(error) from error
+            cursor.close()
+            raise PersistenceError(str(error)) from None
         return cursor
 
     def run(self, connection: Connection, row: dict[str, Any]) -> None:
@@ -177,6 +183,7 @@ class DriverInsert:
 class _Statements:
     event: DriverInsert
     chain: DriverInsert
+    snapshot: DriverInsert
 
 
 _by_dialect: dict[str, _Statements] = {}
@@ -188,6 +195,7 @@ def _statements(connection: Connection) -> _Statements:
         _by_dialect[dialect.name] = _Statements(
             DriverInsert(insert(events).returning(events.c.id), list(_EVENT_COLUMNS), dialect),
             DriverInsert(insert(event_chain), ["position", "hash"], dialect),
+            DriverInsert(insert(snapshots), list(_EVENT_COLUMNS), dialect),
         )
     return _by_dialect[dialect.name]
 

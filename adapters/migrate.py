@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import create_engine, inspect, text
 
 import migrations
 from adapters.database import Database
@@ -62,13 +61,11 @@ def downgrade(database_url: str, revision: str) -> None:
 
 
 def require_current_schema(database: Database) -> None:
-    try:
-        with database.reading() as connection:
-            found = sorted(
-                connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
-            )
-    except SQLAlchemyError:
+    with database.reading() as connection:
         found = []  # no alembic_version table: never migrated
+        if inspect(connection).has_table("alembic_version"):
+            query = text("SELECT version_num FROM alembic_version")
+            found = sorted(connection.execute(query).scalars())
     if found != [SCHEMA_REVISION]:
         raise SchemaNotCurrent(
             f"the database schema is {', '.join(found) or 'empty'}, this program needs "

@@ -75,16 +75,19 @@ class Authenticator:
         self._known: TTLCache[str, Principal] = TTLCache(maxsize=10_000, ttl=ttl)
         self._lock = threading.Lock()
 
-    def __call__(self, token: str) -> Principal | None:
-        key = _digest(token)
+    def remembered(self, token: str) -> Principal | None:
+        """The holder if seen in the last `ttl` seconds (no database access)."""
         with self._lock:
-            found = self._known.get(key)
+            return self._known.get(_digest(token))
+
+    def __call__(self, token: str) -> Principal | None:
+        found = self.remembered(token)
         if found is not None:
             return found
         principal = authenticate(self.database, token)
         if principal is not None:
             with self._lock:
-                self._known[key] = principal
+                self._known[_digest(token)] = principal
         return principal
 
 

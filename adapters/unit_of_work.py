@@ -26,19 +26,17 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from contextlib import nullcontext, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy.exc
 from eventsourcing.persistence import IntegrityError
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from adapters import idempotency
-from adapters.database import Database
+from adapters.database import Database, savepoint
 from adapters.event_store import EventWrite, StoredTracker, lock_events_table
 from adapters.idempotency import IdempotencyKey, KeyReused
-from adapters.tables import snapshots
 from domain.access import Principal
 from domain.commands import Command
 from domain.errors import DomainError, StateConflict, VersionMismatch
@@ -95,6 +93,7 @@ class _Job:
     change: Change | None = None
     error: BaseException | None = None
     done: bool = False
+    turn: threading.Event = field(default_factory=threading.Event)  # done, or leading
 
 
 class UnitOfWork:
@@ -103,7 +102,7 @@ class UnitOfWork:
         self.tracker = tracker
         self.after_commit: list[Callable[[], None]] = []  # e.g. wake the follower
         self._queue: deque[_Job] = deque()
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
 
     def run(self, write: Write) -> Written:
         """Make the write durable (or find the earlier one with its Idempotency-Key)."""
@@ -144,23 +143,31 @@ class UnitOfWork:
     # ---- group commit ------------------------------------------------------------------
 
     def _commit_in_turn(self, job: _Job) -> None:
-        """Queue the job; the first in the queue commits everything queued (leader), the
-        others wait until their job is done or they are first in turn."""
-        with self._turn:
+        """Queue the job. The first in the queue (the leader) commits everything queued
+        then; the others wait until their job is done, or until they are first in turn.
+        Each waits on its own event, so a commit wakes only its writers and the next
+        leader."""
+        with self._lock:
             self._queue.append(job)
-            while not job.done and self._queue[0] is not job:
-                self._turn.wait()
+            leading = len(self._queue) == 1
+        if not leading:
+            job.turn.wait()
             if job.done:
                 return
+        with self._lock:
             batch = [self._queue[i] for i in range(min(len(self._queue), MAX_BATCH))]
         try:
             self._commit(batch)
         finally:
-            with self._turn:
+            with self._lock:
                 for finished in batch:
                     self._queue.popleft()
                     finished.done = True
-                self._turn.notify_all()
+                following = self._queue[0] if self._queue else None
+            for finished in batch:
+                finished.turn.set()
+            if following is not None:
+                following.turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
         """Commit the batch; writes that lost a race go again in a new transaction, at
@@ -186,7 +193,7 @@ class UnitOfWork:
                 write = EventWrite(connection, recorder.chain_head)
                 with recorder.writing(write):
                     for job in jobs:
-                        if not self._attempt(write, job, savepoint=not alone):
+                        if not self._attempt(write, job, isolated=not alone):
                             lost.append(job)
                 if all(job.change is None for job in jobs):
                     raise _NothingToCommit
@@ -206,13 +213,13 @@ class UnitOfWork:
         recorder.chain_head = write.chain_head
         return lost
 
-    def _attempt(self, write: EventWrite, job: _Job, *, savepoint: bool) -> bool:
+    def _attempt(self, write: EventWrite, job: _Job, *, isolated: bool) -> bool:
         """Run the job (in a savepoint unless it is alone); False when it lost a race and
         should be tried again."""
         job.attempts += 1
         chain_head = write.chain_head
         try:
-            with write.connection.begin_nested() if savepoint else nullcontext():
+            with savepoint(write.connection) if isolated else nullcontext():
                 change = self._run(write.connection, job.write)
         except (IntegrityError, VersionMismatch) as error:
             # Either the cached aggregate was stale, or (a mismatch after a fresh load)
@@ -257,13 +264,5 @@ class UnitOfWork:
         aggregate: Any = change.aggregate
         stored = self.tracker.mapper.to_stored_event(type(aggregate).Snapshot.take(aggregate))
         # Another process may have stored the snapshot of this version already.
-        with suppress(sqlalchemy.exc.IntegrityError), connection.begin_nested():
-            connection.execute(
-                insert(snapshots),
-                {
-                    "originator_id": stored.originator_id,
-                    "originator_version": stored.originator_version,
-                    "topic": stored.topic,
-                    "state": stored.state,
-                },
-            )
+        with suppress(IntegrityError), savepoint(connection):
+            self.tracker.event_recorder.insert_snapshot(connection, stored)

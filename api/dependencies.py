@@ -1,10 +1,17 @@
-"""FastAPI dependencies: the process's services (adapters/bootstrap.py) and the caller."""
+"""FastAPI dependencies: the process's services (adapters/bootstrap.py) and the caller.
+
+They are `async def`: FastAPI runs a plain `def` dependency in the thread pool, one
+hand-over per dependency per request, which cost more than a write's own work. Nothing
+here blocks: a token's holder comes from the authenticator's memory, and only a token
+not seen lately is looked up, in the thread pool.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.bootstrap import Services
@@ -15,13 +22,13 @@ from domain.access import Principal
 _bearer = HTTPBearer(auto_error=False, description="A token from `commitments token create`")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_tracker(request: Request) -> StoredTracker:
-    return get_services(request).tracker
+async def get_tracker(request: Request) -> StoredTracker:
+    return (await get_services(request)).tracker
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
@@ -31,34 +38,40 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def _principal(services: Services, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+async def principal_of(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The holder of the bearer token (401 without one, or for an unknown one)."""
     if credentials is None:
         raise Problem(
             401, "this endpoint needs `Authorization: Bearer <token>`", headers=_CHALLENGE
         )
-    principal = services.authenticate(credentials.credentials)
+    token = credentials.credentials
+    principal = services.authenticate.remembered(token)
+    if principal is None:
+        principal = await run_in_threadpool(services.authenticate, token)
     if principal is None:
         raise Problem(401, "the bearer token is unknown or revoked", headers=_CHALLENGE)
     return principal
 
 
-def reader(services: ServicesDep, credentials: Credentials) -> Principal | None:
+async def reader(services: ServicesDep, credentials: Credentials) -> Principal | None:
     """Any valid token reads; with COMMITMENTS_PUBLIC_READ=true no token is needed."""
     if services.settings.public_read and credentials is None:
         return None
-    return _principal(services, credentials)
+    return await principal_of(services, credentials)
 
 
-def writer(services: ServicesDep, credentials: Credentials) -> Principal:
+async def writer(services: ServicesDep, credentials: Credentials) -> Principal:
     """Editors and admins write (editors only for their party: the domain checks that
     per commitment); viewers and editors without a party are refused before anything."""
-    principal = _principal(services, credentials)
+    principal = await principal_of(services, credentials)
     principal.require_writer()
     return principal
 
 
-def admin(services: ServicesDep, credentials: Credentials) -> Principal:
-    principal = _principal(services, credentials)
+async def admin(services: ServicesDep, credentials: Credentials) -> Principal:
+    principal = await principal_of(services, credentials)
     principal.require_admin()
     return principal
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from inspect import Parameter, Signature
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -24,7 +24,7 @@ from adapters.bootstrap import Services
 from adapters.idempotency import IdempotencyKey, fingerprint
 from adapters.unit_of_work import Write, Written
 from adapters.wire import body_model, to_command
-from api.dependencies import ServicesDep, Writer
+from api.dependencies import Credentials, principal_of
 from api.problems import Problem
 from api.schemas import written
 from domain.access import Principal
@@ -128,7 +128,8 @@ class WriteRequest:
             return None
         if not _KEY.fullmatch(key):
             raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
-        payload = body.model_dump(mode="json")
+        # What the client sent: a field left out and one sent as null are different requests.
+        payload = body.model_dump(mode="json", exclude_unset=True)
         return IdempotencyKey(key, fingerprint(self.request.method, self.request.url.path, payload))
 
     def _respond(
@@ -151,34 +152,46 @@ class WriteRequest:
         )
 
 
-IfMatch = Annotated[
-    str | None,
-    Header(description='Make the write conditional on this version, e.g. "7" (412 if stale)'),
-]
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(description="A retry with the same key returns the first response, unwritten"),
-]
+# The write headers, read in write_request and documented here (as parameters of the
+# endpoint, FastAPI would extract them at a cost on every request).
+_IDEMPOTENCY_KEY = {
+    "name": "idempotency-key",
+    "in": "header",
+    "required": False,
+    "description": "A retry with the same key returns the first response, unwritten",
+    "schema": {"type": "string", "maxLength": 200},
+}
+_IF_MATCH = {
+    "name": "if-match",
+    "in": "header",
+    "required": False,
+    "description": 'Make the write conditional on this version, e.g. "7" (412 if stale)',
+    "schema": {"type": "string"},
+}
+WRITE_HEADERS = {"parameters": [_IF_MATCH, _IDEMPOTENCY_KEY]}
+REGISTRATION_HEADERS = {"parameters": [_IDEMPOTENCY_KEY]}
 
 
-def write_request(
-    request: Request,
-    services: ServicesDep,
-    principal: Writer,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> WriteRequest:
-    return WriteRequest(request, services, principal, if_match, idempotency_key)
+# One dependency per write, with no others below it but the bearer token: FastAPI's
+# solving of each dependency costs more than many a write's own work.
 
 
-def registration_request(
-    request: Request,
-    services: ServicesDep,
-    principal: Writer,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> WriteRequest:
+async def write_request(request: Request, credentials: Credentials) -> WriteRequest:
+    """The caller must be a writer (an editor with a party, or an admin)."""
+    services: Services = request.app.state.services
+    principal = await principal_of(services, credentials)
+    principal.require_writer()
+    headers = request.headers
+    return WriteRequest(
+        request, services, principal, headers.get("if-match"), headers.get("idempotency-key")
+    )
+
+
+async def registration_request(request: Request, credentials: Credentials) -> WriteRequest:
     """A new commitment has no version yet, so registration takes no If-Match."""
-    return WriteRequest(request, services, principal, None, idempotency_key)
+    write = await write_request(request, credentials)
+    write.if_match = None
+    return write
 
 
 WriteDep = Annotated[WriteRequest, Depends(write_request)]
@@ -210,6 +223,7 @@ class CommandRoute:
             summary=self.summary,
             description=self.command.__doc__,
             responses=responses | written(self.status_code, location=location),
+            openapi_extra=WRITE_HEADERS,
         )
 
     def endpoint(self) -> Callable[..., Response]:

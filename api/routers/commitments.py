@@ -29,10 +29,26 @@ from api.schemas import (
     problems,
     written,
 )
-from api.writes import INDICATOR, MILESTONE, PREFIX, CommandRoute, RegistrationDep
+from api.writes import (
+    INDICATOR,
+    MILESTONE,
+    PREFIX,
+    REGISTRATION_HEADERS,
+    CommandRoute,
+    RegistrationDep,
+)
 from domain import commands
 from domain.errors import InvalidValue
-from domain.views import CommitmentResource, describe, diff, judgement_day
+from domain.views import (
+    CommitmentResource,
+    IndicatorResource,
+    MilestoneResource,
+    describe,
+    diff,
+    indicator_resource,
+    judgement_day,
+    milestone_resource,
+)
 from domain.vocabulary import Health, Pillar, Status, check_party
 
 router = APIRouter(prefix=PREFIX, tags=["commitments"])
@@ -116,6 +132,27 @@ def get_commitment(
 
 
 @router.get(
+    "/{ref}/milestones/{milestone_id}",
+    response_model=MilestoneResource,
+    summary="One milestone of a commitment, now",
+    responses=PROBLEM_RESPONSES,
+)
+def get_milestone(ref: str, milestone_id: str, services: ServicesDep, _: Reader) -> Any:
+    commitment = services.tracker.get(ref)
+    return milestone_resource(commitment.milestone(milestone_id), today())
+
+
+@router.get(
+    "/{ref}/indicators/{indicator_id}",
+    response_model=IndicatorResource,
+    summary="One indicator of a commitment, now",
+    responses=PROBLEM_RESPONSES,
+)
+def get_indicator(ref: str, indicator_id: str, services: ServicesDep, _: Reader) -> Any:
+    return indicator_resource(services.tracker.get(ref).indicator(indicator_id))
+
+
+@router.get(
     "/{ref}/history",
     response_model=list[HistoryEntry],
     summary="Every event of a commitment, oldest first",
@@ -174,6 +211,7 @@ def get_diff(
     response_model=CommitmentResource,
     summary="Register a commitment",
     responses=REGISTRATION_PROBLEMS | written(201, location=True),
+    openapi_extra=REGISTRATION_HEADERS,
 )
 def register(body: CommitmentIn, write: RegistrationDep) -> Response:
     command = to_command(commands.RegisterCommitment, body)

@@ -9,6 +9,7 @@ cookie; the JSON API itself only takes bearer tokens.
 from __future__ import annotations
 
 import threading
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,20 +42,22 @@ templates = Jinja2Templates(
 COOKIE = "commitments_token"
 
 _cache_lock = threading.Lock()
-_cache: dict[str, Any] = {}
+# Per process's report archive: the report and charts, and what they were built for.
+_cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
     """The report (and its charts) for today at the log's head, rebuilt only when either moves."""
     from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
 
-    key = (id(services), services.reports.head(), datetime.now(UTC).date())
+    key = (services.reports.head(), datetime.now(UTC).date())
     with _cache_lock:
-        if _cache.get("key") != key:
-            report = services.reports.build(ReportInputs(key[1], key[2]))
+        cache = _cache.setdefault(services.reports, {})
+        if cache.get("key") != key:
+            report = services.reports.build(ReportInputs(*key))
             charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
-            _cache.update(key=key, report=report, charts=charts)
-        return _cache["report"], _cache["charts"]
+            cache.update(key=key, report=report, charts=charts)
+        return cache["report"], cache["charts"]
 
 
 def _signed_in(request: Request, services: Services) -> bool | None:

@@ -1,135 +1,165 @@
-"""Dashboard pages over HTTP (the browser tests look at them; these check the edges)."""
+"""Dashboard pages over HTTP (the browser tests look at them; these check the edges):
+escaping, spreadsheet-safe reports, signing in, and ids that are no commitment's."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from adapters.event_store import engine_of, open_tracker
-from adapters.projection import ReadModelProjection
-from adapters.reports.data import ReportInputs, build_report, log_head
-from adapters.reports.render import render
-from adapters.seeds import seed
-from adapters.settings import Settings
-from adapters.tokens import create_token
-from api.app import create_app
+from domain.commands import DefineSchedule
+from domain.vocabulary import Pillar
+from tests.api.client import BASE, Api, problem, serving
+from tests.support import registration, write
 
 HOSTILE = '<script>alert(1)</script>=HYPERLINK("http://x.invalid","click")'
+FORMULA = '=HYPERLINK("http://x.invalid")'
+
+
+def register_hostile(api: Api, code: str, title: str) -> None:
+    write(
+        api.services,
+        registration(code, title=title, pillar=Pillar.GOVERNANCE, sectors=("governance",)),
+    )
+
+
+def sign_in(api: Api) -> None:
+    signed = api.client.post("/login", data={"token": api.token("viewer")}, follow_redirects=False)
+    assert signed.status_code == 303 and signed.headers["location"] == "/"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
 
 
 @pytest.fixture(params=[True, False], ids=["public", "private"])
-def client(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestClient]:
-    tracker = open_tracker(database_url)
-    try:
-        seed(tracker)
-        tracker.register(
-            actor="t",
-            code="CMAP-GOV-XSS",
-            title=HOSTILE,
-            pillar="governance",
-            sectors=["governance"],
-            parties=["CA", "MX"],
-            lead_party="joint",
-        )
-        token = create_token(engine_of(tracker), name="viewer", role="viewer", party=None)
-    finally:
-        tracker.close()
-    settings = Settings(
-        database_url=database_url, public_read=request.param, scheduler=False, projector=False
-    )
-    with TestClient(create_app(settings)) as test_client:
+def browser(request: pytest.FixtureRequest, seeded_url: str) -> Iterator[TestClient]:
+    """A browser on the dashboard, public or signed in, with a hostile title in the log."""
+    with serving(seeded_url, public_read=request.param) as api:
+        register_hostile(api, "CMAP-GOV-XSS", HOSTILE)
         if not request.param:
-            signed = test_client.post("/login", data={"token": token}, follow_redirects=False)
-            assert signed.status_code == 303 and "httponly" in signed.headers["set-cookie"].lower()
-        yield test_client
+            sign_in(api)
+        yield api.client
 
 
-def test_user_text_is_escaped_everywhere(client: TestClient) -> None:
-    for path in ("/", "/c/CMAP-GOV-XSS"):
-        page = client.get(path)
+@pytest.fixture
+def signed_in(seeded_url: str) -> Iterator[TestClient]:
+    with serving(seeded_url) as api:
+        register_hostile(api, "CMAP-GOV-XSS", HOSTILE)
+        sign_in(api)
+        yield api.client
+
+
+def test_user_text_is_escaped_in_pages(browser: TestClient) -> None:
+    page = browser.get("/c/CMAP-GOV-XSS")
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    missing = browser.get("/c/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
+    assert missing.status_code == 404 and "<img" not in missing.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in missing.text  # named, escaped
+
+
+def test_user_text_is_escaped_in_the_portfolio(signed_in: TestClient) -> None:
+    """The portfolio page (its table and its charts; built once per log position)."""
+    for path in ("/", "/?pillar=governance&party=ZZ&status=nope"):
+        page = signed_in.get(path)
         assert page.status_code == 200, page.text
         assert "<script>alert(1)</script>" not in page.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-    missing = client.get("/c/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E")
-    assert missing.status_code == 404 and "<img" not in missing.text
+        assert 'href="/logout"' in page.text
+    # A filter shows its commitments only; values it does not know are ignored.
+    filtered = signed_in.get("/?pillar=governance&party=ZZ&status=nope").text
+    assert 'href="/c/CMAP-GOV-XSS"' in filtered and 'href="/c/CMAP-PROS-RAIL"' not in filtered
 
 
-def test_reports_from_the_dashboard_are_inert_in_spreadsheets(client: TestClient) -> None:
-    rows = list(csv.DictReader(io.StringIO(client.get("/report.csv").text)))
+def test_reports_from_the_dashboard_are_inert_in_spreadsheets(signed_in: TestClient) -> None:
+    rows = list(csv.DictReader(io.StringIO(signed_in.get("/report.csv").text)))
     hostile = next(r for r in rows if r["code"] == "CMAP-GOV-XSS")
     assert hostile["title"] == HOSTILE  # kept verbatim: CSV is data, not HTML
-    book = load_workbook(io.BytesIO(client.get("/report.xlsx").content))
+    xlsx = signed_in.get("/report.xlsx")
+    assert xlsx.headers["Content-Disposition"].startswith("attachment;")
+    book = load_workbook(io.BytesIO(xlsx.content))
     cells = [c for row in book["Commitments"].iter_rows() for c in row]
     assert all(c.data_type != "f" for c in cells)  # no formula anywhere
-    html = client.get("/report.html")
+    assert HOSTILE in [c.value for c in cells]
+    html = signed_in.get("/report.html")
     assert html.status_code == 200 and "&lt;script&gt;" in html.text
-    assert client.get("/report.pdf").status_code == 404
+    assert "<script>alert(1)</script>" not in html.text
+    assert signed_in.get("/report.pdf").status_code == 404
 
 
-def test_a_formula_title_is_kept_as_text(database_url: str) -> None:
-    tracker = open_tracker(database_url)
-    try:
-        tracker.register(
-            actor="t",
-            code="CMAP-GOV-FORM",
-            title='=HYPERLINK("http://x.invalid")',
-            pillar="governance",
-            sectors=["governance"],
-            parties=["CA", "MX"],
-            lead_party="joint",
+def test_a_formula_title_is_kept_as_text(api: Api) -> None:
+    register_hostile(api, "CMAP-GOV-FORM", FORMULA)
+    report = f"{BASE.rsplit('/', 1)[0]}/reports/progress"
+    text = api.get(report, params={"format": "csv"}).text
+    [row] = [r for r in csv.DictReader(io.StringIO(text)) if r["code"] == "CMAP-GOV-FORM"]
+    assert row["title"] == "'" + FORMULA
+    content = api.get(report, params={"format": "xlsx"}).content
+    sheet = load_workbook(io.BytesIO(content))["Commitments"]
+    [title] = [r[1] for r in sheet.iter_rows(min_row=2) if r[0].value == "CMAP-GOV-FORM"]
+    assert title.data_type == "s" and title.value == "'" + FORMULA
+
+
+def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
+    client = api.client
+    for path, target in (
+        ("/", "/login?next=/"),
+        ("/c/CMAP-PROS-RAIL?tab=history", "/login?next=/c/CMAP-PROS-RAIL%3Ftab%3Dhistory"),
+        ("/report.csv", "/login?next=/report.csv"),
+    ):
+        response = client.get(path, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, target)
+    form = client.get("/login", params={"next": "/c/CMAP-PROS-RAIL"})
+    assert form.status_code == 200 and 'value="/c/CMAP-PROS-RAIL"' in form.text
+    wrong = client.post("/login", data={"token": "cmt_nope"}, follow_redirects=False)
+    assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
+    assert "set-cookie" not in wrong.headers
+    # Sign-in goes back where asked, but never to another site.
+    token = api.token("viewer")
+    for asked, landed in (("/c/CMAP-PROS-RAIL", "/c/CMAP-PROS-RAIL"), ("//evil.example", "/")):
+        response = client.post(
+            "/login", data={"token": token, "next": asked}, follow_redirects=False
         )
-        report = build_report(tracker, ReportInputs(log_head(tracker), date(2026, 6, 30)))
-    finally:
-        tracker.close()
-    [row] = list(csv.DictReader(io.StringIO(render(report, "csv").decode())))
-    assert row["title"] == '\'=HYPERLINK("http://x.invalid")'
-    sheet = load_workbook(io.BytesIO(render(report, "xlsx")))["Commitments"]
-    assert sheet["B2"].data_type == "s" and str(sheet["B2"].value).startswith("'=")
+        assert (response.status_code, response.headers["location"]) == (303, landed)
+    assert client.get("/c/CMAP-PROS-RAIL").status_code == 200
+    out = client.get("/logout", follow_redirects=False)
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
+    # The dashboard's cookie is not a bearer token for the JSON API.
+    client.cookies.set("commitments_token", token)
+    problem(client.get(f"{BASE}/CMAP-PROS-RAIL"), 401)
 
 
-def test_a_schedule_id_is_no_commitment(database_url: str) -> None:
-    tracker = open_tracker(database_url)
-    try:
-        schedule, _ = tracker.define_schedule(
-            actor="t", name="weekly", cron="0 7 * * 1", formats=["json"]
+def test_a_schedule_id_is_no_commitment(seeded_url: str) -> None:
+    with serving(seeded_url, public_read=True) as api:
+        change = write(
+            api.services, DefineSchedule(name="weekly", cron="0 7 * * 1", formats=("json",))
         )
-        token = create_token(engine_of(tracker), name="a", role="admin", party=None)
-        ReadModelProjection(tracker).catch_up()  # schedules are read from the projection
-    finally:
-        tracker.close()
-    settings = Settings(
-        database_url=database_url, public_read=True, scheduler=False, projector=False
-    )
-    with TestClient(create_app(settings)) as client:
-        auth = {"Authorization": f"Bearer {token}"}
-        ref = str(schedule.id)
+        api.project()  # schedules are read from the projection
+        ref = str(change.aggregate_id)
         for method, path, body in (
-            ("GET", f"/api/v1/commitments/{ref}", None),
-            ("GET", f"/api/v1/commitments/{ref}?version=1", None),
-            ("GET", f"/api/v1/commitments/{ref}?as_of=2026-01-01", None),
-            ("GET", f"/api/v1/commitments/{ref}/history", None),
-            ("POST", f"/api/v1/commitments/{ref}/health", {"rating": "red", "rationale": "r"}),
+            ("GET", f"{BASE}/{ref}", None),
+            ("GET", f"{BASE}/{ref}?version=1", None),
+            ("GET", f"{BASE}/{ref}?as_of=2026-01-01", None),
+            ("GET", f"{BASE}/{ref}?known_at=2099-01-01T00:00:00Z", None),
+            ("GET", f"{BASE}/{ref}/history", None),
+            ("GET", f"{BASE}/{ref}/diff?from=1", None),
+            ("POST", f"{BASE}/{ref}/health", {"rating": "red", "rationale": "r"}),
+            ("PATCH", f"{BASE}/{ref}", {"title": "T", "reason": "r"}),
         ):
-            response = client.request(method, path, json=body, headers=auth)
-            assert response.status_code == 404, (path, response.text)
-        assert client.get(f"/c/{ref}").status_code == 404
-        assert client.get("/api/v1/schedules/weekly").json()["cron"] == "0 7 * * 1"
-        assert client.get("/api/v1/schedules/nope").status_code == 404
+            problem(api.request(method, path, json=body), 404)
+        assert api.client.get(f"/c/{ref}").status_code == 404
+        assert api.json("/api/v1/schedules/weekly", None)["cron"] == "0 7 * * 1"
+        problem(api.get("/api/v1/schedules/nope", None), 404)
 
 
-def test_report_dates_out_of_range_are_422(database_url: str) -> None:
-    settings = Settings(
-        database_url=database_url, public_read=True, scheduler=False, projector=False
-    )
-    with TestClient(create_app(settings)) as client:
+def test_report_dates_out_of_range_are_422(sqlite_url: str) -> None:
+    with serving(sqlite_url, public_read=True) as api:
         for as_of in ("9999-12-31", "0001-01-01"):
-            response = client.get("/api/v1/reports/progress", params={"as_of": as_of})
-            assert response.status_code == 422, response.text
-        ok = client.get("/api/v1/reports/progress")
-        assert ok.status_code == 200 and ok.headers["X-Log-Position"] == "0"
+            problem(api.get("/api/v1/reports/progress", None, params={"as_of": as_of}), 422)
+        empty = api.get("/api/v1/reports/progress", None)  # an empty log has a report too
+        assert empty.status_code == 200 and empty.headers["X-Log-Position"] == "0"

@@ -3,177 +3,186 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from adapters.event_store import engine_of, open_tracker
-from adapters.seeds import seed
-from adapters.settings import Settings
-from adapters.tokens import create_token
-from api.app import create_app
+from tests.api.client import BASE, Api, problem, serving
+
+REPORTS = "/api/v1/reports"
+SCHEDULES = "/api/v1/schedules"
 
 
 @pytest.fixture
-def clients(database_url: str) -> Iterator[dict[str, TestClient]]:
-    tracker = open_tracker(database_url)
-    try:
-        seed(tracker, demo=True)
-        engine = engine_of(tracker)
-        tokens = {
-            "admin": create_token(engine, name="admin-1", role="admin", party=None),
-            "viewer": create_token(engine, name="vera", role="viewer", party=None),
-        }
-    finally:
-        tracker.close()
-    settings = Settings(
-        database_url=database_url, public_read=False, scheduler=False, projector=True
-    )
-    with TestClient(create_app(settings)) as client:
-        yield {who: _with_token(client, token) for who, token in tokens.items()} | {
-            "anonymous": client
-        }
-
-
-def _with_token(client: TestClient, token: str) -> Any:
-    class Bound:
-        def request(self, method: str, url: str, **kwargs: Any) -> Any:
-            headers = {"Authorization": f"Bearer {token}"} | kwargs.pop("headers", {})
-            return client.request(method, url, headers=headers, **kwargs)
-
-        def get(self, url: str, **kwargs: Any) -> Any:
-            return self.request("GET", url, **kwargs)
-
-        def post(self, url: str, **kwargs: Any) -> Any:
-            return self.request("POST", url, **kwargs)
-
-        def delete(self, url: str, **kwargs: Any) -> Any:
-            return self.request("DELETE", url, **kwargs)
-
-    return Bound()
+def followed(seeded_url: str) -> Iterator[Api]:
+    """The app with its projection follower running, as a server runs it."""
+    with serving(seeded_url, projector=True) as running:
+        yield running
 
 
 @pytest.mark.parametrize(
-    ("fmt", "media_type"),
+    ("fmt", "media_type", "disposition"),
     [
-        ("json", "application/json"),
-        ("csv", "text/csv; charset=utf-8"),
-        ("md", "text/markdown; charset=utf-8"),
-        ("html", "text/html; charset=utf-8"),
-        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("json", "application/json", "inline"),
+        ("csv", "text/csv; charset=utf-8", "attachment"),
+        ("md", "text/markdown; charset=utf-8", "attachment"),
+        ("html", "text/html; charset=utf-8", "inline"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "attachment"),
     ],
 )
-def test_live_report_in_each_format(clients: dict[str, Any], fmt: str, media_type: str) -> None:
-    response = clients["viewer"].get("/api/v1/reports/progress", params={"format": fmt})
+def test_live_report_in_each_format(api: Api, fmt: str, media_type: str, disposition: str) -> None:
+    response = api.get(f"{REPORTS}/progress", "viewer", params={"format": fmt})
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == media_type
-    assert response.headers["X-Content-SHA256"]
+    digest = hashlib.sha256(response.content).hexdigest()
+    assert response.headers["X-Content-SHA256"] == digest
+    assert response.headers["ETag"] == f'"{digest}"'
+    head = api.head()
+    assert response.headers["X-Log-Position"] == str(head)
+    assert response.headers["Content-Disposition"].startswith(f'{disposition}; filename="progress-')
+    assert response.headers["Content-Disposition"].endswith(f'-at-{head}.{fmt}"')
+    if fmt == "json":
+        assert len(json.loads(response.content)["commitments"]) == 22
     if fmt == "csv":
         assert len(list(csv.DictReader(io.StringIO(response.text)))) == 22
     if fmt == "xlsx":
         assert load_workbook(io.BytesIO(response.content))["Commitments"].max_row == 23
 
 
-def test_report_inputs_are_validated(clients: dict[str, Any]) -> None:
-    viewer = clients["viewer"]
-    assert viewer.get("/api/v1/reports/progress", params={"format": "pdf"}).status_code == 422
-    assert viewer.get("/api/v1/reports/progress", params={"at_position": 10**6}).status_code == 422
-    assert clients["anonymous"].get("/api/v1/reports/progress").status_code == 401
+def test_report_inputs_are_validated(api: Api) -> None:
+    progress = f"{REPORTS}/progress"
+    problem(api.get(progress, "viewer", params={"format": "pdf"}), 422)
+    assert "at_position" in problem(api.get(progress, "viewer", params={"at_position": 10**6}), 422)
+    problem(api.get(progress, "viewer", params={"at_position": -1}), 422)
+    problem(api.get(progress, "viewer", params={"period_days": 0}), 422)
+    problem(api.get(progress, "viewer", params={"as_of": "30/06/2026"}), 422)
+    problem(api.get(progress, None), 401)
 
 
-def test_a_past_position_gives_the_same_bytes_as_then(clients: dict[str, Any]) -> None:
-    admin = clients["admin"]
-    params = {"format": "html", "as_of": "2026-06-30", "at_position": 100}
-    first = admin.get("/api/v1/reports/progress", params=params)
-    admin.post(
-        "/api/v1/commitments/CMAP-PROS-RAIL/progress",
+def test_a_past_position_gives_the_same_bytes_as_then(api: Api) -> None:
+    params = {"format": "md", "as_of": "2026-06-30", "at_position": 100}
+    first = api.get(f"{REPORTS}/progress", params=params)
+    assert first.status_code == 200 and first.headers["X-Log-Position"] == "100"
+    written = api.post(
+        f"{BASE}/CMAP-PROS-PORTS/progress",
         json={"percent": 90, "as_of": "2026-06-01", "note": "later news"},
     )
-    again = admin.get("/api/v1/reports/progress", params=params)
+    assert written.status_code == 201
+    again = api.get(f"{REPORTS}/progress", params=params)
     assert again.content == first.content
-    now = admin.get("/api/v1/reports/progress", params={"format": "html", "as_of": "2026-06-30"})
+    now = api.get(f"{REPORTS}/progress", params={"format": "md", "as_of": "2026-06-30"})
     assert now.content != first.content
 
 
-def test_archive_generate_list_and_fetch_byte_for_byte(clients: dict[str, Any]) -> None:
-    admin, viewer = clients["admin"], clients["viewer"]
-    assert viewer.post("/api/v1/reports", json={"formats": ["json"]}).status_code == 403
-    assert admin.post("/api/v1/reports", json={"formats": ["pdf"]}).status_code == 422
-    created = admin.post(
-        "/api/v1/reports", json={"formats": ["html", "xlsx"], "as_of": "2026-09-30"}
-    )
+def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
+    problem(api.post(REPORTS, "viewer", json={"formats": ["json"]}), 403)
+    problem(api.post(REPORTS, "ca", json={"formats": ["json"]}), 403)
+    problem(api.post(REPORTS, json={"formats": ["pdf"]}), 422)
+    problem(api.post(REPORTS, json={"formats": []}), 422)
+    problem(api.post(REPORTS, json={"formats": ["json"], "at_position": 10**6}), 422)
+    problem(api.post(REPORTS, None, json={"formats": ["json"]}), 401)
+    created = api.post(REPORTS, json={"formats": ["html", "xlsx"], "as_of": "2026-09-30"})
     assert created.status_code == 201, created.text
     report = created.json()
-    assert created.headers["Location"] == f"/api/v1/reports/{report['id']}"
+    assert created.headers["Location"] == f"{REPORTS}/{report['id']}"
     assert report["formats"] == ["html", "xlsx"] and report["as_of"] == "2026-09-30"
-    assert report["generated_by"] == "admin-1" and len(report["chain_head"]) == 64
-    listed = viewer.get("/api/v1/reports").json()
+    assert report["generated_by"] == "admin-1" and report["schedule"] is None
+    assert report["log_position"] == api.head() and report["period_days"] == 30
+    assert report["chain_head"] == api.json("/api/v1/ledger")["chain_head"]
+    # The position of an archived report reproduces it, without naming its date again.
+    reproduced = api.get(
+        f"{REPORTS}/progress", params={"format": "xlsx", "at_position": report["log_position"]}
+    )
+    assert hashlib.sha256(reproduced.content).hexdigest() == report["sha256"]["xlsx"]
+    listed = api.json(REPORTS, "viewer")
     assert [r["id"] for r in listed["items"]] == [report["id"]] and listed["next_cursor"] is None
-    second = admin.post("/api/v1/reports", json={"formats": ["json"]}).json()
-    page = viewer.get("/api/v1/reports", params={"limit": 1}).json()
+    second = api.post(REPORTS, json={"formats": ["json"]}).json()
+    page = api.json(REPORTS, "viewer", params={"limit": 1})
     assert [r["id"] for r in page["items"]] == [second["id"]]
-    older = viewer.get("/api/v1/reports", params={"limit": 1, "cursor": page["next_cursor"]})
-    assert [r["id"] for r in older.json()["items"]] == [report["id"]]
-    assert older.json()["next_cursor"] is None
-    assert viewer.get("/api/v1/reports", params={"cursor": "nope"}).status_code == 422
-    assert viewer.get(f"/api/v1/reports/{report['id']}").json() == report
-    import hashlib
+    older = api.json(REPORTS, "viewer", params={"limit": 1, "cursor": page["next_cursor"]})
+    assert [r["id"] for r in older["items"]] == [report["id"]]
+    assert older["next_cursor"] is None
+    problem(api.get(REPORTS, "viewer", params={"cursor": "nope"}), 422)
+    assert api.json(f"{REPORTS}/{report['id']}", "viewer") == report
 
     for fmt in ("html", "xlsx"):
-        artefact = viewer.get(f"/api/v1/reports/{report['id']}", params={"format": fmt})
+        artefact = api.get(f"{REPORTS}/{report['id']}", "viewer", params={"format": fmt})
         assert hashlib.sha256(artefact.content).hexdigest() == report["sha256"][fmt]
-        regenerated = viewer.get(
-            "/api/v1/reports/progress",
+        assert artefact.headers["X-Content-SHA256"] == report["sha256"][fmt]
+        regenerated = api.get(
+            f"{REPORTS}/progress",
+            "viewer",
             params={"format": fmt, "as_of": "2026-09-30", "at_position": report["log_position"]},
         )
         assert regenerated.content == artefact.content
-    assert (
-        viewer.get(f"/api/v1/reports/{report['id']}", params={"format": "csv"}).status_code == 404
-    )
-    assert viewer.get("/api/v1/reports/nope").status_code == 404
+    problem(api.get(f"{REPORTS}/{report['id']}", "viewer", params={"format": "csv"}), 404)
+    problem(api.get(f"{REPORTS}/nope", "viewer"), 404)
 
 
-def test_schedules_are_managed_by_admins_and_audited(clients: dict[str, Any]) -> None:
-    admin, viewer = clients["admin"], clients["viewer"]
+def test_schedules_are_managed_by_admins_and_audited(followed: Api) -> None:
+    api = followed
     body = {
         "name": "monthly",
         "cron": "0 6 1 * *",
         "formats": ["html", "xlsx"],
         "timezone": "America/Mexico_City",
     }
-    assert viewer.post("/api/v1/schedules", json=body).status_code == 403
+    problem(api.post(SCHEDULES, "viewer", json=body), 403)
+    problem(api.post(SCHEDULES, "ca", json=body), 403)
     for bad in (
         {"cron": "61 * * * *"},
+        {"cron": "0 6 1 *"},
         {"timezone": "Mars/Olympus"},
         {"formats": ["pdf"]},
         {"name": "Has Spaces"},
+        {"period_days": 0},
+        {"unexpected": True},
     ):
-        response = admin.post("/api/v1/schedules", json=body | bad)
-        assert response.status_code == 422, response.text
-    created = admin.post("/api/v1/schedules", json=body)
+        problem(api.post(SCHEDULES, json=body | bad), 422)
+    created = api.post(SCHEDULES, json=body)
     assert created.status_code == 201, created.text
-    assert created.json()["changed_by"] == "admin-1"
-    position = created.headers["X-Log-Position"]
-    assert admin.post("/api/v1/schedules", json=body).status_code == 409  # nothing changes
-    listed = viewer.get("/api/v1/schedules", params={"min_position": position}).json()
+    assert created.headers["Location"] == f"{SCHEDULES}/monthly"
+    schedule = created.json()
+    assert (schedule["changed_by"], schedule["active"], schedule["version"]) == (
+        "admin-1",
+        True,
+        1,
+    )
+    assert schedule["period_days"] == 30
+    position = int(created.headers["X-Log-Position"])
+    assert "already" in problem(api.post(SCHEDULES, json=body), 409)  # nothing changes
+    # The follower projects the change; min_position waits for it.
+    listed = api.json(SCHEDULES, "viewer", params={"min_position": position})
     assert [(s["name"], s["cron"], s["formats"]) for s in listed] == [
         ("monthly", "0 6 1 * *", ["html", "xlsx"])
     ]
-    removed = admin.delete("/api/v1/schedules/monthly")
-    assert removed.status_code == 204
-    assert admin.delete("/api/v1/schedules/monthly").status_code == 409
-    assert admin.delete("/api/v1/schedules/nope").status_code == 404
-    after = viewer.get(
-        "/api/v1/schedules", params={"min_position": removed.headers["X-Log-Position"]}
-    ).json()
-    assert after == []
-    feed = viewer.get("/api/v1/events", params={"after": int(position) - 1}).json()
-    assert [(e["type"], e["actor"]) for e in feed] == [
-        ("ReportSchedule.Defined", "admin-1"),
-        ("ReportSchedule.Removed", "admin-1"),
+    assert listed == [schedule]
+    redefined = api.post(SCHEDULES, json=body | {"cron": "0 7 1 * *"})
+    assert redefined.status_code == 201 and redefined.json()["version"] == 2
+    removed = api.delete(f"{SCHEDULES}/monthly")
+    assert removed.status_code == 204 and removed.content == b""
+    assert "already removed" in problem(api.delete(f"{SCHEDULES}/monthly"), 409)
+    problem(api.delete(f"{SCHEDULES}/nope"), 404)
+    problem(api.delete(f"{SCHEDULES}/monthly", "viewer"), 403)
+    after = {"min_position": removed.headers["X-Log-Position"]}
+    assert api.json(SCHEDULES, "viewer", params=after) == []
+    [kept] = api.json(SCHEDULES, "viewer", params=after | {"include_removed": "true"})
+    assert (kept["name"], kept["cron"], kept["active"], kept["version"]) == (
+        "monthly",
+        "0 7 1 * *",
+        False,
+        3,
+    )
+    assert api.json(f"{SCHEDULES}/monthly", "viewer") == kept
+    problem(api.get(f"{SCHEDULES}/nope", "viewer"), 404)
+    feed = api.json("/api/v1/events", "viewer", params={"after": position - 1})
+    assert [(e["type"], e["actor"], e["version"]) for e in feed] == [
+        ("ReportSchedule.Defined", "admin-1", 1),
+        ("ReportSchedule.Redefined", "admin-1", 2),
+        ("ReportSchedule.Removed", "admin-1", 3),
     ]
-    assert viewer.get("/api/v1/ledger").json()["verified"]
+    assert api.json("/api/v1/ledger", "viewer")["verified"]

@@ -1,0 +1,119 @@
+"""A client of the application for the HTTP tests: requests as one of PEOPLE, tokens
+made on demand on the app's own services, and the problem+json check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from adapters.bootstrap import Services
+from adapters.projection import log_head
+from adapters.tokens import create_token
+from api.app import create_app
+from tests.conftest import settings
+
+BASE = "/api/v1/commitments"
+
+# Who holds which token: name (recorded as the actor of their events), role, party.
+PEOPLE: dict[str, tuple[str, str, str | None]] = {
+    "admin": ("admin-1", "admin", None),
+    "ca": ("ana.ca", "editor", "CA"),
+    "mx": ("luis.mx", "editor", "MX"),
+    "us": ("sam.us", "editor", "US"),
+    "partyless": ("nobody", "editor", None),
+    "viewer": ("vera", "viewer", None),
+}
+
+
+@dataclass
+class Api:
+    """A test client of one app, making requests as one of PEOPLE (None: no token)."""
+
+    app: FastAPI
+    client: TestClient
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.app.state.services
+        return services
+
+    def token(self, who: str) -> str:
+        if who not in self.tokens:
+            name, role, party = PEOPLE[who]
+            self.tokens[who] = create_token(
+                self.services.database, name=name, role=role, party=party
+            )
+        return self.tokens[who]
+
+    def request(
+        self, method: str, path: str, who: str | None = "admin", **kwargs: Any
+    ) -> httpx.Response:
+        headers = {} if who is None else {"Authorization": f"Bearer {self.token(who)}"}
+        headers |= kwargs.pop("headers", {})
+        response: httpx.Response = self.client.request(method, path, headers=headers, **kwargs)
+        return response
+
+    def get(self, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, who, **kwargs)
+
+    def post(self, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, who, **kwargs)
+
+    def patch(self, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, who, **kwargs)
+
+    def delete(self, path: str, who: str | None = "admin", **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, who, **kwargs)
+
+    def json(self, path: str, who: str | None = "admin", **kwargs: Any) -> Any:
+        """GET a JSON document that must be there."""
+        response = self.get(path, who, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def commitment(self, code: str) -> dict[str, Any]:
+        body: dict[str, Any] = self.json(f"{BASE}/{code}")
+        return body
+
+    def history(self, code: str) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.json(f"{BASE}/{code}/history")
+        return entries
+
+    def head(self) -> int:
+        """The log's last position (read from the database: cheaper than /readyz)."""
+        with self.services.database.reading() as connection:
+            return log_head(connection)
+
+    def project(self) -> None:
+        """Bring the read models up to the log (the follower's job in a server)."""
+        self.services.projection.catch_up()
+
+    def openapi(self) -> dict[str, Any]:
+        spec: dict[str, Any] = self.client.get("/openapi.json").json()
+        return spec
+
+
+@contextmanager
+def serving(url: str, **overrides: bool) -> Iterator[Api]:
+    """The app on `url` for the length of a block (another process, other settings)."""
+    app = create_app(settings(url, **overrides))
+    with TestClient(app) as client:
+        yield Api(app, client, url)
+
+
+def problem(response: httpx.Response, status: int) -> str:
+    """Assert an RFC 9457 problem document with this status; its detail."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"]
+    assert body["type"].startswith("urn:commitments:problem:")
+    return str(body["detail"])
