@@ -10,7 +10,6 @@ Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -83,29 +82,6 @@ class Database:
 
     def psycopg_conninfo(self) -> str:
         return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-_savepoints = itertools.count()
-
-
-@contextmanager
-def savepoint(connection: Connection) -> Iterator[None]:
-    """A savepoint in the connection's transaction: the block's writes are undone if it
-    raises, the transaction goes on. Issued on the driver's connection: SQLAlchemy's
-    nested transactions cost several times the statements (one per write, here)."""
-    cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    name = f"sp_{next(_savepoints)}"
-    cursor.execute(f"SAVEPOINT {name}")
-    try:
-        yield
-    except BaseException:
-        cursor.execute(f"ROLLBACK TO SAVEPOINT {name}")
-        cursor.execute(f"RELEASE SAVEPOINT {name}")
-        raise
-    else:
-        cursor.execute(f"RELEASE SAVEPOINT {name}")
-    finally:
-        cursor.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass
@@ -30,28 +30,84 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Insert, insert
+from sqlalchemy import Connection, Insert, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
 from adapters.database import Database
-from adapters.tables import EVENTS_TABLE, event_chain, events, snapshots
+from adapters.tables import (
+    EVENTS_SEQUENCE,
+    EVENTS_TABLE,
+    event_chain,
+    events,
+    idempotency_records,
+    snapshots,
+)
 from domain.tracker import Tracker
 
 # The channel followers LISTEN on (the library's own name for it).
 EVENTS_CHANNEL = EVENTS_TABLE
+_LAST_POSITION = f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}"
+_SET_SEQUENCE = f"SELECT setval('{EVENTS_SEQUENCE}', %s)"
 
 WRITE_CACHE_SIZE = 2_000
 
 
-@dataclass
 class EventWrite:
-    """A transaction the unit of work writes events in: its connection, and the newest
-    chain entry in it (None: read it from the table)."""
+    """The unit of work's transaction. The events of its writes, their chain entries and
+    the rows stored beside them (snapshots, Idempotency-Key records) are gathered with
+    their positions and written together by `EventRecorder.flush`: one round trip to
+    PostgreSQL for a whole batch of writes, and a write that fails half-way is undone by
+    dropping what it gathered (`mark`, `restore`), with no savepoint.
 
-    connection: Connection
-    chain_head: ledger.ChainEntry | None
+    The positions are given here, under the lock that keeps every other writer out
+    (PostgreSQL: LOCK TABLE on the events; SQLite: BEGIN IMMEDIATE), so they are the ones
+    the database would have given, in commit order."""
+
+    def __init__(
+        self, connection: Connection, next_position: int, chain_head: ledger.ChainEntry | None
+    ) -> None:
+        self.connection = connection
+        self.next_position = next_position
+        self.chain_head = chain_head
+        self.events: list[dict[str, Any]] = []
+        self.chain: list[dict[str, Any]] = []
+        self.snapshots: list[dict[str, Any]] = []
+        self.records: list[dict[str, Any]] = []
+
+    def add_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        positions = list(range(self.next_position, self.next_position + len(stored_events)))
+        self.next_position += len(stored_events)
+        pairs = list(zip(positions, stored_events, strict=True))
+        self.events.extend(_row(event) | {"id": position} for position, event in pairs)
+        previous = self.chain_head.hash if self.chain_head is not None else ledger.GENESIS
+        entries = ledger.entries(pairs, previous)
+        self.chain.extend({"position": e.position, "hash": e.hash} for e in entries)
+        if entries:
+            self.chain_head = entries[-1]
+        return positions
+
+    def add_snapshot(self, stored: StoredEvent) -> None:
+        """Nothing is written if another process stored this version's snapshot already."""
+        self.snapshots.append(_row(stored))
+
+    def add_record(self, row: dict[str, Any]) -> None:
+        self.records.append(row)
+
+    def mark(self) -> tuple[Any, ...]:
+        lists = (self.events, self.chain, self.snapshots, self.records)
+        return (self.next_position, self.chain_head, *(len(rows) for rows in lists))
+
+    def restore(self, mark: tuple[Any, ...]) -> None:
+        """Drop what was gathered since `mark` (a write that failed)."""
+        self.next_position, self.chain_head, events, chain, snapshots, records = mark
+        del self.events[events:]
+        del self.chain[chain:]
+        del self.snapshots[snapshots:]
+        del self.records[records:]
 
 
 # The unit of work's transaction, while it runs a write (see EventRecorder.insert_events).
@@ -59,11 +115,11 @@ _current: ContextVar[EventWrite | None] = ContextVar("commitments_event_write", 
 
 
 class EventRecorder(SQLAlchemyApplicationRecorder):
-    """The library's application recorder, with a Core insert and the hash chain.
+    """The library's application recorder, with the hash chain.
 
-    In the unit of work, events are written on its connection (no ORM session: leaner).
-    Elsewhere (tests, scripts saving directly) the library's own session transaction is
-    used, and the recorder locks the table itself.
+    In the unit of work, events are gathered in its EventWrite and written together at
+    its end (`begin`, `flush`). Elsewhere (tests, scripts saving directly) the library's
+    own session transaction is used, and each save is written at once.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,9 +127,18 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         # The newest chain entry this process committed (None: read it from the table).
         self.chain_head: ledger.ChainEntry | None = None
 
+    def begin(self, connection: Connection) -> EventWrite:
+        """Lock other writers out, and learn where the log ends: the next position, and
+        the chain entry before it."""
+        next_position = _lock_and_find_next_position(connection)
+        head = self.chain_head
+        if head is None or head.position != next_position - 1:
+            head = ledger.last_entry(connection)
+        return EventWrite(connection, next_position, head)
+
     @contextmanager
     def writing(self, write: EventWrite) -> Iterator[None]:
-        """Events saved inside the block are written in `write`'s transaction."""
+        """Events saved inside the block are gathered in `write`."""
         token = _current.set(write)
         try:
             yield
@@ -84,42 +149,64 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         write = _current.get()
         if write is None:
             return super().insert_events(stored_events, **kwargs)  # type: ignore[return-value]
-        ids, write.chain_head = self._write(write.connection, stored_events, write.chain_head)
-        return ids
+        return write.add_events(stored_events)
+
+    def flush(self, write: EventWrite) -> None:
+        """Write everything gathered, in the transaction (PostgreSQL: in one round trip).
+        A position or version another writer took raises IntegrityError."""
+        connection = write.connection
+        statements = _statements(connection)
+        driver: Any = connection.connection.driver_connection
+        postgres = connection.dialect.name == "postgresql"
+        try:
+            with driver.pipeline() if postgres else nullcontext():
+                statements.event.run_many(connection, write.events)
+                statements.chain.run_many(connection, write.chain)
+                statements.snapshot.run_many(connection, write.snapshots)
+                statements.record.run_many(connection, write.records)
+                if postgres and write.events:
+                    cursor = driver.cursor()
+                    cursor.execute(_SET_SEQUENCE, (write.next_position - 1,))
+                    cursor.close()
+        except Exception as error:
+            raise _persistence_error(error, statements.event.dbapi) from None
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
-            lock_events_table(connection)
-        ids, _ = self._write(connection, stored_events, None)
-        return ids
+        write = self.begin(session.connection())
+        positions = write.add_events(stored_events)
+        self.flush(write)
+        return positions
 
-    def insert_snapshot(self, connection: Connection, snapshot: StoredEvent) -> None:
-        """A snapshot row, in the caller's transaction (IntegrityError if it exists)."""
-        _statements(connection).snapshot.run(connection, _row(snapshot))
 
-    def _write(
-        self,
-        connection: Connection,
-        stored_events: Sequence[StoredEvent],
-        head: ledger.ChainEntry | None,
-    ) -> tuple[list[int], ledger.ChainEntry | None]:
-        """Insert the events and their chain entries; returns their positions and the new
-        chain head. `head` is the newest entry as last seen here: it is used only when it
-        is the entry just before these events, else the table is asked."""
-        statements = _statements(connection)
-        ids = [statements.event.returning_one(connection, _row(e)) for e in stored_events]
-        if head is None or head.position != min(ids) - 1:
-            head = ledger.last_entry(connection)
-        chained = ledger.entries(
-            list(zip(ids, stored_events, strict=True)),
-            head.hash if head is not None else ledger.GENESIS,
-        )
-        for entry in chained:
-            statements.chain.run(connection, {"position": entry.position, "hash": entry.hash})
-        return ids, (chained[-1] if chained else head)
+def _lock_and_find_next_position(connection: Connection) -> int:
+    """PostgreSQL: one writer of events at a time (so log order is commit order), a
+    NOTIFY that wakes the followers LISTENing elsewhere when the transaction commits, and
+    the sequence's state, in one round trip. SQLite: the transaction holds the write
+    lock already (BEGIN IMMEDIATE)."""
+    cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if connection.dialect.name != "postgresql":
+        (last,) = cursor.execute(_LAST_POSITION).fetchone()
+        cursor.close()
+        return int(last) + 1
+    cursor.execute(
+        f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE; NOTIFY {EVENTS_CHANNEL}; "
+        f"SELECT last_value, is_called FROM {EVENTS_SEQUENCE}"
+    )
+    while cursor.description is None:
+        cursor.nextset()
+    last_value, is_called = cursor.fetchone()
+    cursor.close()
+    return int(last_value) + 1 if is_called else int(last_value)
+
+
+def _persistence_error(error: Exception, dbapi: Any) -> Exception:
+    if isinstance(error, dbapi.IntegrityError):
+        return IntegrityError(str(error))  # a version or position another writer took
+    if isinstance(error, dbapi.Error):
+        return PersistenceError(str(error))
+    return error
 
 
 _EVENT_COLUMNS = ("originator_id", "originator_version", "topic", "state")
@@ -136,8 +223,8 @@ def _row(event: StoredEvent) -> dict[str, Any]:
 
 class DriverInsert:
     """An INSERT compiled once by SQLAlchemy for a dialect and run on the driver's cursor,
-    its parameters converted by the columns' own bind processors. Every write runs two:
-    Core's per-execution bookkeeping would cost several times the statements themselves."""
+    its parameters converted by the columns' own bind processors: every write runs these,
+    and Core's per-execution bookkeeping would cost several times the statements."""
 
     def __init__(self, statement: Insert, columns: list[str], dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=columns)
@@ -150,33 +237,19 @@ class DriverInsert:
         }
         self.dbapi: Any = dialect.dbapi
 
-    def _execute(self, connection: Connection, row: dict[str, Any]) -> Any:
+    def _params(self, row: dict[str, Any]) -> Any:
         values = {}
         for name in self.names:
             value, process = row[name], self.processors[name]
             values[name] = process(value) if process is not None else value
+        return [values[n] for n in self.names] if self.positional else values
+
+    def run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        params = [values[n] for n in self.names] if self.positional else values
-        try:
-            cursor.execute(self.sql, params)
-        except self.dbapi.IntegrityError as error:
-            cursor.close()
-            # Another writer took this version of the aggregate first.
-            raise IntegrityError(str(error)) from None
-        except self.dbapi.Error as error:
-            cursor.close()
-            raise PersistenceError(str(error)) from None
-        return cursor
-
-    def run(self, connection: Connection, row: dict[str, Any]) -> None:
-        self._execute(connection, row).close()
-
-    def returning_one(self, connection: Connection, row: dict[str, Any]) -> Any:
-        cursor = self._execute(connection, row)
-        try:
-            return cursor.fetchone()[0]
-        finally:
-            cursor.close()
+        cursor.executemany(self.sql, [self._params(row) for row in rows])
+        cursor.close()
 
 
 @dataclass(frozen=True)
@@ -184,30 +257,29 @@ class _Statements:
     event: DriverInsert
     chain: DriverInsert
     snapshot: DriverInsert
+    record: DriverInsert
 
 
 _by_dialect: dict[str, _Statements] = {}
+
+
+def _insert_or_nothing(table: Table, dialect: Dialect) -> Insert:
+    insert_of = pg_insert if dialect.name == "postgresql" else sqlite_insert
+    return insert_of(table).on_conflict_do_nothing()
 
 
 def _statements(connection: Connection) -> _Statements:
     dialect = connection.dialect
     if dialect.name not in _by_dialect:
         _by_dialect[dialect.name] = _Statements(
-            DriverInsert(insert(events).returning(events.c.id), list(_EVENT_COLUMNS), dialect),
+            DriverInsert(insert(events), ["id", *_EVENT_COLUMNS], dialect),
             DriverInsert(insert(event_chain), ["position", "hash"], dialect),
-            DriverInsert(insert(snapshots), list(_EVENT_COLUMNS), dialect),
+            DriverInsert(_insert_or_nothing(snapshots, dialect), list(_EVENT_COLUMNS), dialect),
+            DriverInsert(
+                insert(idempotency_records), [c.name for c in idempotency_records.c], dialect
+            ),
         )
     return _by_dialect[dialect.name]
-
-
-def lock_events_table(connection: Connection) -> None:
-    """PostgreSQL: one writer of events at a time, so log order is commit order (and the
-    chain entry read next is the newest); and a NOTIFY that wakes the followers LISTENing
-    in other processes when the transaction commits (none if it rolls back). One round
-    trip for both."""
-    connection.exec_driver_sql(
-        f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE; NOTIFY {EVENTS_CHANNEL}"
-    )
 
 
 class EventStoreFactory(SQLAlchemyFactory):
@@ -242,6 +314,12 @@ class AggregateCache:
     def stage(self, aggregate: Aggregate) -> None:
         with self._lock:
             self._staged[aggregate.id] = aggregate
+
+    def committed_version(self, aggregate_id: UUID | None) -> int | None:
+        """The version of the committed entry, if any (staged ones are this batch's)."""
+        with self._lock:
+            found = self._committed.get(aggregate_id) if aggregate_id is not None else None
+        return None if found is None else int(found.version)
 
     def evict(self, aggregate_id: UUID | None) -> None:
         """Forget a stale entry (another process wrote the aggregate)."""

@@ -1,8 +1,8 @@
 """Idempotency-Key records: what identifies the first response to a request.
 
-A record is written in the transaction of the events it answers, and holds the request's
-fingerprint and the aggregate, version and position the write reached; a retry renders
-its answer again from the event store at that version.
+A record is written in the transaction of the events it answers (adapters/unit_of_work.py)
+and holds the request's fingerprint and the aggregate, version and position the write
+reached; a retry renders its answer again from the event store at that version.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.tables import idempotency_records
 
@@ -60,10 +58,9 @@ def find(connection: Connection, actor: str, key: str) -> Record | None:
     return Record(row.request_hash, UUID(row.aggregate_id), row.version, row.position, row.result)
 
 
-def record(connection: Connection, actor: str, key: str, entry: Record) -> bool:
-    """Store the record in the write's own transaction. False: the key was taken by a
-    concurrent request that committed first (the caller then rolls back its write)."""
-    values = {
+def row(actor: str, key: str, entry: Record) -> dict[str, Any]:
+    """The record as a row of idempotency_records (written with the events it answers)."""
+    return {
         "actor": actor,
         "key": key,
         "request_hash": entry.request_hash,
@@ -73,12 +70,3 @@ def record(connection: Connection, actor: str, key: str, entry: Record) -> bool:
         "result": entry.result,
         "created_at": datetime.now(UTC),
     }
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(idempotency_records)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["actor", "key"])
-        .returning(idempotency_records.c.key)
-    )
-    # RETURNING gives a row only when this insert took the key.
-    return connection.execute(statement).first() is not None

@@ -31,6 +31,7 @@ metadata = MetaData()
 
 _PREFIX = Tracker.name.lower()
 EVENTS_TABLE = f"{_PREFIX}_events"
+EVENTS_SEQUENCE = f"{EVENTS_TABLE}_id_seq"  # PostgreSQL's, behind the events' positions
 SNAPSHOTS_TABLE = f"{_PREFIX}_snapshots"
 
 

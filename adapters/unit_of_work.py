@@ -25,21 +25,21 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-from sqlalchemy import Connection
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from sqlalchemy import Connection, bindparam, func, select
 
 from adapters import idempotency
-from adapters.database import Database, savepoint
-from adapters.event_store import EventWrite, StoredTracker, lock_events_table
+from adapters.database import Database
+from adapters.event_store import EventWrite, StoredTracker
 from adapters.idempotency import IdempotencyKey, KeyReused
+from adapters.tables import events
 from domain.access import Principal
 from domain.commands import Command
-from domain.errors import DomainError, StateConflict, VersionMismatch
+from domain.errors import DomainError, StateConflict
 from domain.tracker import Change, snapshot_due
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,19 @@ class _DuplicateRequest(Exception):
 
 
 class _NothingToCommit(Exception):
-    """Every job of the transaction failed or lost a race: roll it back."""
+    """Every job of the transaction failed: roll it back."""
+
+
+class _Spoiled(Exception):
+    """A write failed after it had written: its transaction must be rolled back."""
+
+
+# The newest version of each aggregate in a list (to find stale cache entries).
+_LATEST_VERSIONS = (
+    select(events.c.originator_id, func.max(events.c.originator_version))
+    .where(events.c.originator_id.in_(bindparam("ids", expanding=True)))
+    .group_by(events.c.originator_id)
+)
 
 
 @dataclass(eq=False)
@@ -170,36 +182,72 @@ class UnitOfWork:
                 following.turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
-        """Commit the batch; writes that lost a race go again in a new transaction, at
-        once: the retry loads under the transaction's lock, so it cannot lose again."""
-        pending = batch
-        for _ in range(MAX_ATTEMPTS):
-            pending = self._transaction(pending)
-            if not pending:
+        """Commit the batch in one transaction. If a write fails after it has written
+        (a database error: PostgreSQL then refuses the rest of the transaction), nothing
+        of the batch is stored, and each of its writes goes again, alone, so that only
+        that one fails."""
+        if len(batch) > 1:
+            try:
+                self._transaction(batch)
                 return
-        for job in pending:
-            job.error = StateConflict("it is being changed by others right now; try again")
+            except _Spoiled:
+                for job in batch:
+                    job.change, job.error = None, None
+        for job in batch:
+            self._alone(job)
 
-    def _transaction(self, jobs: list[_Job]) -> list[_Job]:
-        """One transaction for the jobs; returns those that lost a race. A job alone runs
-        without a savepoint (one less round trip): if it fails, the whole is rolled back."""
-        lost: list[_Job] = []
-        alone = len(jobs) == 1
+    def _alone(self, job: _Job) -> None:
+        """A write in a transaction of its own. One that lost a race with another process
+        (its version was taken) goes again at once: under the lock a fresh load cannot
+        lose again."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                # Alone, the first time, nothing is looked for first (one query less): a
+                # conflict rolls back only this write, which then goes again.
+                self._transaction([job], check=attempt > 0)
+                return
+            except _Spoiled as spoiled:
+                cause = spoiled.__cause__
+                if not isinstance(cause, IntegrityError):
+                    job.error = cause
+                    return
+                target = self.tracker.target_of(job.write.command, job.write.ref)
+                self.tracker.write_cache.evict(target)
+        job.error = StateConflict("it is being changed by others right now; try again")
+
+    def _transaction(self, jobs: list[_Job], *, check: bool = True) -> None:
+        """One transaction for the jobs; raises _Spoiled when what they wrote could not be
+        stored (a version or position another writer took, a database error).
+
+        Under the lock (PostgreSQL: the events table; SQLite: BEGIN IMMEDIATE) no other
+        process writes, so the conflicts a batch could meet are looked for first (`check`):
+        cached aggregates another process moved on are forgotten, Idempotency-Keys already
+        recorded are answered from their records. Each write's rows are gathered, and
+        dropped again if it fails (a broken rule): the others go on. Everything gathered
+        is written at the end, together (adapters/event_store.py:EventWrite)."""
         recorder = self.tracker.event_recorder
         try:
-            with self.database.writing() as connection:  # SQLite: BEGIN IMMEDIATE
-                if self.database.is_postgres:
-                    lock_events_table(connection)
-                write = EventWrite(connection, recorder.chain_head)
+            with self.database.writing() as connection:
+                write = recorder.begin(connection)
+                if check:
+                    self._forget_stale(connection, jobs)
+                self._find_answered(connection, jobs)
                 with recorder.writing(write):
                     for job in jobs:
-                        if not self._attempt(write, job, isolated=not alone):
-                            lost.append(job)
+                        if job.error is None:
+                            self._attempt(write, job)
                 if all(job.change is None for job in jobs):
                     raise _NothingToCommit
+                try:
+                    recorder.flush(write)
+                except (IntegrityError, PersistenceError) as error:
+                    raise _Spoiled from error
         except _NothingToCommit:
             self.tracker.write_cache.abort()
-            return lost
+            return
+        except _Spoiled:
+            self.tracker.write_cache.abort()
+            raise
         except BaseException as error:
             # The transaction failed as a whole (commit, database gone): nothing is stored.
             self.tracker.write_cache.abort()
@@ -208,61 +256,72 @@ class UnitOfWork:
                     job.change, job.error = None, error
             if not isinstance(error, Exception):
                 raise
-            return []
+            return
         self.tracker.write_cache.commit()
         recorder.chain_head = write.chain_head
-        return lost
 
-    def _attempt(self, write: EventWrite, job: _Job, *, isolated: bool) -> bool:
-        """Run the job (in a savepoint unless it is alone); False when it lost a race and
-        should be tried again."""
-        job.attempts += 1
-        chain_head = write.chain_head
+    def _attempt(self, write: EventWrite, job: _Job) -> None:
+        """Run the job's use case; if it fails, drop what it gathered (others go on)."""
+        mark = write.mark()
         try:
-            with savepoint(write.connection) if isolated else nullcontext():
-                change = self._run(write.connection, job.write)
-        except (IntegrityError, VersionMismatch) as error:
-            # Either the cached aggregate was stale, or (a mismatch after a fresh load)
-            # the caller's If-Match is.
-            write.chain_head = chain_head
-            if isinstance(error, VersionMismatch) and job.attempts > 1:
-                job.error = error
-                return True
-            command, ref = job.write.command, job.write.ref
-            self.tracker.write_cache.evict(self.tracker.target_of(command, ref))
-            return False
+            change = self._run(write, job.write)
         except Exception as error:
-            write.chain_head = chain_head
+            write.restore(mark)
             job.error = error
-            return True
+            return
         job.change, job.error = change, None
         self.tracker.write_cache.stage(change.aggregate)
-        return True
 
-    def _run(self, connection: Connection, write: Write) -> Change:
+    def _forget_stale(self, connection: Connection, jobs: list[_Job]) -> None:
+        """Drop cached aggregates another process has written since they were cached."""
+        cache = self.tracker.write_cache
+        cached: dict[UUID, int] = {}
+        for job in jobs:
+            target = self.tracker.target_of(job.write.command, job.write.ref)
+            version = cache.committed_version(target)
+            if target is not None and version is not None:
+                cached[target] = version
+        if not cached:
+            return
+        stored = connection.execute(_LATEST_VERSIONS, {"ids": list(cached)}).all()
+        for aggregate_id, version in stored:
+            if cached[UUID(str(aggregate_id))] != version:
+                cache.evict(UUID(str(aggregate_id)))
+
+    def _find_answered(self, connection: Connection, jobs: list[_Job]) -> None:
+        """Mark the writes whose Idempotency-Key is recorded, or used by an earlier write
+        of this batch: they are answered from the record once it is committed."""
+        seen: set[tuple[str, str]] = set()
+        for job in jobs:
+            request = job.write
+            if request.idempotency is None:
+                continue
+            key = (request.principal.name, request.idempotency.key)
+            if key in seen or idempotency.find(connection, *key) is not None:
+                job.error = _DuplicateRequest()
+            seen.add(key)
+
+    def _run(self, write: EventWrite, request: Write) -> Change:
         """The use case, and what is stored beside its events."""
         change = self.tracker.execute(
-            write.principal, write.command, ref=write.ref, expected_version=write.expected_version
+            request.principal,
+            request.command,
+            ref=request.ref,
+            expected_version=request.expected_version,
         )
-        if write.idempotency is not None:
+        if request.idempotency is not None:
             entry = idempotency.Record(
-                write.idempotency.request_hash,
+                request.idempotency.request_hash,
                 change.aggregate.id,
                 change.aggregate.version,
                 change.position,
                 change.result,
             )
-            if not idempotency.record(
-                connection, write.principal.name, write.idempotency.key, entry
-            ):
-                raise _DuplicateRequest
+            write.add_record(
+                idempotency.row(request.principal.name, request.idempotency.key, entry)
+            )
         if snapshot_due(change):
-            self._snapshot(connection, change)
+            aggregate: Any = change.aggregate
+            snapshot = type(aggregate).Snapshot.take(aggregate)
+            write.add_snapshot(self.tracker.mapper.to_stored_event(snapshot))
         return change
-
-    def _snapshot(self, connection: Connection, change: Change) -> None:
-        aggregate: Any = change.aggregate
-        stored = self.tracker.mapper.to_stored_event(type(aggregate).Snapshot.take(aggregate))
-        # Another process may have stored the snapshot of this version already.
-        with suppress(IntegrityError), savepoint(connection):
-            self.tracker.event_recorder.insert_snapshot(connection, stored)

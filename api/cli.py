@@ -7,6 +7,7 @@ status; user errors are one line on stderr.
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -400,7 +401,14 @@ def serve(
     config = settings()
     with services_for(config):
         pass  # Fail fast, with one line, when the database is not ready.
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    app = create_app(config)
+    # The libraries' long-lived objects out of the garbage collector's way, and fewer
+    # collections: a full collection over them paused every request in flight (it
+    # doubled the 99th percentile of write latency under load).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def main(argv: list[str] | None = None) -> int:

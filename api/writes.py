@@ -9,13 +9,13 @@ the day that version was recorded, so a replay carries the same body.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from inspect import Parameter, Signature
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -146,7 +146,7 @@ class WriteRequest:
             headers["Location"] = location.format(code=commitment.code, result=written.result)
         if written.replayed:
             headers["Idempotent-Replayed"] = "true"
-        content = json.dumps(render(commitment, written.result), ensure_ascii=False)
+        content = orjson.dumps(render(commitment, written.result))
         return Response(
             content, status_code=status_code, headers=headers, media_type="application/json"
         )

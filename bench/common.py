@@ -79,13 +79,14 @@ def services_on(url: str) -> Services:
 
 
 def print_table(results: list[Result]) -> None:
-    print(f"{'name':<24} {'db':<10} {'value':>12} {'baseline':>12} {'ratio':>7}  target")
+    print(f"{'name':<24} {'db':<10} {'value':>12} {'baseline':>10} {'ratio':>7}  target")
     for r in results:
         mark = "ok" if r.passed else "MISSED"
         print(
-            f"{r.name:<24} {r.database:<10} {r.value:>10,.1f} {r.unit:<1} "
+            f"{r.name:<24} {r.database:<10} {r.value:>10,.1f}{r.unit:<2} "
             f"{r.baseline_value:>10,.1f} {r.ratio:>7.2f}  {r.target} {mark}"
         )
+        print(f"{'':<36}baseline: {r.baseline}")
 
 
 def write_results(results: list[Result]) -> None:

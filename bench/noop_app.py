@@ -3,6 +3,7 @@ uvicorn exactly as `commitments serve` serves the API (one process, same log lev
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Any
 
@@ -28,4 +29,8 @@ def healthz() -> dict[str, str]:
 
 
 if __name__ == "__main__":
+    # As `commitments serve` does (api/cli.py).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info")

@@ -95,12 +95,13 @@ class Tracker(Application[UUID]):
         """Register a commitment, with its planned milestones, in one atomic save."""
         principal.require_write(command.parties)
         commitment = Commitment.register(command, actor=principal.name)
+        duplicate = DuplicateCode(f"a commitment with code {command.code} is already registered")
+        if self._load_for_write(commitment.id) is not None:
+            raise duplicate
         try:
             return self._save(commitment)
         except IntegrityError:
-            raise DuplicateCode(
-                f"a commitment with code {command.code} is already registered"
-            ) from None
+            raise duplicate from None  # registered at the same moment elsewhere
 
     def update(
         self,

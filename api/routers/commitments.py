@@ -131,6 +131,56 @@ def get_commitment(
     return describe(commitment, day)
 
 
+# ---- writes: a command on the commitment, through api/writes.py ----------------------------
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=CommitmentResource,
+    summary="Register a commitment",
+    responses=REGISTRATION_PROBLEMS | written(201, location=True),
+    openapi_extra=REGISTRATION_HEADERS,
+)
+def register(body: CommitmentIn, write: RegistrationDep) -> Response:
+    command = to_command(commands.RegisterCommitment, body)
+    return write.run(command, body, status_code=201, location=f"{PREFIX}/{{code}}")
+
+
+# Every other write: the command its body is, and the answer (api/writes.py).
+WRITES = (
+    CommandRoute("PATCH", "/{ref}", commands.ReviseDetails, 200,
+                 "Revise title, description, target date, agencies or sectors, with a reason"),
+    CommandRoute("POST", "/{ref}/progress", commands.LogProgress, 201,
+                 "Log progress (percent as of a date)"),
+    CommandRoute("POST", "/{ref}/status", commands.ChangeStatus, 200,
+                 "Change the assessed status, with a reason"),
+    CommandRoute("POST", "/{ref}/health", commands.RateHealth, 200,
+                 "Rate delivery confidence, with a rationale"),
+    CommandRoute("POST", "/{ref}/milestones", commands.AddMilestone, 201,
+                 "Add a milestone", MILESTONE, created="milestones"),
+    CommandRoute("PATCH", "/{ref}/milestones/{milestone_id}", commands.ChangeMilestone, 200,
+                 "Reschedule (due_date with a reason) and/or rename (title) a milestone",
+                 MILESTONE),
+    CommandRoute("POST", "/{ref}/milestones/{milestone_id}/complete",
+                 commands.CompleteMilestone, 200, "Complete a milestone", MILESTONE),
+    CommandRoute("POST", "/{ref}/indicators", commands.DefineIndicator, 201,
+                 "Define an indicator (name, unit, baseline, target)", INDICATOR,
+                 created="indicators"),
+    CommandRoute("POST", "/{ref}/indicators/{indicator_id}/measurements",
+                 commands.RecordMeasurement, 201, "Record a measurement of an indicator",
+                 INDICATOR),
+    CommandRoute("POST", "/{ref}/evidence", commands.AttachEvidence, 201,
+                 "Attach a public document as evidence"),
+)  # fmt: skip
+
+for route in WRITES:
+    route.add_to(router, responses=WRITE_PROBLEMS)
+
+
+# ---- reads of parts and history ------------------------------------------------------
+
+
 @router.get(
     "/{ref}/milestones/{milestone_id}",
     response_model=MilestoneResource,
@@ -200,50 +250,3 @@ def get_diff(
             if from_version < e["version"] <= to_version
         ],
     }
-
-
-# ---- writes: a command on the commitment, through api/writes.py ----------------------------
-
-
-@router.post(
-    "",
-    status_code=201,
-    response_model=CommitmentResource,
-    summary="Register a commitment",
-    responses=REGISTRATION_PROBLEMS | written(201, location=True),
-    openapi_extra=REGISTRATION_HEADERS,
-)
-def register(body: CommitmentIn, write: RegistrationDep) -> Response:
-    command = to_command(commands.RegisterCommitment, body)
-    return write.run(command, body, status_code=201, location=f"{PREFIX}/{{code}}")
-
-
-# Every other write: the command its body is, and the answer (api/writes.py).
-WRITES = (
-    CommandRoute("PATCH", "/{ref}", commands.ReviseDetails, 200,
-                 "Revise title, description, target date, agencies or sectors, with a reason"),
-    CommandRoute("POST", "/{ref}/progress", commands.LogProgress, 201,
-                 "Log progress (percent as of a date)"),
-    CommandRoute("POST", "/{ref}/status", commands.ChangeStatus, 200,
-                 "Change the assessed status, with a reason"),
-    CommandRoute("POST", "/{ref}/health", commands.RateHealth, 200,
-                 "Rate delivery confidence, with a rationale"),
-    CommandRoute("POST", "/{ref}/milestones", commands.AddMilestone, 201,
-                 "Add a milestone", MILESTONE, created="milestones"),
-    CommandRoute("PATCH", "/{ref}/milestones/{milestone_id}", commands.ChangeMilestone, 200,
-                 "Reschedule (due_date with a reason) and/or rename (title) a milestone",
-                 MILESTONE),
-    CommandRoute("POST", "/{ref}/milestones/{milestone_id}/complete",
-                 commands.CompleteMilestone, 200, "Complete a milestone", MILESTONE),
-    CommandRoute("POST", "/{ref}/indicators", commands.DefineIndicator, 201,
-                 "Define an indicator (name, unit, baseline, target)", INDICATOR,
-                 created="indicators"),
-    CommandRoute("POST", "/{ref}/indicators/{indicator_id}/measurements",
-                 commands.RecordMeasurement, 201, "Record a measurement of an indicator",
-                 INDICATOR),
-    CommandRoute("POST", "/{ref}/evidence", commands.AttachEvidence, 201,
-                 "Attach a public document as evidence"),
-)  # fmt: skip
-
-for route in WRITES:
-    route.add_to(router, responses=WRITE_PROBLEMS)
