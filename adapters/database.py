@@ -10,13 +10,16 @@ Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import Connection, Insert, create_engine, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.sql.dml import UpdateBase
 
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
 WRITE = {"commitments_write": True}
@@ -77,11 +80,118 @@ class Database:
             with connection.begin():
                 yield connection
 
+    @contextmanager
+    def one_query(self) -> Iterator[Connection]:
+        """For one statement, which is its own snapshot: on PostgreSQL it runs outside a
+        transaction, without the round trips of BEGIN and COMMIT."""
+        if not self.is_postgres:
+            with self.reading() as connection:
+                yield connection
+            return
+        with self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
     def close(self) -> None:
         self.engine.dispose()
 
     def psycopg_conninfo(self) -> str:
         return self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class DriverStatement:
+    """An INSERT, UPDATE or DELETE compiled once by SQLAlchemy for a dialect and run on the
+    driver's cursor, its parameters converted by the columns' own bind processors. Every
+    write runs a few of these, and Core's per-execution bookkeeping costs several times
+    the statement. On PostgreSQL, run them in `driver.pipeline()`: one round trip for all;
+    there an INSERT of many rows is one statement (VALUES (...), (...)), as psycopg's
+    executemany would send one per row, each a call into the socket.
+
+    Give every bind parameter a type (a comparison with a column does): an untyped one
+    would reach the driver unconverted."""
+
+    def __init__(self, statement: UpdateBase, dialect: Dialect, columns: list[str] | None = None):
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        self.names: list[str] = list(compiled.positiontup or compiled.binds)
+        self.processors = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        self.dbapi: Any = dialect.dbapi
+        self._rows: _ValuesTemplate | None = None
+        if dialect.name == "postgresql" and isinstance(statement, Insert):
+            self._rows = _ValuesTemplate.of(self.sql)
+
+    def _values(self, row: dict[str, Any], names: list[str]) -> list[Any]:
+        values = []
+        for name in names:
+            value, process = row[name], self.processors[name]
+            values.append(process(value) if process is not None else value)
+        return values
+
+    def _params(self, row: dict[str, Any]) -> Any:
+        values = self._values(row, self.names)
+        return values if self.positional else dict(zip(self.names, values, strict=True))
+
+    def run(self, connection: Connection, row: dict[str, Any]) -> int:
+        """Run once; returns the number of rows it touched (-1 in a pipeline: not known)."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.sql, self._params(row))
+        count = int(cursor.rowcount)
+        cursor.close()
+        return count
+
+    def run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if self._rows is None:
+            cursor.executemany(self.sql, [self._params(row) for row in rows])
+        else:
+            template = self._rows
+            for start in range(0, len(rows), _ROWS_PER_INSERT):
+                chunk = rows[start : start + _ROWS_PER_INSERT]
+                params = [v for row in chunk for v in self._values(row, template.names)]
+                cursor.execute(template.sql(len(chunk)), params)
+        cursor.close()
+
+
+# Rows of one multi-row INSERT: well under PostgreSQL's 65,535 parameters a statement.
+_ROWS_PER_INSERT = 1_000
+
+
+@dataclass(frozen=True)
+class _ValuesTemplate:
+    """`INSERT ... VALUES (%(a)s::T, %(b)s) [tail]` as a head, a group of positional
+    placeholders (their names in order) and a tail, to write n rows in one statement."""
+
+    head: str
+    group: str
+    tail: str
+    names: list[str]
+
+    @classmethod
+    def of(cls, sql: str) -> _ValuesTemplate:
+        head, values, rest = sql.partition(" VALUES ")
+        end = _group_end(rest)
+        group = rest[: end + 1]
+        names = re.findall(r"%\((\w+)\)s", group)
+        return cls(head + values, re.sub(r"%\(\w+\)s", "%s", group), rest[end + 1 :], names)
+
+    def sql(self, rows: int) -> str:
+        return self.head + ", ".join([self.group] * rows) + self.tail
+
+
+def _group_end(text: str) -> int:
+    """Where the parenthesised group that `text` starts with ends."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    raise ValueError(f"no closing parenthesis in {text!r}")
 
 
 def _configure_sqlite(engine: Engine) -> None:

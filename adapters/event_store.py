@@ -37,7 +37,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
-from adapters.database import Database
+from adapters.database import Database, DriverStatement
 from adapters.tables import (
     EVENTS_SEQUENCE,
     EVENTS_TABLE,
@@ -221,43 +221,12 @@ def _row(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-class DriverInsert:
-    """An INSERT compiled once by SQLAlchemy for a dialect and run on the driver's cursor,
-    its parameters converted by the columns' own bind processors: every write runs these,
-    and Core's per-execution bookkeeping would cost several times the statements."""
-
-    def __init__(self, statement: Insert, columns: list[str], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        self.names: list[str] = list(compiled.positiontup or compiled.binds)
-        self.processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-            for name, bind in compiled.binds.items()
-        }
-        self.dbapi: Any = dialect.dbapi
-
-    def _params(self, row: dict[str, Any]) -> Any:
-        values = {}
-        for name in self.names:
-            value, process = row[name], self.processors[name]
-            values[name] = process(value) if process is not None else value
-        return [values[n] for n in self.names] if self.positional else values
-
-    def run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(self.sql, [self._params(row) for row in rows])
-        cursor.close()
-
-
 @dataclass(frozen=True)
 class _Statements:
-    event: DriverInsert
-    chain: DriverInsert
-    snapshot: DriverInsert
-    record: DriverInsert
+    event: DriverStatement
+    chain: DriverStatement
+    snapshot: DriverStatement
+    record: DriverStatement
 
 
 _by_dialect: dict[str, _Statements] = {}
@@ -272,11 +241,11 @@ def _statements(connection: Connection) -> _Statements:
     dialect = connection.dialect
     if dialect.name not in _by_dialect:
         _by_dialect[dialect.name] = _Statements(
-            DriverInsert(insert(events), ["id", *_EVENT_COLUMNS], dialect),
-            DriverInsert(insert(event_chain), ["position", "hash"], dialect),
-            DriverInsert(_insert_or_nothing(snapshots, dialect), list(_EVENT_COLUMNS), dialect),
-            DriverInsert(
-                insert(idempotency_records), [c.name for c in idempotency_records.c], dialect
+            DriverStatement(insert(events), dialect, ["id", *_EVENT_COLUMNS]),
+            DriverStatement(insert(event_chain), dialect, ["position", "hash"]),
+            DriverStatement(_insert_or_nothing(snapshots, dialect), dialect, list(_EVENT_COLUMNS)),
+            DriverStatement(
+                insert(idempotency_records), dialect, [c.name for c in idempotency_records.c]
             ),
         )
     return _by_dialect[dialect.name]

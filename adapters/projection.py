@@ -14,27 +14,27 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 
-from adapters.database import Database
+from adapters.database import Database, DriverStatement
 from adapters.ledger import STORED_EVENT
 from adapters.tables import (
     READ_MODEL_TABLES,
-    assessments,
     commitment_summaries,
     events,
-    indicator_measurements,
     indicator_rows,
     milestone_rows,
-    progress_points,
     projection_positions,
     report_schedules,
 )
@@ -50,8 +50,6 @@ PROJECTION_NAME = "read_models"
 DEFAULT_BATCH_SIZE = 5_000
 # Commitments kept folded in memory between batches (each is small).
 AGGREGATE_CACHE_SIZE = 20_000
-# Rows of one IN (...) list, well under SQLite's limit on bound parameters.
-_CHUNK = 500
 
 
 class ProjectionConflict(Exception):
@@ -88,6 +86,9 @@ class ReadModelProjection:
         self.batch_size = batch_size
         self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
         self._has_position_row = False
+        # Where this worker's last batch left the position (None: read it). If another
+        # worker moved it since, the compare-and-set of the next batch fails.
+        self._position: int | None = None
 
     # ---- positions ----------------------------------------------------------------
 
@@ -123,8 +124,8 @@ class ReadModelProjection:
     def run_batch(self) -> int:
         """Apply the next batch of events after the tracked position, atomically."""
         self._ensure_position_row()
-        with self.database.reading() as connection:
-            start = projection_position(connection, self.name)
+        start = self._position if self._position is not None else self.position()
+        with self.database.one_query() as connection:
             notifications = [
                 Notification(
                     id=row.id,
@@ -136,18 +137,21 @@ class ReadModelProjection:
                 for row in connection.execute(_NEXT, {"after": start, "limit": self.batch_size})
             ]
         if not notifications:
+            self._position = None  # idle: read it again next time (a rebuild may reset it)
             return 0
         try:
             rows = self._fold(notifications)
             # Read models are derived: a batch a crash undoes (position and rows alike) is
             # simply applied again, so its commit need not wait for the disk.
             with self.database.writing(durable=False) as connection:
-                self._advance(connection, start, notifications[-1].id)
-                self._write(connection, rows)
+                self._write(connection, start, notifications[-1].id, rows)
         except BaseException:
-            # The folded aggregates are ahead of what was committed: forget them.
+            # The folded aggregates are ahead of what was committed: forget them, and read
+            # the position again (another worker or a rebuild may have moved it).
             self._aggregates.clear()
+            self._position = None
             raise
+        self._position = notifications[-1].id
         return len(notifications)
 
     def rebuild(self) -> None:
@@ -166,6 +170,7 @@ class ReadModelProjection:
             for table in READ_MODEL_TABLES:
                 connection.execute(delete(table))
         self._aggregates.clear()
+        self._position = None
 
     # ---- folding --------------------------------------------------------------------
 
@@ -219,28 +224,27 @@ class ReadModelProjection:
             connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
         self._has_position_row = True
 
-    def _advance(self, connection: Connection, expected: int, new: int) -> None:
-        values = {
-            "projection": self.name,
-            "expected": expected,
-            "new": new,
-            "now": datetime.now(UTC),
-        }
-        if connection.execute(_ADVANCE, values).rowcount != 1:
-            raise ProjectionConflict(f"{self.name} is no longer at position {expected}")
-
-    def _write(self, connection: Connection, rows: _Rows) -> None:
-        _delete(connection, report_schedules, list(rows.schedules))
-        _insert(connection, report_schedules, list(rows.schedules.values()))
+    def _write(self, connection: Connection, start: int, end: int, rows: _Rows) -> None:
+        """Advance the position from `start` to `end` (compare-and-set), then write the
+        rows: on PostgreSQL in one pipeline, one round trip for the lot."""
+        statements = _statements(connection.dialect)
+        position = {"projection": self.name, "expected": start, "new": end, "now": clock.now()}
+        if statements.advance.run(connection, position) != 1:
+            raise ProjectionConflict(f"{self.name} is no longer at position {start}")
+        deleting, inserting = statements.delete, statements.insert
         ids = [str(i) for i in rows.summaries]
-        for table in (commitment_summaries, milestone_rows, indicator_rows):
-            _delete(connection, table, ids)
-        _insert(connection, commitment_summaries, list(rows.summaries.values()))
-        _insert(connection, milestone_rows, [r for rs in rows.milestones.values() for r in rs])
-        _insert(connection, indicator_rows, [r for rs in rows.indicators.values() for r in rs])
-        _insert(connection, progress_points, rows.progress)
-        _insert(connection, indicator_measurements, rows.measurements)
-        _insert(connection, assessments, rows.assessments)
+        driver: Any = connection.connection.driver_connection
+        with driver.pipeline() if self.database.is_postgres else nullcontext():
+            deleting["report_schedules"].run(connection, list(rows.schedules))
+            inserting["report_schedules"].run_many(connection, list(rows.schedules.values()))
+            for table in (commitment_summaries, milestone_rows, indicator_rows):
+                deleting[table.name].run(connection, ids)
+            inserting["commitment_summaries"].run_many(connection, list(rows.summaries.values()))
+            for name, nested in (("milestones", rows.milestones), ("indicators", rows.indicators)):
+                inserting[name].run_many(connection, [r for rs in nested.values() for r in rs])
+            inserting["progress_points"].run_many(connection, rows.progress)
+            inserting["indicator_measurements"].run_many(connection, rows.measurements)
+            inserting["assessments"].run_many(connection, rows.assessments)
 
 
 def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:
@@ -270,27 +274,59 @@ _ADVANCE = (
         projection_positions.c.name == bindparam("projection"),
         projection_positions.c.position == bindparam("expected"),
     )
-    .values(position=bindparam("new"), updated_at=bindparam("now"))
-)
-_DELETE = {
-    table.name: delete(table).where(
-        (table.c.name if table is report_schedules else table.c.commitment_id).in_(
-            bindparam("keys", expanding=True)
-        )
+    .values(
+        position=bindparam("new", type_=projection_positions.c.position.type),
+        updated_at=bindparam("now", type_=projection_positions.c.updated_at.type),
     )
-    for table in (report_schedules, commitment_summaries, milestone_rows, indicator_rows)
-}
-_INSERT = {table.name: insert(table) for table in READ_MODEL_TABLES}
+)
 
 
-def _delete(connection: Connection, table: Table, keys: list[str]) -> None:
-    for start in range(0, len(keys), _CHUNK):
-        connection.execute(_DELETE[table.name], {"keys": keys[start : start + _CHUNK]})
+class _DeleteByKey:
+    """Delete the rows of some keys: on PostgreSQL one statement (`= ANY (array)`), on
+    SQLite one per key (in the process: cheap)."""
+
+    def __init__(self, table: Table, dialect: Dialect) -> None:
+        key = table.c.name if table is report_schedules else table.c.commitment_id
+        self.postgres = dialect.name == "postgresql"
+        if self.postgres:
+            matches = key == any_(bindparam("keys", type_=ARRAY(key.type)))
+        else:
+            matches = key == bindparam("key", type_=key.type)
+        self.statement = DriverStatement(delete(table).where(matches), dialect)
+
+    def run(self, connection: Connection, keys: list[str]) -> None:
+        if not keys:
+            return
+        if self.postgres:
+            self.statement.run(connection, {"keys": keys})
+        else:
+            self.statement.run_many(connection, [{"key": key} for key in keys])
 
 
-def _insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        connection.execute(_INSERT[table.name], rows)
+@dataclass(frozen=True)
+class _Statements:
+    """What a batch runs, compiled once per dialect (adapters/database.py:DriverStatement)."""
+
+    advance: DriverStatement
+    delete: dict[str, _DeleteByKey]  # by table name
+    insert: dict[str, DriverStatement]  # by table name
+
+
+_by_dialect: dict[str, _Statements] = {}
+
+
+def _statements(dialect: Dialect) -> _Statements:
+    if dialect.name not in _by_dialect:
+        keyed = (report_schedules, commitment_summaries, milestone_rows, indicator_rows)
+        _by_dialect[dialect.name] = _Statements(
+            DriverStatement(_ADVANCE, dialect),
+            {table.name: _DeleteByKey(table, dialect) for table in keyed},
+            {
+                table.name: DriverStatement(insert(table), dialect, [c.name for c in table.c])
+                for table in READ_MODEL_TABLES
+            },
+        )
+    return _by_dialect[dialect.name]
 
 
 def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:

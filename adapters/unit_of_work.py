@@ -4,10 +4,11 @@
 
 1. An Idempotency-Key seen before answers with the record of that first write.
 2. The write joins the queue of this process. The writer at the head of the queue
-   commits every write waiting at that moment in one transaction (group commit), each
-   in a savepoint of its own, so one write's failure never touches another's, and each
-   is acknowledged only after the commit. In-process writes are thereby serialised,
-   which is the per-commitment lock and more.
+   commits every write waiting once it holds the lock in one transaction (group
+   commit); a write that breaks a rule drops its own rows and the others go on, one
+   that breaks the transaction has every write redone alone, so one write's failure
+   never touches another's; each is acknowledged only after the commit. In-process
+   writes are thereby serialised, which is the per-commitment lock and more.
 3. In the transaction (PostgreSQL: the events table locked, so log order is commit
    order; SQLite: BEGIN IMMEDIATE), the Tracker's use case loads, runs the command and
    saves; the recorder writes the events and their chain entries; the Idempotency-Key
@@ -168,7 +169,7 @@ class UnitOfWork:
                 return
         with self._lock:
             batch = [self._queue[i] for i in range(min(len(self._queue), MAX_BATCH))]
-        try:
+        try:  # (_commit adds to the batch the writes queued while it takes the lock)
             self._commit(batch)
         finally:
             with self._lock:
@@ -182,54 +183,61 @@ class UnitOfWork:
                 following.turn.set()
 
     def _commit(self, batch: list[_Job]) -> None:
-        """Commit the batch in one transaction. If a write fails after it has written
-        (a database error: PostgreSQL then refuses the rest of the transaction), nothing
-        of the batch is stored, and each of its writes goes again, alone, so that only
-        that one fails."""
-        if len(batch) > 1:
-            try:
-                self._transaction(batch)
-                return
-            except _Spoiled:
-                for job in batch:
-                    job.change, job.error = None, None
+        """Commit the batch in one transaction (with the writes that queued up while it
+        took the lock). If a write fails after it has written (a database error:
+        PostgreSQL then refuses the rest of the transaction; a version another process
+        took), nothing of the batch is stored, and each of its writes goes again, alone,
+        so that only that one fails."""
+        try:
+            self._transaction(batch, gather=True)
+            return
+        except _Spoiled as spoiled:
+            for job in batch:
+                job.change, job.error = None, None
+                if isinstance(spoiled.__cause__, IntegrityError):
+                    self._evict(job)  # one of them lost a race: all load afresh
         for job in batch:
             self._alone(job)
 
     def _alone(self, job: _Job) -> None:
-        """A write in a transaction of its own. One that lost a race with another process
-        (its version was taken) goes again at once: under the lock a fresh load cannot
-        lose again."""
-        for attempt in range(MAX_ATTEMPTS):
+        """A write in a transaction of its own, after its batch failed. One that lost a
+        race with another process (its version was taken) goes again at once: under the
+        lock a fresh load cannot lose again."""
+        for _ in range(MAX_ATTEMPTS - 1):
             try:
-                # Alone, the first time, nothing is looked for first (one query less): a
-                # conflict rolls back only this write, which then goes again.
-                self._transaction([job], check=attempt > 0)
+                self._transaction([job])
                 return
             except _Spoiled as spoiled:
                 cause = spoiled.__cause__
                 if not isinstance(cause, IntegrityError):
                     job.error = cause
                     return
-                target = self.tracker.target_of(job.write.command, job.write.ref)
-                self.tracker.write_cache.evict(target)
+                self._evict(job)
         job.error = StateConflict("it is being changed by others right now; try again")
 
-    def _transaction(self, jobs: list[_Job], *, check: bool = True) -> None:
+    def _evict(self, job: _Job) -> None:
+        self.tracker.write_cache.evict(self.tracker.target_of(job.write.command, job.write.ref))
+
+    def _transaction(self, jobs: list[_Job], *, gather: bool = False) -> None:
         """One transaction for the jobs; raises _Spoiled when what they wrote could not be
         stored (a version or position another writer took, a database error).
 
         Under the lock (PostgreSQL: the events table; SQLite: BEGIN IMMEDIATE) no other
-        process writes, so the conflicts a batch could meet are looked for first (`check`):
-        cached aggregates another process moved on are forgotten, Idempotency-Keys already
-        recorded are answered from their records. Each write's rows are gathered, and
-        dropped again if it fails (a broken rule): the others go on. Everything gathered
-        is written at the end, together (adapters/event_store.py:EventWrite)."""
+        process writes. With `gather`, the writes queued behind the jobs meanwhile join
+        them (`jobs` grows). Then, for more than one write, or a write going again, the
+        conflicts they could meet are looked for first: cached aggregates another
+        process moved on are forgotten (one write alone the first time skips that query:
+        a conflict then undoes only itself), Idempotency-Keys already recorded are
+        answered from their records. Each write's rows are gathered, and dropped again
+        if it fails (a broken rule): the others go on. Everything gathered is written at
+        the end, together (adapters/event_store.py:EventWrite)."""
         recorder = self.tracker.event_recorder
         try:
             with self.database.writing() as connection:
                 write = recorder.begin(connection)
-                if check:
+                if gather:
+                    self._gather(jobs)
+                if len(jobs) > 1 or not gather:
                     self._forget_stale(connection, jobs)
                 self._find_answered(connection, jobs)
                 with recorder.writing(write):
@@ -259,6 +267,12 @@ class UnitOfWork:
             return
         self.tracker.write_cache.commit()
         recorder.chain_head = write.chain_head
+
+    def _gather(self, batch: list[_Job]) -> None:
+        """Add the writes queued behind the batch (it is the head of the queue)."""
+        with self._lock:
+            end = min(len(self._queue), MAX_BATCH)
+            batch.extend(self._queue[i] for i in range(len(batch), end))
 
     def _attempt(self, write: EventWrite, job: _Job) -> None:
         """Run the job's use case; if it fails, drop what it gathered (others go on)."""

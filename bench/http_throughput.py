@@ -101,7 +101,7 @@ def _wrk(base: str, paths: list[str], token: str, folder: Path, seconds: int = S
             "wrk",
             f"-t{min(2, CLIENTS)}",
             f"-c{CLIENTS}",
-            f"-d{SECONDS}s",
+            f"-d{seconds}s",
             "--latency",
             "-s",
             str(script),

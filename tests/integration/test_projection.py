@@ -224,9 +224,9 @@ def test_a_crash_between_batches_loses_and_duplicates_nothing(seeded: Services) 
     real_write = crashing._write
     calls = {"n": 0}
 
-    def crash_on_third_batch(connection: Any, rows: Any) -> None:
+    def crash_on_third_batch(connection: Any, start: int, end: int, rows: Any) -> None:
         calls["n"] += 1
-        real_write(connection, rows)  # rows are written, then the process "dies"
+        real_write(connection, start, end, rows)  # rows are written, then the process "dies"
         if calls["n"] == 3:
             raise SystemExit("killed mid-transaction")
 
