@@ -8,7 +8,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -34,11 +34,15 @@ class Result:
     ratio: float
     target: str
     passed: bool
+    # Other figures of the measurement (latency percentiles, ...), as more keys of its row.
+    details: dict[str, float] = field(default_factory=dict)
 
     def row(self) -> dict[str, object]:
-        fields = asdict(self)
+        fields: dict[str, object] = asdict(self)
         fields["pass"] = fields.pop("passed")
-        return fields
+        details = self.details
+        del fields["details"]
+        return fields | details
 
 
 def databases() -> Iterator[str]:
@@ -87,6 +91,8 @@ def print_table(results: list[Result]) -> None:
             f"{r.baseline_value:>10,.1f} {r.ratio:>7.2f}  {r.target} {mark}"
         )
         print(f"{'':<36}baseline: {r.baseline}")
+        if r.details:
+            print(f"{'':<36}" + ", ".join(f"{k} {v:,}" for k, v in r.details.items()))
 
 
 def write_results(results: list[Result]) -> None:

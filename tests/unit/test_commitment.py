@@ -37,6 +37,7 @@ from domain.commitment import Commitment, Milestone, commitment_id, is_past, rep
 from domain.errors import InvalidValue, NotFound, StateConflict
 from domain.views import describe
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
+from tests import support
 
 TODAY = datetime(2026, 6, 15, 12, tzinfo=UTC)
 CODE = "CMAP-PROS-RAIL"
@@ -49,18 +50,7 @@ def fixed_clock() -> Iterator[None]:
 
 
 def registration(**overrides: Any) -> RegisterCommitment:
-    fields: dict[str, Any] = {
-        "code": CODE,
-        "title": "Rail corridors",
-        "pillar": Pillar.PROSPERITY,
-        "sectors": ("railways",),
-        "parties": ("CA", "MX"),
-        "lead_party": "joint",
-        "start_date": date(2025, 9, 18),
-        "target_date": date(2028, 12, 31),
-        "source": Source("Action Plan", "https://example.org/plan", "rail"),
-    }
-    return RegisterCommitment(**(fields | overrides))
+    return support.registration(**({"target_date": date(2028, 12, 31)} | overrides))
 
 
 def registered(actor: str = "alice", **overrides: Any) -> Commitment:
