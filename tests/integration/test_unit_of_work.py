@@ -452,7 +452,7 @@ def test_the_same_key_in_one_batch_writes_once(
     assert not a.replayed and b.replayed
     assert (b.aggregate_id, b.version, b.position) == (a.aggregate_id, a.version, a.position)
     assert notes(services, CODE) == ["once"]
-    # The repeat's events were rolled back to its savepoint: the next write follows on
+    # The repeat's gathered events were dropped: the next write follows on
     # from the first one, and the chain with it.
     assert after.result(timeout=30).version == a.version + 1 == 4
     assert records(services) == 1
