@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import json
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -401,6 +402,11 @@ def serve(
     config = settings()
     with services_for(config):
         pass  # Fail fast, with one line, when the database is not ready.
+    try:  # and when the address is taken: bound here, handed to uvicorn
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.create_server((host, port), family=family)
+    except OSError as error:
+        raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     app = create_app(config)
     # The libraries' long-lived objects out of the garbage collector's way, and fewer
     # collections: a full collection over them paused every request in flight (it
@@ -408,7 +414,9 @@ def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"serving http://{shown}:{port}/ (Ctrl-C stops)", err=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[listening])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,7 +67,9 @@ _WRITE = {
     "e413": "Body over 64 KiB",
     "e422": "Invalid body, a broken rule, or an Idempotency-Key reused with another body",
 }
-REGISTRATION_PROBLEMS = problems(**_AUTH, **_WRITE)
+REGISTRATION_PROBLEMS = problems(
+    **_AUTH, **_WRITE, e412="If-Match given: a new commitment has no version yet"
+)
 WRITE_PROBLEMS = problems(
     **_AUTH,
     **_WRITE,
@@ -80,7 +82,7 @@ def written(status: int, *, location: bool = False) -> dict[int | str, dict[str,
     """The headers every write answers with, for the OpenAPI document."""
     headers: dict[str, Any] = {
         "ETag": {
-            "description": 'The commitment\'s new version, e.g. "8"',
+            "description": 'The new version of the commitment (or schedule), e.g. "8"',
             "schema": {"type": "string"},
         },
         "X-Log-Position": {
@@ -98,6 +100,18 @@ def written(status: int, *, location: bool = False) -> dict[int | str, dict[str,
             "schema": {"type": "string"},
         }
     return {status: {"description": "Written", "headers": headers}}
+
+
+SCHEDULE_WRITE_PROBLEMS = problems(
+    **_AUTH,
+    e400="Malformed If-Match or Idempotency-Key header",
+    e403="Not an admin token",
+    e404="No such schedule",
+    e409="The schedule already has exactly these settings, or is removed already",
+    e412="If-Match names another version than the schedule's current one",
+    e413="Body over 64 KiB",
+    e422="Invalid schedule, or an Idempotency-Key reused with another request",
+)
 
 
 # ---- request bodies: made from the commands of domain/commands.py ------------------------

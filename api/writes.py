@@ -41,13 +41,14 @@ from domain.views import (
 
 PREFIX = "/api/v1/commitments"
 
-_ENTITY_TAG = re.compile(r'^\s*(?:W/)?"([^"]*)"\s*$|^\s*(\d+)\s*$')
+_ENTITY_TAG = re.compile(r'^\s*(W/)?"([^"]*)"\s*$|^\s*(\d+)\s*$')
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")
-# A version that no commitment has: a tag that cannot match fails with 412, as it should.
-_NO_VERSION = -1
 
-# What a write answers with: the commitment, or what the command made or changed in it.
-Render = Callable[[Commitment, str | None], Any]
+# What a write answers with: from the aggregate the write left (a commitment or a
+# schedule) and what the command made in it, the body (None: no content).
+Render = Callable[[Any, str | None], Any]
+# The URL of what a write created, from the same.
+Locate = Callable[[Any, str | None], str]
 
 
 @dataclass(frozen=True)
@@ -76,17 +77,26 @@ INDICATOR = Answer(_indicator_body, IndicatorResource)
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """The version an If-Match names: `"7"` (or W/"7", or 7); `*` means any version."""
+    """The version an If-Match names: `"7"` (or 7); `*` means any version. A well-formed
+    tag that is no version of ours (W/"7", "abc") matches nothing: 412 (RFC 9110)."""
     if value is None or value.strip() == "*":
         return None
+    shown = value if len(value) <= 40 else value[:40] + "..."
     if "," in value:
         raise Problem(400, 'If-Match must name one version, like "7"')
     match = _ENTITY_TAG.match(value)
     if match is None:
-        shown = value if len(value) <= 40 else value[:40] + "..."
         raise Problem(400, f'If-Match must be a version in quotes, like "7"; got {shown!r}')
-    tag = match.group(1) if match.group(1) is not None else match.group(2)
-    return int(tag) if tag.isdigit() and len(tag) <= 12 else _NO_VERSION
+    weak, quoted, bare = match.groups()
+    tag = quoted if quoted is not None else bare
+    if weak or not (tag.isdigit() and len(tag) <= 12):
+        raise Problem(
+            412,
+            f"If-Match {shown!r} matches no version: an ETag here is a version in quotes, "
+            'like "7" (a weak W/ tag never matches)',
+            kind="version-mismatch",
+        )
+    return int(tag)
 
 
 @dataclass
@@ -102,51 +112,52 @@ class WriteRequest:
     def run(
         self,
         command: Command,
-        body: BaseModel,
+        body: BaseModel | None,
         *,
         ref: str | None = None,
         status_code: int,
         render: Render = _commitment_body,
-        location: str | None = None,
+        location: Locate | None = None,
     ) -> Response:
-        """Run the command; answer with `render` of the result. `location` is a template
-        of the created resource's URL ({code}, {result})."""
+        """Run the command; answer with `render` of the result, and `location` of what it
+        created. `body` is what the client sent (None: nothing), for the Idempotency-Key."""
         written = self.services.unit_of_work.run(
             Write(
                 self.principal,
                 command,
                 ref=ref,
                 expected_version=parse_if_match(self.if_match),
-                idempotency=self._idempotency(body),
+                idempotency=self.idempotency(body),
             )
         )
         return self._respond(written, status_code, render, location)
 
-    def _idempotency(self, body: BaseModel) -> IdempotencyKey | None:
+    def idempotency(self, body: BaseModel | None) -> IdempotencyKey | None:
+        """The request's Idempotency-Key and fingerprint (None: no key)."""
         key = self.idempotency_key
         if key is None:
             return None
         if not _KEY.fullmatch(key):
             raise Problem(400, "Idempotency-Key must be 1-200 visible ASCII characters")
         # What the client sent: a field left out and one sent as null are different requests.
-        payload = body.model_dump(mode="json", exclude_unset=True)
+        payload = None if body is None else body.model_dump(mode="json", exclude_unset=True)
         return IdempotencyKey(key, fingerprint(self.request.method, self.request.url.path, payload))
 
     def _respond(
-        self, written: Written, status_code: int, render: Render, location: str | None
+        self, written: Written, status_code: int, render: Render, location: Locate | None
     ) -> Response:
         if written.change is not None:
-            commitment = written.change.commitment
-        else:
-            commitment = self.services.tracker.state(
-                str(written.aggregate_id), version=written.version
-            )
+            aggregate = written.change.aggregate
+        else:  # a replay: the aggregate as that write left it
+            aggregate = self.services.tracker.version_of(written.aggregate_id, written.version)
         headers = {"ETag": f'"{written.version}"', "X-Log-Position": str(written.position)}
         if location is not None:
-            headers["Location"] = location.format(code=commitment.code, result=written.result)
+            headers["Location"] = location(aggregate, written.result)
         if written.replayed:
             headers["Idempotent-Replayed"] = "true"
-        content = orjson.dumps(render(commitment, written.result))
+        if status_code == 204:
+            return Response(status_code=204, headers=headers)
+        content = orjson.dumps(render(aggregate, written.result))
         return Response(
             content, status_code=status_code, headers=headers, media_type="application/json"
         )
@@ -169,7 +180,7 @@ _IF_MATCH = {
     "schema": {"type": "string"},
 }
 WRITE_HEADERS = {"parameters": [_IF_MATCH, _IDEMPOTENCY_KEY]}
-REGISTRATION_HEADERS = {"parameters": [_IDEMPOTENCY_KEY]}
+IDEMPOTENCY_HEADERS = {"parameters": [_IDEMPOTENCY_KEY]}  # writes of what has no version
 
 
 # One dependency per write, with no others below it but the bearer token: FastAPI's
@@ -187,15 +198,15 @@ async def write_request(request: Request, credentials: Credentials) -> WriteRequ
     )
 
 
-async def registration_request(request: Request, credentials: Credentials) -> WriteRequest:
-    """A new commitment has no version yet, so registration takes no If-Match."""
+async def admin_write_request(request: Request, credentials: Credentials) -> WriteRequest:
+    """The caller must be an admin (schedules)."""
     write = await write_request(request, credentials)
-    write.if_match = None
+    write.principal.require_admin()
     return write
 
 
 WriteDep = Annotated[WriteRequest, Depends(write_request)]
-RegistrationDep = Annotated[WriteRequest, Depends(registration_request)]
+AdminWriteDep = Annotated[WriteRequest, Depends(admin_write_request)]
 
 
 @dataclass(frozen=True)
@@ -230,7 +241,7 @@ class CommandRoute:
         """The endpoint function. FastAPI reads its signature: `ref` and the command's
         PATH fields from the path, `body` as the command's model, `write` injected."""
         route = self
-        location = None if self.created is None else f"{PREFIX}/{{code}}/{self.created}/{{result}}"
+        location = None if self.created is None else _created_in(self.created)
 
         def endpoint(*, ref: str, body: BaseModel, write: WriteRequest, **path: str) -> Response:
             command = to_command(route.command, body, **path)
@@ -253,3 +264,10 @@ class CommandRoute:
         parameters.append(Parameter("write", Parameter.KEYWORD_ONLY, annotation=WriteDep))
         endpoint.__signature__ = Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
         return endpoint
+
+
+def _created_in(collection: str) -> Locate:
+    def locate(commitment: Commitment, created: str | None) -> str:
+        return f"{PREFIX}/{commitment.code}/{collection}/{created}"
+
+    return locate

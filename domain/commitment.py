@@ -343,6 +343,9 @@ class Commitment(Aggregate):
             check_date(target_date, "target_date")
         if start_date and target_date and target_date < start_date:
             raise InvalidValue("target_date must not be before start_date")
+        titles = [planned.title.strip().casefold() for planned in command.milestones]
+        if len(set(titles)) != len(titles):
+            raise InvalidValue("milestones must have different titles")
         commitment = cls._create(
             cls.Registered,
             id=commitment_id(command.code),

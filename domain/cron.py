@@ -38,8 +38,7 @@ def _weekdays(field: str) -> str:
             continue
         low, high = int(first), int(last) if dash else int(first)
         if high > 7 or low > high:
-            names.append(part)
-            continue
+            raise InvalidValue(f"weekday {part!r} is not valid: use 0-7 (0 and 7: Sunday)")
         numbers = range(low, high + 1, int(step) if step.isdigit() and step != "0" else 1)
         names.extend(_WEEKDAYS[n] for n in numbers)
     return ",".join(dict.fromkeys(names))

@@ -30,9 +30,17 @@ class NotFound(DomainError):
 
 
 class VersionMismatch(DomainError):
-    """The caller expected another version of the commitment (HTTP 412)."""
+    """The caller expected another version of the commitment or schedule (HTTP 412).
+    `actual` 0: it does not exist (yet)."""
 
-    def __init__(self, expected: int, actual: int) -> None:
-        super().__init__(f"expected version {expected} but the commitment is at version {actual}")
+    def __init__(self, expected: int, actual: int, what: str = "commitment") -> None:
+        now = f"is at version {actual}" if actual else "does not exist yet"
+        super().__init__(f"expected version {expected} but the {what} {now}")
         self.expected = expected
         self.actual = actual
+
+
+def check_version(expected: int | None, actual: int, what: str = "commitment") -> None:
+    """If-Match: with an expected version, any other current version (0: none) fails."""
+    if expected is not None and expected != actual:
+        raise VersionMismatch(expected, actual, what)

@@ -31,7 +31,7 @@ from domain.commands import (
     Together,
 )
 from domain.commitment import Commitment, commitment_id, replay
-from domain.errors import DuplicateCode, InvalidValue, NotFound, VersionMismatch
+from domain.errors import DuplicateCode, InvalidValue, NotFound, check_version
 from domain.schedule import ReportSchedule, schedule_id
 from domain.transcodings import register_all
 
@@ -80,13 +80,16 @@ class Tracker(Application[UUID]):
         ref: str | None = None,
         expected_version: int | None = None,
     ) -> Change:
-        """Run one write command as `principal`: the entry point of every write."""
+        """Run one write command as `principal`: the entry point of every write. With
+        `expected_version` (HTTP If-Match), any other current version is a mismatch (a
+        commitment or schedule that does not exist yet has none)."""
         if isinstance(command, RegisterCommitment):
+            check_version(expected_version, 0)
             return self.register(principal, command)
         if isinstance(command, DefineSchedule):
-            return self.define_schedule(principal, command)
+            return self.define_schedule(principal, command, expected_version=expected_version)
         if isinstance(command, RemoveSchedule):
-            return self.remove_schedule(principal, command)
+            return self.remove_schedule(principal, command, expected_version=expected_version)
         if ref is None:
             raise InvalidValue("a command on a commitment needs the commitment's code or id")
         return self.update(principal, ref, command, expected_version=expected_version)
@@ -111,28 +114,32 @@ class Tracker(Application[UUID]):
         *,
         expected_version: int | None = None,
     ) -> Change:
-        """Run a command on a commitment the principal may write to. With
-        `expected_version` (HTTP If-Match), any other current version is a mismatch."""
+        """Run a command on a commitment the principal may write to."""
         commitment = self._commitment(self._load_for_write(self._resolve(ref)), ref)
         principal.require_write(commitment.parties)
-        if expected_version is not None and commitment.version != expected_version:
-            raise VersionMismatch(expected_version, commitment.version)
+        check_version(expected_version, commitment.version)
         result = self._resolved(command).apply(commitment, principal.name)
         return self._save(commitment, result)
 
-    def define_schedule(self, principal: Principal, command: DefineSchedule) -> Change:
+    def define_schedule(
+        self, principal: Principal, command: DefineSchedule, *, expected_version: int | None = None
+    ) -> Change:
         """Define a schedule, or redefine (and reactivate) the one with this name."""
         principal.require_admin()
         found = self._load_for_write(schedule_id(command.name))
+        check_version(expected_version, found.version if found else 0, "schedule")
         if found is None:
             return self._save(ReportSchedule.define(command, actor=principal.name))
         schedule = self._schedule(found, command.name)
         schedule.redefine(command, actor=principal.name)
         return self._save(schedule)
 
-    def remove_schedule(self, principal: Principal, command: RemoveSchedule) -> Change:
+    def remove_schedule(
+        self, principal: Principal, command: RemoveSchedule, *, expected_version: int | None = None
+    ) -> Change:
         principal.require_admin()
         schedule = self._schedule(self._load_for_write(schedule_id(command.name)), command.name)
+        check_version(expected_version, schedule.version, "schedule")
         schedule.remove(actor=principal.name)
         return self._save(schedule)
 
@@ -174,9 +181,15 @@ class Tracker(Application[UUID]):
         try:
             return self.get(ref).code
         except NotFound:
-            raise NotFound(f"superseded_by names no registered commitment: {ref}") from None
+            # The commitment written to exists; the body names one that does not (422).
+            raise InvalidValue(f"superseded_by names no registered commitment: {ref}") from None
 
     # ---- reads ----------------------------------------------------------------
+
+    def version_of(self, aggregate_id: UUID, version: int) -> Aggregate:
+        """A commitment or schedule as one of its writes left it."""
+        found: Aggregate = self.repository.get(aggregate_id, version=version)
+        return found
 
     def get(self, ref: str) -> Commitment:
         """The current state, from the event store (always up to date)."""

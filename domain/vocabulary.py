@@ -245,7 +245,7 @@ class Evidence:
     published_on: date | None = None
 
 
-URL_PATTERN = re.compile(r"https?://[^\s\x00-\x1f\x7f]+")
+URL_PATTERN = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)  # schemes: any case
 
 
 def check_url(url: str, field: str) -> str:

@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from adapters import idempotency
 from adapters.database import Database
+from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.projection import log_head
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
@@ -20,12 +22,15 @@ from adapters.reports.data import (
     compose,
 )
 from adapters.reports.render import MEDIA_TYPES, render
-from adapters.tables import event_chain, report_archive, report_artefacts
+from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
 from domain.errors import InvalidValue, NotFound
 from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
 from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
+
+# What an Idempotency-Key record of a report request holds as its result.
+REPORT = "report"
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,11 @@ class ReportArchive:
         generated_by: str,
         schedule: str | None = None,
         scheduled_for: datetime | None = None,
+        request: IdempotencyKey | None = None,
     ) -> dict[str, Any] | None:
-        """Generate and store a report; None when this schedule tick is archived already."""
+        """Generate and store a report; None when this schedule tick is archived already,
+        or an earlier request with this Idempotency-Key did it (see `answered`). The
+        key's record is stored with the report."""
         artefacts = self.generate(inputs, formats)
         report_id = uuid.uuid4().hex
         row = {
@@ -125,6 +133,15 @@ class ReportArchive:
         }
         try:
             with self.database.writing() as connection:
+                if request is not None:
+                    answer = idempotency.Record(
+                        request.request_hash, uuid.UUID(report_id), 0, inputs.at_position, REPORT
+                    )
+                    connection.execute(
+                        insert(idempotency_records).values(
+                            idempotency.row(generated_by, request.key, answer)
+                        )
+                    )
                 connection.execute(insert(report_archive).values(row))
                 connection.execute(
                     insert(report_artefacts),
@@ -140,8 +157,8 @@ class ReportArchive:
                     ],
                 )
         except IntegrityError:
-            if schedule is not None:
-                return None  # another scheduler archived this tick first
+            if schedule is not None or request is not None:
+                return None  # another scheduler archived this tick first, or this key
             raise
         return describe_row(row, {a.format: a.sha256 for a in artefacts})
 
@@ -164,6 +181,16 @@ class ReportArchive:
             hashes = _hashes(connection, [r["id"] for r in page])
         next_cursor = page[-1]["id"] if len(rows) > limit else None
         return [describe_row(r, hashes[r["id"]]) for r in page], next_cursor
+
+    def answered(self, actor: str, request: IdempotencyKey) -> dict[str, Any] | None:
+        """The report an earlier request of `actor` with this Idempotency-Key archived."""
+        with self.database.reading() as connection:
+            found = idempotency.find(connection, actor, request.key)
+        if found is None:
+            return None
+        if found.request_hash != request.request_hash or found.result != REPORT:
+            raise KeyReused("this Idempotency-Key was used for a different request; use a new key")
+        return self.get(found.aggregate_id.hex)
 
     def get(self, report_id: str) -> dict[str, Any]:
         with self.database.reading() as connection:

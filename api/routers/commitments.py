@@ -33,11 +33,12 @@ from api.writes import (
     INDICATOR,
     MILESTONE,
     PREFIX,
-    REGISTRATION_HEADERS,
+    WRITE_HEADERS,
     CommandRoute,
-    RegistrationDep,
+    WriteDep,
 )
 from domain import commands
+from domain.commitment import Commitment
 from domain.errors import InvalidValue
 from domain.views import (
     CommitmentResource,
@@ -140,11 +141,15 @@ def get_commitment(
     response_model=CommitmentResource,
     summary="Register a commitment",
     responses=REGISTRATION_PROBLEMS | written(201, location=True),
-    openapi_extra=REGISTRATION_HEADERS,
+    openapi_extra=WRITE_HEADERS,
 )
-def register(body: CommitmentIn, write: RegistrationDep) -> Response:
+def register(body: CommitmentIn, write: WriteDep) -> Response:
     command = to_command(commands.RegisterCommitment, body)
-    return write.run(command, body, status_code=201, location=f"{PREFIX}/{{code}}")
+    return write.run(command, body, status_code=201, location=_commitment_url)
+
+
+def _commitment_url(commitment: Commitment, _: str | None) -> str:
+    return f"{PREFIX}/{commitment.code}"
 
 
 # Every other write: the command its body is, and the answer (api/writes.py).

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from adapters.reports.render import EXTENSIONS
-from api.dependencies import Admin, Reader, ServicesDep
+from api.dependencies import Reader, ServicesDep
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
@@ -18,6 +18,7 @@ from api.schemas import (
     ReportRequest,
     problems,
 )
+from api.writes import IDEMPOTENCY_HEADERS, AdminWriteDep
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -96,17 +97,32 @@ def archived(
     status_code=201,
     response_model=ArchivedReport,
     summary="Generate a report now and archive it",
-    responses=ADMIN_PROBLEMS | problems(e422="Invalid formats, date or position"),
+    responses=ADMIN_PROBLEMS
+    | problems(
+        e400="Malformed Idempotency-Key header",
+        e422="Invalid formats, date or position, or an Idempotency-Key reused with another request",
+    ),
+    openapi_extra=IDEMPOTENCY_HEADERS,
 )
-def create(body: ReportRequest, services: ServicesDep, principal: Admin, response: Response) -> Any:
-    inputs = services.reports.inputs(
-        at_position=body.at_position,
-        as_of=body.as_of,
-        period_days=body.period_days,
-        today=datetime.now(UTC).date(),
-    )
-    stored = services.reports.archive(inputs, body.formats, generated_by=principal.name)
-    assert stored is not None  # only scheduled ticks can collide
+def create(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
+    reports, actor = write.services.reports, write.principal.name
+    request = write.idempotency(body)
+    stored = reports.answered(actor, request) if request else None
+    replayed = stored is not None
+    if stored is None:
+        inputs = reports.inputs(
+            at_position=body.at_position,
+            as_of=body.as_of,
+            period_days=body.period_days,
+            today=datetime.now(UTC).date(),
+        )
+        stored = reports.archive(inputs, body.formats, generated_by=actor, request=request)
+        if stored is None:  # the same request, at the same moment: its report is the answer
+            assert request is not None
+            stored, replayed = reports.answered(actor, request), True
+    assert stored is not None  # (a key's record is committed with its report)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{stored['id']}"
     return stored
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from adapters.scheduler import list_schedules
-from adapters.unit_of_work import Write
 from adapters.wire import to_command
-from api.dependencies import Admin, Reader, ServicesDep
+from api.dependencies import Reader
 from api.projection_reads import ProjectionRead
-from api.schemas import ADMIN_PROBLEMS, READ_PROBLEMS, ScheduleIn, problems
+from api.schemas import READ_PROBLEMS, SCHEDULE_WRITE_PROBLEMS, ScheduleIn, problems, written
+from api.writes import WRITE_HEADERS, AdminWriteDep
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import NotFound
 from domain.schedule import ReportSchedule
@@ -40,7 +41,9 @@ def get_schedules(
     summary="One report schedule (removed ones too)",
     responses=READ_PROBLEMS | problems(e404="No such schedule"),
 )
-def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Depends()]) -> Any:
+def get_schedule(
+    name: str, _: Reader, projection: Annotated[ProjectionRead, Depends()], response: Response
+) -> Any:
     found = [
         s
         for s in projection.read(lambda c: list_schedules(c, include_removed=True))
@@ -48,6 +51,7 @@ def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Dep
     ]
     if not found:
         raise NotFound(f"no schedule named {name!r}")
+    response.headers["ETag"] = f'"{found[0]["version"]}"'  # for If-Match on its next change
     return found[0]
 
 
@@ -56,24 +60,28 @@ def get_schedule(name: str, _: Reader, projection: Annotated[ProjectionRead, Dep
     status_code=201,
     response_model=ScheduleResource,
     summary="Define a schedule (or redefine the one with that name)",
-    responses=ADMIN_PROBLEMS
-    | problems(e409="The schedule already has exactly these settings", e422="Invalid schedule"),
+    responses=SCHEDULE_WRITE_PROBLEMS | written(201, location=True),
+    openapi_extra=WRITE_HEADERS,
 )
-def define(body: ScheduleIn, services: ServicesDep, principal: Admin, response: Response) -> Any:
-    written = services.unit_of_work.run(Write(principal, to_command(DefineSchedule, body)))
-    assert written.change is not None
-    schedule: ReportSchedule = written.change.aggregate
-    response.headers["Location"] = f"{router.prefix}/{schedule.name}"
-    response.headers["X-Log-Position"] = str(written.position)
-    return schedule_resource(schedule)
+def define(body: ScheduleIn, write: AdminWriteDep) -> Response:
+    command = to_command(DefineSchedule, body)
+    return write.run(command, body, status_code=201, render=_resource, location=_url)
 
 
 @router.delete(
     "/{name}",
     status_code=204,
     summary="Remove a schedule (its history stays in the log)",
-    responses=ADMIN_PROBLEMS | problems(e404="No such schedule", e409="Already removed"),
+    responses=SCHEDULE_WRITE_PROBLEMS | written(204),
+    openapi_extra=WRITE_HEADERS,
 )
-def remove(name: str, services: ServicesDep, principal: Admin) -> Response:
-    written = services.unit_of_work.run(Write(principal, RemoveSchedule(name=name)))
-    return Response(status_code=204, headers={"X-Log-Position": str(written.position)})
+def remove(name: str, write: AdminWriteDep) -> Response:
+    return write.run(RemoveSchedule(name=name), None, status_code=204)
+
+
+def _resource(schedule: ReportSchedule, _: str | None) -> ScheduleResource:
+    return schedule_resource(schedule)
+
+
+def _url(schedule: ReportSchedule, _: str | None) -> str:
+    return f"{router.prefix}/{schedule.name}"

@@ -186,3 +186,64 @@ def test_schedules_are_managed_by_admins_and_audited(followed: Api) -> None:
         ("ReportSchedule.Removed", "admin-1", 3),
     ]
     assert api.json("/api/v1/ledger", "viewer")["verified"]
+
+
+def test_schedule_writes_take_if_match_and_idempotency_keys(followed: Api) -> None:
+    api = followed
+    body = {"name": "weekly", "cron": "0 9 * * 1", "formats": ["json"]}
+    refused = api.post(SCHEDULES, json=body, headers={"If-Match": '"1"'})
+    assert "does not exist yet" in problem(refused, 412)
+    created = api.post(SCHEDULES, json=body, headers={"Idempotency-Key": "s-1"})
+    assert created.status_code == 201 and created.headers["ETag"] == '"1"'
+    again = api.post(SCHEDULES, json=body, headers={"Idempotency-Key": "s-1"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert (again.content, again.headers["Location"]) == (
+        created.content,
+        created.headers["Location"],
+    )
+    other = api.post(
+        SCHEDULES, json=body | {"cron": "0 8 * * 1"}, headers={"Idempotency-Key": "s-1"}
+    )
+    problem(other, 422)
+    position = created.headers["X-Log-Position"]
+    read = api.get(f"{SCHEDULES}/weekly", "viewer", params={"min_position": position})
+    assert read.headers["ETag"] == '"1"'
+    changed = api.post(SCHEDULES, json=body | {"cron": "0 10 * * 1"}, headers={"If-Match": '"1"'})
+    assert changed.status_code == 201 and changed.headers["ETag"] == '"2"'
+    stale = api.post(SCHEDULES, json=body | {"cron": "0 11 * * 1"}, headers={"If-Match": '"1"'})
+    assert "schedule is at version 2" in problem(stale, 412)
+    problem(api.delete(f"{SCHEDULES}/weekly", headers={"If-Match": '"1"'}), 412)
+    removed = api.delete(f"{SCHEDULES}/weekly", headers={"Idempotency-Key": "s-2"})
+    assert removed.status_code == 204 and removed.headers["ETag"] == '"3"'
+    repeated = api.delete(f"{SCHEDULES}/weekly", headers={"Idempotency-Key": "s-2"})
+    assert repeated.status_code == 204 and repeated.headers["Idempotent-Replayed"] == "true"
+    assert repeated.headers["X-Log-Position"] == removed.headers["X-Log-Position"]
+    history = api.json("/api/v1/events", "viewer", params={"after": int(position) - 1})
+    assert [e["type"] for e in history] == [
+        "ReportSchedule.Defined",
+        "ReportSchedule.Redefined",
+        "ReportSchedule.Removed",
+    ]
+
+
+def test_a_report_request_with_an_idempotency_key_archives_once(api: Api) -> None:
+    body = {"formats": ["json", "csv"], "as_of": "2026-09-30"}
+    first = api.post(REPORTS, json=body, headers={"Idempotency-Key": "r-1"})
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
+    again = api.post(REPORTS, json=body, headers={"Idempotency-Key": "r-1"})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["Location"] == first.headers["Location"]
+    problem(
+        api.post(REPORTS, json=body | {"formats": ["json"]}, headers={"Idempotency-Key": "r-1"}),
+        422,
+    )
+    # The key is the token's: a commitment write cannot reuse it either.
+    reuse = api.post(
+        f"{BASE}/CMAP-PROS-RAIL/health",
+        json={"rating": "green", "rationale": "r"},
+        headers={"Idempotency-Key": "r-1"},
+    )
+    problem(reuse, 422)
+    problem(api.post(REPORTS, json=body, headers={"Idempotency-Key": "bad key"}), 400)
+    assert [r["id"] for r in api.json(REPORTS, "viewer")["items"]] == [first.json()["id"]]

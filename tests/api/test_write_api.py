@@ -135,8 +135,8 @@ def test_registration_plans_milestones_in_the_same_write(api: Api) -> None:
                 {"title": "Same", "due_date": "2026-01-01"},
                 {"title": "same", "due_date": "2027-01-01"},
             ],
-            409,
-            "already has a milestone titled",
+            422,
+            "different titles",
         ),
     ],
     ids=["no-date", "bad-date", "date-out-of-range", "blank-title", "extra", "101", "duplicate"],
@@ -332,9 +332,15 @@ def test_if_match_makes_a_write_conditional(api: Api) -> None:
     stale = api.post(url, json=body, headers={"If-Match": version})
     assert "expected version" in problem(stale, 412)
     assert problem(api.post(url, json=body, headers={"If-Match": "seven"}), 400)
+    # If-Match compares strongly (RFC 9110): a weak tag never matches, nor does a tag
+    # that is no version; neither is reported as an "expected version".
     weak = api.post(url, json=body, headers={"If-Match": f"W/{ok.headers['ETag']}"})
-    assert weak.status_code == 201
-    bare = api.post(url, json=body, headers={"If-Match": weak.headers["ETag"].strip('"')})
+    assert "weak" in problem(weak, 412)
+    for tag in ('"abc"', '""', '"-1"', '"99999999999999999999999999"'):
+        assert "matches no version" in problem(
+            api.post(url, json=body, headers={"If-Match": tag}), 412
+        )
+    bare = api.post(url, json=body, headers={"If-Match": ok.headers["ETag"].strip('"')})
     assert bare.status_code == 201
     assert api.post(url, json=body, headers={"If-Match": "*"}).status_code == 201
 
@@ -536,7 +542,7 @@ def test_status_health_and_revisions(api: Api) -> None:
         f"{BASE}/{code}/status",
         json={"status": "superseded", "reason": "merged", "superseded_by": "CMAP-NOT-HERE"},
     )
-    assert "superseded_by" in problem(superseded, 404)
+    assert "superseded_by" in problem(superseded, 422)
     rated = api.post(f"{BASE}/{code}/health", json={"rating": "amber_red", "rationale": "slow"})
     assert rated.json()["health"] == "amber_red" and rated.json()["health_rationale"] == "slow"
     problem(api.post(f"{BASE}/{code}/health", json={"rating": "amber"}), 422)
@@ -877,15 +883,17 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
     assert spec["components"]["schemas"]["LogProgress"]["examples"]
 
 
-def test_registration_takes_no_if_match(api: Api) -> None:
+def test_registration_with_if_match_is_refused(api: Api) -> None:
+    """A new commitment has no version: If-Match cannot hold, and nothing is written."""
     spec = api.openapi()
     parameters = spec["paths"][BASE]["post"].get("parameters", [])
-    assert "if-match" not in {p["name"] for p in parameters}
-    assert "idempotency-key" in {p["name"] for p in parameters}
-    assert "412" not in spec["paths"][BASE]["post"]["responses"]
-    # and an If-Match sent anyway does not make it conditional
-    response = api.post(BASE, json=NEW, headers={"If-Match": '"99"'})
-    assert response.status_code == 201, response.text
+    assert {"if-match", "idempotency-key"} <= {p["name"] for p in parameters}
+    assert "412" in spec["paths"][BASE]["post"]["responses"]
+    before = api.head()
+    refused = api.post(BASE, json=NEW, headers={"If-Match": '"1"'})
+    assert "does not exist yet" in problem(refused, 412)
+    assert api.head() == before
+    assert api.post(BASE, json=NEW, headers={"If-Match": "*"}).status_code == 201
 
 
 def test_problems_are_documented_as_problem_json(api: Api) -> None:

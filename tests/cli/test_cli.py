@@ -15,6 +15,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -249,6 +250,13 @@ def test_configuration_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     unreachable = cli("postgresql+psycopg://nobody@127.0.0.1:1/none", "show", "X")
     assert "database error" in one_line_error(unreachable)
     assert not (tmp_path / "x.sqlite").exists()  # refused before anything was made
+
+
+def test_serve_on_a_taken_address_is_one_line(cli: Cli, seeded_url: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        ran = cli(seeded_url, "serve", "--port", port)
+    assert f"cannot listen on 127.0.0.1:{port}" in one_line_error(ran)
 
 
 # ---- verify, export, import ------------------------------------------------------------------

@@ -175,7 +175,7 @@ def test_unknown_references(app: Services) -> None:
     with pytest.raises(NotFound):
         write(app, rate(Health.GREEN, "ok"), ref="CMAP-NOT-HERE")
     write(app, registration())
-    with pytest.raises(NotFound, match="superseded_by"):
+    with pytest.raises(InvalidValue, match="superseded_by"):
         write(
             app,
             ChangeStatus(status=Status.SUPERSEDED, reason="r", superseded_by="CMAP-NOT-HERE"),

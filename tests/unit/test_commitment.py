@@ -137,8 +137,8 @@ def test_registration_with_planned_milestones_adds_them_in_the_same_batch() -> N
                 PlannedMilestone(title="Study", due_date=date(2026, 5, 1)),
                 PlannedMilestone(title="STUDY", due_date=date(2026, 6, 1)),
             ),
-            StateConflict,
-            "already has a milestone titled",
+            InvalidValue,
+            "different titles",
         ),
         ((PlannedMilestone(title="Far", due_date=date(2101, 1, 1)),), InvalidValue, "outside"),
         ((PlannedMilestone(title=" ", due_date=date(2026, 1, 1)),), InvalidValue, "title"),
@@ -772,6 +772,8 @@ def test_progress_evidence_may_not_repeat_an_attached_url() -> None:
     with pytest.raises(InvalidValue, match="http"):
         c.log_progress(progress(1, evidence=(Evidence("ftp://x", "D"),)), actor="a")
     assert c.version == 2
+    c.log_progress(progress(1, evidence=(Evidence("HTTPS://EXAMPLE.GC.CA/r", "D"),)), actor="a")
+    assert c.evidence[-1].url == "HTTPS://EXAMPLE.GC.CA/r"  # a scheme in any case, as given
 
 
 # ---- commands as objects -------------------------------------------------------------
