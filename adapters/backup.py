@@ -1,20 +1,24 @@
-"""Export and import of the whole event log as JSON lines, with its hash chain.
+"""Export and import of the whole event log as JSON lines, with its hash chain and the
+report archive.
 
 The file is a header line, one line per event in log order (position, originator id,
-version, topic, the stored state in base64, and the chain entry), and a trailer with
-the count and the chain head. Both directions stream: memory stays flat however long
-the log. An import goes into an empty database only, checks every line against the
-chain before writing anything, and then writes all of it in one transaction.
+version, topic, the stored state in base64, and the chain entry), one line per archived
+report (its inputs and its artefacts with their sha256), and a trailer with the counts
+and the chain head. Both directions stream: memory stays flat however long the log. An
+import goes into an empty database only, checks every line (events against the chain,
+artefacts against their sha256) before writing anything, and then writes all of it in
+one transaction, so a restored database serves and verifies every archived report.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
@@ -23,10 +27,11 @@ from sqlalchemy import func, insert, select, text
 
 from adapters.database import Database
 from adapters.ledger import GENESIS, canonical_bytes, chain_hash, events_with_hashes
-from adapters.tables import EVENTS_TABLE, event_chain, events
+from adapters.tables import EVENTS_TABLE, event_chain, events, report_archive, report_artefacts
+from domain import clock
 
 FORMAT = "commitments-event-log"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: with the report archive; version 1 files (events only) still import
 _BATCH = 2_000
 
 
@@ -39,6 +44,7 @@ class LogSummary:
     events: int
     head_position: int
     chain_head: str | None
+    reports: int = 0
 
 
 def export_log(database: Database, out: IO[str]) -> LogSummary:
@@ -74,11 +80,42 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
                 + "\n"
             )
             count, head, last_hash = count + 1, row.id, row.hash
-    out.write(
-        json.dumps({"end": True, "events": count, "head_position": head, "chain_head": last_hash})
-        + "\n"
-    )
-    return LogSummary(count, head, last_hash)
+        reports = 0
+        for report in connection.execute(
+            select(report_archive).order_by(report_archive.c.generated_at, report_archive.c.id)
+        ).mappings():
+            artefacts = connection.execute(
+                select(report_artefacts)
+                .where(report_artefacts.c.report_id == report["id"])
+                .order_by(report_artefacts.c.format)
+            ).mappings()
+            out.write(json.dumps(_report_line(report, artefacts), separators=(",", ":")) + "\n")
+            reports += 1
+    trailer = {"end": True, "events": count, "head_position": head, "chain_head": last_hash}
+    out.write(json.dumps(trailer | {"reports": reports}) + "\n")
+    return LogSummary(count, head, last_hash, reports)
+
+
+def _report_line(report: Any, artefacts: Any) -> dict[str, Any]:
+    row = {key: report[key] for key in _REPORT_FIELDS}
+    for key in ("scheduled_for", "generated_at"):
+        row[key] = clock.as_utc(row[key]).isoformat() if row[key] is not None else None
+    row["as_of"] = row["as_of"].isoformat()
+    return {
+        "report": row,
+        "artefacts": [
+            {
+                "format": a["format"],
+                "media_type": a["media_type"],
+                "sha256": a["sha256"],
+                "content": base64.b64encode(bytes(a["content"])).decode("ascii"),
+            }
+            for a in artefacts
+        ],
+    }
+
+
+_REPORT_FIELDS = [c.name for c in report_archive.c]
 
 
 @dataclass(frozen=True)
@@ -91,14 +128,21 @@ class _Line:
     hash: str
 
 
-def _read(path: Path) -> Iterator[tuple[int, _Line]]:
-    """Every event line, checked against the chain; raises ImportRefused at the first bad one."""
+@dataclass(frozen=True)
+class _Report:
+    row: dict[str, Any]
+    artefacts: list[dict[str, Any]]
+
+
+def _read(path: Path) -> Iterator[_Line | _Report]:
+    """Every event and report line, checked (events against the chain, artefacts against
+    their sha256); raises ImportRefused at the first bad one."""
     try:
         handle = path.open(encoding="utf-8")
     except OSError as error:
         raise ImportRefused(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        previous, last_position, count = GENESIS, 0, 0
+        previous, last_position, count, reports = GENESIS, 0, 0, 0
         trailer: dict[str, Any] | None = None
         for number, raw in enumerate(handle, start=1):
             try:
@@ -108,7 +152,7 @@ def _read(path: Path) -> Iterator[tuple[int, _Line]]:
             if number == 1:
                 if not isinstance(record, dict) or record.get("format") != FORMAT:
                     raise ImportRefused(f"line 1: not a {FORMAT} file")
-                if record.get("format_version") != FORMAT_VERSION:
+                if record.get("format_version") not in (1, FORMAT_VERSION):
                     raise ImportRefused(f"line 1: format_version {record.get('format_version')!r}")
                 continue
             if trailer is not None:
@@ -116,6 +160,13 @@ def _read(path: Path) -> Iterator[tuple[int, _Line]]:
             if isinstance(record, dict) and record.get("end") is True:
                 trailer = record
                 continue
+            if isinstance(record, dict) and "report" in record:
+                report = _parse_report(record, number, last_position)
+                reports += 1
+                yield report
+                continue
+            if reports:
+                raise ImportRefused(f"line {number}: an event after the reports")
             line = _parse(record, number)
             if line.position <= last_position:
                 raise ImportRefused(f"line {number}: position {line.position} is out of order")
@@ -134,11 +185,42 @@ def _read(path: Path) -> Iterator[tuple[int, _Line]]:
                     f"line {number}: position {line.position} does not match its chain hash"
                 )
             previous, last_position, count = expected, line.position, count + 1
-            yield number, line
+            yield line
         if trailer is None:
             raise ImportRefused("the file has no end line: it is truncated")
         if trailer.get("events") != count or (count and trailer.get("chain_head") != previous):
             raise ImportRefused("the end line does not match the events in the file")
+        if trailer.get("reports", 0) != reports:
+            raise ImportRefused("the end line does not match the reports in the file")
+
+
+def _parse_report(record: dict[str, Any], number: int, last_position: int) -> _Report:
+    try:
+        row = {key: record["report"][key] for key in _REPORT_FIELDS}
+        for key in ("scheduled_for", "generated_at"):
+            row[key] = datetime.fromisoformat(row[key]) if row[key] is not None else None
+        row["as_of"] = date.fromisoformat(row["as_of"])
+        artefacts = [
+            {
+                "report_id": row["id"],
+                "format": str(a["format"]),
+                "media_type": str(a["media_type"]),
+                "sha256": str(a["sha256"]),
+                "content": base64.b64decode(a["content"], validate=True),
+            }
+            for a in record["artefacts"]
+        ]
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ImportRefused(f"line {number}: not a report line") from None
+    if int(row["log_position"]) > last_position:
+        raise ImportRefused(f"line {number}: report {row['id']} is of a position after the log")
+    for artefact in artefacts:
+        if hashlib.sha256(artefact["content"]).hexdigest() != artefact["sha256"]:
+            raise ImportRefused(
+                f"line {number}: report {row['id']} as {artefact['format']} "
+                "does not match its sha256"
+            )
+    return _Report(row, artefacts)
 
 
 def _parse(record: Any, number: int) -> _Line:
@@ -163,13 +245,18 @@ def import_log(database: Database, path: Path) -> LogSummary:
         raise ImportRefused(f"the target database is not empty: it has {existing} events")
     for _ in _read(path):  # first pass: refuse a bad file before writing anything
         pass
-    count, head, last_hash = 0, 0, None
+    count, head, last_hash, reports = 0, 0, None, 0
     with database.writing() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
         batch_events: list[dict[str, Any]] = []
         batch_chain: list[dict[str, Any]] = []
-        for _, line in _read(path):
+        for line in _read(path):
+            if isinstance(line, _Report):
+                connection.execute(insert(report_archive).values(line.row))
+                connection.execute(insert(report_artefacts), line.artefacts)
+                reports += 1
+                continue
             batch_events.append(
                 {
                     "id": line.position,
@@ -194,4 +281,4 @@ def import_log(database: Database, path: Path) -> LogSummary:
                 text(f"SELECT setval(pg_get_serial_sequence('{EVENTS_TABLE}', 'id'), :head)"),
                 {"head": head},
             )
-    return LogSummary(count, head, last_hash)
+    return LogSummary(count, head, last_hash, reports)

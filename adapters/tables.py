@@ -230,6 +230,9 @@ report_archive = Table(
     Column("log_position", BigInteger, nullable=False),
     Column("chain_head", String(64), nullable=True),
     Column("formats", String(100), nullable=False),
+    # The rest of the report's inputs (adapters/reports/data.py): what reproduces it.
+    Column("format_version", Integer, nullable=False),
+    Column("language", String(8), nullable=False),
     # One archived run per schedule tick, however many schedulers raced for it.
     UniqueConstraint("schedule", "scheduled_for", name="report_archive_tick_uq"),
     Index("report_archive_generated_idx", "generated_at"),

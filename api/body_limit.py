@@ -1,4 +1,5 @@
-"""Refuse request bodies over 64 KiB (413) before anything reads them."""
+"""Refuse request bodies over 64 KiB (413) before anything reads them; a report sent to
+be verified may be larger (LARGER_BODIES)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
+# Paths whose bodies are files, with their own limits (an HTML report with charts is ~1 MB).
+LARGER_BODIES = {"/api/v1/reports/verify": 32 * 1024 * 1024}
 
 
 class BodyLimit:
@@ -21,9 +24,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = LARGER_BODIES.get(scope["path"], self.limit)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._refuse(send, limit)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -33,8 +37,8 @@ class BodyLimit:
                 return  # the client went away: there is no one to answer
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -50,13 +54,13 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "urn:commitments:problem:payload-too-large",
                 "title": "Content Too Large",
                 "status": 413,
-                "detail": f"request bodies are limited to {self.limit // 1024} KiB",
+                "detail": f"request bodies here are limited to {limit // 1024} KiB",
             }
         ).encode()
         await send(

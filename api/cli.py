@@ -28,6 +28,7 @@ from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
 from adapters.migrate import SchemaNotCurrent, upgrade
 from adapters.reports import verification as report_check
+from adapters.reports.archive import ReproductionFailed
 from adapters.scheduler import list_schedules
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
@@ -227,31 +228,31 @@ def project(
 def verify(
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Also check this report's recorded chain head"),
+        typer.Option(
+            "--report",
+            help="Also check this report: regenerate it from the inputs it records and "
+            "compare, and check its chain head",
+        ),
     ] = None,
 ) -> None:
     """Recompute the event log's hash chain; exit 1 naming the first bad position."""
     with services() as s:
         result = ledger.verify(s.database)
         summary = result.as_dict()
-        problem = None
+        checked = None
         if report is not None:
             try:
-                footer = report_check.read_footer(report)
+                content = report.read_bytes()
+            except OSError as error:
+                raise UserError(f"cannot read {report}: {error.strerror}") from None
+            try:
+                checked = s.reports.check(content, result)
             except report_check.UnreadableReport as error:
-                raise UserError(str(error)) from None
-            problem = report_check.check(
-                footer, result, s.reports.chain_head_at(footer.log_position)
-            )
-            summary["report"] = {
-                "file": str(report),
-                "log_position": footer.log_position,
-                "chain_head": footer.chain_head,
-                "matches_log": problem is None,
-            }
+                raise UserError(f"{report}: {error}") from None
+            summary["report"] = {"file": str(report)} | checked
     print_json(summary)
-    if problem is not None:
-        raise UserError(f"the report does not match the log: {problem}")
+    if checked is not None and not checked["verified"]:
+        raise UserError(f"the report {report} does not verify: {_why(checked)}")
     if not result.verified:
         raise UserError(
             f"the event log does not verify at position {result.first_bad_position}: "
@@ -259,16 +260,25 @@ def verify(
         )
 
 
+def _why(checked: dict[str, Any]) -> str:
+    if not checked["matches_content"]:
+        if not checked["regenerated"]:
+            return "its format version cannot be regenerated and no archived report has its bytes"
+        return f"it differs from the report its inputs give: {checked['differences'][0]}"
+    return str(checked["problem"])
+
+
 @app.command("export")
 def export_command(
     out: Annotated[Path, typer.Option("--out", help="File to write (JSON lines)")],
 ) -> None:
-    """Write the whole event log, with its hash chain, as JSON lines (streaming)."""
+    """Write the whole event log, with its hash chain and the report archive, as JSON
+    lines (streaming)."""
     with services() as s, out.open("w", encoding="utf-8") as handle:
         summary = backup.export_log(s.database, handle)
     typer.echo(
         f"exported {summary.events} events up to position {summary.head_position}, "
-        f"chain head {summary.chain_head}",
+        f"chain head {summary.chain_head}, and {summary.reports} archived reports",
         err=True,
     )
 
@@ -287,7 +297,8 @@ def import_command(
         s.projection.catch_up()
     typer.echo(
         f"imported {summary.events} events up to position {summary.head_position}, "
-        f"chain head {summary.chain_head}; projections rebuilt",
+        f"chain head {summary.chain_head}, and {summary.reports} archived reports; "
+        "projections rebuilt",
         err=True,
     )
 
@@ -308,26 +319,45 @@ def report(
         int | None, typer.Option("--period-days", min=1, max=366, help="Default 30")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout")] = None,
+    reproduce: Annotated[
+        str | None,
+        typer.Option(
+            "--reproduce",
+            help="Regenerate the archived report with this id (its bytes are the archived ones)",
+        ),
+    ] = None,
 ) -> None:
-    """Write a progress report; the same position, date and period give the same bytes."""
+    """Write a progress report: the log up to --at-position (default: all of it), as of
+    --as-of (default: today), over --period-days (default 30); the same inputs always give
+    the same bytes. --reproduce ID regenerates an archived report from its own inputs."""
     with services() as s:
-        inputs = s.reports.inputs(
-            at_position=at_position,
-            as_of=parse_date(as_of, "--as-of"),
-            period_days=period_days,
-            today=datetime.now(UTC).date(),
-        )
-        [artefact] = s.reports.generate(inputs, [fmt])
+        if reproduce is not None:
+            if as_of is not None or at_position is not None or period_days is not None:
+                raise UserError(
+                    "--reproduce takes the archived report's own inputs: give no others"
+                )
+            try:
+                artefact = s.reports.reproduce(reproduce, fmt)
+            except ReproductionFailed as error:
+                raise UserError(str(error)) from None
+            described = s.reports.get(reproduce)
+            made = f"archived report {reproduce} as of {described['as_of']}"
+            position = described["log_position"]
+        else:
+            inputs = s.reports.inputs(
+                at_position=at_position,
+                as_of=parse_date(as_of, "--as-of"),
+                period_days=period_days,
+                today=datetime.now(UTC).date(),
+            )
+            [artefact] = s.reports.generate(inputs, [fmt])
+            made, position = f"report as of {inputs.as_of}", inputs.at_position
     if out is None:
         sys.stdout.buffer.write(artefact.content)
         sys.stdout.flush()
     else:
         out.write_bytes(artefact.content)
-    typer.echo(
-        f"{fmt} report as of {inputs.as_of} at log position {inputs.at_position}, "
-        f"sha256 {artefact.sha256}",
-        err=True,
-    )
+    typer.echo(f"{fmt} {made} at log position {position}, sha256 {artefact.sha256}", err=True)
 
 
 @schedule_app.command("add")

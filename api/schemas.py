@@ -207,7 +207,34 @@ class ArchivedReport(BaseModel):
     log_position: int
     chain_head: str | None
     formats: list[str]
+    format_version: int
+    language: str
     sha256: dict[str, str]
+
+
+class RecordedInputs(BaseModel):
+    format: str
+    as_of: date
+    period_days: int
+    log_position: int
+    chain_head: str | None
+    language: str
+    format_version: int
+
+
+class ReportCheck(BaseModel):
+    """A report file checked against the log (commitments verify --report)."""
+
+    format: str
+    recorded: RecordedInputs = Field(description="The inputs the file records")
+    sha256: str
+    regenerated: bool = Field(description="Whether this release could regenerate it")
+    matches_content: bool = Field(description="The file is the report its inputs give")
+    differences: list[str] = Field(description="Where the file differs (the first few)")
+    matches_log: bool = Field(description="Its chain head is the log's at its position")
+    problem: str | None
+    archived_as: list[str] = Field(description="Archived reports with these very bytes")
+    verified: bool
 
 
 class ArchivedPage(BaseModel):

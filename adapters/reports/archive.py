@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -14,20 +15,28 @@ from sqlalchemy.exc import IntegrityError
 from adapters import idempotency
 from adapters.database import Database
 from adapters.idempotency import IdempotencyKey, KeyReused
+from adapters.ledger import Verification
 from adapters.projection import log_head
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
+    REPORT_FORMAT_VERSION,
     ReportInputs,
     commitment_events,
     compose,
 )
 from adapters.reports.render import MEDIA_TYPES, render
+from adapters.reports.verification import check_footer, differences, read_recorded
 from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
 from domain.errors import InvalidValue, NotFound
 from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
 from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
+
+
+class ReproductionFailed(Exception):
+    """An archived report no longer regenerates to its archived bytes."""
+
 
 # What an Idempotency-Key record of a report request holds as its result.
 REPORT = "report"
@@ -58,18 +67,14 @@ class ReportArchive:
         period_days: int | None,
         today: date,
     ) -> ReportInputs:
-        """The report's inputs, checked. `at_position` without `as_of` takes the date and
-        period of the report archived at that position, so its bytes are the archived ones."""
+        """The report's inputs, checked: the log up to `at_position` (default: all of it),
+        as of `as_of` (default: today), over `period_days` (default 30). Nothing else counts,
+        whatever was archived before (an archived report is reproduced by its id)."""
         with self.database.reading() as connection:
             head = log_head(connection)
-            position = head if at_position is None else at_position
-            if position < 0 or position > head:
-                raise InvalidValue(f"at_position must be from 0 to {head} (the last event)")
-            if at_position is not None and as_of is None:
-                archived = _archived_inputs(connection, at_position)
-                if archived is not None:
-                    as_of = archived[0]
-                    period_days = archived[1] if period_days is None else period_days
+        position = head if at_position is None else at_position
+        if position < 0 or position > head:
+            raise InvalidValue(f"at_position must be from 0 to {head} (the last event)")
         if as_of is not None and not EARLIEST_DATE <= as_of <= LATEST_DATE:
             raise InvalidValue(f"as_of must be from {EARLIEST_DATE} to {LATEST_DATE}")
         period = DEFAULT_PERIOD_DAYS if period_days is None else period_days
@@ -130,6 +135,8 @@ class ReportArchive:
             "log_position": inputs.at_position,
             "chain_head": self.chain_head_at(inputs.at_position),
             "formats": ",".join(a.format for a in artefacts),
+            "format_version": REPORT_FORMAT_VERSION,
+            "language": inputs.language,
         }
         try:
             with self.database.writing() as connection:
@@ -215,6 +222,71 @@ class ReportArchive:
             raise NotFound(f"report {report_id} was not archived as {fmt}")
         return Artefact(row.format, row.media_type, row.sha256, bytes(row.content))
 
+    # ---- checking and reproducing ---------------------------------------------------------
+
+    def check(self, content: bytes, chain: Verification | None = None) -> dict[str, Any]:
+        """Regenerate the report a file records the inputs of, compare it with the file,
+        and check its chain head against the log (`chain`: a verification of the whole log,
+        when the caller made one). UnreadableReport when the file records no inputs."""
+        recorded = read_recorded(content)
+        sha256 = hashlib.sha256(content).hexdigest()
+        head = self.head()
+        found: builtins.list[str] | None
+        if recorded.log_position > head:
+            found = [f"the log ends at position {head}, before the report's position"]
+        elif recorded.format_version != REPORT_FORMAT_VERSION:
+            found = None  # this version cannot regenerate it: the archive may know its bytes
+        else:
+            [expected] = self.generate(recorded.inputs(), [recorded.format])
+            found = differences(expected.content, content, recorded.format)
+        problem = check_footer(recorded, chain, self.chain_head_at(recorded.log_position))
+        archived = self._archived_as(sha256)
+        same = found == [] if found is not None else bool(archived)
+        return {
+            "format": recorded.format,
+            "recorded": recorded.as_dict(),
+            "sha256": sha256,
+            "regenerated": found is not None,
+            "matches_content": same,
+            "differences": found or [],
+            "matches_log": problem is None,
+            "problem": problem,
+            "archived_as": archived,
+            "verified": same and problem is None,
+        }
+
+    def reproduce(self, report_id: str, fmt: str) -> Artefact:
+        """Regenerate an archived report from the inputs archived with it; its bytes are
+        the archived ones (else the archive or the log changed: an error says which)."""
+        described = self.get(report_id)
+        archived = self.artefact(report_id, fmt)
+        if described["format_version"] != REPORT_FORMAT_VERSION:
+            raise InvalidValue(
+                f"report {report_id} has format version {described['format_version']}; this "
+                f"release regenerates version {REPORT_FORMAT_VERSION}: fetch the archived bytes"
+            )
+        inputs = ReportInputs(
+            described["log_position"],
+            date.fromisoformat(described["as_of"]),
+            described["period_days"],
+            described["language"],
+        )
+        [artefact] = self.generate(inputs, [fmt])
+        if artefact.sha256 != archived.sha256:
+            raise ReproductionFailed(
+                f"report {report_id} as {fmt} regenerates with sha256 {artefact.sha256}, not the "
+                f"archived {archived.sha256}: the log or the archive was changed"
+            )
+        return artefact
+
+    def _archived_as(self, sha256: str) -> builtins.list[str]:
+        """The archived reports with an artefact of these bytes."""
+        with self.database.reading() as connection:
+            rows = connection.execute(
+                select(report_artefacts.c.report_id).where(report_artefacts.c.sha256 == sha256)
+            )
+            return sorted({str(r.report_id) for r in rows})
+
     def last_scheduled(self, schedule: str) -> datetime | None:
         """The tick of the newest report archived for a schedule."""
         with self.database.reading() as connection:
@@ -236,16 +308,6 @@ def chain_head_at(connection: Connection, position: int) -> str | None:
         .limit(1)
     ).scalar_one_or_none()
     return None if value is None else str(value)
-
-
-def _archived_inputs(connection: Connection, position: int) -> tuple[date, int] | None:
-    row = connection.execute(
-        select(report_archive.c.as_of, report_archive.c.period_days)
-        .where(report_archive.c.log_position == position)
-        .order_by(report_archive.c.generated_at.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (row.as_of, row.period_days)
 
 
 def _hashes(connection: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
@@ -273,6 +335,8 @@ def describe_row(row: Any, sha256: dict[str, str]) -> dict[str, Any]:
         "log_position": row["log_position"],
         "chain_head": row["chain_head"],
         "formats": row["formats"].split(","),
+        "format_version": row["format_version"],
+        "language": row["language"],
         "sha256": sha256,
     }
 

@@ -21,7 +21,10 @@ from domain.commitment import Commitment, replay
 from domain.views import number, summarize
 from domain.vocabulary import Health, Pillar, Status
 
-REPORT_FORMAT_VERSION = 1
+# The version of the report's layout: a report records it, and only the current one can
+# be regenerated (older ones are checked by their archived sha256 and their footer).
+REPORT_FORMAT_VERSION = 2
+LANGUAGE = "en"  # the only one yet; a report records it
 DEFAULT_PERIOD_DAYS = 30
 DUE_SOON_DAYS = 90
 KEY_DATES_DAYS = 365
@@ -33,11 +36,13 @@ _STREAM_BATCH = 5_000
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """Everything a report depends on: the same inputs give the same bytes."""
+    """Everything a report depends on besides the log: the same inputs give the same bytes
+    (with the format version and language, which the report records too)."""
 
     at_position: int
     as_of: date
     period_days: int = DEFAULT_PERIOD_DAYS
+    language: str = LANGUAGE
 
 
 def commitment_events(
@@ -101,6 +106,8 @@ def compose(
             "period_days": inputs.period_days,
             "log_position": inputs.at_position,
             "chain_head": chain_head,
+            "language": inputs.language,
+            "format_version": REPORT_FORMAT_VERSION,
             "generator": f"commitments-tracker progress report v{REPORT_FORMAT_VERSION}",
         },
     }
@@ -117,8 +124,10 @@ METHOD = [
     "amber, amber_red, red); a risk is a commitment rated amber_red or red.",
     "A milestone is overdue when its due date is before the as-of date and it is not "
     "completed by then; a commitment is overdue when its target date has passed likewise.",
-    "The footer's as-of date, period, log position and chain head let anyone check this "
-    "report against the log: commitments verify --report FILE regenerates it and compares.",
+    "The footer records every input of this report (as-of date, period, log position, "
+    "language, format version) and the log's chain head at that position: "
+    "commitments verify --report FILE regenerates the report from them, compares it with "
+    "the file byte for byte, says where they differ, and checks the chain head.",
 ]
 
 

@@ -28,7 +28,7 @@ CSV_COLUMNS = [
     "progress", "progress_at_start", "progress_as_of", "confidence", "target_date", "overdue",
     "milestones_total", "milestones_completed", "milestones_missed", "next_milestone",
     "next_milestone_due", "health_rationale", "version", "report_as_of", "period_days",
-    "log_position", "chain_head",
+    "log_position", "chain_head", "language", "format_version",
 ]  # fmt: skip
 
 _templates = Environment(
@@ -85,6 +85,8 @@ def _csv_row(item: dict[str, Any], footer: dict[str, Any]) -> dict[str, Any]:
     row["log_position"] = footer["log_position"]
     row["chain_head"] = footer["chain_head"]
     row["period_days"] = footer["period_days"]
+    row["language"] = footer["language"]
+    row["format_version"] = footer["format_version"]
     return row
 
 
@@ -129,6 +131,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Period (days)", report["period"]["days"]),
         ("Log position", report["footer"]["log_position"]),
         ("Chain head", report["footer"]["chain_head"]),
+        ("Language", report["footer"]["language"]),
+        ("Format version", report["footer"]["format_version"]),
     ]:
         summary.append([label, value])
     summary.append([])

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from adapters.reports.render import EXTENSIONS
+from adapters.reports.verification import UnreadableReport
 from api.dependencies import Reader, ServicesDep
 from api.schemas import (
     ADMIN_PROBLEMS,
@@ -15,10 +17,12 @@ from api.schemas import (
     READ_PROBLEMS,
     ArchivedPage,
     ArchivedReport,
+    ReportCheck,
     ReportRequest,
     problems,
 )
 from api.writes import IDEMPOTENCY_HEADERS, AdminWriteDep
+from domain.errors import InvalidValue
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -125,6 +129,34 @@ def create(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"{router.prefix}/{stored['id']}"
     return stored
+
+
+_FILE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.post(
+    "/verify",
+    response_model=ReportCheck,
+    summary="Check a report file: regenerate it from the inputs it records and compare",
+    description="The body is the report file as it was received, in any of the five "
+    "formats (up to 32 MiB). The answer says whether it is the report its inputs give "
+    "(else where it differs) and whether its chain head is the log's at its position.",
+    responses=READ_PROBLEMS | problems(e413="Over 32 MiB", e422="Not a report of this program"),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def verify_report(request: Request, services: ServicesDep, _: Reader) -> Any:
+    content = await request.body()
+    try:
+        return await run_in_threadpool(services.reports.check, content)
+    except UnreadableReport as error:
+        raise InvalidValue(f"the body is not a report this program wrote: {error}") from None
 
 
 @router.get(

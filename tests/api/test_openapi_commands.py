@@ -61,6 +61,8 @@ COMMAND_ROUTES: dict[tuple[str, str], type[Any]] = {
 }
 # Writes that are not commands on an aggregate (they write no events).
 OTHER_WRITES = {("post", "/api/v1/reports"), ("post", "/api/v1/admin/projections/rebuild")}
+# POSTs that write nothing (a report file sent to be checked).
+NOT_WRITES = {("post", "/api/v1/reports/verify")}
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 # Parts of the schema a command's annotations decide.
 BOUNDS = ("maxLength", "maxItems", "minimum", "maximum")
@@ -170,7 +172,7 @@ def test_every_write_route_is_listed_here(spec: dict[str, Any]) -> None:
         for method in operations
         if method in WRITE_METHODS
     }
-    assert writes == set(COMMAND_ROUTES) | OTHER_WRITES
+    assert writes - NOT_WRITES == set(COMMAND_ROUTES) | OTHER_WRITES
 
 
 def test_every_command_has_a_route() -> None:

@@ -93,9 +93,11 @@ def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
     assert report["generated_by"] == "admin-1" and report["schedule"] is None
     assert report["log_position"] == api.head() and report["period_days"] == 30
     assert report["chain_head"] == api.json("/api/v1/ledger")["chain_head"]
-    # The position of an archived report reproduces it, without naming its date again.
+    assert (report["format_version"], report["language"]) == (2, "en")
+    # Its recorded inputs reproduce it (a position alone means "as of today").
     reproduced = api.get(
-        f"{REPORTS}/progress", params={"format": "xlsx", "at_position": report["log_position"]}
+        f"{REPORTS}/progress",
+        params={"format": "xlsx", "at_position": report["log_position"], "as_of": "2026-09-30"},
     )
     assert hashlib.sha256(reproduced.content).hexdigest() == report["sha256"]["xlsx"]
     listed = api.json(REPORTS, "viewer")
@@ -247,3 +249,21 @@ def test_a_report_request_with_an_idempotency_key_archives_once(api: Api) -> Non
     problem(reuse, 422)
     problem(api.post(REPORTS, json=body, headers={"Idempotency-Key": "bad key"}), 400)
     assert [r["id"] for r in api.json(REPORTS, "viewer")["items"]] == [first.json()["id"]]
+
+
+def test_a_report_file_is_checked_by_its_content(api: Api) -> None:
+    live = api.get(f"{REPORTS}/progress", "viewer", params={"format": "html"})
+    checked = api.post(f"{REPORTS}/verify", "viewer", content=live.content)
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert (body["format"], body["verified"], body["differences"]) == ("html", True, [])
+    assert body["recorded"]["log_position"] == api.head()
+    edited = live.content.replace(b'<div class="card"><b>', b'<div class="card"><b>9', 1)
+    assert edited != live.content
+    refused = api.post(f"{REPORTS}/verify", "viewer", content=edited).json()
+    assert not refused["verified"] and refused["matches_log"]
+    assert refused["differences"] and "section" in refused["differences"][0]
+    padded = live.content + b"<!--" + b"x" * (70 * 1024) + b"-->\n"  # over 64 KiB: a file
+    assert api.post(f"{REPORTS}/verify", "viewer", content=padded).json()["verified"] is False
+    problem(api.post(f"{REPORTS}/verify", "viewer", content=b"not a report"), 422)
+    problem(api.post(f"{REPORTS}/verify", None, content=live.content), 401)

@@ -30,7 +30,8 @@ from typing import IO, Any
 import pytest
 
 from adapters.read_models import ListFilters, list_commitments
-from adapters.reports.verification import read_footer
+from adapters.reports.data import ReportInputs
+from adapters.reports.verification import read_recorded
 from adapters.tokens import authenticate
 from api.cli import main
 from domain.access import Role
@@ -282,7 +283,14 @@ def test_verify_fails_on_a_tampered_log(cli: Cli, seeded_url: str) -> None:
 
 @pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
 def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_path: Path) -> None:
-    """PostgreSQL to SQLite: positions, hashes and histories survive the trip."""
+    """PostgreSQL to SQLite: positions, hashes, histories and archived reports survive
+    the trip."""
+    services = open_services(seeded_url)
+    try:
+        inputs = ReportInputs(services.reports.head(), date(2026, 9, 30), 30)
+        archived = services.reports.archive(inputs, ["md", "json"], generated_by="t")
+    finally:
+        services.close()
     verified = cli.ok(seeded_url, "verify").json()
     log = tmp_path / "log.jsonl"
     exported = cli.ok(seeded_url, "export", "--out", str(log))
@@ -304,6 +312,17 @@ def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_
     assert projected_codes(target) == projected_codes(seeded_url)  # read models rebuilt
 
     assert "not empty" in one_line_error(cli(target, "import", str(log)))
+    assert "and 1 archived reports" in imported.err
+    # The archived report came along: it is served, reproduced and verified there.
+    restored_services = open_services(target)
+    try:
+        [listed] = restored_services.reports.list()[0]
+        assert listed == archived
+        for fmt in archived["formats"]:
+            content = restored_services.reports.reproduce(archived["id"], fmt).content
+            assert restored_services.reports.check(content)["verified"]
+    finally:
+        restored_services.close()
 
     empty = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     cli.ok(empty, "migrate")
@@ -319,7 +338,7 @@ def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_
 # ---- reports and schedules -------------------------------------------------------------------
 
 
-def test_report_at_a_position_reproduces_the_archived_bytes(
+def test_report_reproduce_and_verify_by_content(
     cli_bytes: Cli, seeded_url: str, tmp_path: Path
 ) -> None:
     services = open_services(seeded_url)
@@ -334,10 +353,19 @@ def test_report_at_a_position_reproduces_the_archived_bytes(
     finally:
         services.close()
 
-    # The date and period come from the report archived at that position.
-    made = cli_bytes.ok(seeded_url, "report", "--format", "xlsx", "--at-position", "120")
+    # An archived report, by its id: its own inputs, its archived bytes.
+    made = cli_bytes.ok(seeded_url, "report", "--format", "xlsx", "--reproduce", archived["id"])
     assert made.stdout == xlsx.content
-    assert f"xlsx report as of 2026-06-30 at log position 120, sha256 {xlsx.sha256}" in made.err
+    assert (
+        f"xlsx archived report {archived['id']} as of 2026-06-30 at log position 120, "
+        f"sha256 {xlsx.sha256}"
+    ) in made.err
+    assert "give no others" in one_line_error(
+        cli_bytes(seeded_url, "report", "--reproduce", archived["id"], "--at-position", "1")
+    )
+    assert "not archived as csv" in one_line_error(
+        cli_bytes(seeded_url, "report", "--format", "csv", "--reproduce", archived["id"])
+    )
 
     # Writes after the position change nothing in the report.
     cli_bytes.ok(
@@ -360,14 +388,16 @@ def test_report_at_a_position_reproduces_the_archived_bytes(
     )
     assert first.read_bytes() == xlsx.content
 
-    checked = cli_bytes.ok(seeded_url, "verify", "--report", str(first)).json()
-    assert checked["report"] == {
-        "file": str(first),
-        "log_position": 120,
-        "chain_head": chain_head,
-        "matches_log": True,
-    }
-    assert read_footer(first).chain_head == chain_head
+    checked = cli_bytes.ok(seeded_url, "verify", "--report", str(first)).json()["report"]
+    assert checked["file"] == str(first) and checked["format"] == "xlsx"
+    assert (checked["verified"], checked["matches_content"], checked["matches_log"]) == (
+        True,
+        True,
+        True,
+    )
+    assert checked["recorded"]["chain_head"] == chain_head
+    assert checked["archived_as"] == [archived["id"]]
+    assert read_recorded(first.read_bytes()).chain_head == chain_head
 
     latest = cli_bytes.ok(seeded_url, "report", "--format", "md")
     assert latest.out.startswith("# Canada-Mexico Action Plan")
@@ -375,9 +405,14 @@ def test_report_at_a_position_reproduces_the_archived_bytes(
     head = cli_bytes.ok(seeded_url, "verify").json()["head_position"]
     assert f"md report as of {today} at log position {head}," in latest.err
 
+    edited = tmp_path / "edited.md"
+    edited.write_bytes(latest.stdout.replace(b"weighted progress **", b"weighted progress **9"))
+    refused = cli_bytes(seeded_url, "verify", "--report", str(edited))
+    assert "does not verify" in one_line_error(refused)
+    assert "section 'Headline'" in one_line_error(refused)
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps({"footer": {"log_position": 10, "chain_head": "0" * 64}}))
-    assert "does not match the log" in one_line_error(
+    assert "not a progress report" in one_line_error(
         cli_bytes(seeded_url, "verify", "--report", str(forged))
     )
 

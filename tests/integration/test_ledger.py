@@ -306,8 +306,8 @@ DAMAGES = {
     "wrong-count": (_edit(-1, '"events": ', '"events": 1'), "end line does not match"),
     "other-format": (_set(0, '{"format": "other"}'), "line 1: not a commitments-event-log file"),
     "newer-format": (
-        _edit(0, '"format_version": 1', '"format_version": 2'),
-        "line 1: format_version 2",
+        _edit(0, '"format_version": 2', '"format_version": 3'),
+        "line 1: format_version 3",
     ),
 }
 

@@ -281,41 +281,105 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
         other.close()
     assert json_again.sha256 == stored["sha256"]["json"]
 
-    # Each archived artefact can be checked against the log later.
+    # Each archived artefact checks out by its content, and reproduces by its id.
     chain = verify(app.database)
     for fmt in stored["formats"]:
-        path = tmp_path / f"report.{fmt}"
-        path.write_bytes(app.reports.artefact(stored["id"], fmt).content)
-        footer = verification.read_footer(path)
-        assert footer.log_position == inputs.at_position
-        head = app.reports.chain_head_at(footer.log_position)
-        assert verification.check(footer, chain, head) is None
-    forged = verification.Footer(inputs.at_position, "0" * 64)
-    problem = verification.check(forged, chain, app.reports.chain_head_at(inputs.at_position))
-    assert problem is not None and "is not the log's" in problem
+        content = app.reports.artefact(stored["id"], fmt).content
+        checked = app.reports.check(content, chain)
+        assert checked["verified"] and checked["differences"] == [], (fmt, checked)
+        assert checked["archived_as"] == [stored["id"]]
+        assert checked["recorded"] == {
+            "format": fmt,
+            "as_of": "2026-03-31",
+            "period_days": 30,
+            "log_position": inputs.at_position,
+            "chain_head": stored["chain_head"],
+            "language": "en",
+            "format_version": 2,
+        }
+        assert app.reports.reproduce(stored["id"], fmt).content == content
 
 
-def test_a_position_alone_takes_the_inputs_of_the_report_archived_then(app: Services) -> None:
+def test_a_position_alone_means_the_log_up_to_it_as_of_today(app: Services) -> None:
+    """Whatever was archived at that position: one meaning (an archived report is
+    reproduced by its id)."""
     scripted(app)
     position = app.reports.head()
     stored = app.reports.archive(ReportInputs(position, AS_OF, 45), ["json"], generated_by="t")
     assert stored is not None
-    with at("2026-04-02T09:00"):
-        write(app, LogProgress(percent=5, as_of=date(2026, 4, 1), note="n"), ref=EVAL)
     today = date(2026, 11, 24)
     inputs = app.reports.inputs(at_position=position, as_of=None, period_days=None, today=today)
-    assert (inputs.at_position, inputs.as_of, inputs.period_days) == (position, AS_OF, 45)
-    [again] = app.reports.generate(inputs, ["json"])
-    assert again.sha256 == stored["sha256"]["json"]
-    # Without a position: the head (progress and the move to in_progress), today, 30 days.
-    latest = app.reports.inputs(at_position=None, as_of=None, period_days=None, today=today)
-    assert (latest.at_position, latest.as_of, latest.period_days) == (position + 2, today, 30)
-    # A position no report was archived at: today, unless a date is given.
+    assert (inputs.at_position, inputs.as_of, inputs.period_days) == (position, today, 30)
     other = app.reports.inputs(at_position=5, as_of=None, period_days=7, today=today)
-    assert (other.as_of, other.period_days) == (today, 7)
-    # A period given with the position overrides the archived one.
-    mixed = app.reports.inputs(at_position=position, as_of=None, period_days=10, today=today)
-    assert (mixed.as_of, mixed.period_days) == (AS_OF, 10)
+    assert (other.at_position, other.as_of, other.period_days) == (5, today, 7)
+    latest = app.reports.inputs(at_position=None, as_of=AS_OF, period_days=None, today=today)
+    assert (latest.at_position, latest.as_of, latest.period_days) == (position, AS_OF, 30)
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _replaced(lines: list[str], index: int, old: str, new: str) -> bytes:
+    return "".join(
+        [*lines[:index], lines[index].replace(old, new, 1), *lines[index + 1 :]]
+    ).encode()
+
+
+def _edited(content: bytes, fmt: str, title: str) -> list[tuple[str, bytes, str]]:
+    """Edits of a report file (a figure, a name, a row), each with words its check must
+    name; `title` is a commitment's title in it."""
+    if fmt == "xlsx":
+        book = load_workbook(io.BytesIO(content))
+        book["Summary"]["B5"] = 99.8
+        raw = io.BytesIO()
+        book.save(raw)
+        return [("a figure", raw.getvalue(), "sheet Summary, cell B5")]
+    text = content.decode()
+    if fmt == "json":
+        figure, renamed, dropped = json.loads(text), json.loads(text), json.loads(text)
+        figure["headline"]["progress"]["end"] += 70
+        renamed["commitments"][0]["title"] = "Forged"
+        del dropped["commitments"][-1]
+        return [
+            ("a figure", _json_bytes(figure), "headline.progress.end"),
+            ("a name", _json_bytes(renamed), "commitments[0].title"),
+            ("a row removed", _json_bytes(dropped), "commitments"),
+        ]
+    lines = text.splitlines(keepends=True)
+    named = next(i for i, line in enumerate(lines) if title in line)
+    renamed = ("a name", _replaced(lines, named, title, "Forged"), f"line {named + 1}")
+    if fmt == "csv":
+        return [renamed, ("a row removed", "".join(lines[:-1]).encode(), "missing")]
+    headline = next(i for i, line in enumerate(lines) if "%" in line)
+    return [("a figure", _replaced(lines, headline, "%", "0%"), f"line {headline + 1}"), renamed]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_edited_report_fails_its_check_saying_where(app: Services, fmt: str) -> None:
+    scripted(app)
+    inputs = ReportInputs(app.reports.head(), AS_OF, 30)
+    [artefact] = app.reports.generate(inputs, [fmt])
+    assert app.reports.check(artefact.content)["verified"]
+    title = app.reports.build(inputs)["commitments"][0]["title"]
+    for edit, content, where in _edited(artefact.content, fmt, title):
+        checked = app.reports.check(content)
+        assert not checked["verified"] and not checked["matches_content"], (fmt, edit)
+        assert checked["matches_log"], (fmt, edit)  # the footer alone would have passed
+        assert any(where in d for d in checked["differences"]), (fmt, edit, checked)
+
+
+def test_a_report_whose_footer_names_another_chain_head_fails(app: Services) -> None:
+    scripted(app)
+    [artefact] = app.reports.generate(ReportInputs(app.reports.head(), AS_OF, 30), ["md"])
+    head = app.reports.chain_head_at(app.reports.head())
+    assert head is not None
+    forged = artefact.content.replace(head.encode(), b"0" * 64)
+    checked = app.reports.check(forged, verify(app.database))
+    assert not checked["verified"] and not checked["matches_log"]
+    assert "is not the log's" in checked["problem"]
+    with pytest.raises(verification.UnreadableReport):
+        app.reports.check(b"# just some markdown\n")
 
 
 @pytest.mark.parametrize(
