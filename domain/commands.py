@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final
+from uuid import UUID
 
 from annotated_types import Ge, Le, MaxLen
 
+from domain.access import Role
 from domain.errors import InvalidValue
 from domain.vocabulary import MAX_TEXT, MAX_TITLE, Evidence, Health, Pillar, Source, Status
 
@@ -336,4 +338,57 @@ class RemoveSchedule:
 
 
 ScheduleCommand = DefineSchedule | RemoveSchedule
-Command = RegisterCommitment | CommitmentCommand | ScheduleCommand
+
+
+# ---- API tokens ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueToken:
+    """Issue an API token (admins only). The server makes its secret, shows it once and
+    keeps only a hash: neither is part of the command or of its event."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "ana.ca",
+        "role": "editor",
+        "party": "CA",
+        "expires_at": "2027-01-01T00:00:00Z",
+    }
+    name: Annotated[str, MaxLen(64)] = field(
+        metadata=doc(
+            "unique whatever its case; letters, digits, '.', '_', '-', '@'; recorded in "
+            "every event the token causes"
+        )
+    )
+    role: Role
+    party: Annotated[str, MaxLen(2)] | None = field(
+        default=None, metadata=doc("the party an editor writes for (editors need one)")
+    )
+    expires_at: datetime | None = field(
+        default=None, metadata=doc("when it stops working (UTC if no offset); null: never")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EarlierToken:
+    """A token issued before issuing was recorded in the log (before 0.6.0), as its row
+    describes it: recorded when it is first changed."""
+
+    name: str
+    role: Role
+    party: str | None
+    issued_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeToken:
+    """Revoke an API token at once (admins only). It stays listed, and its name taken."""
+
+    token_id: UUID
+    reason: Annotated[str, MaxLen(MAX_TITLE)] = ""
+    earlier: EarlierToken | None = None
+
+
+TokenCommand = IssueToken | RevokeToken
+Command = RegisterCommitment | CommitmentCommand | ScheduleCommand | TokenCommand

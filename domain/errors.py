@@ -21,6 +21,10 @@ class DuplicateCode(StateConflict):
     """A commitment with this code is already registered (HTTP 409)."""
 
 
+class DuplicateName(StateConflict):
+    """A token with this name (whatever its case) exists already (HTTP 409)."""
+
+
 class Forbidden(DomainError):
     """The principal's role or party may not do this (HTTP 403)."""
 

@@ -26,13 +26,16 @@ from domain.commands import (
     Command,
     CommitmentCommand,
     DefineSchedule,
+    IssueToken,
     RegisterCommitment,
     RemoveSchedule,
+    RevokeToken,
     Together,
 )
 from domain.commitment import Commitment, commitment_id, replay
 from domain.errors import DuplicateCode, InvalidValue, NotFound, check_version
 from domain.schedule import ReportSchedule, schedule_id
+from domain.tokens import ApiToken
 from domain.transcodings import register_all
 
 # Every SNAPSHOT_INTERVAL versions the state is snapshotted, so a long-lived commitment
@@ -90,6 +93,10 @@ class Tracker(Application[UUID]):
             return self.define_schedule(principal, command, expected_version=expected_version)
         if isinstance(command, RemoveSchedule):
             return self.remove_schedule(principal, command, expected_version=expected_version)
+        if isinstance(command, IssueToken):
+            return self.issue_token(principal, command, expected_version=expected_version)
+        if isinstance(command, RevokeToken):
+            return self.revoke_token(principal, command, expected_version=expected_version)
         if ref is None:
             raise InvalidValue("a command on a commitment needs the commitment's code or id")
         return self.update(principal, ref, command, expected_version=expected_version)
@@ -97,7 +104,7 @@ class Tracker(Application[UUID]):
     def register(self, principal: Principal, command: RegisterCommitment) -> Change:
         """Register a commitment, with its planned milestones, in one atomic save."""
         principal.require_write(command.parties)
-        commitment = Commitment.register(command, actor=principal.name)
+        commitment = Commitment.register(command, actor=principal.actor)
         duplicate = DuplicateCode(f"a commitment with code {command.code} is already registered")
         if self._load_for_write(commitment.id) is not None:
             raise duplicate
@@ -118,7 +125,7 @@ class Tracker(Application[UUID]):
         commitment = self._commitment(self._load_for_write(self._resolve(ref)), ref)
         principal.require_write(commitment.parties)
         check_version(expected_version, commitment.version)
-        result = self._resolved(command).apply(commitment, principal.name)
+        result = self._resolved(command).apply(commitment, principal.actor)
         return self._save(commitment, result)
 
     def define_schedule(
@@ -129,9 +136,9 @@ class Tracker(Application[UUID]):
         found = self._load_for_write(schedule_id(command.name))
         check_version(expected_version, found.version if found else 0, "schedule")
         if found is None:
-            return self._save(ReportSchedule.define(command, actor=principal.name))
+            return self._save(ReportSchedule.define(command, actor=principal.actor))
         schedule = self._schedule(found, command.name)
-        schedule.redefine(command, actor=principal.name)
+        schedule.redefine(command, actor=principal.actor)
         return self._save(schedule)
 
     def remove_schedule(
@@ -140,13 +147,40 @@ class Tracker(Application[UUID]):
         principal.require_admin()
         schedule = self._schedule(self._load_for_write(schedule_id(command.name)), command.name)
         check_version(expected_version, schedule.version, "schedule")
-        schedule.remove(actor=principal.name)
+        schedule.remove(actor=principal.actor)
         return self._save(schedule)
+
+    def issue_token(
+        self, principal: Principal, command: IssueToken, *, expected_version: int | None = None
+    ) -> Change:
+        """Record a token's issue. Its name must also be free: the token store checks
+        that, in the same transaction (adapters/tokens.py)."""
+        principal.require_admin()
+        check_version(expected_version, 0, "token")
+        return self._save(ApiToken.issue(command, actor=principal.actor))
+
+    def revoke_token(
+        self, principal: Principal, command: RevokeToken, *, expected_version: int | None = None
+    ) -> Change:
+        """Record a token's revocation; a token issued before issuing was recorded is
+        recorded first, from what `command.earlier` says of it."""
+        principal.require_admin()
+        found = self._load_for_write(command.token_id)
+        if found is None and command.earlier is not None:
+            check_version(expected_version, 0, "token")
+            token = ApiToken.recorded_late(command.token_id, command.earlier, actor=principal.actor)
+        else:
+            token = self._token(found, command.token_id)
+            check_version(expected_version, token.version, "token")
+        token.revoke(command, actor=principal.actor)
+        return self._save(token)
 
     def target_of(self, command: Command, ref: str | None) -> UUID | None:
         """The aggregate a command writes to (None for a new commitment)."""
         if isinstance(command, DefineSchedule | RemoveSchedule):
             return schedule_id(command.name)
+        if isinstance(command, RevokeToken):
+            return command.token_id
         return None if ref is None else self._resolve(ref)
 
     def _load_for_write(self, aggregate_id: UUID) -> Aggregate | None:
@@ -276,6 +310,12 @@ class Tracker(Application[UUID]):
     def _schedule(found: object, name: str) -> ReportSchedule:
         if not isinstance(found, ReportSchedule):
             raise NotFound(f"no schedule named {name!r}")
+        return found
+
+    @staticmethod
+    def _token(found: object, token_id: UUID) -> ApiToken:
+        if not isinstance(found, ApiToken):
+            raise NotFound(f"no token with id {token_id.hex}")
         return found
 
 

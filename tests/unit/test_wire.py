@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from adapters import wire
 from adapters.wire import body_model, parse, to_command
 from domain import commands
+from domain.access import Role
 from domain.commands import (
     UNCHANGED,
     AddMilestone,
@@ -24,6 +25,7 @@ from domain.commands import (
     CompleteMilestone,
     DefineIndicator,
     DefineSchedule,
+    IssueToken,
     LogProgress,
     PlannedMilestone,
     RateHealth,
@@ -49,6 +51,7 @@ API_COMMANDS: list[type[Any]] = [
     RecordMeasurement,
     AttachEvidence,
     DefineSchedule,
+    IssueToken,
 ]
 # What the URL path names, for the commands that have PATH fields.
 PATHS: dict[type[Any], dict[str, str]] = {
@@ -391,6 +394,13 @@ ROUND_TRIPS: list[Any] = [
         timezone="Europe/Paris",
         period_days=7,
     ),
+    IssueToken(
+        name="ana.ca",
+        role=Role.EDITOR,
+        party="CA",
+        expires_at=datetime(2027, 1, 1, 12, 30, tzinfo=UTC),
+    ),
+    IssueToken(name="vera", role=Role.VIEWER),
 ]
 
 
