@@ -15,10 +15,11 @@ from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
 from adapters.migrate import require_current_schema
 from adapters.projection import ReadModelProjection
+from adapters.rate_limit import FailureLimit
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings
-from adapters.tokens import Authenticator
+from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
 
 
@@ -35,6 +36,7 @@ class Services:
     reports: ReportArchive
     scheduler: ReportScheduler
     authenticate: Authenticator
+    tokens: TokenStore
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
         if follower:
@@ -68,6 +70,7 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
     unit_of_work.after_commit.append(follower.wake)
     reports = ReportArchive(database, tracker)
     scheduler = ReportScheduler(database, reports, projection)
+    authenticate = Authenticator(database, failures=FailureLimit(settings.auth_failure_limit))
     return Services(
         settings,
         database,
@@ -77,7 +80,8 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
         follower,
         reports,
         scheduler,
-        Authenticator(database),
+        authenticate,
+        TokenStore(database, unit_of_work, authenticate),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from copy import deepcopy
@@ -30,10 +30,11 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Insert, Table, insert
+from sqlalchemy import Connection, Executable, Insert, Table, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
@@ -58,7 +59,7 @@ WRITE_CACHE_SIZE = 2_000
 
 class EventWrite:
     """The unit of work's transaction. The events of its writes, their chain entries and
-    the rows stored beside them (snapshots, Idempotency-Key records) are gathered with
+    the rows stored beside them (snapshots, Idempotency-Key records, tokens) are gathered with
     their positions and written together by `EventRecorder.flush`: one round trip to
     PostgreSQL for a whole batch of writes, and a write that fails half-way is undone by
     dropping what it gathered (`mark`, `restore`), with no savepoint.
@@ -77,6 +78,10 @@ class EventWrite:
         self.chain: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
+        # Other rows stored beside the events (a token's row), each with an optional tag
+        # that lets later writes of the batch see it; and what to do once committed.
+        self.statements: list[tuple[Executable, Hashable | None]] = []
+        self.on_commit: list[Callable[[], None]] = []
 
     def add_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         positions = list(range(self.next_position, self.next_position + len(stored_events)))
@@ -97,17 +102,43 @@ class EventWrite:
     def add_record(self, row: dict[str, Any]) -> None:
         self.records.append(row)
 
+    def add_statement(self, statement: Executable, *, tag: Hashable | None = None) -> None:
+        """A statement (with its values bound) to run in the transaction, after the events."""
+        self.statements.append((statement, tag))
+
+    def tagged(self, tag: Hashable) -> bool:
+        """Has a write of this batch added a statement with this tag?"""
+        return any(found == tag for _, found in self.statements)
+
     def mark(self) -> tuple[Any, ...]:
-        lists = (self.events, self.chain, self.snapshots, self.records)
+        lists = (
+            self.events,
+            self.chain,
+            self.snapshots,
+            self.records,
+            self.statements,
+            self.on_commit,
+        )
         return (self.next_position, self.chain_head, *(len(rows) for rows in lists))
 
     def restore(self, mark: tuple[Any, ...]) -> None:
         """Drop what was gathered since `mark` (a write that failed)."""
-        self.next_position, self.chain_head, events, chain, snapshots, records = mark
+        (
+            self.next_position,
+            self.chain_head,
+            events,
+            chain,
+            snapshots,
+            records,
+            statements,
+            on_commit,
+        ) = mark
         del self.events[events:]
         del self.chain[chain:]
         del self.snapshots[snapshots:]
         del self.records[records:]
+        del self.statements[statements:]
+        del self.on_commit[on_commit:]
 
 
 # The unit of work's transaction, while it runs a write (see EventRecorder.insert_events).
@@ -168,6 +199,12 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
                     cursor = driver.cursor()
                     cursor.execute(_SET_SEQUENCE, (write.next_position - 1,))
                     cursor.close()
+            # Rare (token writes): a round trip of their own is fine.
+            for statement, _ in write.statements:
+                connection.execute(statement)
+        except DBAPIError as error:  # from a statement run through SQLAlchemy
+            cause = error.orig if isinstance(error.orig, Exception) else error
+            raise _persistence_error(cause, statements.event.dbapi) from None
         except Exception as error:
             raise _persistence_error(error, statements.event.dbapi) from None
 

@@ -41,6 +41,7 @@ from adapters.tables import (
 from domain import clock
 from domain.commitment import Commitment
 from domain.schedule import ReportSchedule
+from domain.tokens import ApiToken
 from domain.tracker import Tracker
 from domain.views import schedule_resource, stored_summary
 
@@ -179,6 +180,8 @@ class ReadModelProjection:
         touched: dict[UUID, tuple[Commitment, int]] = {}
         for notification in notifications:
             event: Any = self.tracker.mapper.to_domain_event(notification)
+            if isinstance(event, ApiToken.Event):
+                continue  # tokens have no read model: api_tokens is written with their events
             aggregate = event.mutate(self._aggregate_before(event))
             assert aggregate is not None
             self._remember(aggregate)

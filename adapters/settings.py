@@ -10,6 +10,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from adapters.rate_limit import DEFAULT_AUTH_FAILURE_LIMIT, parse_limit
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/commitments.sqlite"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -26,6 +28,8 @@ class Settings:
     public_read: bool
     scheduler: bool
     projector: bool
+    # Failed authentications allowed per client address, in limits' notation, or "off".
+    auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -37,7 +41,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_read=_flag(env, "COMMITMENTS_PUBLIC_READ", False),
         scheduler=_flag(env, "COMMITMENTS_SCHEDULER", True),
         projector=_flag(env, "COMMITMENTS_PROJECTOR", True),
+        auth_failure_limit=_limit(env, "COMMITMENTS_AUTH_FAILURE_LIMIT"),
     )
+
+
+def _limit(env: Mapping[str, str], name: str) -> str:
+    raw = (env.get(name) or "").strip() or DEFAULT_AUTH_FAILURE_LIMIT
+    try:
+        parse_limit(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name} must be a rate like 10/minute or '20 per 5 minutes', or off; got {raw!r}"
+        ) from None
+    return raw
 
 
 def normalise_database_url(url: str) -> str:

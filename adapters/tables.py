@@ -62,18 +62,24 @@ event_chain = Table(
     Column("hash", String(64), nullable=False),
 )
 
-# Bearer tokens: only a hash of each token is stored.
+# Bearer tokens: only a hash of each token is stored. Written in the transaction of the
+# token's event (ApiToken.Issued, .Revoked: adapters/tokens.py).
 api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", String(32), primary_key=True),
     Column("name", String(100), nullable=False),
+    # The name as compared (lower case): unique, so two tokens can never share a name,
+    # however concurrently they are issued; revoked and expired ones keep theirs.
+    Column("name_key", String(64), nullable=False),
     Column("role", String(10), nullable=False),
     Column("party", String(2), nullable=True),
     Column("token_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Index("api_tokens_token_hash_idx", "token_hash", unique=True),
+    Index("api_tokens_name_key_idx", "name_key", unique=True),
 )
 
 # ---- read models (written only by the projection, adapters/projection.py) -------------

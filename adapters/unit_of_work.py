@@ -52,6 +52,12 @@ MAX_ATTEMPTS = 3
 MAX_BATCH = 64
 
 
+# What a write stores beside its events, in their transaction, made from what it changed
+# (a token's row: adapters/tokens.py). It adds statements to the EventWrite, or refuses
+# with a DomainError; either way like the write's own rows, kept or dropped with them.
+Beside = Callable[[EventWrite, Change], None]
+
+
 @dataclass(frozen=True)
 class Write:
     """One write: who, which command, on which commitment, and its HTTP conditions."""
@@ -61,6 +67,7 @@ class Write:
     ref: str | None = None
     expected_version: int | None = None  # If-Match
     idempotency: IdempotencyKey | None = None
+    beside: Beside | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class UnitOfWork:
     def _earlier(self, write: Write) -> Written | None:
         assert write.idempotency is not None
         with self.database.reading() as connection:
-            found = idempotency.find(connection, write.principal.name, write.idempotency.key)
+            found = idempotency.find(connection, write.principal.actor, write.idempotency.key)
         if found is None:
             return None
         if found.request_hash != write.idempotency.request_hash:
@@ -267,6 +274,8 @@ class UnitOfWork:
             return
         self.tracker.write_cache.commit()
         recorder.chain_head = write.chain_head
+        for committed in write.on_commit:
+            committed()
 
     def _gather(self, batch: list[_Job]) -> None:
         """Add the writes queued behind the batch (it is the head of the queue)."""
@@ -310,7 +319,7 @@ class UnitOfWork:
             request = job.write
             if request.idempotency is None:
                 continue
-            key = (request.principal.name, request.idempotency.key)
+            key = (request.principal.actor, request.idempotency.key)
             if key in seen or idempotency.find(connection, *key) is not None:
                 job.error = _DuplicateRequest()
             seen.add(key)
@@ -332,8 +341,10 @@ class UnitOfWork:
                 change.result,
             )
             write.add_record(
-                idempotency.row(request.principal.name, request.idempotency.key, entry)
+                idempotency.row(request.principal.actor, request.idempotency.key, entry)
             )
+        if request.beside is not None:
+            request.beside(write, change)
         if snapshot_due(change):
             aggregate: Any = change.aggregate
             snapshot = type(aggregate).Snapshot.take(aggregate)

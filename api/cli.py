@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import signal
 import socket
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +33,7 @@ from adapters.reports.archive import ReproductionFailed
 from adapters.scheduler import list_schedules
 from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
-from adapters.tokens import create_token, has_admin_token
+from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from domain.access import Role, system
 from domain.commands import DefineSchedule, RemoveSchedule
@@ -157,29 +158,109 @@ def history(ref: Annotated[str, typer.Argument(help="Code or UUID")]) -> None:
         print_json(commitment_history(s.database, s.tracker, ref))
 
 
+# Who the command line's own writes are recorded as (a reserved token name).
+CLI_ACTOR = "cli"
+_DURATION = re.compile(r"(\d{1,5})([hdw])")
+_DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_expiry(value: str | None, now: datetime) -> datetime | None:
+    """`--expires`: a duration from now (`12h`, `30d`, `8w`), a date (the token stops
+    working at 00:00 UTC that day) or a date-time (UTC if it has no offset)."""
+    if value is None:
+        return None
+    text = value.strip()
+    duration = _DURATION.fullmatch(text)
+    if duration:
+        return now + timedelta(**{_DURATION_UNITS[duration[2]]: int(duration[1])})
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            "--expires must be a duration (12h, 30d, 8w), a date (2027-01-01) or a "
+            f"date-time (2027-01-01T12:00:00Z); got {value!r}"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 @token_app.command("create")
 def token_create(
-    name: Annotated[str, typer.Option("--name", help="Recorded as the actor of every event")],
+    name: Annotated[
+        str,
+        typer.Option(
+            "--name",
+            help="Unique whatever its case; recorded as the actor (name#<id>) of its events",
+        ),
+    ],
     role: Annotated[Role, typer.Option("--role", case_sensitive=False)],
     party: Annotated[
-        str | None, typer.Option("--party", help="Party an editor may write for: CA, MX, US...")
+        str | None,
+        typer.Option("--party", help="Party an editor writes for (editors need one): CA, MX..."),
+    ] = None,
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            help="When it stops working: 30d, 12h, 8w from now, a date (00:00 UTC that day) "
+            "or a date-time; default never",
+        ),
     ] = None,
 ) -> None:
-    """Create a bearer token and print it alone on stdout (only its hash is kept)."""
+    """Issue a bearer token and print it alone on stdout (only its hash is kept)."""
     with services() as s:
-        typer.echo(create_token(s.database, name=name, role=role, party=party))
+        expires_at = parse_expiry(expires, s.tokens.now())
+        secret, token = s.tokens.issue(
+            system(CLI_ACTOR), name=name, role=role, party=party, expires_at=expires_at
+        )
+    typer.echo(secret)
+    until = f"until {token.expires_at.isoformat()}" if token.expires_at else "with no expiry"
+    typer.echo(
+        f"token {token.name} ({token.role.value}{' for ' + token.party if token.party else ''}), "
+        f"id {token.id}, {until}; its events will name {token.actor}",
+        err=True,
+    )
 
 
 @token_app.command("bootstrap")
 def token_bootstrap(
-    name: Annotated[str, typer.Option("--name")] = "admin",
+    name: Annotated[str, typer.Option("--name", help="admin-2, admin-3... if taken")] = "admin",
 ) -> None:
-    """Create and print an admin token only if no admin token exists yet (`make run`)."""
+    """Issue and print an admin token only if no admin token works yet (`make run`)."""
     with services() as s:
-        if has_admin_token(s.database):
-            typer.echo("an admin token exists already; create more with `token create`", err=True)
-            return
-        typer.echo(create_token(s.database, name=name, role=Role.ADMIN, party=None))
+        secret = s.tokens.bootstrap(system(CLI_ACTOR), name)
+    if secret is None:
+        typer.echo("an admin token exists already; create more with `token create`", err=True)
+        return
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """Print every token as JSON (revoked and expired ones too), never a secret or hash."""
+    with services() as s:
+        now = s.tokens.now()
+        print_json([token.as_dict(now) for token in s.tokens.list()])
+
+
+@token_app.command("revoke")
+def token_revoke(
+    ref: Annotated[str, typer.Argument(help="The token's id, name or actor (name#1a2b3c4d)")],
+    reason: Annotated[str, typer.Option("--reason", help="Recorded with the revocation")] = "",
+) -> None:
+    """Revoke a token at once; it stays listed, and its name taken."""
+    with services() as s:
+        token = s.tokens.revoke(system(CLI_ACTOR), ref, reason=reason)
+    typer.echo(
+        f"token {token.name} ({token.id}) revoked; servers refuse it within "
+        f"{AUTH_CACHE_SECONDS:g} s",
+        err=True,
+    )
 
 
 @app.command()
@@ -367,7 +448,7 @@ def schedule_add(
     fmt: Annotated[list[str], typer.Option("--format", help="Repeat for several formats")],
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     period_days: Annotated[int, typer.Option("--period-days", min=1, max=366)] = 30,
-    actor: Annotated[str, typer.Option("--actor", help="Recorded as who changed it")] = "cli",
+    actor: Annotated[str, typer.Option("--actor", help="Recorded as who changed it")] = CLI_ACTOR,
 ) -> None:
     """Define a report schedule (or redefine the one with that name)."""
     command = DefineSchedule(
@@ -396,7 +477,7 @@ def schedule_list() -> None:
 @schedule_app.command("remove")
 def schedule_remove(
     name: Annotated[str, typer.Argument()],
-    actor: Annotated[str, typer.Option("--actor")] = "cli",
+    actor: Annotated[str, typer.Option("--actor")] = CLI_ACTOR,
 ) -> None:
     """Remove a report schedule (its history stays in the log)."""
     with services() as s:

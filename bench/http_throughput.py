@@ -24,7 +24,6 @@ from pathlib import Path
 
 import httpx
 
-from adapters.tokens import create_token
 from adapters.unit_of_work import Write
 from bench.common import Result, fresh_database, services_on
 from domain.access import Role, system
@@ -137,7 +136,8 @@ def _prepare(url: str) -> str:
             )
             services.unit_of_work.run(Write(system("bench"), command))
         services.projection.catch_up()
-        return create_token(services.database, name="bench", role=Role.ADMIN, party=None)
+        secret, _ = services.tokens.issue(system("bench"), name="bench", role=Role.ADMIN)
+        return secret
     finally:
         services.close()
 

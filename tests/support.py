@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import insert
+
 from adapters.bootstrap import Services
+from adapters.database import Database
+from adapters.tables import api_tokens
+from adapters.tokens import digest, new_secret
 from adapters.unit_of_work import Write, Written
 from domain.access import Principal, Role
 from domain.commands import Command, RegisterCommitment
@@ -46,3 +52,30 @@ def write(
     return services.unit_of_work.run(
         Write(principal, command, ref=ref, expected_version=expected_version)
     )
+
+
+def token_row(
+    database: Database,
+    name: str,
+    role: Role | str,
+    party: str | None = None,
+    *,
+    created_at: datetime | None = None,
+) -> str:
+    """A token as made before 0.6.0: a row of api_tokens and no event. (Tests that are not
+    about tokens use these, so the log holds only what the test wrote; and an editor
+    without a party could be made then.) Its secret."""
+    secret = new_secret()
+    with database.writing() as connection:
+        connection.execute(
+            insert(api_tokens).values(
+                id=uuid.uuid4().hex,
+                name=name,
+                name_key=name.lower(),
+                role=Role(role).value,
+                party=party,
+                token_hash=digest(secret),
+                created_at=created_at or datetime.now(UTC),
+            )
+        )
+    return secret

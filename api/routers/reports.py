@@ -109,7 +109,7 @@ def archived(
     openapi_extra=IDEMPOTENCY_HEADERS,
 )
 def create(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
-    reports, actor = write.services.reports, write.principal.name
+    reports, actor = write.services.reports, write.principal.actor
     request = write.idempotency(body)
     stored = reports.answered(actor, request) if request else None
     replayed = stored is not None

@@ -90,7 +90,7 @@ def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
     report = created.json()
     assert created.headers["Location"] == f"{REPORTS}/{report['id']}"
     assert report["formats"] == ["html", "xlsx"] and report["as_of"] == "2026-09-30"
-    assert report["generated_by"] == "admin-1" and report["schedule"] is None
+    assert report["generated_by"] == api.actor("admin") and report["schedule"] is None
     assert report["log_position"] == api.head() and report["period_days"] == 30
     assert report["chain_head"] == api.json("/api/v1/ledger")["chain_head"]
     assert (report["format_version"], report["language"]) == (2, "en")
@@ -150,7 +150,7 @@ def test_schedules_are_managed_by_admins_and_audited(followed: Api) -> None:
     assert created.headers["Location"] == f"{SCHEDULES}/monthly"
     schedule = created.json()
     assert (schedule["changed_by"], schedule["active"], schedule["version"]) == (
-        "admin-1",
+        api.actor("admin"),
         True,
         1,
     )
@@ -183,9 +183,9 @@ def test_schedules_are_managed_by_admins_and_audited(followed: Api) -> None:
     problem(api.get(f"{SCHEDULES}/nope", "viewer"), 404)
     feed = api.json("/api/v1/events", "viewer", params={"after": position - 1})
     assert [(e["type"], e["actor"], e["version"]) for e in feed] == [
-        ("ReportSchedule.Defined", "admin-1", 1),
-        ("ReportSchedule.Redefined", "admin-1", 2),
-        ("ReportSchedule.Removed", "admin-1", 3),
+        ("ReportSchedule.Defined", api.actor("admin"), 1),
+        ("ReportSchedule.Redefined", api.actor("admin"), 2),
+        ("ReportSchedule.Removed", api.actor("admin"), 3),
     ]
     assert api.json("/api/v1/ledger", "viewer")["verified"]
 

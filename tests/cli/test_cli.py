@@ -23,12 +23,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 
+from adapters.history import event_feed
 from adapters.read_models import ListFilters, list_commitments
 from adapters.reports.data import ReportInputs
 from adapters.reports.verification import read_recorded
@@ -45,6 +46,7 @@ SETTINGS = (
     "COMMITMENTS_PUBLIC_READ",
     "COMMITMENTS_SCHEDULER",
     "COMMITMENTS_PROJECTOR",
+    "COMMITMENTS_AUTH_FAILURE_LIMIT",
 )
 RAIL = "CMAP-PROS-RAIL"
 
@@ -209,6 +211,92 @@ def test_bootstrap_prints_an_admin_token_once(cli: Cli, sqlite_url: str) -> None
         services.close()
     assert principal is not None
     assert (principal.name, principal.role, principal.party) == ("admin", Role.ADMIN, None)
+
+
+def test_tokens_are_listed_without_secrets_and_revoked_by_name(cli: Cli, sqlite_url: str) -> None:
+    secret = cli.ok(
+        sqlite_url, "token", "create", "--name", "Ana.MX", "--role", "editor", "--party", "MX"
+    ).out.strip()
+    viewer = cli.ok(sqlite_url, "token", "create", "--name", "vera", "--role", "viewer")
+    assert "no expiry" in viewer.err and "vera#" in viewer.err
+    listed = cli.ok(sqlite_url, "token", "list")
+    assert secret not in listed.out and "hash" not in listed.out
+    tokens = listed.json()
+    assert [(t["name"], t["role"], t["party"], t["status"]) for t in tokens] == [
+        ("Ana.MX", "editor", "MX", "active"),
+        ("vera", "viewer", None, "active"),
+    ]
+    assert tokens[0]["actor"] == f"Ana.MX#{tokens[0]['id'][:8]}"
+    revoked = cli.ok(sqlite_url, "token", "revoke", "ana.mx", "--reason", "left")
+    assert "revoked" in revoked.err
+    assert [t["status"] for t in cli.ok(sqlite_url, "token", "list").json()] == [
+        "revoked",
+        "active",
+    ]
+    again = cli(sqlite_url, "token", "revoke", tokens[0]["id"])
+    assert "revoked already" in one_line_error(again)
+    services = open_services(sqlite_url)
+    try:
+        assert authenticate(services.database, secret) is None
+        feed = event_feed(services.database, services.tracker, after=0, limit=100)
+        history = [(e["type"], e["actor"]) for e in feed]
+    finally:
+        services.close()
+    assert history == [
+        ("ApiToken.Issued", "cli"),
+        ("ApiToken.Issued", "cli"),
+        ("ApiToken.Revoked", "cli"),
+    ]
+
+
+def test_a_token_can_expire(cli: Cli, sqlite_url: str) -> None:
+    made = cli.ok(
+        sqlite_url, "token", "create", "--name", "temp", "--role", "viewer", "--expires", "30d"
+    )
+    secret = made.out.strip()
+    [token] = cli.ok(sqlite_url, "token", "list").json()
+    expires = datetime.fromisoformat(token["expires_at"])
+    assert timedelta(days=29, hours=23) < expires - datetime.now(UTC) <= timedelta(days=30)
+    dated = cli.ok(
+        sqlite_url,
+        "token",
+        "create",
+        "--name",
+        "dated",
+        "--role",
+        "viewer",
+        "--expires",
+        "2100-01-01",
+    )
+    assert "until 2100-01-01T00:00:00+00:00" in dated.err
+    services = open_services(sqlite_url)
+    try:
+        assert authenticate(services.database, secret, expires - timedelta(seconds=1)) is not None
+        assert authenticate(services.database, secret, expires) is None
+    finally:
+        services.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--name", "taken", "--role", "viewer"], "'taken' is taken: token taken#"),
+        (["--name", "TAKEN", "--role", "admin"], "'TAKEN' is taken"),
+        (["--name", "seed", "--role", "admin"], "reserved"),
+        (["--name", "sample-data", "--role", "viewer"], "reserved"),
+        (["--name", "schedule:weekly", "--role", "viewer"], "letters, digits"),
+        (["--name", "ed", "--role", "editor"], "editor token needs a party"),
+        (["--name", "ed", "--role", "viewer", "--expires", "soon"], "--expires must be"),
+        (["--name", "ed", "--role", "viewer", "--expires", "2020-01-01"], "not in the future"),
+    ],
+)
+def test_refused_tokens_are_one_line_and_leave_nothing(
+    cli: Cli, sqlite_url: str, args: list[str], message: str
+) -> None:
+    cli.ok(sqlite_url, "token", "create", "--name", "taken", "--role", "viewer")
+    ran = cli(sqlite_url, "token", "create", *args)
+    assert message in one_line_error(ran) and ran.out == ""
+    assert [t["name"] for t in cli.ok(sqlite_url, "token", "list").json()] == ["taken"]
 
 
 # ---- errors ----------------------------------------------------------------------------------

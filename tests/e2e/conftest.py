@@ -20,8 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.tokens import create_token
-from domain.access import Role
+from domain.access import Role, system
 from tests.conftest import open_services
 
 SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
@@ -49,7 +48,8 @@ def free_port() -> int:
 def _admin_token(url: str) -> str:
     services = open_services(url)
     try:
-        return create_token(services.database, name="e2e-admin", role=Role.ADMIN, party=None)
+        secret, _ = services.tokens.issue(system("e2e"), name="e2e-admin", role=Role.ADMIN)
+        return secret
     finally:
         services.close()
 

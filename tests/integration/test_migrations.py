@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 
 from adapters.bootstrap import Services, bootstrap
 from adapters.ledger import verify
@@ -38,7 +39,8 @@ from adapters.migrate import (
     upgrade,
 )
 from adapters.projection import PROJECTION_NAME
-from adapters.tables import commitment_summaries, metadata
+from adapters.tables import api_tokens, commitment_summaries, idempotency_records, metadata
+from adapters.tokens import authenticate, digest
 from domain.commands import LogProgress, RateHealth, Together
 from domain.tracker import Tracker
 from domain.views import stored_summary
@@ -272,3 +274,90 @@ def test_the_schema_this_code_needs_is_alembic_head() -> None:
 
     heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
     assert heads == [SCHEMA_REVISION]
+
+
+@BOTH
+def test_revision_0007_makes_token_names_unique_and_keeps_every_token_working(
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    upgrade(url, "0006")
+    made = datetime(2026, 1, 1, tzinfo=UTC)
+    tokens = {  # id: (name, minutes after `made`), as 0.5 allowed them
+        "a" * 32: ("ana.ca", 0),
+        "b" * 32: ("Ana.CA", 1),  # the same name but for its case
+        "c" * 32: ("ana.ca", 2),
+        "d" * 32: ("seed", 3),
+        "e" * 32: ("Ana García #2", 4),
+        "f" * 32: ("x" * 100, 5),
+        "1" * 32: ("luis.mx", 6),
+    }
+    secrets = {}
+    with engine_on(url) as engine:
+        reflected = MetaData()
+        with engine.begin() as connection:
+            table = Table("api_tokens", reflected, autoload_with=connection)
+            for token_id, (name, minutes) in tokens.items():
+                secrets[token_id] = f"cmt_{token_id}"
+                connection.execute(
+                    insert(table).values(
+                        id=token_id,
+                        name=name,
+                        role="editor",
+                        party="CA",
+                        token_hash=digest(secrets[token_id]),
+                        created_at=made + timedelta(minutes=minutes),
+                    )
+                )
+        old_rows(
+            engine,
+            {"idempotency_records": {"actor": "luis.mx", "key": "k1", "request_hash": "h"}},
+        )
+        old_rows(
+            engine,
+            {"idempotency_records": {"actor": "ana.ca", "key": "k2", "request_hash": "h"}},
+        )
+
+    upgrade(url)
+    command.check(alembic_config(url))
+    services = open_services(url)
+    try:
+        names = {t.id: t.name for t in services.tokens.list()}
+        for token_id, secret in secrets.items():  # every secret still works, as its token
+            principal = authenticate(services.database, secret)
+            assert principal is not None and principal.token_id == token_id
+            assert principal.name == names[token_id]
+        with services.database.reading() as connection:
+            found = connection.execute(select(api_tokens.c.id, api_tokens.c.name_key))
+            keys = {row.id: row.name_key for row in found}
+            actors = set(connection.execute(select(idempotency_records.c.actor)).scalars())
+    finally:
+        services.close()
+    assert names == {
+        "a" * 32: "ana.ca",  # the oldest keeps its name
+        "b" * 32: "Ana.CA-bbbbbbbb",
+        "c" * 32: "ana.ca-cccccccc",
+        "d" * 32: "seed-dddddddd",
+        "e" * 32: "Ana-Garc-a--2-eeeeeeee",
+        "f" * 32: "x" * 55 + "-ffffffff",
+        "1" * 32: "luis.mx",
+    }
+    assert keys == {token_id: name.lower() for token_id, name in names.items()}
+    # A retry of luis.mx's request is still answered; ana.ca's names two tokens.
+    assert actors == {"luis.mx#11111111", "ana.ca"}
+    with engine_on(url) as engine, engine.begin() as connection, pytest.raises(IntegrityError):
+        connection.execute(
+            insert(api_tokens).values(
+                id="2" * 32,
+                name="LUIS.MX",
+                name_key="luis.mx",
+                role="viewer",
+                token_hash="h",
+                created_at=made,
+            )
+        )
+
+    downgrade(url, "0006")
+    assert not {"name_key", "expires_at"} & columns(url, "api_tokens")
+    upgrade(url)
+    command.check(alembic_config(url))
