@@ -23,6 +23,7 @@ from api.routers import (
     ledger,
     reports,
     schedules,
+    tokens,
 )
 from api.schemas import ProblemOut
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     app.include_router(reports.router)
     app.include_router(schedules.router)
+    app.include_router(tokens.router)
     app.include_router(ledger.router)
     app.include_router(admin.router)
     app.include_router(health.router)

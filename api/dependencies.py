@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.bootstrap import Services
 from adapters.event_store import StoredTracker
+from adapters.tokens import TooManyFailures
 from api.problems import Problem
 from domain.access import Principal
 
@@ -38,40 +39,63 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+def client_address(request: Request) -> str:
+    """Who failed authentications are counted against. (Behind a reverse proxy on this
+    host, uvicorn takes the address from X-Forwarded-For: --forwarded-allow-ips.)"""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def too_many_failures(error: TooManyFailures) -> Problem:
+    return Problem(
+        429, str(error), kind="too-many-failures", headers={"Retry-After": str(error.seconds)}
+    )
+
+
 async def principal_of(
-    services: Services, credentials: HTTPAuthorizationCredentials | None
+    services: Services, credentials: HTTPAuthorizationCredentials | None, address: str
 ) -> Principal:
-    """The holder of the bearer token (401 without one, or for an unknown one)."""
+    """The holder of the bearer token (401 without one, or for an unknown, revoked or
+    expired one; 429 while `address` has failed too often lately, without a look-up)."""
     if credentials is None:
         raise Problem(
             401, "this endpoint needs `Authorization: Bearer <token>`", headers=_CHALLENGE
         )
+    authenticate = services.authenticate
+    try:
+        authenticate.refuse_if_limited(address)
+    except TooManyFailures as error:
+        raise too_many_failures(error) from None
     token = credentials.credentials
-    principal = services.authenticate.remembered(token)
+    principal = authenticate.remembered(token)
     if principal is None:
-        principal = await run_in_threadpool(services.authenticate, token)
+        principal = await run_in_threadpool(authenticate, token)
     if principal is None:
-        raise Problem(401, "the bearer token is unknown or revoked", headers=_CHALLENGE)
+        authenticate.failed(address)
+        raise Problem(
+            401, "the bearer token is unknown or revoked, or has expired", headers=_CHALLENGE
+        )
     return principal
 
 
-async def reader(services: ServicesDep, credentials: Credentials) -> Principal | None:
+async def reader(
+    request: Request, services: ServicesDep, credentials: Credentials
+) -> Principal | None:
     """Any valid token reads; with COMMITMENTS_PUBLIC_READ=true no token is needed."""
     if services.settings.public_read and credentials is None:
         return None
-    return await principal_of(services, credentials)
+    return await principal_of(services, credentials, client_address(request))
 
 
-async def writer(services: ServicesDep, credentials: Credentials) -> Principal:
+async def writer(request: Request, services: ServicesDep, credentials: Credentials) -> Principal:
     """Editors and admins write (editors only for their party: the domain checks that
     per commitment); viewers and editors without a party are refused before anything."""
-    principal = await principal_of(services, credentials)
+    principal = await principal_of(services, credentials, client_address(request))
     principal.require_writer()
     return principal
 
 
-async def admin(services: ServicesDep, credentials: Credentials) -> Principal:
-    principal = await principal_of(services, credentials)
+async def admin(request: Request, services: ServicesDep, credentials: Credentials) -> Principal:
+    principal = await principal_of(services, credentials, client_address(request))
     principal.require_admin()
     return principal
 

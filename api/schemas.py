@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.wire import body_model
-from domain.commands import DefineSchedule, RegisterCommitment
+from domain.commands import DefineSchedule, IssueToken, RegisterCommitment
 from domain.views import CommitmentSummary
 
 # Query bounds: positions are 64-bit, versions 32-bit in the stores.
@@ -54,7 +54,10 @@ def problems(**described: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-_AUTH = {"e401": "No token, or an unknown or revoked one"}
+_AUTH = {
+    "e401": "No token, or an unknown, revoked or expired one",
+    "e429": "Too many failed authentications from this address lately (see Retry-After)",
+}
 READ_PROBLEMS = problems(**_AUTH, e422="Invalid query parameter")
 PROBLEM_RESPONSES = problems(
     **_AUTH, e404="No such commitment (or version)", e422="Invalid query parameter"
@@ -119,9 +122,11 @@ SCHEDULE_WRITE_PROBLEMS = problems(
 if TYPE_CHECKING:  # to type checkers a body is a model; FastAPI sees the generated class
     CommitmentIn: TypeAlias = BaseModel
     ScheduleIn: TypeAlias = BaseModel
+    TokenIn: TypeAlias = BaseModel
 else:
     CommitmentIn = body_model(RegisterCommitment)
     ScheduleIn = body_model(DefineSchedule)
+    TokenIn = body_model(IssueToken)
 
 
 # ---- list and feed ---------------------------------------------------------------------
@@ -240,3 +245,62 @@ class ReportCheck(BaseModel):
 class ArchivedPage(BaseModel):
     items: list[ArchivedReport]
     next_cursor: str | None = Field(description="Pass as ?cursor= for older reports")
+
+
+# ---- tokens --------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    """An API token as admins see it: never its secret or the secret's hash."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1a2b3c4d5e6f47a8b9c0d1e2f3a4b5c6",
+                    "name": "ana.ca",
+                    "actor": "ana.ca#1a2b3c4d",
+                    "role": "editor",
+                    "party": "CA",
+                    "status": "active",
+                    "created_at": "2026-11-27T09:00:00+00:00",
+                    "expires_at": "2027-01-01T00:00:00+00:00",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
+    id: str = Field(description="32 hex digits")
+    name: str = Field(description="Unique whatever its case")
+    actor: str = Field(
+        description="What the events the token causes record as their actor: "
+        "name#<first 8 hex digits of the id>"
+    )
+    role: str = Field(examples=["editor"])
+    party: str | None
+    status: str = Field(description="active, expired or revoked")
+    created_at: str
+    expires_at: str | None = Field(description="null: never")
+    revoked_at: str | None
+
+
+class TokenCreated(TokenOut):
+    token: str | None = Field(
+        description="The bearer token, in this answer only (only its hash is stored). null "
+        "when this answers a retry with the same Idempotency-Key: if the first answer was "
+        "lost, revoke that token and issue another"
+    )
+
+
+TOKEN_WRITE_PROBLEMS = problems(
+    **_AUTH,
+    e400="Malformed If-Match or Idempotency-Key header",
+    e403="Not an admin token",
+    e404="No such token",
+    e409="The name is taken (whatever its case), or the token is revoked already",
+    e412="If-Match names another version than the token's current one",
+    e413="Body over 64 KiB",
+    e422="Invalid name (malformed or reserved), role, party (an editor needs one) or expiry, "
+    "or an Idempotency-Key reused with another request",
+)

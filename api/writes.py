@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from adapters.bootstrap import Services
 from adapters.idempotency import IdempotencyKey, fingerprint
-from adapters.unit_of_work import Write, Written
+from adapters.unit_of_work import Beside, Write, Written
 from adapters.wire import body_model, to_command
-from api.dependencies import Credentials, principal_of
+from api.dependencies import Credentials, client_address, principal_of
 from api.problems import Problem
 from api.schemas import written
 from domain.access import Principal
@@ -118,9 +118,11 @@ class WriteRequest:
         status_code: int,
         render: Render = _commitment_body,
         location: Locate | None = None,
+        beside: Beside | None = None,
     ) -> Response:
         """Run the command; answer with `render` of the result, and `location` of what it
-        created. `body` is what the client sent (None: nothing), for the Idempotency-Key."""
+        created. `body` is what the client sent (None: nothing), for the Idempotency-Key;
+        `beside` stores rows of its own with the events (a token's)."""
         written = self.services.unit_of_work.run(
             Write(
                 self.principal,
@@ -128,6 +130,7 @@ class WriteRequest:
                 ref=ref,
                 expected_version=parse_if_match(self.if_match),
                 idempotency=self.idempotency(body),
+                beside=beside,
             )
         )
         return self._respond(written, status_code, render, location)
@@ -190,7 +193,7 @@ IDEMPOTENCY_HEADERS = {"parameters": [_IDEMPOTENCY_KEY]}  # writes of what has n
 async def write_request(request: Request, credentials: Credentials) -> WriteRequest:
     """The caller must be a writer (an editor with a party, or an admin)."""
     services: Services = request.app.state.services
-    principal = await principal_of(services, credentials)
+    principal = await principal_of(services, credentials, client_address(request))
     principal.require_writer()
     headers = request.headers
     return WriteRequest(
@@ -199,7 +202,7 @@ async def write_request(request: Request, credentials: Credentials) -> WriteRequ
 
 
 async def admin_write_request(request: Request, credentials: Credentials) -> WriteRequest:
-    """The caller must be an admin (schedules)."""
+    """The caller must be an admin (schedules, tokens)."""
     write = await write_request(request, credentials)
     write.principal.require_admin()
     return write

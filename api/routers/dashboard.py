@@ -25,7 +25,8 @@ from adapters.bootstrap import Services
 from adapters.history import commitment_history
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
-from api.dependencies import ServicesDep
+from adapters.tokens import TooManyFailures
+from api.dependencies import ServicesDep, client_address
 from domain.errors import NotFound
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
@@ -63,8 +64,11 @@ def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
 def _signed_in(request: Request, services: Services) -> bool | None:
     """True or False (public read) when the page may be shown; None when a sign-in is needed."""
     token = request.cookies.get(COOKIE)
-    if token and services.authenticate(token) is not None:
-        return True
+    try:
+        if token and services.authenticate.check(token, client_address(request)) is not None:
+            return True
+    except TooManyFailures:
+        pass  # as if signed out: signing in says why it cannot be done now
     return False if services.settings.public_read else None
 
 
@@ -254,13 +258,27 @@ def login(
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    if services.authenticate(token.strip()) is None:
+    try:
+        principal = services.authenticate.check(token.strip(), client_address(request))
+    except TooManyFailures as error:
         return templates.TemplateResponse(
             request,
             "login.html.j2",
             {
                 "next": _safe_next(next),
-                "error": "That token is unknown or revoked.",
+                "error": f"Too many failed sign-ins from here; try again in {error.seconds} s.",
+                "signed_in": False,
+            },
+            status_code=429,
+            headers={"Retry-After": str(error.seconds)},
+        )
+    if principal is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html.j2",
+            {
+                "next": _safe_next(next),
+                "error": "That token is unknown or revoked, or has expired.",
                 "signed_in": False,
             },
             status_code=401,

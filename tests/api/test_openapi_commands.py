@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -30,6 +30,8 @@ from domain.commands import (
     CompleteMilestone,
     DefineIndicator,
     DefineSchedule,
+    EarlierToken,
+    IssueToken,
     LogProgress,
     PlannedMilestone,
     RateHealth,
@@ -37,6 +39,7 @@ from domain.commands import (
     RegisterCommitment,
     RemoveSchedule,
     ReviseDetails,
+    RevokeToken,
     Together,
     Unchanged,
 )
@@ -58,7 +61,11 @@ COMMAND_ROUTES: dict[tuple[str, str], type[Any]] = {
     ("post", f"{C}/{{ref}}/evidence"): AttachEvidence,
     ("post", "/api/v1/schedules"): DefineSchedule,
     ("delete", "/api/v1/schedules/{name}"): RemoveSchedule,
+    ("post", "/api/v1/tokens"): IssueToken,
 }
+# Writes whose command the server completes: the URL names the token by id, name or actor,
+# and the server adds what the token's row says of it (EarlierToken, a value).
+SERVER_MADE = {("delete", "/api/v1/tokens/{ref}"): RevokeToken}
 # Writes that are not commands on an aggregate (they write no events).
 OTHER_WRITES = {("post", "/api/v1/reports"), ("post", "/api/v1/admin/projections/rebuild")}
 # POSTs that write nothing (a report file sent to be checked).
@@ -140,6 +147,8 @@ def agree(spec: dict[str, Any], annotation: Any, schema: dict[str, Any], where: 
         assert schema["type"] == "string", where
     elif annotation is int:
         assert schema["type"] == "integer", where
+    elif annotation is datetime:
+        assert (schema["type"], schema["format"]) == ("string", "date-time"), where
     elif annotation is date:
         assert (schema["type"], schema["format"]) == ("string", "date"), where
     else:
@@ -172,7 +181,7 @@ def test_every_write_route_is_listed_here(spec: dict[str, Any]) -> None:
         for method in operations
         if method in WRITE_METHODS
     }
-    assert writes - NOT_WRITES == set(COMMAND_ROUTES) | OTHER_WRITES
+    assert writes - NOT_WRITES == set(COMMAND_ROUTES) | set(SERVER_MADE) | OTHER_WRITES
 
 
 def test_every_command_has_a_route() -> None:
@@ -183,8 +192,13 @@ def test_every_command_has_a_route() -> None:
         and dataclasses.is_dataclass(value)
         and value.__module__ == commands.__name__
     }
-    # Together is the seeds' way to save several commands at once; PlannedMilestone a value.
-    assert set(COMMAND_ROUTES.values()) == defined - {Together, PlannedMilestone}
+    # Together is the seeds' way to save several commands at once; PlannedMilestone and
+    # EarlierToken are values.
+    assert set(COMMAND_ROUTES.values()) | set(SERVER_MADE.values()) == defined - {
+        Together,
+        PlannedMilestone,
+        EarlierToken,
+    }
 
 
 @pytest.mark.parametrize(

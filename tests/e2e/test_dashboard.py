@@ -83,7 +83,10 @@ def signed_in(open_browser: OpenBrowser, server: Server) -> Watched:
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.startswith(f"{server.base}/login")  # a wrong token does not sign in
-    assert page.get_by_role("alert").inner_text() == "That token is unknown or revoked."
+    assert (
+        page.get_by_role("alert").inner_text()
+        == "That token is unknown or revoked, or has expired."
+    )
     watched = Watched(page)  # from here on: no console error, no request elsewhere
     page.fill("#token", server.token)
     page.keyboard.press("Enter")
