@@ -60,6 +60,22 @@ event_chain = Table(
         autoincrement=False,
     ),
     Column("hash", String(64), nullable=False),
+    # The event's leaf index in the Merkle tree: 0, 1, 2, ... in log order, without gaps
+    # even where positions have them.
+    Column("leaf", BigInteger, nullable=False),
+    Index("event_chain_leaf_idx", "leaf", unique=True),
+)
+
+# The Merkle tree over the log (RFC 9162, domain/merkle.py): the hash of every complete
+# perfect subtree, written with the events that complete it. A node (level, index) covers
+# leaves [index * 2**level, (index + 1) * 2**level) and is keyed by the last of them, so
+# rows are appended in key order and a scan in key order follows the log.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("last_leaf", BigInteger, primary_key=True, autoincrement=False),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
 )
 
 # Bearer tokens: only a hash of each token is stored.

@@ -266,7 +266,7 @@ class UnitOfWork:
                 raise
             return
         self.tracker.write_cache.commit()
-        recorder.chain_head = write.chain_head
+        recorder.tip = write.tip
 
     def _gather(self, batch: list[_Job]) -> None:
         """Add the writes queued behind the batch (it is the head of the queue)."""

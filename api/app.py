@@ -21,6 +21,7 @@ from api.routers import (
     events,
     health,
     ledger,
+    proofs,
     reports,
     schedules,
 )
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(schedules.router)
     app.include_router(ledger.router)
+    app.include_router(proofs.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)

@@ -27,6 +27,10 @@ class HistoryEntry(BaseModel):
     hash: str | None = Field(
         description="The event's hash-chain entry: sha256(previous entry || the stored event)"
     )
+    leaf_index: int | None = Field(
+        description="The event's leaf in the log's Merkle tree (0, 1, 2, ... in log order); "
+        "prove it with GET /api/v1/proofs/inclusion"
+    )
 
 
 class ProblemOut(BaseModel):
@@ -151,6 +155,8 @@ class LedgerOut(BaseModel):
                     "events": 157,
                     "head_position": 157,
                     "chain_head": "3f1c...e9",
+                    "tree_size": 157,
+                    "root_hash": "9a0b...41",
                     "verified": True,
                     "first_bad_position": None,
                     "problem": None,
@@ -162,9 +168,34 @@ class LedgerOut(BaseModel):
     events: int = Field(description="Events verified before the first mismatch (all when verified)")
     head_position: int = Field(description="Position of the last verified event")
     chain_head: str | None = Field(description="Chain entry of the last verified event")
+    tree_size: int = Field(description="Leaves of the Merkle tree over the verified events")
+    root_hash: str = Field(description="RFC 9162 root of that tree (hex)")
     verified: bool
     first_bad_position: int | None
     problem: str | None = Field(description="What is wrong at first_bad_position")
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 section 2.1.3: the event's leaf is in the tree of `tree_size` leaves."""
+
+    position: int = Field(description="The event's position in the log")
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || the event's canonical bytes), hex")
+    root_hash: str = Field(description="Root of the tree of tree_size leaves, hex")
+    proof: list[str] = Field(description="The audit path, hex, bottom-up")
+
+
+class ConsistencyProofOut(BaseModel):
+    """RFC 9162 section 2.1.4: the tree of `to` leaves extends the tree of `from` leaves."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+    from_root: str = Field(description="Root of the tree of `from` leaves, hex")
+    to_root: str = Field(description="Root of the tree of `to` leaves, hex")
+    proof: list[str] = Field(description="The consistency proof, hex")
 
 
 class FieldChange(BaseModel):
