@@ -27,7 +27,14 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text
 
 from adapters.database import Database
-from adapters.ledger import GENESIS, canonical_bytes, chain_hash, events_with_hashes, node_row
+from adapters.ledger import (
+    GENESIS,
+    as_uuid,
+    canonical_bytes,
+    chain_hash,
+    events_with_hashes,
+    node_row,
+)
 from adapters.tables import (
     EVENTS_TABLE,
     event_chain,
@@ -95,7 +102,7 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
                 leaf_hash(
                     canonical_bytes(
                         row.id,
-                        _uuid(originator),
+                        as_uuid(originator),
                         row.originator_version,
                         row.topic,
                         bytes(row.state),
@@ -326,7 +333,3 @@ def import_log(database: Database, path: Path) -> LogSummary:
                 {"head": head},
             )
     return LogSummary(count, head, last_hash, reports)
-
-
-def _uuid(value: Any) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from adapters.checkpoints import Checkpoints, read_signer
 from adapters.database import Database
 from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
@@ -20,6 +21,7 @@ from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings
 from adapters.tokens import Authenticator
 from adapters.unit_of_work import UnitOfWork
+from domain.checkpoint import Verifier
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Services:
     reports: ReportArchive
     scheduler: ReportScheduler
     authenticate: Authenticator
+    checkpoints: Checkpoints
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
         if follower:
@@ -66,8 +69,21 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
     projection = ReadModelProjection(database, tracker)
     follower = ProjectionFollower(projection)
     unit_of_work.after_commit.append(follower.wake)
-    reports = ReportArchive(database, tracker)
-    scheduler = ReportScheduler(database, reports, projection)
+    checkpoints = Checkpoints(
+        database,
+        origin=settings.log_origin,
+        signer=read_signer(settings.signing_key_file),
+        operator=Verifier.parse(settings.operator_key) if settings.operator_key else None,
+        witnesses=[Verifier.parse(key) for key in settings.witness_keys],
+    )
+    reports = ReportArchive(database, tracker, checkpoints)
+    scheduler = ReportScheduler(
+        database,
+        reports,
+        projection,
+        checkpoints=checkpoints,
+        checkpoint_seconds=settings.checkpoint_seconds,
+    )
     return Services(
         settings,
         database,
@@ -78,6 +94,7 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
         reports,
         scheduler,
         Authenticator(database),
+        checkpoints,
     )
 
 

@@ -118,7 +118,7 @@ def extend(
     for position, event in sorted(stored, key=lambda item: item[0]):
         canonical = canonical_bytes(
             position,
-            _uuid(event.originator_id),
+            as_uuid(event.originator_id),
             event.originator_version,
             event.topic,
             event.state,
@@ -244,7 +244,7 @@ def _verify(connection: Connection) -> Verification:
             assert event is not None and entry is not None
             canonical = canonical_bytes(
                 event.id,
-                _uuid(event.originator_id),
+                as_uuid(event.originator_id),
                 event.originator_version,
                 event.topic,
                 bytes(event.state),
@@ -295,7 +295,7 @@ def _result(
     )
 
 
-def _uuid(value: Any) -> UUID:
+def as_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 

@@ -25,6 +25,15 @@ def root_at(connection: Connection, size: int) -> bytes:
     return merkle.root_hash(size, _nodes(connection, merkle.root_ids(size)))
 
 
+def tree_head_at(connection: Connection, position: int) -> tuple[int, str]:
+    """(size, root hex) of the tree of the events at or before `position`."""
+    last = connection.execute(
+        select(func.max(event_chain.c.leaf)).where(event_chain.c.position <= position)
+    ).scalar_one()
+    size = 0 if last is None else int(last) + 1
+    return size, root_at(connection, size).hex()
+
+
 def inclusion(database: Database, position: int, size: int | None = None) -> dict[str, Any]:
     """Proof that the event at `position` is in the tree of `size` leaves (default: now)."""
     with database.reading() as connection:
@@ -70,6 +79,14 @@ def consistency(database: Database, first: int, second: int | None = None) -> di
         "to_root": merkle.root_hash(second, nodes).hex(),
         "proof": [node.hex() for node in merkle.consistency_proof(first, second, nodes)],
     }
+
+
+def consistency_nodes(connection: Connection, first: int, second: int) -> list[bytes]:
+    """The consistency proof from the tree of `first` leaves to that of `second`."""
+    if first == 0 or first == second:
+        return []
+    ids = merkle.consistency_proof_ids(first, second)
+    return merkle.consistency_proof(first, second, _nodes(connection, ids))
 
 
 def _nodes(connection: Connection, ids: list[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:

@@ -78,6 +78,29 @@ merkle_nodes = Table(
     Column("hash", LargeBinary(32), nullable=False),
 )
 
+# Signed checkpoints (adapters/checkpoints.py): the operator's C2SP signed note of one
+# tree head, and the witnesses' cosignatures of it, kept line by line as they arrive.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
+checkpoint_cosignatures = Table(
+    "checkpoint_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("line", Text, nullable=False),
+    # The POSIX time the witness signed (from the cosignature itself).
+    Column("timestamp", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
 # Bearer tokens: only a hash of each token is stored.
 api_tokens = Table(
     "api_tokens",

@@ -251,6 +251,19 @@ class RecordedInputs(BaseModel):
     chain_head: str | None
     language: str
     format_version: int
+    tree_size: int | None = Field(description="The log's Merkle tree size at the position")
+    root_hash: str | None = Field(description="That tree's root (hex)")
+
+
+class CheckpointCover(BaseModel):
+    """The signed checkpoint that includes a report's tree."""
+
+    tree_size: int
+    root_hash: str
+    signed_by: list[str] = Field(description="Configured operator key that signed it")
+    cosigned_by: list[str] = Field(description="Configured witness keys that co-signed it")
+    consistent: bool = Field(description="The report's tree is a prefix of it (RFC 9162)")
+    note: str = Field(description="The checkpoint as a C2SP signed note")
 
 
 class ReportCheck(BaseModel):
@@ -265,6 +278,10 @@ class ReportCheck(BaseModel):
     matches_log: bool = Field(description="Its chain head is the log's at its position")
     problem: str | None
     archived_as: list[str] = Field(description="Archived reports with these very bytes")
+    checkpoint: CheckpointCover | None = Field(
+        description="The signed checkpoint including the report (null: no operator key set)"
+    )
+    checkpoint_problem: str | None
     verified: bool
 
 

@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -31,13 +32,14 @@ STORES = ["sqlite", "postgresql"]
 SKIP_WITHOUT_POSTGRES = "no PostgreSQL: set COMMITMENTS_TEST_POSTGRES_URL to run these"
 
 
-def settings(url: str, **overrides: bool) -> Settings:
+def settings(url: str, **overrides: Any) -> Settings:
     """Settings for a test process: no follower or scheduler threads unless asked for."""
-    values = {"public_read": False, "scheduler": False, "projector": False} | overrides
+    values: dict[str, Any] = {"public_read": False, "scheduler": False, "projector": False}
+    values |= overrides
     return Settings(database_url=url, **values)
 
 
-def open_services(url: str, **overrides: bool) -> Services:
+def open_services(url: str, **overrides: Any) -> Services:
     return bootstrap(settings(url, **overrides))
 
 

@@ -68,8 +68,15 @@ def commitment_events(
 
 
 def compose(
-    histories: Iterable[list[Commitment.Event]], inputs: ReportInputs, *, chain_head: str | None
+    histories: Iterable[list[Commitment.Event]],
+    inputs: ReportInputs,
+    *,
+    chain_head: str | None,
+    tree_size: int = 0,
+    root_hash: str = "",
 ) -> dict[str, Any]:
+    """The report's data. The chain head and the Merkle tree head (size, root) are the
+    log's at the report's position: what a signed checkpoint must cover."""
     as_of = inputs.as_of
     start = as_of - timedelta(days=inputs.period_days)
     rows: list[_Row] = []
@@ -106,6 +113,8 @@ def compose(
             "period_days": inputs.period_days,
             "log_position": inputs.at_position,
             "chain_head": chain_head,
+            "tree_size": tree_size,
+            "root_hash": root_hash,
             "language": inputs.language,
             "format_version": REPORT_FORMAT_VERSION,
             "generator": f"commitments-tracker progress report v{REPORT_FORMAT_VERSION}",
@@ -125,9 +134,11 @@ METHOD = [
     "A milestone is overdue when its due date is before the as-of date and it is not "
     "completed by then; a commitment is overdue when its target date has passed likewise.",
     "The footer records every input of this report (as-of date, period, log position, "
-    "language, format version) and the log's chain head at that position: "
-    "commitments verify --report FILE regenerates the report from them, compares it with "
-    "the file byte for byte, says where they differ, and checks the chain head.",
+    "language, format version), the log's chain head at that position and the log's "
+    "Merkle tree there (size and root, RFC 9162): commitments verify --report FILE "
+    "regenerates the report from them, compares it with the file byte for byte, says "
+    "where they differ, checks the chain head, and checks that a checkpoint signed by the "
+    "operator (and co-signed by the parties' witnesses) includes that tree.",
 ]
 
 

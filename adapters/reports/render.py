@@ -28,7 +28,7 @@ CSV_COLUMNS = [
     "progress", "progress_at_start", "progress_as_of", "confidence", "target_date", "overdue",
     "milestones_total", "milestones_completed", "milestones_missed", "next_milestone",
     "next_milestone_due", "health_rationale", "version", "report_as_of", "period_days",
-    "log_position", "chain_head", "language", "format_version",
+    "log_position", "chain_head", "tree_size", "root_hash", "language", "format_version",
 ]  # fmt: skip
 
 _templates = Environment(
@@ -84,6 +84,8 @@ def _csv_row(item: dict[str, Any], footer: dict[str, Any]) -> dict[str, Any]:
     row["report_as_of"] = footer["as_of"]
     row["log_position"] = footer["log_position"]
     row["chain_head"] = footer["chain_head"]
+    row["tree_size"] = footer["tree_size"]
+    row["root_hash"] = footer["root_hash"]
     row["period_days"] = footer["period_days"]
     row["language"] = footer["language"]
     row["format_version"] = footer["format_version"]
@@ -131,6 +133,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Period (days)", report["period"]["days"]),
         ("Log position", report["footer"]["log_position"]),
         ("Chain head", report["footer"]["chain_head"]),
+        ("Tree size", report["footer"]["tree_size"]),
+        ("Tree root", report["footer"]["root_hash"]),
         ("Language", report["footer"]["language"]),
         ("Format version", report["footer"]["format_version"]),
     ]:

@@ -102,7 +102,7 @@ class Api:
 
 
 @contextmanager
-def serving(url: str, **overrides: bool) -> Iterator[Api]:
+def serving(url: str, **overrides: Any) -> Iterator[Api]:
     """The app on `url` for the length of a block (another process, other settings)."""
     app = create_app(settings(url, **overrides))
     with TestClient(app) as client:

@@ -60,7 +60,12 @@ COMMAND_ROUTES: dict[tuple[str, str], type[Any]] = {
     ("delete", "/api/v1/schedules/{name}"): RemoveSchedule,
 }
 # Writes that are not commands on an aggregate (they write no events).
-OTHER_WRITES = {("post", "/api/v1/reports"), ("post", "/api/v1/admin/projections/rebuild")}
+OTHER_WRITES = {
+    ("post", "/api/v1/reports"),
+    ("post", "/api/v1/admin/projections/rebuild"),
+    ("post", "/api/v1/checkpoint"),
+    ("post", "/api/v1/checkpoint/cosignatures"),
+}
 # POSTs that write nothing (a report file sent to be checked).
 NOT_WRITES = {("post", "/api/v1/reports/verify")}
 WRITE_METHODS = {"post", "put", "patch", "delete"}

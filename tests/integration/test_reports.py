@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from adapters.bootstrap import Services
 from adapters.ledger import verify
+from adapters.proofs import tree_head_at
 from adapters.reports import verification
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import render
@@ -283,6 +284,9 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
 
     # Each archived artefact checks out by its content, and reproduces by its id.
     chain = verify(app.database)
+    with app.database.reading() as connection:
+        tree_size, root_hash = tree_head_at(connection, inputs.at_position)
+    assert tree_size == inputs.at_position  # positions and leaves go together here
     for fmt in stored["formats"]:
         content = app.reports.artefact(stored["id"], fmt).content
         checked = app.reports.check(content, chain)
@@ -296,6 +300,8 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
             "chain_head": stored["chain_head"],
             "language": "en",
             "format_version": 2,
+            "tree_size": tree_size,
+            "root_hash": root_hash,
         }
         assert app.reports.reproduce(stored["id"], fmt).content == content
 
