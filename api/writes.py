@@ -235,6 +235,8 @@ class CommandRoute:
     created: str | None = None  # the collection a 201 creates in: Location names it
     # When the write may be only a proposal (202): what 202 means, and how to tell.
     accepted: tuple[str, Accepted] | None = None
+    # The body may be left out (a command whose fields all have defaults): none is `{}`.
+    optional_body: bool = False
 
     def add_to(self, router: APIRouter, *, responses: dict[int | str, dict[str, Any]]) -> None:
         location = self.created is not None
@@ -264,7 +266,13 @@ class CommandRoute:
         location = None if self.created is None else _created_in(self.created)
         accepted = None if self.accepted is None else self.accepted[1]
 
-        def endpoint(*, ref: str, body: BaseModel, write: WriteRequest, **path: str) -> Response:
+        model = body_model(self.command)
+
+        def endpoint(
+            *, ref: str, body: BaseModel | None, write: WriteRequest, **path: str
+        ) -> Response:
+            if body is None:  # left out: the same request as `{}` (Idempotency-Key too)
+                body = model()
             command = to_command(route.command, body, **path)
             return write.run(
                 command,
@@ -280,9 +288,12 @@ class CommandRoute:
             Parameter(name, Parameter.KEYWORD_ONLY, annotation=str)
             for name in ("ref", *self.command.PATH)
         ]
-        parameters.append(
-            Parameter("body", Parameter.KEYWORD_ONLY, annotation=body_model(self.command))
-        )
+        if self.optional_body:
+            parameters.append(
+                Parameter("body", Parameter.KEYWORD_ONLY, annotation=model | None, default=None)
+            )
+        else:
+            parameters.append(Parameter("body", Parameter.KEYWORD_ONLY, annotation=model))
         parameters.append(Parameter("write", Parameter.KEYWORD_ONLY, annotation=WriteDep))
         endpoint.__signature__ = Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
         return endpoint

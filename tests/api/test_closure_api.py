@@ -168,7 +168,7 @@ def test_an_admin_closes_alone_and_the_history_says_so(api: Api) -> None:
 
 def test_an_admin_confirms_a_proposal_alone(api: Api) -> None:
     proposed(api)
-    response = api.post(f"{HYDRO}/closure/confirm", json={})
+    response = api.post(f"{HYDRO}/closure/confirm")  # no body: as {}
     assert response.status_code == 200 and response.json()["status"] == "completed"
     confirmed = api.history("CMAP-PROS-HYDRO")[-2]
     assert (confirmed["data"]["alone"], confirmed["data"]["party"]) == (True, None)
@@ -191,8 +191,8 @@ def test_a_proposal_replayed_by_its_idempotency_key_is_202_again(api: Api) -> No
     assert again.json() == first.json()
     assert len(api.history("CMAP-PROS-HYDRO")) == 3
     confirm = {"Idempotency-Key": "confirm-hydro"}
-    done = api.post(f"{HYDRO}/closure/confirm", "ca", json={}, headers=confirm)
-    redone = api.post(f"{HYDRO}/closure/confirm", "ca", json={}, headers=confirm)
+    done = api.post(f"{HYDRO}/closure/confirm", "ca", headers=confirm)
+    redone = api.post(f"{HYDRO}/closure/confirm", "ca", json={}, headers=confirm)  # the same
     assert (done.status_code, redone.status_code) == (200, 200)
     assert redone.json() == done.json() and redone.headers["Idempotent-Replayed"] == "true"
     stale = api.post(
