@@ -97,7 +97,7 @@ class Tracker(Application[UUID]):
     def register(self, principal: Principal, command: RegisterCommitment) -> Change:
         """Register a commitment, with its planned milestones, in one atomic save."""
         principal.require_write(command.parties)
-        commitment = Commitment.register(command, actor=principal.name)
+        commitment = Commitment.register(command, actor=principal.name, by=principal)
         duplicate = DuplicateCode(f"a commitment with code {command.code} is already registered")
         if self._load_for_write(commitment.id) is not None:
             raise duplicate
@@ -118,7 +118,7 @@ class Tracker(Application[UUID]):
         commitment = self._commitment(self._load_for_write(self._resolve(ref)), ref)
         principal.require_write(commitment.parties)
         check_version(expected_version, commitment.version)
-        result = self._resolved(command).apply(commitment, principal.name)
+        result = self._resolved(command).apply(commitment, principal.name, principal)
         return self._save(commitment, result)
 
     def define_schedule(

@@ -17,6 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Connection, select
 
 from adapters.tables import events
+from domain import clock
 from domain.commitment import Commitment, replay
 from domain.views import number, summarize
 from domain.vocabulary import Health, Pillar, Status
@@ -100,6 +101,8 @@ def compose(
         "headline": _headline(rows),
         "commitments": [_commitment(r, as_of) for r in rows],
         "changes": _changes(rows, start, as_of),
+        # Only when some are pending: reports of logs without any keep their bytes.
+        **({"pending_closures": pending} if (pending := _pending_closures(rows)) else {}),
         "milestones": _milestones(rows, as_of),
         "indicators": _indicators(rows),
         "risks": _risks(rows),
@@ -285,6 +288,33 @@ def _changes(rows: list[_Row], start: date, end: date) -> list[dict[str, Any]]:
                 )
     changes.sort(key=lambda c: (c["date"], c["code"], c["recorded_at"]))
     return changes
+
+
+def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
+    """Closures proposed by one party and awaiting another's confirmation, as of the
+    report's date (a proposal counts from the date of the status it proposes)."""
+    pending = []
+    for row in rows:
+        p = row.now.pending_closure
+        if p is None:
+            continue
+        pending.append(
+            {
+                "code": row.now.code,
+                "title": row.now.title,
+                "status": row.now.status.value,
+                "proposed_status": p.status.value,
+                "as_of": p.as_of.isoformat(),
+                "reason": p.reason,
+                "superseded_by": p.superseded_by,
+                "proposed_by": p.proposed_by,
+                "proposed_by_party": p.proposed_by_party,
+                "proposed_at": clock.as_utc(p.proposed_at).isoformat(),
+                "awaiting": [party for party in row.now.parties if party != p.proposed_by_party],
+            }
+        )
+    pending.sort(key=lambda p: (p["as_of"], p["code"]))
+    return pending
 
 
 def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]]:

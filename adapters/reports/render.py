@@ -180,6 +180,16 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for i in report["indicators"]:
         indicators.append([_inert(i[c]) for c in columns])
 
+    if report.get("pending_closures"):  # only when some are pending, like the section
+        closures = workbook.create_sheet("Pending closures")
+        columns = ["code", "status", "proposed_status", "as_of", "proposed_by_party",
+                   "proposed_by", "awaiting", "reason"]  # fmt: skip
+        closures.append(columns)
+        for cell in closures[1]:
+            cell.font = bold
+        for p in report["pending_closures"]:
+            closures.append([_inert(" ".join(p[c]) if c == "awaiting" else p[c]) for c in columns])
+
     # Same data, same bytes: fixed document times, and fixed times inside the zip.
     moment = datetime.fromisoformat(report["as_of"] + "T00:00:00")
     workbook.properties.created = moment
