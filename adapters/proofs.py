@@ -57,7 +57,7 @@ def inclusion(database: Database, position: int, size: int | None = None) -> dic
         "tree_size": size,
         "leaf_hash": nodes[(0, leaf)].hex(),
         "root_hash": merkle.root_hash(size, nodes).hex(),
-        "proof": [node.hex() for node in merkle.inclusion_proof(leaf, size, nodes)],
+        "path": [node.hex() for node in merkle.inclusion_proof(leaf, size, nodes)],
     }
 
 
@@ -77,7 +77,7 @@ def consistency(database: Database, first: int, second: int | None = None) -> di
         "to": second,
         "from_root": merkle.root_hash(first, nodes).hex(),
         "to_root": merkle.root_hash(second, nodes).hex(),
-        "proof": [node.hex() for node in merkle.consistency_proof(first, second, nodes)],
+        "path": [node.hex() for node in merkle.consistency_proof(first, second, nodes)],
     }
 
 

@@ -204,7 +204,7 @@ def _check_extends(transport: Transport, previous: WitnessState, checkpoint: Che
     if status != 200:
         raise WitnessRefused(f"no consistency proof from {old} to {new}: {status} {_brief(text)}")
     try:
-        proof = [bytes.fromhex(node) for node in json.loads(text)["proof"]]
+        proof = [bytes.fromhex(node) for node in json.loads(text)["path"]]
     except (ValueError, KeyError, TypeError):
         raise WitnessRefused(f"the consistency proof from {old} to {new} is malformed") from None
     if not merkle.verify_consistency(

@@ -183,7 +183,7 @@ class InclusionProofOut(BaseModel):
     tree_size: int
     leaf_hash: str = Field(description="SHA-256(0x00 || the event's canonical bytes), hex")
     root_hash: str = Field(description="Root of the tree of tree_size leaves, hex")
-    proof: list[str] = Field(description="The audit path, hex, bottom-up")
+    path: list[str] = Field(description="The audit path (inclusion proof), hex, bottom-up")
 
 
 class ConsistencyProofOut(BaseModel):
@@ -195,7 +195,7 @@ class ConsistencyProofOut(BaseModel):
     to: int
     from_root: str = Field(description="Root of the tree of `from` leaves, hex")
     to_root: str = Field(description="Root of the tree of `to` leaves, hex")
-    proof: list[str] = Field(description="The consistency proof, hex")
+    path: list[str] = Field(description="The consistency proof, hex")
 
 
 class FieldChange(BaseModel):

@@ -59,7 +59,7 @@ def test_inclusion_proofs_verify_by_the_rfc_and_match_pymerkle(api: Api) -> None
                 f"{PROOFS}/inclusion?position={positions[index]}&tree_size={tree_size}",
                 who="viewer",
             )
-            proof = [bytes.fromhex(p) for p in body["proof"]]
+            proof = [bytes.fromhex(p) for p in body["path"]]
             root = bytes.fromhex(body["root_hash"])
             leaf = bytes.fromhex(body["leaf_hash"])
             assert (body["leaf_index"], body["tree_size"]) == (index, tree_size)
@@ -89,7 +89,7 @@ def test_consistency_proofs_verify_by_the_rfc_and_commit_to_pymerkles_roots(api:
     size = len(leaves)
     for first, second in [(1, 1), (1, 2), (3, 8), (7, 64), (64, size), (size - 1, size)]:
         body = api.json(f"{PROOFS}/consistency?from={first}&to={second}", who="viewer")
-        proof = [bytes.fromhex(p) for p in body["proof"]]
+        proof = [bytes.fromhex(p) for p in body["path"]]
         old, new = bytes.fromhex(body["from_root"]), bytes.fromhex(body["to_root"])
         assert old.hex() == independent_root(leaves, first)
         assert new.hex() == independent_root(leaves, second)
