@@ -300,9 +300,21 @@ def keygen(
 
 
 @app.command()
-def checkpoint() -> None:
+def checkpoint(
+    public_key: Annotated[
+        bool,
+        typer.Option(
+            "--public-key", help="Print the signing key's public verifier key; sign nothing"
+        ),
+    ] = False,
+) -> None:
     """Sign the log's current Merkle tree head and print the checkpoint (a C2SP note)."""
     with services() as s:
+        if public_key:
+            if s.checkpoints.operator is None:
+                raise UserError("no operator key: set COMMITMENTS_SIGNING_KEY_FILE")
+            typer.echo(s.checkpoints.operator.encode())
+            return
         signed = s.checkpoints.sign()
     typer.echo(signed.note.text(), nl=False)
 
