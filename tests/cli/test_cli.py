@@ -649,6 +649,7 @@ def test_keygen_checkpoint_and_the_report_check_against_it(
     note = Note.parse(signed.out)
     assert note.body.startswith("t.example/log\n")
     assert verified_by(note, [Verifier.parse(public)]) == ["tracker.example/operator"]
+    assert cli(seeded_url, "checkpoint", "--public-key", **env).out.strip() == public
 
     report = tmp_path / "r.md"
     assert cli(seeded_url, "report", "--format", "md", "--out", str(report), **env).status == 0
