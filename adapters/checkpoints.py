@@ -188,7 +188,8 @@ class Checkpoints:
         rows = connection.execute(
             select(*STORED_EVENT, event_chain.c.leaf)
             .join(event_chain, event_chain.c.position == events.c.id)
-            .where(event_chain.c.leaf >= start)
+            # Bounded: on PostgreSQL each statement sees what committed before it began.
+            .where(event_chain.c.leaf >= start, event_chain.c.leaf < size)
             .order_by(event_chain.c.leaf)
         )
         for row in rows:
