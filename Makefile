@@ -19,10 +19,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The operator's checkpoint signing key for `make run`: made once, kept beside the
+# SQLite database (set COMMITMENTS_SIGNING_KEY_FILE to use another).
+run: export COMMITMENTS_SIGNING_KEY_FILE ?= var/operator.key
+
 run: install
+	@mkdir -p $(dir $(COMMITMENTS_SIGNING_KEY_FILE))
+	@test -f $(COMMITMENTS_SIGNING_KEY_FILE) || $(BIN)/commitments keygen --name commitments-operator --out $(COMMITMENTS_SIGNING_KEY_FILE) 2>/dev/null >/dev/null
 	$(BIN)/commitments migrate
 	$(BIN)/commitments seed --demo
 	@$(BIN)/commitments token bootstrap --name admin | sed 's/^/Admin token (shown once, keep it): /'
+	@$(BIN)/commitments checkpoint --public-key | sed 's/^/Operator public key (witnesses set it as COMMITMENTS_OPERATOR_KEY): /'
 	$(BIN)/commitments serve --host $(HOST) --port $(PORT)
 
 test: lint typecheck pytest

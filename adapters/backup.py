@@ -2,9 +2,10 @@
 report archive.
 
 The file is a header line, one line per event in log order (position, originator id,
-version, topic, the stored state in base64, and the chain entry), one line per archived
-report (its inputs and its artefacts with their sha256), and a trailer with the counts
-and the chain head. Both directions stream: memory stays flat however long the log. An
+version, topic, the stored state in base64, the chain entry and the Merkle leaf index),
+one line per archived report (its inputs and its artefacts with their sha256), and a
+trailer with the counts, the chain head and the Merkle tree's size and root. Both
+directions stream: memory stays flat however long the log. An
 import goes into an empty database only, checks every line (events against the chain,
 artefacts against their sha256) before writing anything, and then writes all of it in
 one transaction, so a restored database serves and verifies every archived report.
@@ -26,12 +27,28 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text
 
 from adapters.database import Database
-from adapters.ledger import GENESIS, canonical_bytes, chain_hash, events_with_hashes
-from adapters.tables import EVENTS_TABLE, event_chain, events, report_archive, report_artefacts
+from adapters.ledger import (
+    GENESIS,
+    as_uuid,
+    canonical_bytes,
+    chain_hash,
+    events_with_hashes,
+    node_row,
+)
+from adapters.tables import (
+    EVENTS_TABLE,
+    event_chain,
+    events,
+    merkle_nodes,
+    report_archive,
+    report_artefacts,
+)
 from domain import clock
+from domain.merkle import Frontier, leaf_hash
 
 FORMAT = "commitments-event-log"
-FORMAT_VERSION = 2  # 2: with the report archive; version 1 files (events only) still import
+# 2: with the report archive, leaf indexes and the tree root; version 1 files still import.
+FORMAT_VERSION = 2
 _BATCH = 2_000
 
 
@@ -60,7 +77,7 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
         + "\n"
     )
     query = events_with_hashes()
-    count, head, last_hash = 0, 0, None
+    count, head, last_hash, frontier = 0, 0, None, Frontier()
     with database.reading() as connection:
         rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
         for row in rows:
@@ -74,12 +91,24 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
                         "topic": row.topic,
                         "state": base64.b64encode(bytes(row.state)).decode("ascii"),
                         "hash": row.hash,
+                        "leaf": row.leaf,
                     },
                     separators=(",", ":"),
                 )
                 + "\n"
             )
             count, head, last_hash = count + 1, row.id, row.hash
+            frontier, _ = frontier.append(
+                leaf_hash(
+                    canonical_bytes(
+                        row.id,
+                        as_uuid(originator),
+                        row.originator_version,
+                        row.topic,
+                        bytes(row.state),
+                    )
+                )
+            )
         reports = 0
         for report in connection.execute(
             select(report_archive).order_by(report_archive.c.generated_at, report_archive.c.id)
@@ -92,7 +121,8 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
             out.write(json.dumps(_report_line(report, artefacts), separators=(",", ":")) + "\n")
             reports += 1
     trailer = {"end": True, "events": count, "head_position": head, "chain_head": last_hash}
-    out.write(json.dumps(trailer | {"reports": reports}) + "\n")
+    tree = {"tree_size": frontier.size, "root_hash": frontier.root().hex()}
+    out.write(json.dumps(trailer | tree | {"reports": reports}) + "\n")
     return LogSummary(count, head, last_hash, reports)
 
 
@@ -126,6 +156,12 @@ class _Line:
     topic: str
     state: bytes
     hash: str
+    leaf: int
+    canonical: bytes  # what the chain and the Merkle leaf hash
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.canonical)
 
 
 @dataclass(frozen=True)
@@ -142,7 +178,7 @@ def _read(path: Path) -> Iterator[_Line | _Report]:
     except OSError as error:
         raise ImportRefused(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        previous, last_position, count, reports = GENESIS, 0, 0, 0
+        previous, last_position, reports, frontier = GENESIS, 0, 0, Frontier()
         trailer: dict[str, Any] | None = None
         for number, raw in enumerate(handle, start=1):
             try:
@@ -167,29 +203,30 @@ def _read(path: Path) -> Iterator[_Line | _Report]:
                 continue
             if reports:
                 raise ImportRefused(f"line {number}: an event after the reports")
-            line = _parse(record, number)
+            line = _parse(record, number, frontier.size)
             if line.position <= last_position:
                 raise ImportRefused(f"line {number}: position {line.position} is out of order")
-            expected = chain_hash(
-                previous,
-                canonical_bytes(
-                    line.position,
-                    line.originator_id,
-                    line.originator_version,
-                    line.topic,
-                    line.state,
-                ),
-            )
+            if line.leaf != frontier.size:
+                raise ImportRefused(
+                    f"line {number}: leaf index {line.leaf}, expected {frontier.size}"
+                )
+            expected = chain_hash(previous, line.canonical)
             if expected != line.hash:
                 raise ImportRefused(
                     f"line {number}: position {line.position} does not match its chain hash"
                 )
-            previous, last_position, count = expected, line.position, count + 1
+            previous, last_position = expected, line.position
+            frontier, _ = frontier.append(line.leaf_hash)
             yield line
         if trailer is None:
             raise ImportRefused("the file has no end line: it is truncated")
+        count = frontier.size
         if trailer.get("events") != count or (count and trailer.get("chain_head") != previous):
             raise ImportRefused("the end line does not match the events in the file")
+        if "root_hash" in trailer and (
+            trailer.get("tree_size") != count or trailer["root_hash"] != frontier.root().hex()
+        ):
+            raise ImportRefused("the end line's tree root does not match the events in the file")
         if trailer.get("reports", 0) != reports:
             raise ImportRefused("the end line does not match the reports in the file")
 
@@ -223,15 +260,23 @@ def _parse_report(record: dict[str, Any], number: int, last_position: int) -> _R
     return _Report(row, artefacts)
 
 
-def _parse(record: Any, number: int) -> _Line:
+def _parse(record: Any, number: int, leaf: int) -> _Line:
+    """An event line; `leaf` is its index in the file (version 1 lines do not say it)."""
     try:
+        position = int(record["position"])
+        originator_id = UUID(record["originator_id"])
+        version = int(record["originator_version"])
+        topic = str(record["topic"])
+        state = base64.b64decode(record["state"], validate=True)
         return _Line(
-            position=int(record["position"]),
-            originator_id=UUID(record["originator_id"]),
-            originator_version=int(record["originator_version"]),
-            topic=str(record["topic"]),
-            state=base64.b64decode(record["state"], validate=True),
+            position=position,
+            originator_id=originator_id,
+            originator_version=version,
+            topic=topic,
+            state=state,
             hash=str(record["hash"]),
+            leaf=int(record.get("leaf", leaf)),
+            canonical=canonical_bytes(position, originator_id, version, topic, state),
         )
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise ImportRefused(f"line {number}: not an event line") from None
@@ -251,6 +296,8 @@ def import_log(database: Database, path: Path) -> LogSummary:
             connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
         batch_events: list[dict[str, Any]] = []
         batch_chain: list[dict[str, Any]] = []
+        batch_nodes: list[dict[str, Any]] = []
+        frontier = Frontier()
         for line in _read(path):
             if isinstance(line, _Report):
                 connection.execute(insert(report_archive).values(line.row))
@@ -266,15 +313,19 @@ def import_log(database: Database, path: Path) -> LogSummary:
                     "state": line.state,
                 }
             )
-            batch_chain.append({"position": line.position, "hash": line.hash})
+            batch_chain.append({"position": line.position, "hash": line.hash, "leaf": line.leaf})
+            frontier, completed = frontier.append(line.leaf_hash)
+            batch_nodes.extend(node_row(node, value) for node, value in completed)
             count, head, last_hash = count + 1, line.position, line.hash
             if len(batch_events) >= _BATCH:
                 connection.execute(insert(events), batch_events)
                 connection.execute(insert(event_chain), batch_chain)
-                batch_events, batch_chain = [], []
+                connection.execute(insert(merkle_nodes), batch_nodes)
+                batch_events, batch_chain, batch_nodes = [], [], []
         if batch_events:
             connection.execute(insert(events), batch_events)
             connection.execute(insert(event_chain), batch_chain)
+            connection.execute(insert(merkle_nodes), batch_nodes)
         if connection.dialect.name == "postgresql" and count:
             # New events must continue after the imported positions.
             connection.execute(

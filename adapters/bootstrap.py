@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from adapters.checkpoints import Checkpoints, read_signer
 from adapters.database import Database
 from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
@@ -21,6 +22,7 @@ from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
+from domain.checkpoint import Verifier
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Services:
     reports: ReportArchive
     scheduler: ReportScheduler
     authenticate: Authenticator
+    checkpoints: Checkpoints
     tokens: TokenStore
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
@@ -68,8 +71,21 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
     projection = ReadModelProjection(database, tracker)
     follower = ProjectionFollower(projection)
     unit_of_work.after_commit.append(follower.wake)
-    reports = ReportArchive(database, tracker)
-    scheduler = ReportScheduler(database, reports, projection)
+    checkpoints = Checkpoints(
+        database,
+        origin=settings.log_origin,
+        signer=read_signer(settings.signing_key_file),
+        operator=Verifier.parse(settings.operator_key) if settings.operator_key else None,
+        witnesses=[Verifier.parse(key) for key in settings.witness_keys],
+    )
+    reports = ReportArchive(database, tracker, checkpoints)
+    scheduler = ReportScheduler(
+        database,
+        reports,
+        projection,
+        checkpoints=checkpoints,
+        checkpoint_seconds=settings.checkpoint_seconds,
+    )
     authenticate = Authenticator(database, failures=FailureLimit(settings.auth_failure_limit))
     return Services(
         settings,
@@ -81,6 +97,7 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
         reports,
         scheduler,
         authenticate,
+        checkpoints,
         TokenStore(database, unit_of_work, authenticate),
     )
 

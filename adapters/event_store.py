@@ -45,6 +45,7 @@ from adapters.tables import (
     event_chain,
     events,
     idempotency_records,
+    merkle_nodes,
     snapshots,
 )
 from domain.tracker import Tracker
@@ -59,23 +60,22 @@ WRITE_CACHE_SIZE = 2_000
 
 class EventWrite:
     """The unit of work's transaction. The events of its writes, their chain entries and
-    the rows stored beside them (snapshots, Idempotency-Key records, tokens) are gathered with
-    their positions and written together by `EventRecorder.flush`: one round trip to
-    PostgreSQL for a whole batch of writes, and a write that fails half-way is undone by
-    dropping what it gathered (`mark`, `restore`), with no savepoint.
+    Merkle nodes, and the rows stored beside them (snapshots, Idempotency-Key records,
+    tokens) are gathered with their positions and written together by `EventRecorder.flush`:
+    one round trip to PostgreSQL for a whole batch of writes, and a write that fails
+    half-way is undone by dropping what it gathered (`mark`, `restore`), with no savepoint.
 
     The positions are given here, under the lock that keeps every other writer out
     (PostgreSQL: LOCK TABLE on the events; SQLite: BEGIN IMMEDIATE), so they are the ones
     the database would have given, in commit order."""
 
-    def __init__(
-        self, connection: Connection, next_position: int, chain_head: ledger.ChainEntry | None
-    ) -> None:
+    def __init__(self, connection: Connection, next_position: int, tip: ledger.Tip) -> None:
         self.connection = connection
         self.next_position = next_position
-        self.chain_head = chain_head
+        self.tip = tip
         self.events: list[dict[str, Any]] = []
         self.chain: list[dict[str, Any]] = []
+        self.nodes: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
         # Other rows stored beside the events (a token's row), each with an optional tag
@@ -88,11 +88,9 @@ class EventWrite:
         self.next_position += len(stored_events)
         pairs = list(zip(positions, stored_events, strict=True))
         self.events.extend(_row(event) | {"id": position} for position, event in pairs)
-        previous = self.chain_head.hash if self.chain_head is not None else ledger.GENESIS
-        entries = ledger.entries(pairs, previous)
-        self.chain.extend({"position": e.position, "hash": e.hash} for e in entries)
-        if entries:
-            self.chain_head = entries[-1]
+        self.tip, entries, nodes = ledger.extend(self.tip, pairs)
+        self.chain.extend({"position": e.position, "hash": e.hash, "leaf": e.leaf} for e in entries)
+        self.nodes.extend(nodes)
         return positions
 
     def add_snapshot(self, stored: StoredEvent) -> None:
@@ -114,20 +112,22 @@ class EventWrite:
         lists = (
             self.events,
             self.chain,
+            self.nodes,
             self.snapshots,
             self.records,
             self.statements,
             self.on_commit,
         )
-        return (self.next_position, self.chain_head, *(len(rows) for rows in lists))
+        return (self.next_position, self.tip, *(len(rows) for rows in lists))
 
     def restore(self, mark: tuple[Any, ...]) -> None:
         """Drop what was gathered since `mark` (a write that failed)."""
         (
             self.next_position,
-            self.chain_head,
+            self.tip,
             events,
             chain,
+            nodes,
             snapshots,
             records,
             statements,
@@ -135,6 +135,7 @@ class EventWrite:
         ) = mark
         del self.events[events:]
         del self.chain[chain:]
+        del self.nodes[nodes:]
         del self.snapshots[snapshots:]
         del self.records[records:]
         del self.statements[statements:]
@@ -155,17 +156,17 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The newest chain entry this process committed (None: read it from the table).
-        self.chain_head: ledger.ChainEntry | None = None
+        # The log's tip as this process last committed it (None: read it from the tables).
+        self.tip: ledger.Tip | None = None
 
     def begin(self, connection: Connection) -> EventWrite:
-        """Lock other writers out, and learn where the log ends: the next position, and
-        the chain entry before it."""
+        """Lock other writers out, and learn where the log ends: the next position, the
+        chain entry and the Merkle frontier before it."""
         next_position = _lock_and_find_next_position(connection)
-        head = self.chain_head
-        if head is None or head.position != next_position - 1:
-            head = ledger.last_entry(connection)
-        return EventWrite(connection, next_position, head)
+        tip = self.tip
+        if tip is None or not tip.follows(next_position):
+            tip = ledger.read_tip(connection)
+        return EventWrite(connection, next_position, tip)
 
     @contextmanager
     def writing(self, write: EventWrite) -> Iterator[None]:
@@ -193,6 +194,7 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
             with driver.pipeline() if postgres else nullcontext():
                 statements.event.run_many(connection, write.events)
                 statements.chain.run_many(connection, write.chain)
+                statements.node.run_many(connection, write.nodes)
                 statements.snapshot.run_many(connection, write.snapshots)
                 statements.record.run_many(connection, write.records)
                 if postgres and write.events:
@@ -262,6 +264,7 @@ def _row(event: StoredEvent) -> dict[str, Any]:
 class _Statements:
     event: DriverStatement
     chain: DriverStatement
+    node: DriverStatement
     snapshot: DriverStatement
     record: DriverStatement
 
@@ -279,7 +282,8 @@ def _statements(connection: Connection) -> _Statements:
     if dialect.name not in _by_dialect:
         _by_dialect[dialect.name] = _Statements(
             DriverStatement(insert(events), dialect, ["id", *_EVENT_COLUMNS]),
-            DriverStatement(insert(event_chain), dialect, ["position", "hash"]),
+            DriverStatement(insert(event_chain), dialect, ["position", "hash", "leaf"]),
+            DriverStatement(insert(merkle_nodes), dialect, ["last_leaf", "level", "hash"]),
             DriverStatement(_insert_or_nothing(snapshots, dialect), dialect, list(_EVENT_COLUMNS)),
             DriverStatement(
                 insert(idempotency_records), dialect, [c.name for c in idempotency_records.c]

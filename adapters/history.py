@@ -17,7 +17,7 @@ MAX_FEED_LIMIT = 1000
 
 
 def _entry(
-    tracker: Tracker, position: int, stored: StoredEvent, chain_hash: str | None
+    tracker: Tracker, position: int, stored: StoredEvent, chain_hash: str | None, leaf: int | None
 ) -> dict[str, Any]:
     event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
     return {
@@ -29,6 +29,7 @@ def _entry(
         "actor": event.actor,
         "data": event_data(event),
         "hash": chain_hash,
+        "leaf_index": leaf,
     }
 
 
@@ -46,6 +47,7 @@ def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str,
                 state=bytes(row.state),
             ),
             row.hash,
+            row.leaf,
         )
         for row in rows
     ]

@@ -1,11 +1,16 @@
-"""The tamper-evident hash chain over the event log (docs/architecture.md, Tamper evidence).
+"""Tamper evidence over the event log: a hash chain and a Merkle tree (docs/architecture.md).
 
-Every stored event gets a chain entry h_n = sha256(h_prev || canonical bytes of
-(position, originator_id, version, topic, state)), written by the event store's
-recorder (adapters/event_store.py) in the transaction that inserts the event. The stored
-bytes are hashed (after any encryption), so the chain survives a future key deletion.
-Writers are serialised (PostgreSQL: LOCK TABLE on the events; SQLite: one writer at a
-time), so reading the previous entry inside the transaction is safe.
+Every stored event has canonical bytes (position, originator_id, version, topic, state).
+They make
+- its chain entry h_n = sha256(h_prev || canonical bytes), and
+- its leaf in an RFC 9162 Merkle tree (domain/merkle.py), at the next dense leaf index;
+  the tree's complete perfect subtrees are stored as nodes (table merkle_nodes), so
+  proofs and roots of any past size are a few reads away.
+Both are written by the event store's recorder (adapters/event_store.py) in the
+transaction that inserts the event. The stored bytes are hashed (after any encryption),
+so both survive a future key deletion. Writers are serialised (PostgreSQL: LOCK TABLE on
+the events; SQLite: one writer at a time), so extending the tip inside the transaction is
+safe.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, select, tuple_
 
 from adapters.database import Database
-from adapters.tables import event_chain, events
+from adapters.tables import event_chain, events, merkle_nodes
+from domain import merkle
+from domain.merkle import Frontier, NodeId
 
 GENESIS = "0" * 64
 # A stored event as the chain hashes it: its position and the columns the library writes.
@@ -60,34 +67,95 @@ def chain_hash(previous: str, canonical: bytes) -> str:
 class ChainEntry:
     position: int
     hash: str
+    leaf: int
 
 
-def last_entry(connection: Connection) -> ChainEntry | None:
-    """The newest chain entry, or None for an empty log."""
+@dataclass(frozen=True)
+class Tip:
+    """Where the log ends: its newest chain entry (None: empty log) and the Merkle tree's
+    frontier, all a writer needs to extend both."""
+
+    entry: ChainEntry | None
+    frontier: Frontier
+
+    def follows(self, next_position: int) -> bool:
+        """Is this the tip just before `next_position`? (Empty: before any position.)"""
+        if self.entry is None:
+            return self.frontier.size == 0
+        return self.entry.position == next_position - 1 and self.entry.leaf + 1 == (
+            self.frontier.size
+        )
+
+
+EMPTY_TIP = Tip(None, Frontier())
+
+
+def read_tip(connection: Connection) -> Tip:
+    """The tip as stored: the newest chain entry and the frontier's nodes."""
     row = connection.execute(
-        select(event_chain.c.position, event_chain.c.hash)
+        select(event_chain.c.position, event_chain.c.hash, event_chain.c.leaf)
         .order_by(event_chain.c.position.desc())
         .limit(1)
     ).first()
-    return ChainEntry(int(row.position), str(row.hash)) if row else None
+    if row is None:
+        return EMPTY_TIP
+    entry = ChainEntry(int(row.position), str(row.hash), int(row.leaf))
+    size = entry.leaf + 1
+    ids = Frontier.node_ids(size)
+    nodes = read_nodes(connection, ids)
+    return Tip(entry, Frontier(size, tuple(nodes[node] for node in ids)))
 
 
-def entries(stored: Sequence[tuple[int, StoredEvent]], previous: str) -> list[ChainEntry]:
-    """The chain entries of new events (position order), after the entry `previous`."""
-    result = []
+def extend(
+    tip: Tip, stored: Sequence[tuple[int, StoredEvent]]
+) -> tuple[Tip, list[ChainEntry], list[dict[str, Any]]]:
+    """Chain entries and Merkle nodes of new events (given with their positions), and the
+    new tip."""
+    entry, frontier = tip.entry, tip.frontier
+    previous = entry.hash if entry is not None else GENESIS
+    entries: list[ChainEntry] = []
+    nodes: list[dict[str, Any]] = []
     for position, event in sorted(stored, key=lambda item: item[0]):
-        previous = chain_hash(
-            previous,
-            canonical_bytes(
-                position,
-                _uuid(event.originator_id),
-                event.originator_version,
-                event.topic,
-                event.state,
-            ),
+        canonical = canonical_bytes(
+            position,
+            as_uuid(event.originator_id),
+            event.originator_version,
+            event.topic,
+            event.state,
         )
-        result.append(ChainEntry(position, previous))
-    return result
+        previous = chain_hash(previous, canonical)
+        entry = ChainEntry(position, previous, frontier.size)
+        entries.append(entry)
+        frontier, completed = frontier.append(merkle.leaf_hash(canonical))
+        nodes.extend(node_row(node, value) for node, value in completed)
+    return Tip(entry, frontier), entries, nodes
+
+
+def node_key(node: NodeId) -> tuple[int, int]:
+    """A node's key in merkle_nodes: (the last leaf it covers, its level)."""
+    level, index = node
+    return ((index + 1) << level) - 1, level
+
+
+def node_row(node: NodeId, value: bytes) -> dict[str, Any]:
+    last_leaf, level = node_key(node)
+    return {"last_leaf": last_leaf, "level": level, "hash": value}
+
+
+def read_nodes(connection: Connection, ids: Sequence[NodeId]) -> dict[NodeId, bytes]:
+    """The stored nodes among `ids`, in one query (a missing one is simply absent)."""
+    if not ids:
+        return {}
+    key = tuple_(merkle_nodes.c.last_leaf, merkle_nodes.c.level)
+    rows = connection.execute(
+        select(merkle_nodes.c.last_leaf, merkle_nodes.c.level, merkle_nodes.c.hash).where(
+            key.in_([node_key(node) for node in ids])
+        )
+    )
+    return {
+        (int(row.level), ((int(row.last_leaf) + 1) >> int(row.level)) - 1): bytes(row.hash)
+        for row in rows
+    }
 
 
 # ---- verification ------------------------------------------------------------------------
@@ -101,12 +169,17 @@ class Verification:
     verified: bool
     first_bad_position: int | None
     problem: str | None
+    # The Merkle tree of the events verified (the whole log when verified).
+    tree_size: int = 0
+    root_hash: str = merkle.EMPTY_ROOT.hex()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "events": self.events,
             "head_position": self.head_position,
             "chain_head": self.chain_head,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
             "verified": self.verified,
             "first_bad_position": self.first_bad_position,
             "problem": self.problem,
@@ -120,72 +193,117 @@ def _stream(connection: Connection, query: Any) -> Iterator[Any]:
 
 
 def verify(database: Database) -> Verification:
-    """Recompute the chain from the first event, in one snapshot of the log."""
+    """Recompute the chain and the Merkle tree from the first event, in one snapshot of
+    the log."""
     with database.reading() as connection:
         return _verify(connection)
 
 
-def _verify(connection: Connection) -> Verification:
-    """Recompute the chain from the first event; name the first position that differs.
+class _Bad(Exception):
+    def __init__(self, position: int | None, problem: str) -> None:
+        self.position, self.problem = position, problem
 
-    Streams both tables in position order (constant memory) and merges them, so an event
+
+def _verify(connection: Connection) -> Verification:
+    """Recompute the chain and the tree from the first event; name the first position
+    where what is stored differs.
+
+    Streams the three tables in log order (constant memory) and merges them, so an event
     without a chain entry, a chain entry without its event, a changed byte, a reordered
-    or inserted event and an edited chain entry all show up at their position.
+    or inserted event, an edited chain entry, a wrong leaf index and an edited or missing
+    Merkle node all show up at their position.
     """
     event_rows = _stream(connection, select(*STORED_EVENT).order_by(events.c.id))
     chain_rows = _stream(
         connection,
-        select(event_chain.c.position, event_chain.c.hash).order_by(event_chain.c.position),
+        select(event_chain.c.position, event_chain.c.hash, event_chain.c.leaf).order_by(
+            event_chain.c.position
+        ),
+    )
+    node_rows = _stream(
+        connection,
+        select(merkle_nodes.c.last_leaf, merkle_nodes.c.level, merkle_nodes.c.hash).order_by(
+            merkle_nodes.c.last_leaf, merkle_nodes.c.level
+        ),
     )
     previous = GENESIS
-    count = 0
+    frontier = Frontier()
     head = 0
     event = next(event_rows, None)
     entry = next(chain_rows, None)
-    while event is not None or entry is not None:
-        event_position = event.id if event is not None else None
-        entry_position = entry.position if entry is not None else None
-        if entry_position is None or (
-            event_position is not None and event_position < entry_position
-        ):
-            return _bad(count, head, previous, event_position, "event has no chain entry")
-        if event_position is None or entry_position < event_position:
-            return _bad(
-                count, head, previous, entry_position, "chain entry has no event (deleted?)"
-            )
-        assert event is not None and entry is not None
-        expected = chain_hash(
-            previous,
-            canonical_bytes(
+    try:
+        while event is not None or entry is not None:
+            event_position = event.id if event is not None else None
+            entry_position = entry.position if entry is not None else None
+            if entry_position is None or (
+                event_position is not None and event_position < entry_position
+            ):
+                raise _Bad(event_position, "event has no chain entry")
+            if event_position is None or entry_position < event_position:
+                raise _Bad(entry_position, "chain entry has no event (deleted?)")
+            assert event is not None and entry is not None
+            canonical = canonical_bytes(
                 event.id,
-                _uuid(event.originator_id),
+                as_uuid(event.originator_id),
                 event.originator_version,
                 event.topic,
                 bytes(event.state),
-            ),
-        )
-        if expected != entry.hash:
-            return _bad(count, head, previous, event_position, "hash does not match the event")
-        previous = expected
-        count += 1
-        head = event_position
-        event = next(event_rows, None)
-        entry = next(chain_rows, None)
-    return Verification(count, head, previous if count else None, True, None, None)
+            )
+            expected = chain_hash(previous, canonical)
+            if expected != entry.hash:
+                raise _Bad(event_position, "hash does not match the event")
+            if entry.leaf != frontier.size:
+                raise _Bad(
+                    event_position,
+                    f"chain entry gives leaf index {entry.leaf}, expected {frontier.size}",
+                )
+            grown, completed = frontier.append(merkle.leaf_hash(canonical))
+            for node, value in completed:
+                _check_node(next(node_rows, None), node, value, event_position)
+            previous, frontier, head = expected, grown, event_position
+            event = next(event_rows, None)
+            entry = next(chain_rows, None)
+        extra = next(node_rows, None)
+        if extra is not None:
+            raise _Bad(None, f"Merkle node at leaf {extra.last_leaf} has no event")
+    except _Bad as bad:
+        return _result(frontier, head, previous, bad.position, bad.problem)
+    return _result(frontier, head, previous, None, None)
 
 
-def _bad(count: int, head: int, previous: str, position: int | None, problem: str) -> Verification:
-    return Verification(count, head, previous if count else None, False, position, problem)
+def _check_node(row: Any, node: NodeId, value: bytes, position: int) -> None:
+    level, index = node
+    if row is None or node_key(node) != (row.last_leaf, row.level):
+        raise _Bad(position, f"Merkle node (level {level}, index {index}) is missing")
+    if bytes(row.hash) != value:
+        raise _Bad(position, f"Merkle node (level {level}, index {index}) does not match")
 
 
-def _uuid(value: Any) -> UUID:
+def _result(
+    frontier: Frontier, head: int, previous: str, position: int | None, problem: str | None
+) -> Verification:
+    count = frontier.size
+    return Verification(
+        count,
+        head,
+        previous if count else None,
+        problem is None,
+        position,
+        problem,
+        tree_size=count,
+        root_hash=frontier.root().hex(),
+    )
+
+
+def as_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def events_with_hashes() -> Select[Any]:
-    """Stored events with their chain entries (None where missing), in log order."""
+    """Stored events with their chain entries and leaf indexes (None where missing), in
+    log order."""
     return (
-        select(*STORED_EVENT, event_chain.c.hash)
+        select(*STORED_EVENT, event_chain.c.hash, event_chain.c.leaf)
         .outerjoin(event_chain, event_chain.c.position == events.c.id)
         .order_by(events.c.id)
     )

@@ -108,7 +108,9 @@ def list_commitments(
     page = [
         cast(
             CommitmentSummary,
-            json.loads(row.document)
+            # Rows written before closures could be proposed have no pending_closure.
+            {"pending_closure": None}
+            | json.loads(row.document)
             | {"overdue": is_past(row.overdue_since, today), "milestones_missed": row.missed},
         )
         for row in rows[:limit]

@@ -23,8 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection, select
 
+from adapters.checkpoints import CheckpointRefused, Checkpoints
 from adapters.database import Database, advisory_lock
 from adapters.projection import ReadModelProjection
 from adapters.reports.archive import ReportArchive
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 5.0
 LOCK_NAME = "report_scheduler"
+CHECKPOINT_JOB = "checkpoint:sign"  # not a schedule name (those are slugs)
 SCHEDULER_ACTOR = "scheduler"
 
 
@@ -63,8 +66,12 @@ class ReportScheduler:
         *,
         sync_seconds: float = SYNC_SECONDS,
         now: Callable[[], datetime] = clock.now,
+        checkpoints: Checkpoints | None = None,
+        checkpoint_seconds: float = 0,
     ) -> None:
         self.database = database
+        self.checkpoints = checkpoints
+        self.checkpoint_seconds = checkpoint_seconds
         self.archive = archive
         self.projection = projection
         self.sync_seconds = sync_seconds
@@ -156,12 +163,39 @@ class ReportScheduler:
         scheduler.start()
         self._jobs = {}
         try:
+            self._schedule_checkpoints(scheduler)
             self.run_due(self.now())  # a tick missed while no scheduler ran
             self._sync(scheduler)
             while not self._stop.wait(self.sync_seconds):
                 self._sync(scheduler)
         finally:
             scheduler.shutdown(wait=True)
+
+    def _schedule_checkpoints(self, scheduler: BackgroundScheduler) -> None:
+        """Sign the log's tree head every `checkpoint_seconds` (when it grew)."""
+        if self.checkpoints is None or self.checkpoints.signer is None:
+            return
+        if self.checkpoint_seconds <= 0:
+            return
+        scheduler.add_job(
+            self.sign_checkpoint,
+            IntervalTrigger(seconds=self.checkpoint_seconds, timezone=UTC),
+            id=CHECKPOINT_JOB,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=self.now(),
+        )
+
+    def sign_checkpoint(self) -> None:
+        assert self.checkpoints is not None
+        try:
+            signed = self.checkpoints.sign()
+        except CheckpointRefused as error:
+            log.error("checkpoint not signed: %s", error)
+        except Exception:
+            log.exception("checkpoint signing failed")
+        else:
+            log.info("checkpoint of tree size %s signed", signed.size)
 
     def _await_projection(self, timeout: float = 30.0) -> None:
         """Schedules are read from the projection: let it catch up with the log first, so

@@ -136,7 +136,7 @@ def _apply_sample(unit_of_work: UnitOfWork, tracker: Tracker, entry: dict[str, A
     steps_done = []
     for step in steps:
         command = _sample_command(dict(step), scratch)
-        command.apply(scratch, SAMPLE_ACTOR)
+        command.apply(scratch, SAMPLE_ACTOR, system(SAMPLE_ACTOR))
         steps_done.append(command)
     unit_of_work.run(Write(system(SAMPLE_ACTOR), commands.Together(tuple(steps_done)), ref=code))
     return True

@@ -11,8 +11,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from adapters.rate_limit import DEFAULT_AUTH_FAILURE_LIMIT, parse_limit
+from domain.checkpoint import NoteError, Verifier
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/commitments.sqlite"
+# The checkpoint origin (C2SP tlog-checkpoint): names this log; set it to your own.
+DEFAULT_LOG_ORIGIN = "tracker.example/canada-mexico-action-plan-2025-2028"
+DEFAULT_CHECKPOINT_SECONDS = 300.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -28,12 +32,20 @@ class Settings:
     public_read: bool
     scheduler: bool
     projector: bool
+    # Checkpoints (adapters/checkpoints.py): the log's name, the operator's signing key
+    # (a file holding a PRIVATE+KEY+... string), the public keys readers trust.
+    log_origin: str = DEFAULT_LOG_ORIGIN
+    signing_key_file: str | None = None
+    operator_key: str | None = None
+    witness_keys: tuple[str, ...] = ()
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     # Failed authentications allowed per client address, in limits' notation, or "off".
     auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
+    operator = _keys(env, "COMMITMENTS_OPERATOR_KEY", "ed25519")
     return Settings(
         database_url=normalise_database_url(
             env.get("COMMITMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -41,8 +53,51 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         public_read=_flag(env, "COMMITMENTS_PUBLIC_READ", False),
         scheduler=_flag(env, "COMMITMENTS_SCHEDULER", True),
         projector=_flag(env, "COMMITMENTS_PROJECTOR", True),
+        log_origin=_origin(env),
+        signing_key_file=(env.get("COMMITMENTS_SIGNING_KEY_FILE") or "").strip() or None,
+        operator_key=operator[0] if operator else None,
+        witness_keys=tuple(_keys(env, "COMMITMENTS_WITNESS_KEYS", "cosignature")),
+        checkpoint_seconds=_seconds(env, "COMMITMENTS_CHECKPOINT_SECONDS"),
         auth_failure_limit=_limit(env, "COMMITMENTS_AUTH_FAILURE_LIMIT"),
     )
+
+
+def _origin(env: Mapping[str, str]) -> str:
+    origin = (env.get("COMMITMENTS_LOG_ORIGIN") or "").strip() or DEFAULT_LOG_ORIGIN
+    if any(ord(c) < 0x20 or c == "\x7f" for c in origin):
+        raise ConfigurationError("COMMITMENTS_LOG_ORIGIN must be one line of text")
+    return origin
+
+
+def _keys(env: Mapping[str, str], name: str, kind: str) -> list[str]:
+    """Verifier key strings (name+keyid+base64), separated by commas or spaces."""
+    keys = [k for k in (env.get(name) or "").replace(",", " ").split() if k]
+    for key in keys:
+        try:
+            verifier = Verifier.parse(key)
+        except NoteError as error:
+            raise ConfigurationError(f"{name}: {key!r} is not a verifier key: {error}") from None
+        if verifier.kind != kind:
+            raise ConfigurationError(
+                f"{name}: {verifier.name} is a {verifier.kind} key; this needs {kind} keys "
+                "(commitments keygen --witness makes cosignature keys)"
+            )
+    if name == "COMMITMENTS_OPERATOR_KEY" and len(keys) > 1:
+        raise ConfigurationError(f"{name} holds one key; got {len(keys)}")
+    return keys
+
+
+def _seconds(env: Mapping[str, str], name: str) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_CHECKPOINT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 86_400 or value != value:
+        raise ConfigurationError(f"{name} must be seconds from 0 (never) to 86400; got {raw!r}")
+    return value
 
 
 def _limit(env: Mapping[str, str], name: str) -> str:

@@ -60,6 +60,45 @@ event_chain = Table(
         autoincrement=False,
     ),
     Column("hash", String(64), nullable=False),
+    # The event's leaf index in the Merkle tree: 0, 1, 2, ... in log order, without gaps
+    # even where positions have them.
+    Column("leaf", BigInteger, nullable=False),
+    Index("event_chain_leaf_idx", "leaf", unique=True),
+)
+
+# The Merkle tree over the log (RFC 9162, domain/merkle.py): the hash of every complete
+# perfect subtree, written with the events that complete it. A node (level, index) covers
+# leaves [index * 2**level, (index + 1) * 2**level) and is keyed by the last of them, so
+# rows are appended in key order and a scan in key order follows the log.
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("last_leaf", BigInteger, primary_key=True, autoincrement=False),
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+# Signed checkpoints (adapters/checkpoints.py): the operator's C2SP signed note of one
+# tree head, and the witnesses' cosignatures of it, kept line by line as they arrive.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
+checkpoint_cosignatures = Table(
+    "checkpoint_cosignatures",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), primary_key=True),
+    Column("key_id", String(8), primary_key=True),
+    Column("line", Text, nullable=False),
+    # The POSIX time the witness signed (from the cosignature itself).
+    Column("timestamp", BigInteger, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
 # Bearer tokens: only a hash of each token is stored. Written in the transaction of the

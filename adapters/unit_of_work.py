@@ -273,7 +273,7 @@ class UnitOfWork:
                 raise
             return
         self.tracker.write_cache.commit()
-        recorder.chain_head = write.chain_head
+        recorder.tip = write.tip
         for committed in write.on_commit:
             committed()
 

@@ -16,11 +16,13 @@ from api import problems
 from api.body_limit import BodyLimit
 from api.routers import (
     admin,
+    checkpoints,
     commitments,
     dashboard,
     events,
     health,
     ledger,
+    proofs,
     reports,
     schedules,
     tokens,
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(tokens.router)
     app.include_router(ledger.router)
+    app.include_router(proofs.router)
+    app.include_router(checkpoints.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(dashboard.router)

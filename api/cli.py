@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 import signal
 import socket
@@ -35,7 +36,9 @@ from adapters.seeds import SeedError, seed
 from adapters.settings import ConfigurationError, Settings, load_settings
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
+from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
 from domain.access import Role, system
+from domain.checkpoint import NoteError, Signer, Verifier
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import DomainError
 from domain.views import describe, judgement_day
@@ -346,7 +349,101 @@ def _why(checked: dict[str, Any]) -> str:
         if not checked["regenerated"]:
             return "its format version cannot be regenerated and no archived report has its bytes"
         return f"it differs from the report its inputs give: {checked['differences'][0]}"
-    return str(checked["problem"])
+    return str(checked["problem"] or checked["checkpoint_problem"])
+
+
+@app.command()
+def keygen(
+    name: Annotated[str, typer.Option("--name", help="The key's name, e.g. cmap.mx-witness")],
+    out: Annotated[
+        Path, typer.Option("--out", help="File for the private key (created, mode 0600)")
+    ],
+    witness_key: Annotated[
+        bool,
+        typer.Option("--witness", help="A witness's cosignature key, not the operator's"),
+    ] = False,
+) -> None:
+    """Make a signing key pair: the private key goes to --out (never overwritten), the
+    public verifier key is printed for the configuration of those who check signatures."""
+    try:
+        signer = Signer.generate(name, "cosignature" if witness_key else "ed25519")
+    except NoteError as error:
+        raise UserError(f"--name: {error}") from None
+    try:
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UserError(f"{out} exists already: a key is never overwritten") from None
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(signer.encode() + "\n")
+    typer.echo(signer.verifier().encode())
+    variable = "COMMITMENTS_WITNESS_KEYS" if witness_key else "COMMITMENTS_OPERATOR_KEY"
+    typer.echo(f"private key written to {out}; give the line above as {variable}", err=True)
+
+
+@app.command()
+def checkpoint(
+    public_key: Annotated[
+        bool,
+        typer.Option(
+            "--public-key", help="Print the signing key's public verifier key; sign nothing"
+        ),
+    ] = False,
+) -> None:
+    """Sign the log's current Merkle tree head and print the checkpoint (a C2SP note)."""
+    with services() as s:
+        if public_key:
+            if s.checkpoints.operator is None:
+                raise UserError("no operator key: set COMMITMENTS_SIGNING_KEY_FILE")
+            typer.echo(s.checkpoints.operator.encode())
+            return
+        signed = s.checkpoints.sign()
+    typer.echo(signed.note.text(), nl=False)
+
+
+@app.command("witness")
+def witness_command(
+    url: Annotated[str, typer.Option("--url", help="The tracker's base URL")],
+    key: Annotated[Path, typer.Option("--key", help="This witness's private key file")],
+    state: Annotated[
+        Path, typer.Option("--state", help="This witness's state file (made on the first run)")
+    ],
+    operator_key: Annotated[
+        str | None,
+        typer.Option(
+            "--operator-key",
+            help="The operator's public key (default: COMMITMENTS_OPERATOR_KEY)",
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None, typer.Option("--origin", help="The log's expected origin line")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="A bearer token for the API (default: COMMITMENTS_TOKEN)"),
+    ] = None,
+) -> None:
+    """Co-sign the tracker's newest checkpoint if the log extends the one co-signed last;
+    refuse (exit 1, naming both checkpoints) if it does not."""
+    operator_text = operator_key or os.environ.get("COMMITMENTS_OPERATOR_KEY", "").strip()
+    if not operator_text:
+        raise UserError(
+            "the operator's public key is needed: --operator-key or COMMITMENTS_OPERATOR_KEY"
+        )
+    try:
+        operator = Verifier.parse(operator_text)
+        signer = Signer.parse(key.read_text(encoding="utf-8").strip())
+    except NoteError as error:
+        raise UserError(f"bad key: {error}") from None
+    transport = HttpTransport(url, token or os.environ.get("COMMITMENTS_TOKEN") or None)
+    try:
+        done = witness(
+            transport, signer, operator, state, origin=origin, now=lambda: int(time.time())
+        )
+    except WitnessRefused as error:
+        raise UserError(f"witness refuses to co-sign: {error}") from None
+    except WitnessFailed as error:
+        raise UserError(str(error)) from None
+    typer.echo(done.message())
 
 
 @app.command("export")

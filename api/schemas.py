@@ -27,6 +27,10 @@ class HistoryEntry(BaseModel):
     hash: str | None = Field(
         description="The event's hash-chain entry: sha256(previous entry || the stored event)"
     )
+    leaf_index: int | None = Field(
+        description="The event's leaf in the log's Merkle tree (0, 1, 2, ... in log order); "
+        "prove it with GET /api/v1/proofs/inclusion"
+    )
 
 
 class ProblemOut(BaseModel):
@@ -156,6 +160,8 @@ class LedgerOut(BaseModel):
                     "events": 157,
                     "head_position": 157,
                     "chain_head": "3f1c...e9",
+                    "tree_size": 157,
+                    "root_hash": "9a0b...41",
                     "verified": True,
                     "first_bad_position": None,
                     "problem": None,
@@ -167,9 +173,34 @@ class LedgerOut(BaseModel):
     events: int = Field(description="Events verified before the first mismatch (all when verified)")
     head_position: int = Field(description="Position of the last verified event")
     chain_head: str | None = Field(description="Chain entry of the last verified event")
+    tree_size: int = Field(description="Leaves of the Merkle tree over the verified events")
+    root_hash: str = Field(description="RFC 9162 root of that tree (hex)")
     verified: bool
     first_bad_position: int | None
     problem: str | None = Field(description="What is wrong at first_bad_position")
+
+
+class InclusionProofOut(BaseModel):
+    """RFC 9162 section 2.1.3: the event's leaf is in the tree of `tree_size` leaves."""
+
+    position: int = Field(description="The event's position in the log")
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || the event's canonical bytes), hex")
+    root_hash: str = Field(description="Root of the tree of tree_size leaves, hex")
+    path: list[str] = Field(description="The audit path (inclusion proof), hex, bottom-up")
+
+
+class ConsistencyProofOut(BaseModel):
+    """RFC 9162 section 2.1.4: the tree of `to` leaves extends the tree of `from` leaves."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from")
+    to: int
+    from_root: str = Field(description="Root of the tree of `from` leaves, hex")
+    to_root: str = Field(description="Root of the tree of `to` leaves, hex")
+    path: list[str] = Field(description="The consistency proof, hex")
 
 
 class FieldChange(BaseModel):
@@ -225,6 +256,19 @@ class RecordedInputs(BaseModel):
     chain_head: str | None
     language: str
     format_version: int
+    tree_size: int | None = Field(description="The log's Merkle tree size at the position")
+    root_hash: str | None = Field(description="That tree's root (hex)")
+
+
+class CheckpointCover(BaseModel):
+    """The signed checkpoint that includes a report's tree."""
+
+    tree_size: int
+    root_hash: str
+    signed_by: list[str] = Field(description="Configured operator key that signed it")
+    cosigned_by: list[str] = Field(description="Configured witness keys that co-signed it")
+    consistent: bool = Field(description="The report's tree is a prefix of it (RFC 9162)")
+    note: str = Field(description="The checkpoint as a C2SP signed note")
 
 
 class ReportCheck(BaseModel):
@@ -239,6 +283,10 @@ class ReportCheck(BaseModel):
     matches_log: bool = Field(description="Its chain head is the log's at its position")
     problem: str | None
     archived_as: list[str] = Field(description="Archived reports with these very bytes")
+    checkpoint: CheckpointCover | None = Field(
+        description="The signed checkpoint including the report (null: no operator key set)"
+    )
+    checkpoint_problem: str | None
     verified: bool
 
 

@@ -49,6 +49,8 @@ _KEY = re.compile(r"[\x21-\x7e]{1,200}")
 Render = Callable[[Any, str | None], Any]
 # The URL of what a write created, from the same.
 Locate = Callable[[Any, str | None], str]
+# Whether the write, as the aggregate it left shows, was only accepted (202), not done.
+Accepted = Callable[[Any], bool]
 
 
 @dataclass(frozen=True)
@@ -118,11 +120,14 @@ class WriteRequest:
         status_code: int,
         render: Render = _commitment_body,
         location: Locate | None = None,
+        accepted: Accepted | None = None,
         beside: Beside | None = None,
     ) -> Response:
         """Run the command; answer with `render` of the result, and `location` of what it
-        created. `body` is what the client sent (None: nothing), for the Idempotency-Key;
-        `beside` stores rows of its own with the events (a token's)."""
+        created; with 202 instead of `status_code` when `accepted` says the write is a
+        proposal that waits for someone else. `body` is what the client sent (None:
+        nothing), for the Idempotency-Key; `beside` stores rows of its own with the events
+        (a token's)."""
         written = self.services.unit_of_work.run(
             Write(
                 self.principal,
@@ -133,7 +138,7 @@ class WriteRequest:
                 beside=beside,
             )
         )
-        return self._respond(written, status_code, render, location)
+        return self._respond(written, status_code, render, location, accepted)
 
     def idempotency(self, body: BaseModel | None) -> IdempotencyKey | None:
         """The request's Idempotency-Key and fingerprint (None: no key)."""
@@ -147,12 +152,19 @@ class WriteRequest:
         return IdempotencyKey(key, fingerprint(self.request.method, self.request.url.path, payload))
 
     def _respond(
-        self, written: Written, status_code: int, render: Render, location: Locate | None
+        self,
+        written: Written,
+        status_code: int,
+        render: Render,
+        location: Locate | None,
+        accepted: Accepted | None = None,
     ) -> Response:
         if written.change is not None:
             aggregate = written.change.aggregate
         else:  # a replay: the aggregate as that write left it
             aggregate = self.services.tracker.version_of(written.aggregate_id, written.version)
+        if accepted is not None and accepted(aggregate):
+            status_code = 202
         headers = {"ETag": f'"{written.version}"', "X-Log-Position": str(written.position)}
         if location is not None:
             headers["Location"] = location(aggregate, written.result)
@@ -224,9 +236,19 @@ class CommandRoute:
     summary: str
     answer: Answer = COMMITMENT
     created: str | None = None  # the collection a 201 creates in: Location names it
+    # When the write may be only a proposal (202): what 202 means, and how to tell.
+    accepted: tuple[str, Accepted] | None = None
+    # The body may be left out (a command whose fields all have defaults): none is `{}`.
+    optional_body: bool = False
 
     def add_to(self, router: APIRouter, *, responses: dict[int | str, dict[str, Any]]) -> None:
         location = self.created is not None
+        documented = responses | written(self.status_code, location=location)
+        if self.accepted is not None:
+            described, _ = self.accepted
+            documented |= {
+                202: written(202)[202] | {"description": described, "model": self.answer.model}
+            }
         router.add_api_route(
             self.path,
             self.endpoint(),
@@ -236,7 +258,7 @@ class CommandRoute:
             response_model=self.answer.model,
             summary=self.summary,
             description=self.command.__doc__,
-            responses=responses | written(self.status_code, location=location),
+            responses=documented,
             openapi_extra=WRITE_HEADERS,
         )
 
@@ -245,8 +267,15 @@ class CommandRoute:
         PATH fields from the path, `body` as the command's model, `write` injected."""
         route = self
         location = None if self.created is None else _created_in(self.created)
+        accepted = None if self.accepted is None else self.accepted[1]
 
-        def endpoint(*, ref: str, body: BaseModel, write: WriteRequest, **path: str) -> Response:
+        model = body_model(self.command)
+
+        def endpoint(
+            *, ref: str, body: BaseModel | None, write: WriteRequest, **path: str
+        ) -> Response:
+            if body is None:  # left out: the same request as `{}` (Idempotency-Key too)
+                body = model()
             command = to_command(route.command, body, **path)
             return write.run(
                 command,
@@ -255,15 +284,19 @@ class CommandRoute:
                 status_code=route.status_code,
                 render=route.answer.render,
                 location=location,
+                accepted=accepted,
             )
 
         parameters = [
             Parameter(name, Parameter.KEYWORD_ONLY, annotation=str)
             for name in ("ref", *self.command.PATH)
         ]
-        parameters.append(
-            Parameter("body", Parameter.KEYWORD_ONLY, annotation=body_model(self.command))
-        )
+        if self.optional_body:
+            parameters.append(
+                Parameter("body", Parameter.KEYWORD_ONLY, annotation=model | None, default=None)
+            )
+        else:
+            parameters.append(Parameter("body", Parameter.KEYWORD_ONLY, annotation=model))
         parameters.append(Parameter("write", Parameter.KEYWORD_ONLY, annotation=WriteDep))
         endpoint.__signature__ = Signature(parameters, return_annotation=Response)  # type: ignore[attr-defined]
         return endpoint

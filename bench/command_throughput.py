@@ -1,6 +1,7 @@
 """command_throughput: log-progress commands through the unit of work, one transaction
-each, against raw SQLAlchemy Core transactions writing the same rows (the event row and
-its chain row) on the same database, interleaved in one run so both see the same machine.
+each, against raw SQLAlchemy Core transactions writing the same rows (the event row, its
+chain row with the leaf index, and the Merkle nodes the leaf completes) on the same
+database, interleaved in one run so both see the same machine.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from datetime import date
 from sqlalchemy import insert
 
 from adapters.bootstrap import Services
-from adapters.tables import event_chain, events
+from adapters.ledger import node_row, read_tip
+from adapters.tables import event_chain, events, merkle_nodes
 from adapters.unit_of_work import Write
 from bench.common import Result, fresh_database, services_on
 from domain.access import system
 from domain.commands import LogProgress, RegisterCommitment
+from domain.merkle import leaf_hash
 from domain.vocabulary import Pillar
 
 ROUNDS = 15
@@ -38,12 +41,15 @@ def _app_round(services: Services, codes: list[str], offset: int) -> float:
 
 _INSERT_EVENT = insert(events).returning(events.c.id)
 _INSERT_ENTRY = insert(event_chain)
+_INSERT_NODES = insert(merkle_nodes)
 
 
 def _raw_round(services: Services, state: bytes, previous: str) -> tuple[float, str]:
     """The same rows written with SQLAlchemy Core, one transaction each."""
     originator = uuid.uuid4()
     topic = "domain.commitment:Commitment.ProgressLogged"
+    with services.database.reading() as connection:
+        frontier = read_tip(connection).frontier  # where the application's writes left it
     start = time.perf_counter()
     for version in range(1, COMMANDS + 1):
         with services.database.writing() as connection:
@@ -57,7 +63,11 @@ def _raw_round(services: Services, state: bytes, previous: str) -> tuple[float, 
                 },
             ).scalar_one()
             previous = hashlib.sha256(bytes.fromhex(previous) + state).hexdigest()
-            connection.execute(_INSERT_ENTRY, {"position": position, "hash": previous})
+            connection.execute(
+                _INSERT_ENTRY, {"position": position, "hash": previous, "leaf": frontier.size}
+            )
+            frontier, completed = frontier.append(leaf_hash(state))
+            connection.execute(_INSERT_NODES, [node_row(n, value) for n, value in completed])
     return COMMANDS / (time.perf_counter() - start), previous
 
 
@@ -96,7 +106,7 @@ def measure(kind: str) -> Result:
         kind,
         round(statistics.median(app_rates), 1),
         "/s",
-        "raw Core event+chain transaction",
+        "raw Core event+chain+tree transaction",
         round(statistics.median(raw_rates), 1),
         round(ratio, 3),
         f">= {target}x",

@@ -23,6 +23,7 @@ from domain.errors import InvalidValue
 from domain.vocabulary import MAX_TEXT, MAX_TITLE, Evidence, Health, Pillar, Source, Status
 
 if TYPE_CHECKING:
+    from domain.access import Principal
     from domain.commitment import Commitment
 
 Title = Annotated[str, MaxLen(MAX_TITLE)]
@@ -83,14 +84,15 @@ class RegisterCommitment:
 
 
 class CommitmentCommand:
-    """A command on one existing commitment. `apply` runs it on the aggregate and returns
-    the id of what it created (milestone, indicator), if anything."""
+    """A command on one existing commitment. `apply` runs it on the aggregate as `actor`
+    (recorded in its events) on behalf of `by` (whose role and party some rules read), and
+    returns the id of what it created (milestone, indicator), if anything."""
 
     EXAMPLE: ClassVar[dict[str, Any]]
     # Fields that name their target in the URL path, not in the request body.
     PATH: ClassVar[tuple[str, ...]] = ()
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         raise NotImplementedError
 
 
@@ -100,12 +102,12 @@ class Together(CommitmentCommand):
 
     commands: tuple[CommitmentCommand, ...]
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         if not self.commands:
             raise InvalidValue("give at least one command to run together")
         result = None
         for command in self.commands:
-            result = command.apply(commitment, actor)
+            result = command.apply(commitment, actor, by)
         return result
 
 
@@ -138,8 +140,8 @@ class ReviseDetails(CommitmentCommand):
             if getattr(self, name) is not UNCHANGED
         }
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
-        commitment.revise_details(self, actor=actor)
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
+        commitment.revise_details(self, actor=actor, by=by)
         return None
 
 
@@ -160,14 +162,16 @@ class LogProgress(CommitmentCommand):
     confidence: Confidence | None = None
     evidence: Annotated[tuple[Evidence, ...], MaxLen(50)] = ()
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.log_progress(self, actor=actor)
         return None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeStatus(CommitmentCommand):
-    """Change the assessed status, with a reason."""
+    """Change the assessed status, with a reason. Closing (completed, cancelled,
+    superseded) a commitment of several parties by an editor is a proposal that another
+    party confirms (ConfirmClosure) or rejects (RejectClosure)."""
 
     EXAMPLE: ClassVar[dict[str, Any]] = {"status": "stalled", "reason": "Funding paused"}
 
@@ -178,8 +182,36 @@ class ChangeStatus(CommitmentCommand):
     )
     as_of: date | None = field(default=None, metadata=doc("Effective date; default today"))
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
-        commitment.change_status(self, actor=actor)
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
+        commitment.change_status(self, actor=actor, by=by)
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfirmClosure(CommitmentCommand):
+    """Confirm the closure another party proposed (an admin may confirm any): the status
+    changes as proposed."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"note": "Agreed at the joint review"}
+
+    note: Text | None = None
+
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
+        commitment.confirm_closure(self, actor=actor, by=by)
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RejectClosure(CommitmentCommand):
+    """Reject the pending closure proposal, with a reason (the proposing party withdraws it
+    the same way); the status stays."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {"reason": "The final report is not yet published"}
+
+    reason: Text
+
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
+        commitment.reject_closure(self, actor=actor, by=by)
         return None
 
 
@@ -193,7 +225,7 @@ class RateHealth(CommitmentCommand):
     rationale: Text
     as_of: date | None = field(default=None, metadata=doc("Effective date; default today"))
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.rate_health(self, actor=actor)
         return None
 
@@ -207,7 +239,7 @@ class AddMilestone(CommitmentCommand):
     title: Title
     due_date: date
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         return commitment.add_milestone(self, actor=actor)
 
 
@@ -226,7 +258,7 @@ class ChangeMilestone(CommitmentCommand):
     reason: Text | None = None
     title: Title | None = None
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.change_milestone(self, actor=actor)
         return self.milestone_id
 
@@ -242,7 +274,7 @@ class CompleteMilestone(CommitmentCommand):
     completed_on: date
     note: Text | None = None
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.complete_milestone(self, actor=actor)
         return self.milestone_id
 
@@ -263,7 +295,7 @@ class DefineIndicator(CommitmentCommand):
     baseline: Decimal
     target: Decimal
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         return commitment.define_indicator(self, actor=actor)
 
 
@@ -279,7 +311,7 @@ class RecordMeasurement(CommitmentCommand):
     as_of: date
     note: Text | None = None
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.record_measurement(self, actor=actor)
         return self.indicator_id
 
@@ -300,7 +332,7 @@ class AttachEvidence(CommitmentCommand, Evidence):
             url=self.url, title=self.title, publisher=self.publisher, published_on=self.published_on
         )
 
-    def apply(self, commitment: Commitment, actor: str) -> str | None:
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.attach_evidence(self, actor=actor)
         return None
 

@@ -19,7 +19,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain import clock, commands
-from domain.errors import InvalidValue, NotFound, StateConflict
+from domain.access import Principal, Role
+from domain.errors import Forbidden, InvalidValue, NotFound, StateConflict
 from domain.vocabulary import (
     ALLOWED_TRANSITIONS,
     MAX_TITLE,
@@ -90,6 +91,22 @@ class Indicator:
     latest_value: Decimal | None = None
     latest_as_of: date | None = None
     measurements: int = 0
+
+
+@dataclass(frozen=True)
+class PendingClosure:
+    """A closing status change (completed, cancelled, superseded) proposed by an editor of
+    one party of a commitment of several, awaiting an editor of another party (or an admin)
+    to confirm or reject it. `version` is the commitment's version the proposal made."""
+
+    status: Status
+    reason: str
+    as_of: date
+    superseded_by: str | None
+    proposed_by: str
+    proposed_by_party: str
+    proposed_at: datetime
+    version: int
 
 
 def _check_percent(percent: int) -> int:
@@ -189,6 +206,60 @@ class Commitment(Aggregate):
             aggregate.status_reason = self.reason
             aggregate.status_as_of = self.as_of
             aggregate.superseded_by = self.superseded_by
+
+    class ClosureProposed(Event):
+        """An editor of one party of a commitment of several proposed to close it; the
+        status changes only when another party confirms (ClosureConfirmed)."""
+
+        status: Status
+        reason: str
+        as_of: date
+        superseded_by: str | None
+        party: str
+
+        def effective_on(self) -> date | None:
+            # A proposed status change, dated like the change it proposes.
+            return self.as_of
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.pending_closure = PendingClosure(
+                status=self.status,
+                reason=self.reason,
+                as_of=self.as_of,
+                superseded_by=self.superseded_by,
+                proposed_by=self.actor,
+                proposed_by_party=self.party,
+                proposed_at=self.timestamp,
+                version=self.originator_version,
+            )
+
+    class ClosureConfirmed(Event):
+        """A closure decided: a pending proposal confirmed by another party's editor, or by
+        an admin (`alone`: no editor of a second party agreed; with no proposer, the admin
+        closed it directly). A StatusChanged follows in the same write."""
+
+        status: Status
+        party: str | None
+        alone: bool
+        proposed_by: str | None
+        proposed_by_party: str | None
+        note: str | None
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.pending_closure = None
+
+    class ClosureRejected(Event):
+        """A pending closure proposal rejected (or withdrawn by its own party), with a reason;
+        the status stays as it is."""
+
+        status: Status
+        reason: str
+        party: str | None
+        proposed_by: str
+        proposed_by_party: str
+
+        def apply(self, aggregate: Commitment) -> None:
+            aggregate.pending_closure = None
 
     class HealthRated(Event):
         rating: Health
@@ -303,6 +374,7 @@ class Commitment(Aggregate):
         self.milestones: dict[str, Milestone] = {}
         self.indicators: dict[str, Indicator] = {}
         self.evidence: list[Evidence] = []
+        self.pending_closure = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         """Every write runs on a copy (adapters/event_store.py), so copying is quick: the
@@ -330,12 +402,19 @@ class Commitment(Aggregate):
     start_date: date | None
     target_date: date | None
     source: Source | None
+    # None when no closure is proposed. A class default too: snapshots taken before
+    # closures could be proposed do not carry the attribute.
+    pending_closure: PendingClosure | None = None
 
     # ---- commands -------------------------------------------------------------
 
     @classmethod
-    def register(cls, command: commands.RegisterCommitment, *, actor: str) -> Commitment:
+    def register(
+        cls, command: commands.RegisterCommitment, *, actor: str, by: Principal
+    ) -> Commitment:
         parties = check_parties(command.parties)
+        agencies = check_agencies(command.agencies, parties)
+        _require_agency_scope(by, {}, agencies)
         start_date, target_date = command.start_date, command.target_date
         if start_date is not None:
             check_date(start_date, "start_date")
@@ -357,7 +436,7 @@ class Commitment(Aggregate):
             sectors=check_sectors(command.sectors),
             parties=parties,
             lead_party=check_lead_party(command.lead_party, parties),
-            agencies=check_agencies(command.agencies, parties),
+            agencies=agencies,
             start_date=start_date,
             target_date=target_date,
             source=check_source(command.source) if command.source is not None else None,
@@ -366,7 +445,7 @@ class Commitment(Aggregate):
             commitment._add_milestone(planned.title, planned.due_date, actor)
         return commitment
 
-    def revise_details(self, command: commands.ReviseDetails, *, actor: str) -> None:
+    def revise_details(self, command: commands.ReviseDetails, *, actor: str, by: Principal) -> None:
         self._require_open("revising details")
         checked: dict[str, Any] = {}
         for name, value in command.changes().items():
@@ -381,6 +460,7 @@ class Commitment(Aggregate):
                         raise InvalidValue("target_date must not be before start_date")
             elif name == "agencies":
                 value = check_agencies(value, self.parties)
+                _require_agency_scope(by, self.agencies, value)
             elif name == "sectors":
                 value = check_sectors(value)
             if getattr(self, name) != value:
@@ -424,10 +504,57 @@ class Commitment(Aggregate):
                 superseded_by=None,
             )
 
-    def change_status(self, command: commands.ChangeStatus, *, actor: str) -> None:
-        """`superseded_by` must already name a registered commitment (the Tracker checks)."""
+    def change_status(self, command: commands.ChangeStatus, *, actor: str, by: Principal) -> None:
+        """`superseded_by` must already name a registered commitment (the Tracker checks).
+
+        Closing (completed, cancelled, superseded) a commitment of several parties takes
+        two of them: an editor's change is a proposal (ClosureProposed) until an editor of
+        another party confirms it (`confirm_closure`). An admin closes alone, and the
+        ClosureConfirmed before the StatusChanged says so."""
         new = parse_enum(Status, command.status, "status")
-        superseded_by = command.superseded_by
+        if new.is_terminal:
+            self._require_no_pending_closure()
+        superseded_by, effective = self._check_status_change(
+            new, command.superseded_by, command.as_of
+        )
+        actor = _check_actor(actor)
+        reason = check_text(command.reason, "reason", required=True)
+        if new.is_terminal and len(self.parties) > 1:
+            if by.role is not Role.ADMIN:
+                self.trigger_event(
+                    self.ClosureProposed,
+                    actor=actor,
+                    status=new,
+                    reason=reason,
+                    as_of=effective,
+                    superseded_by=superseded_by,
+                    party=_party_of(by),
+                )
+                return
+            self.trigger_event(
+                self.ClosureConfirmed,
+                actor=actor,
+                status=new,
+                party=by.party,
+                alone=True,
+                proposed_by=None,
+                proposed_by_party=None,
+                note=None,
+            )
+        self.trigger_event(
+            self.StatusChanged,
+            actor=actor,
+            status=new,
+            reason=reason,
+            as_of=effective,
+            superseded_by=superseded_by,
+        )
+
+    def _check_status_change(
+        self, new: Status, superseded_by: str | None, as_of: date | None
+    ) -> tuple[str | None, date]:
+        """The rules of a status change: an allowed transition, `superseded_by` for (and
+        only for) superseded, effective dates in order. The successor and the date."""
         if new is self.status:
             raise StateConflict(f"commitment {self.code} is already {new.value}")
         if new not in ALLOWED_TRANSITIONS[self.status]:
@@ -443,19 +570,68 @@ class Commitment(Aggregate):
         elif superseded_by is not None:
             raise InvalidValue("superseded_by is only for status superseded")
         today = _today()
-        effective = check_past_date(command.as_of or today, "as_of", today)
+        effective = check_past_date(as_of or today, "as_of", today)
         if self.status_as_of is not None and effective < self.status_as_of:
             raise InvalidValue(
                 f"as_of {effective.isoformat()} is before the current status's date "
                 f"{self.status_as_of.isoformat()}; status changes follow each other in time"
             )
+        return superseded_by, effective
+
+    def confirm_closure(
+        self, command: commands.ConfirmClosure, *, actor: str, by: Principal
+    ) -> None:
+        """An editor of another party than the proposer's (or an admin) confirms the
+        pending closure: ClosureConfirmed, then the StatusChanged it proposed."""
+        pending = self._pending_closure("confirm")
+        admin = by.role is Role.ADMIN
+        if not admin and by.party == pending.proposed_by_party:
+            others = ", ".join(p for p in self.parties if p != pending.proposed_by_party)
+            raise Forbidden(
+                f"the closure of {self.code} was proposed by party {pending.proposed_by_party}: "
+                f"an editor of another party ({others}) must confirm it"
+            )
+        try:
+            superseded_by, effective = self._check_status_change(
+                pending.status, pending.superseded_by, pending.as_of
+            )
+        except (InvalidValue, StateConflict) as error:
+            raise StateConflict(
+                f"the proposed closure of {self.code} no longer fits its state "
+                f"({error.message}): reject it, then propose again"
+            ) from None
+        actor = _check_actor(actor)
+        self.trigger_event(
+            self.ClosureConfirmed,
+            actor=actor,
+            status=pending.status,
+            party=by.party,
+            alone=admin,
+            proposed_by=pending.proposed_by,
+            proposed_by_party=pending.proposed_by_party,
+            note=check_text(command.note, "note", required=False) or None,
+        )
         self.trigger_event(
             self.StatusChanged,
-            actor=_check_actor(actor),
-            status=new,
-            reason=check_text(command.reason, "reason", required=True),
+            actor=actor,
+            status=pending.status,
+            reason=pending.reason,
             as_of=effective,
             superseded_by=superseded_by,
+        )
+
+    def reject_closure(self, command: commands.RejectClosure, *, actor: str, by: Principal) -> None:
+        """Reject the pending closure, with a reason (an editor of the proposing party
+        withdraws it the same way); the status stays."""
+        pending = self._pending_closure("reject")
+        self.trigger_event(
+            self.ClosureRejected,
+            actor=_check_actor(actor),
+            status=pending.status,
+            reason=check_text(command.reason, "reason", required=True),
+            party=by.party,
+            proposed_by=pending.proposed_by,
+            proposed_by_party=pending.proposed_by_party,
         )
 
     def rate_health(self, command: commands.RateHealth, *, actor: str) -> None:
@@ -618,6 +794,21 @@ class Commitment(Aggregate):
         # Ties go to the milestone added first (m2 before m10).
         return min(open_milestones, key=lambda m: (m.due_date, len(m.id), m.id), default=None)
 
+    def _pending_closure(self, action: str) -> PendingClosure:
+        if self.pending_closure is None:
+            raise StateConflict(f"commitment {self.code} has no closure proposed to {action}")
+        return self.pending_closure
+
+    def _require_no_pending_closure(self) -> None:
+        """One proposal at a time: while one is pending, nobody closes otherwise."""
+        pending = self.pending_closure
+        if pending is not None:
+            raise StateConflict(
+                f"a closure of {self.code} ({pending.status.value}) proposed by "
+                f"{pending.proposed_by} of {pending.proposed_by_party} is pending: "
+                "confirm or reject it first"
+            )
+
     def _require_open(self, action: str) -> None:
         if self.status.is_terminal:
             raise StateConflict(
@@ -632,6 +823,30 @@ class Commitment(Aggregate):
     def _require_unique_milestone_title(self, title: str) -> None:
         if self.milestone_by_title(title) is not None:
             raise StateConflict(f"commitment {self.code} already has a milestone titled {title!r}")
+
+
+def _party_of(by: Principal) -> str:
+    if by.party is None:  # editors without a party write nothing (domain/access.py)
+        raise Forbidden("an editor token without a party writes nothing")
+    return by.party
+
+
+def _require_agency_scope(
+    by: Principal, before: dict[str, list[str]], after: dict[str, list[str]]
+) -> None:
+    """An editor changes only their own party's agencies; an admin anyone's."""
+    if by.role is Role.ADMIN:
+        return
+    changed = sorted(
+        party
+        for party in set(before) | set(after)
+        if party != by.party and before.get(party, []) != after.get(party, [])
+    )
+    if changed:
+        raise Forbidden(
+            f"an editor of {by.party} may change only the agencies of {by.party}, not those "
+            f"of {', '.join(changed)} (send them as they are)"
+        )
 
 
 def _check_actor(actor: str) -> str:

@@ -192,7 +192,7 @@ class ApiToken(Aggregate):
     @classmethod
     def recorded_late(cls, token_id: uuid.UUID, earlier: EarlierToken, *, actor: str) -> ApiToken:
         """A token issued before issuing was logged, as its row describes it. Its name and
-        party predate today's rules (the migration to 0007 made names unique), so only
+        party predate today's rules (the migration to 0009 made names unique), so only
         what any event needs is checked."""
         return cls._create(
             cls.IssuedEarlier,

@@ -104,7 +104,7 @@ class Tracker(Application[UUID]):
     def register(self, principal: Principal, command: RegisterCommitment) -> Change:
         """Register a commitment, with its planned milestones, in one atomic save."""
         principal.require_write(command.parties)
-        commitment = Commitment.register(command, actor=principal.actor)
+        commitment = Commitment.register(command, actor=principal.actor, by=principal)
         duplicate = DuplicateCode(f"a commitment with code {command.code} is already registered")
         if self._load_for_write(commitment.id) is not None:
             raise duplicate
@@ -125,7 +125,7 @@ class Tracker(Application[UUID]):
         commitment = self._commitment(self._load_for_write(self._resolve(ref)), ref)
         principal.require_write(commitment.parties)
         check_version(expected_version, commitment.version)
-        result = self._resolved(command).apply(commitment, principal.actor)
+        result = self._resolved(command).apply(commitment, principal.actor, principal)
         return self._save(commitment, result)
 
     def define_schedule(

@@ -13,7 +13,7 @@ from typing import Any
 
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from domain.commitment import Indicator, Milestone
+from domain.commitment import Indicator, Milestone, PendingClosure
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 
 
@@ -67,3 +67,4 @@ def register_all(transcoder: JSONTranscoder) -> None:
     transcoder.register(DataclassAsDict(Evidence, "evidence"))
     transcoder.register(DataclassAsDict(Milestone, "milestone"))
     transcoder.register(DataclassAsDict(Indicator, "indicator"))
+    transcoder.register(DataclassAsDict(PendingClosure, "pending_closure"))

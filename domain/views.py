@@ -12,7 +12,7 @@ from typing import Any
 from typing_extensions import TypedDict
 
 from domain import clock
-from domain.commitment import Commitment, Indicator, Milestone, MilestoneStatus
+from domain.commitment import Commitment, Indicator, Milestone, MilestoneStatus, PendingClosure
 from domain.schedule import ReportSchedule
 
 # Fields every event has; `event_data` leaves them out of an event's `data`.
@@ -64,6 +64,20 @@ class NextMilestone(TypedDict):
     due_date: str
 
 
+class PendingClosureResource(TypedDict):
+    """A closure proposed by an editor of one party, awaiting another party's."""
+
+    status: str
+    reason: str
+    as_of: str
+    superseded_by: str | None
+    proposed_by: str
+    proposed_by_party: str
+    proposed_at: str
+    version: int
+    awaiting: list[str]
+
+
 class StoredSummary(TypedDict):
     """A commitment's list item without the fields derived from the day it is read on."""
 
@@ -91,6 +105,7 @@ class StoredSummary(TypedDict):
     milestones_completed: int
     indicators_total: int
     evidence_total: int
+    pending_closure: PendingClosureResource | None
     registered_at: str
     updated_at: str
 
@@ -226,6 +241,7 @@ def stored_summary(commitment: Commitment) -> StoredSummary:
         "milestones_completed": sum(1 for m in c.milestones.values() if m.completed_on),
         "indicators_total": len(c.indicators),
         "evidence_total": len(c.evidence),
+        "pending_closure": pending_closure_resource(c),
         "registered_at": clock.as_utc(c.created_on).isoformat(),
         "updated_at": clock.as_utc(c.modified_on).isoformat(),
     }
@@ -254,6 +270,24 @@ def describe(commitment: Commitment, today: date) -> CommitmentResource:
         "source": None
         if c.source is None
         else {"title": c.source.title, "url": c.source.url, "quote": c.source.quote},
+    }
+
+
+def pending_closure_resource(commitment: Commitment) -> PendingClosureResource | None:
+    """The pending closure proposal, if any, with the parties whose confirmation it awaits."""
+    p: PendingClosure | None = commitment.pending_closure
+    if p is None:
+        return None
+    return {
+        "status": p.status.value,
+        "reason": p.reason,
+        "as_of": p.as_of.isoformat(),
+        "superseded_by": p.superseded_by,
+        "proposed_by": p.proposed_by,
+        "proposed_by_party": p.proposed_by_party,
+        "proposed_at": clock.as_utc(p.proposed_at).isoformat(),
+        "version": p.version,
+        "awaiting": [party for party in commitment.parties if party != p.proposed_by_party],
     }
 
 

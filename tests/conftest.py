@@ -32,13 +32,14 @@ STORES = ["sqlite", "postgresql"]
 SKIP_WITHOUT_POSTGRES = "no PostgreSQL: set COMMITMENTS_TEST_POSTGRES_URL to run these"
 
 
-def settings(url: str, **overrides: bool | str) -> Settings:
+def settings(url: str, **overrides: Any) -> Settings:
     """Settings for a test process: no follower or scheduler threads unless asked for."""
     values: dict[str, Any] = {"public_read": False, "scheduler": False, "projector": False}
-    return Settings(database_url=url, **(values | overrides))
+    values |= overrides
+    return Settings(database_url=url, **values)
 
 
-def open_services(url: str, **overrides: bool | str) -> Services:
+def open_services(url: str, **overrides: Any) -> Services:
     return bootstrap(settings(url, **overrides))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,10 +14,12 @@ from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from adapters import idempotency
+from adapters.checkpoints import CheckpointRefused, Checkpoints, Covering
 from adapters.database import Database
 from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.ledger import Verification
 from adapters.projection import log_head
+from adapters.proofs import tree_head_at
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
     REPORT_FORMAT_VERSION,
@@ -25,13 +28,15 @@ from adapters.reports.data import (
     compose,
 )
 from adapters.reports.render import MEDIA_TYPES, render
-from adapters.reports.verification import check_footer, differences, read_recorded
+from adapters.reports.verification import Recorded, check_footer, differences, read_recorded
 from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
 from domain.errors import InvalidValue, NotFound
 from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
 from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
+
+log = logging.getLogger(__name__)
 
 
 class ReproductionFailed(Exception):
@@ -53,9 +58,13 @@ class Artefact:
 class ReportArchive:
     """Generates reports from the log and keeps the archived ones."""
 
-    def __init__(self, database: Database, tracker: Tracker) -> None:
+    def __init__(
+        self, database: Database, tracker: Tracker, checkpoints: Checkpoints | None = None
+    ) -> None:
         self.database = database
         self.tracker = tracker
+        # Signs a checkpoint covering each archived report, and checks reports against them.
+        self.checkpoints = checkpoints
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -97,7 +106,14 @@ class ReportArchive:
         with self.database.reading() as connection:
             histories = commitment_events(connection, self.tracker.mapper, inputs.at_position)
             chain_head = chain_head_at(connection, inputs.at_position)
-        return compose(histories.values(), inputs, chain_head=chain_head)
+            tree_size, root_hash = tree_head_at(connection, inputs.at_position)
+        return compose(
+            histories.values(),
+            inputs,
+            chain_head=chain_head,
+            tree_size=tree_size,
+            root_hash=root_hash,
+        )
 
     def generate(self, inputs: ReportInputs, formats: list[str]) -> list[Artefact]:
         data = self.build(inputs)
@@ -167,7 +183,17 @@ class ReportArchive:
             if schedule is not None or request is not None:
                 return None  # another scheduler archived this tick first, or this key
             raise
+        self._sign_checkpoint()
         return describe_row(row, {a.format: a.sha256 for a in artefacts})
+
+    def _sign_checkpoint(self) -> None:
+        """A checkpoint that covers the report just archived, so it verifies at once."""
+        if self.checkpoints is None or self.checkpoints.signer is None:
+            return
+        try:
+            self.checkpoints.sign()
+        except CheckpointRefused as error:  # the log is damaged: verify says so, loudly
+            log.error("no checkpoint signed after archiving a report: %s", error)
 
     # ---- the archive -------------------------------------------------------------------
 
@@ -242,6 +268,7 @@ class ReportArchive:
         problem = check_footer(recorded, chain, self.chain_head_at(recorded.log_position))
         archived = self._archived_as(sha256)
         same = found == [] if found is not None else bool(archived)
+        covering, checkpoint_problem = self._covering(recorded)
         return {
             "format": recorded.format,
             "recorded": recorded.as_dict(),
@@ -252,8 +279,40 @@ class ReportArchive:
             "matches_log": problem is None,
             "problem": problem,
             "archived_as": archived,
-            "verified": same and problem is None,
+            "checkpoint": covering.as_dict() if covering is not None else None,
+            "checkpoint_problem": checkpoint_problem,
+            "verified": same and problem is None and checkpoint_problem is None,
         }
+
+    def _covering(self, recorded: Recorded) -> tuple[Covering | None, str | None]:
+        """The signed checkpoint that includes the report's tree, and what is wrong with
+        it (None: nothing). Without an operator key nothing can be checked, and nothing
+        is claimed: `checkpoint` is then null."""
+        if self.checkpoints is None or self.checkpoints.operator is None:
+            return None, None
+        size, root = recorded.tree_size, recorded.root_hash
+        if size is None or root is None:
+            with self.database.reading() as connection:
+                size, root = tree_head_at(connection, recorded.log_position)
+        if size == 0:
+            return None, "the report is of an empty log: no checkpoint can include it"
+        covering = self.checkpoints.covering(size, root)
+        if covering is None:
+            return None, (
+                f"no signed checkpoint includes the report's tree (size {size}) yet: "
+                "run `commitments checkpoint`"
+            )
+        if not covering.signed_by:
+            return covering, (
+                f"checkpoint {covering.checkpoint.size} is not signed by the operator key "
+                f"{self.checkpoints.operator.name}"
+            )
+        if not covering.consistent:
+            return covering, (
+                f"the report's tree (size {size}, root {root}) is not a prefix of the signed "
+                f"checkpoint {covering.checkpoint.size}: the log was rewritten"
+            )
+        return covering, None
 
     def reproduce(self, report_id: str, fmt: str) -> Artefact:
         """Regenerate an archived report from the inputs archived with it; its bytes are

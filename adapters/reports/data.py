@@ -17,6 +17,7 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Connection, select
 
 from adapters.tables import events
+from domain import clock
 from domain.commitment import Commitment, replay
 from domain.views import number, summarize
 from domain.vocabulary import Health, Pillar, Status
@@ -68,8 +69,15 @@ def commitment_events(
 
 
 def compose(
-    histories: Iterable[list[Commitment.Event]], inputs: ReportInputs, *, chain_head: str | None
+    histories: Iterable[list[Commitment.Event]],
+    inputs: ReportInputs,
+    *,
+    chain_head: str | None,
+    tree_size: int = 0,
+    root_hash: str = "",
 ) -> dict[str, Any]:
+    """The report's data. The chain head and the Merkle tree head (size, root) are the
+    log's at the report's position: what a signed checkpoint must cover."""
     as_of = inputs.as_of
     start = as_of - timedelta(days=inputs.period_days)
     rows: list[_Row] = []
@@ -93,6 +101,8 @@ def compose(
         "headline": _headline(rows),
         "commitments": [_commitment(r, as_of) for r in rows],
         "changes": _changes(rows, start, as_of),
+        # Only when some are pending: reports of logs without any keep their bytes.
+        **({"pending_closures": pending} if (pending := _pending_closures(rows)) else {}),
         "milestones": _milestones(rows, as_of),
         "indicators": _indicators(rows),
         "risks": _risks(rows),
@@ -106,6 +116,8 @@ def compose(
             "period_days": inputs.period_days,
             "log_position": inputs.at_position,
             "chain_head": chain_head,
+            "tree_size": tree_size,
+            "root_hash": root_hash,
             "language": inputs.language,
             "format_version": REPORT_FORMAT_VERSION,
             "generator": f"commitments-tracker progress report v{REPORT_FORMAT_VERSION}",
@@ -125,9 +137,11 @@ METHOD = [
     "A milestone is overdue when its due date is before the as-of date and it is not "
     "completed by then; a commitment is overdue when its target date has passed likewise.",
     "The footer records every input of this report (as-of date, period, log position, "
-    "language, format version) and the log's chain head at that position: "
-    "commitments verify --report FILE regenerates the report from them, compares it with "
-    "the file byte for byte, says where they differ, and checks the chain head.",
+    "language, format version), the log's chain head at that position and the log's "
+    "Merkle tree there (size and root, RFC 9162): commitments verify --report FILE "
+    "regenerates the report from them, compares it with the file byte for byte, says "
+    "where they differ, checks the chain head, and checks that a checkpoint signed by the "
+    "operator (and co-signed by the parties' witnesses) includes that tree.",
 ]
 
 
@@ -274,6 +288,33 @@ def _changes(rows: list[_Row], start: date, end: date) -> list[dict[str, Any]]:
                 )
     changes.sort(key=lambda c: (c["date"], c["code"], c["recorded_at"]))
     return changes
+
+
+def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
+    """Closures proposed by one party and awaiting another's confirmation, as of the
+    report's date (a proposal counts from the date of the status it proposes)."""
+    pending = []
+    for row in rows:
+        p = row.now.pending_closure
+        if p is None:
+            continue
+        pending.append(
+            {
+                "code": row.now.code,
+                "title": row.now.title,
+                "status": row.now.status.value,
+                "proposed_status": p.status.value,
+                "as_of": p.as_of.isoformat(),
+                "reason": p.reason,
+                "superseded_by": p.superseded_by,
+                "proposed_by": p.proposed_by,
+                "proposed_by_party": p.proposed_by_party,
+                "proposed_at": clock.as_utc(p.proposed_at).isoformat(),
+                "awaiting": [party for party in row.now.parties if party != p.proposed_by_party],
+            }
+        )
+    pending.sort(key=lambda p: (p["as_of"], p["code"]))
+    return pending
 
 
 def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]]:

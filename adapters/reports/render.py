@@ -28,7 +28,7 @@ CSV_COLUMNS = [
     "progress", "progress_at_start", "progress_as_of", "confidence", "target_date", "overdue",
     "milestones_total", "milestones_completed", "milestones_missed", "next_milestone",
     "next_milestone_due", "health_rationale", "version", "report_as_of", "period_days",
-    "log_position", "chain_head", "language", "format_version",
+    "log_position", "chain_head", "tree_size", "root_hash", "language", "format_version",
 ]  # fmt: skip
 
 _templates = Environment(
@@ -84,6 +84,8 @@ def _csv_row(item: dict[str, Any], footer: dict[str, Any]) -> dict[str, Any]:
     row["report_as_of"] = footer["as_of"]
     row["log_position"] = footer["log_position"]
     row["chain_head"] = footer["chain_head"]
+    row["tree_size"] = footer["tree_size"]
+    row["root_hash"] = footer["root_hash"]
     row["period_days"] = footer["period_days"]
     row["language"] = footer["language"]
     row["format_version"] = footer["format_version"]
@@ -131,6 +133,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         ("Period (days)", report["period"]["days"]),
         ("Log position", report["footer"]["log_position"]),
         ("Chain head", report["footer"]["chain_head"]),
+        ("Tree size", report["footer"]["tree_size"]),
+        ("Tree root", report["footer"]["root_hash"]),
         ("Language", report["footer"]["language"]),
         ("Format version", report["footer"]["format_version"]),
     ]:
@@ -175,6 +179,16 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         cell.font = bold
     for i in report["indicators"]:
         indicators.append([_inert(i[c]) for c in columns])
+
+    if report.get("pending_closures"):  # only when some are pending, like the section
+        closures = workbook.create_sheet("Pending closures")
+        columns = ["code", "status", "proposed_status", "as_of", "proposed_by_party",
+                   "proposed_by", "awaiting", "reason"]  # fmt: skip
+        closures.append(columns)
+        for cell in closures[1]:
+            cell.font = bold
+        for p in report["pending_closures"]:
+            closures.append([_inert(" ".join(p[c]) if c == "awaiting" else p[c]) for c in columns])
 
     # Same data, same bytes: fixed document times, and fixed times inside the zip.
     moment = datetime.fromisoformat(report["as_of"] + "T00:00:00")

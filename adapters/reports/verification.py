@@ -36,6 +36,9 @@ class Recorded:
     chain_head: str | None
     language: str
     format_version: int
+    # The log's Merkle tree at the position (format version 2 on): checkpoints cover it.
+    tree_size: int | None = None
+    root_hash: str | None = None
 
     def inputs(self) -> ReportInputs:
         return ReportInputs(self.log_position, self.as_of, self.period_days, self.language)
@@ -49,7 +52,8 @@ class Recorded:
 # The footer line of the Markdown and HTML formats (data.py: "footer").
 _TEXT_FOOTER = re.compile(
     r"As of (\d{4}-\d{2}-\d{2}) · period (\d+) days · log position (\d+) · "
-    r"chain head ([0-9a-f]{64}|None)(?: · language ([a-z]{2}))? · "
+    r"chain head ([0-9a-f]{64}|None)(?: · tree size (\d+) · tree root ([0-9a-f]{64}))?"
+    r"(?: · language ([a-z]{2}))? · "
     r"commitments-tracker progress report v(\d+)"
 )
 
@@ -67,12 +71,20 @@ def read_recorded(content: bytes) -> Recorded:
     match = _TEXT_FOOTER.search(html.unescape(text) if fmt == "html" else text)
     if match is None:
         raise UnreadableReport("no report footer (as-of date, period, log position) found")
-    as_of, period, position, head, language, version = match.groups()
-    return _recorded(fmt, as_of, period, position, head, language or LANGUAGE, version)
+    as_of, period, position, head, size, root, language, version = match.groups()
+    return _recorded(fmt, as_of, period, position, head, language or LANGUAGE, version, size, root)
 
 
 def _recorded(
-    fmt: str, as_of: Any, period: Any, position: Any, head: Any, language: Any, version: Any
+    fmt: str,
+    as_of: Any,
+    period: Any,
+    position: Any,
+    head: Any,
+    language: Any,
+    version: Any,
+    tree_size: Any = None,
+    root_hash: Any = None,
 ) -> Recorded:
     try:
         return Recorded(
@@ -83,6 +95,8 @@ def _recorded(
             None if head in (None, "", "None") else str(head),
             str(language),
             int(version),
+            None if tree_size in (None, "") else int(tree_size),
+            None if root_hash in (None, "") else str(root_hash),
         )
     except (TypeError, ValueError):
         raise UnreadableReport(f"the {fmt} report's recorded inputs are malformed") from None
@@ -100,6 +114,8 @@ def _from_json(text: str) -> Recorded:
             footer["chain_head"],
             footer.get("language", LANGUAGE),
             version,
+            footer.get("tree_size"),
+            footer.get("root_hash"),
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise UnreadableReport("the file is JSON but not a progress report") from None
@@ -119,6 +135,8 @@ def _from_csv(text: str) -> Recorded:
             row["chain_head"],
             row.get("language") or LANGUAGE,
             row.get("format_version") or 1,
+            row.get("tree_size"),
+            row.get("root_hash"),
         )
     except KeyError:
         raise UnreadableReport("the CSV has no report columns (report_as_of, ...)") from None
@@ -136,6 +154,8 @@ def _from_xlsx(content: bytes) -> Recorded:
             values.get("Chain head"),
             values.get("Language") or LANGUAGE,
             values.get("Format version") or 1,
+            values.get("Tree size"),
+            values.get("Tree root"),
         )
     except KeyError:
         raise UnreadableReport("the workbook records no inputs on its Summary sheet") from None

@@ -39,16 +39,18 @@ from api.writes import (
 )
 from domain import commands
 from domain.commitment import Commitment
-from domain.errors import InvalidValue
+from domain.errors import InvalidValue, NotFound
 from domain.views import (
     CommitmentResource,
     IndicatorResource,
     MilestoneResource,
+    PendingClosureResource,
     describe,
     diff,
     indicator_resource,
     judgement_day,
     milestone_resource,
+    pending_closure_resource,
 )
 from domain.vocabulary import Health, Pillar, Status, check_party
 
@@ -152,6 +154,19 @@ def _commitment_url(commitment: Commitment, _: str | None) -> str:
     return f"{PREFIX}/{commitment.code}"
 
 
+def _closure_proposed(commitment: Commitment) -> bool:
+    """Did this write propose a closure (202) rather than change the status?"""
+    pending = commitment.pending_closure
+    return pending is not None and pending.version == commitment.version
+
+
+PROPOSED = (
+    "Accepted: on a commitment of several parties an editor's closing status "
+    "(completed, cancelled, superseded) is a proposal; the commitment shows it as "
+    "`pending_closure` until an editor of another party confirms or rejects it",
+    _closure_proposed,
+)
+
 # Every other write: the command its body is, and the answer (api/writes.py).
 WRITES = (
     CommandRoute("PATCH", "/{ref}", commands.ReviseDetails, 200,
@@ -159,7 +174,13 @@ WRITES = (
     CommandRoute("POST", "/{ref}/progress", commands.LogProgress, 201,
                  "Log progress (percent as of a date)"),
     CommandRoute("POST", "/{ref}/status", commands.ChangeStatus, 200,
-                 "Change the assessed status, with a reason"),
+                 "Change the assessed status, with a reason (202: a closure proposed)",
+                 accepted=PROPOSED),
+    CommandRoute("POST", "/{ref}/closure/confirm", commands.ConfirmClosure, 200,
+                 "Confirm the closure another party proposed: the status changes",
+                 optional_body=True),
+    CommandRoute("POST", "/{ref}/closure/reject", commands.RejectClosure, 200,
+                 "Reject (or, by the proposing party, withdraw) the pending closure"),
     CommandRoute("POST", "/{ref}/health", commands.RateHealth, 200,
                  "Rate delivery confidence, with a rationale"),
     CommandRoute("POST", "/{ref}/milestones", commands.AddMilestone, 201,
@@ -205,6 +226,21 @@ def get_milestone(ref: str, milestone_id: str, services: ServicesDep, _: Reader)
 )
 def get_indicator(ref: str, indicator_id: str, services: ServicesDep, _: Reader) -> Any:
     return indicator_resource(services.tracker.get(ref).indicator(indicator_id))
+
+
+@router.get(
+    "/{ref}/closure",
+    response_model=PendingClosureResource,
+    summary="The closure proposal awaiting another party, now (404 when none is pending)",
+    responses=PROBLEM_RESPONSES,
+)
+def get_pending_closure(ref: str, services: ServicesDep, _: Reader, response: Response) -> Any:
+    commitment = services.tracker.get(ref)
+    pending = pending_closure_resource(commitment)
+    if pending is None:
+        raise NotFound(f"no closure of {commitment.code} is pending")
+    response.headers["ETag"] = f'"{commitment.version}"'
+    return pending
 
 
 @router.get(

@@ -127,6 +127,8 @@ def overview(
             "progress": progress,
             "at_risk": sum(1 for c in shown if c["health"] in ("amber_red", "red")),
             "overdue": sum(1 for c in shown if c["overdue"]),
+            # Closures proposed by one party, awaiting another, by code.
+            "closing": {p["code"]: p for p in report.get("pending_closures", [])},
             "signed_in": signed_in,
         },
     )
@@ -145,6 +147,9 @@ _LABELS = {
     "IndicatorDefined": "Indicator defined",
     "IndicatorMeasured": "Indicator measured",
     "EvidenceAttached": "Evidence attached",
+    "ClosureProposed": "Closure proposed",
+    "ClosureConfirmed": "Closure confirmed",
+    "ClosureRejected": "Closure rejected",
 }
 
 
@@ -176,6 +181,23 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
             return f"{d['indicator_id']} = {d['value']} as of {d['as_of']}"
         case "EvidenceAttached":
             return str(d["evidence"]["title"])
+        case "ClosureProposed":
+            return f"→ {d['status']} as of {d['as_of']}, proposed by {d['party']}: {d['reason']}"
+        case "ClosureConfirmed":
+            if d["alone"]:
+                proposal = f" proposed by {d['proposed_by_party']}" if d["proposed_by"] else ""
+                return f"→ {d['status']}{proposal}, decided by an admin alone"
+            note = f": {d['note']}" if d["note"] else ""
+            return (
+                f"→ {d['status']} proposed by {d['proposed_by_party']}, "
+                f"confirmed by {d['party']}{note}"
+            )
+        case "ClosureRejected":
+            by = d["party"] or "an admin"
+            return (
+                f"→ {d['status']} proposed by {d['proposed_by_party']}, rejected by {by}: "
+                f"{d['reason']}"
+            )
     return ""
 
 

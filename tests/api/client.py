@@ -33,6 +33,10 @@ PEOPLE: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+# The secrets of the tokens made, by database and person (each test has its own database).
+_MADE: dict[tuple[str, str], str] = {}
+
+
 @dataclass
 class Api:
     """A test client of one app, making requests as one of PEOPLE (None: no token)."""
@@ -49,8 +53,12 @@ class Api:
 
     def token(self, who: str) -> str:
         if who not in self.tokens:
-            name, role, party = PEOPLE[who]
-            self.tokens[who] = token_row(self.services.database, name, role, party)
+            # A name holds one token per database: another app on it shares the secret.
+            key = (self.url, who)
+            if key not in _MADE:
+                name, role, party = PEOPLE[who]
+                _MADE[key] = token_row(self.services.database, name, role, party)
+            self.tokens[who] = _MADE[key]
         return self.tokens[who]
 
     def actor(self, who: str) -> str:
@@ -107,7 +115,7 @@ class Api:
 
 
 @contextmanager
-def serving(url: str, **overrides: bool) -> Iterator[Api]:
+def serving(url: str, **overrides: Any) -> Iterator[Api]:
     """The app on `url` for the length of a block (another process, other settings)."""
     app = create_app(settings(url, **overrides))
     with TestClient(app) as client:

@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-from domain.commands import DefineSchedule
-from domain.vocabulary import Pillar
+from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule
+from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, problem, serving
-from tests.support import registration, write
+from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
 HOSTILE = '<script>alert(1)</script>=HYPERLINK("http://x.invalid","click")'
 FORMULA = '=HYPERLINK("http://x.invalid")'
@@ -132,6 +132,38 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
     # The dashboard's cookie is not a bearer token for the JSON API.
     client.cookies.set("commitments_token", token)
     problem(client.get(f"{BASE}/CMAP-PROS-RAIL"), 401)
+
+
+def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url: str) -> None:
+    rail = "CMAP-PROS-RAIL"  # CA-MX, stalled in the sample history
+    marker = "closure proposed by MX, awaiting CA"
+
+    def row_of(portfolio: str) -> str:
+        return portfolio.split(f'href="/c/{rail}"')[1].split("</tr>")[0]
+
+    with serving(seeded_url, public_read=True) as api:
+        before = api.client.get("/").text
+        assert marker not in before and "closures awaiting confirmation" not in before
+        write(
+            api.services,
+            ChangeStatus(status=Status.CANCELLED, reason="folded into the ports plan"),
+            ref=rail,
+            principal=MX_EDITOR,
+        )
+        page = api.client.get(f"/c/{rail}").text
+        assert marker in page and 'id="pending-closure"' in page
+        assert "folded into the ports plan" in page
+        assert "Closure proposed" in page and "proposed by MX: folded" in page
+        portfolio = api.client.get("/").text
+        assert marker in row_of(portfolio)
+        assert "<b>1</b>closures awaiting confirmation" in portfolio
+
+        write(api.services, ConfirmClosure(), ref=rail, principal=CA_EDITOR)
+        page = api.client.get(f"/c/{rail}").text
+        assert marker not in page and 'id="pending-closure"' not in page
+        assert "Closure confirmed" in page and "proposed by MX, confirmed by CA" in page
+        portfolio = api.client.get("/").text
+        assert marker not in portfolio and "cancelled" in row_of(portfolio)
 
 
 def test_a_schedule_id_is_no_commitment(seeded_url: str) -> None:

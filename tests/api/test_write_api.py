@@ -564,6 +564,7 @@ def test_status_health_and_revisions(api: Api) -> None:
         "HealthRated",
         "DetailsRevised",
         "DetailsRevised",
+        "ClosureConfirmed",  # an admin closed this CA-MX commitment alone
         "StatusChanged",
     ]
 

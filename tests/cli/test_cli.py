@@ -36,6 +36,7 @@ from adapters.reports.verification import read_recorded
 from adapters.tokens import authenticate
 from api.cli import main
 from domain.access import Role
+from domain.checkpoint import Note, Signer, Verifier, verified_by
 from domain.commands import LogProgress
 from tests.conftest import open_services
 from tests.support import registration, write
@@ -46,6 +47,11 @@ SETTINGS = (
     "COMMITMENTS_PUBLIC_READ",
     "COMMITMENTS_SCHEDULER",
     "COMMITMENTS_PROJECTOR",
+    "COMMITMENTS_SIGNING_KEY_FILE",
+    "COMMITMENTS_OPERATOR_KEY",
+    "COMMITMENTS_WITNESS_KEYS",
+    "COMMITMENTS_LOG_ORIGIN",
+    "COMMITMENTS_CHECKPOINT_SECONDS",
     "COMMITMENTS_AUTH_FAILURE_LIMIT",
 )
 RAIL = "CMAP-PROS-RAIL"
@@ -705,3 +711,53 @@ def _summaries(services: Any) -> list[Any]:
     with services.database.reading() as connection:
         page, _ = list_commitments(connection, ListFilters(), today=date(2026, 9, 30), limit=500)
     return list(page)
+
+
+def test_keygen_checkpoint_and_the_report_check_against_it(
+    cli: Cli, seeded_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "operator.key"
+    made = cli.ok(seeded_url, "keygen", "--name", "tracker.example/operator", "--out", str(key))
+    public = made.out.strip()
+    assert Verifier.parse(public).kind == "ed25519"
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert key.read_text().startswith("PRIVATE+KEY+tracker.example/operator+")
+    again = cli(seeded_url, "keygen", "--name", "other", "--out", str(key))
+    assert again.status == 1 and "never overwritten" in again.err
+    witness_key = cli.ok(
+        seeded_url, "keygen", "--name", "mx/witness", "--witness", "--out", str(tmp_path / "w")
+    )
+    assert Verifier.parse(witness_key.out.strip()).kind == "cosignature"
+
+    unsigned = cli(seeded_url, "checkpoint")
+    assert unsigned.status == 1 and "COMMITMENTS_SIGNING_KEY_FILE" in unsigned.err
+    env = {"COMMITMENTS_SIGNING_KEY_FILE": str(key), "COMMITMENTS_LOG_ORIGIN": "t.example/log"}
+    signed = cli(seeded_url, "checkpoint", **env)
+    assert signed.status == 0, signed.err
+    note = Note.parse(signed.out)
+    assert note.body.startswith("t.example/log\n")
+    assert verified_by(note, [Verifier.parse(public)]) == ["tracker.example/operator"]
+    assert cli(seeded_url, "checkpoint", "--public-key", **env).out.strip() == public
+
+    report = tmp_path / "r.md"
+    assert cli(seeded_url, "report", "--format", "md", "--out", str(report), **env).status == 0
+    checked = cli(seeded_url, "verify", "--report", str(report), **env)
+    assert checked.status == 0, checked.err
+    assert checked.json()["report"]["checkpoint"]["signed_by"] == ["tracker.example/operator"]
+    wrong = cli(seeded_url, "checkpoint", COMMITMENTS_OPERATOR_KEY=witness_key.out.strip())
+    assert wrong.status == 1 and "COMMITMENTS_OPERATOR_KEY" in wrong.err
+
+
+def test_witness_needs_the_operator_key_and_names_an_unreachable_server(
+    cli: Cli, seeded_url: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "w.key"
+    cli.ok(seeded_url, "keygen", "--name", "mx/witness", "--witness", "--out", str(key))
+    state = str(tmp_path / "state.json")
+    args = ("witness", "--url", "http://127.0.0.1:9", "--key", str(key), "--state", state)
+    missing = cli(seeded_url, *args)
+    assert missing.status == 1 and "--operator-key" in missing.err
+    operator = Signer.generate("op").verifier().encode()
+    unreachable = cli(seeded_url, *args, "--operator-key", operator)
+    assert unreachable.status == 1 and "cannot reach http://127.0.0.1:9" in unreachable.err
+    assert not Path(state).exists()

@@ -24,11 +24,13 @@ from domain.commands import (
     ChangeMilestone,
     ChangeStatus,
     CompleteMilestone,
+    ConfirmClosure,
     DefineIndicator,
     DefineSchedule,
     LogProgress,
     RateHealth,
     RecordMeasurement,
+    RejectClosure,
     RemoveSchedule,
     ReviseDetails,
     Together,
@@ -40,7 +42,7 @@ from domain.tracker import SNAPSHOT_INTERVAL
 from domain.views import describe, event_type
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 from tests.conftest import open_services
-from tests.support import CODE, registration, write
+from tests.support import CA_EDITOR, CODE, MX_EDITOR, registration, write
 
 SEED = system("seed")
 ANA = system("ana")
@@ -110,6 +112,14 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     positions = [w.position for w in [*written, last]]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
     assert last.version == 13 and last.position == 13
+    # Closing takes two parties: proposed, rejected, proposed again, confirmed.
+    with clock.frozen_at(at("2026-07-02T12:00")):
+        cancel = ChangeStatus(status=Status.CANCELLED, reason="no budget", as_of=date(2026, 7, 1))
+        write(services, cancel, ref=CODE, principal=MX_EDITOR)
+        write(services, RejectClosure(reason="wait"), ref=CODE, principal=CA_EDITOR)
+        write(services, cancel, ref=CODE, principal=MX_EDITOR)
+        closed = write(services, ConfirmClosure(), ref=CODE, principal=CA_EDITOR)
+    assert closed.version == 18
 
     write(services, DefineSchedule(name="monthly", cron="0 6 1 * *", formats=("json",)))
     write(
@@ -121,14 +131,19 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     other = open_services(database_url)  # another process: nothing cached
     more_services.append(other)
     c = other.tracker.get(CODE)
-    assert last.change is not None
-    assert c.version == last.change.commitment.version == 13
-    assert (c.title, c.pillar, c.status, c.health) == (
+    assert closed.change is not None
+    assert c.version == closed.change.commitment.version == 18
+    assert (c.title, c.pillar, c.status, c.health, c.pending_closure) == (
         "Rail",
         Pillar.PROSPERITY,
-        Status.STALLED,
+        Status.CANCELLED,
         Health.AMBER,
+        None,
     )
+    assert other.tracker.state(CODE, version=16).pending_closure == (
+        services.tracker.state(CODE, version=16).pending_closure
+    )
+    assert other.tracker.state(CODE, version=16).pending_closure is not None
     assert c.agencies == {"CA": ["Transport Canada"]}
     assert c.source == Source("Action Plan", "https://example.org/plan", "rail")
     assert c.evidence == [doc, attached.evidence()]
@@ -143,7 +158,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     assert c.indicators["i1"].latest_value == Decimal("1.75")
     assert c.indicators["i1"].target == Decimal("2.5")
     assert (c.progress, c.confidence) == (20, 6)
-    assert describe(c, date(2026, 7, 1)) == describe(last.change.commitment, date(2026, 7, 1))
+    assert describe(c, date(2026, 7, 1)) == describe(closed.change.commitment, date(2026, 7, 1))
     kinds = {event_type(e) for e in other.tracker.events_of(CODE)}
     assert kinds == commitment_event_kinds()
 
@@ -156,7 +171,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
         ["json", "csv"],
     )
     assert (schedule.period_days, schedule.changed_by) == (7, "admin-1")
-    assert verify(other.database).events == log_head(other) == 16
+    assert verify(other.database).events == log_head(other) == 21
 
 
 def test_registering_a_code_twice_is_a_conflict(app: Services) -> None:

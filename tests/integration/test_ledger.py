@@ -121,7 +121,11 @@ def test_an_inserted_event_is_caught(seeded: Services) -> None:
     result = verify(seeded.database)
     assert (result.first_bad_position, result.problem) == (head + 1, "event has no chain entry")
     execute(
-        seeded, "INSERT INTO event_chain (position, hash) VALUES (:p, :h)", p=head + 1, h="ab" * 32
+        seeded,
+        "INSERT INTO event_chain (position, hash, leaf) VALUES (:p, :h, :l)",
+        p=head + 1,
+        h="ab" * 32,
+        l=head,
     )
     assert verify(seeded.database).first_bad_position == head + 1
 
@@ -192,11 +196,7 @@ def check_round_trip(source: Services, target_url: str, tmp_path: Path) -> None:
     try:
         source_check, target_check = verify(source.database), verify(restored.database)
         assert target_check.verified
-        assert (target_check.events, target_check.head_position, target_check.chain_head) == (
-            source_check.events,
-            source_check.head_position,
-            source_check.chain_head,
-        )
+        assert target_check == source_check  # the same chain and the same Merkle root
         assert dump(restored) == dump(source)
         original, copy = source.tracker.get(RAIL), restored.tracker.get(RAIL)
         assert (copy.version, copy.modified_on, copy.created_on) == (
@@ -294,7 +294,7 @@ DAMAGES = {
         _edit(3, '"originator_version":', '"originator_version":1'),
         "line 4: position 3 does not match",
     ),
-    "deleted-line": (lambda lines: lines.__delitem__(5), "line 6: position 6 does not match"),
+    "deleted-line": (lambda lines: lines.__delitem__(5), "line 6: leaf index 5, expected 4"),
     "repeated-line": (
         lambda lines: lines.insert(5, lines[4]),
         "line 6: position 4 is out of order",
@@ -304,6 +304,11 @@ DAMAGES = {
     "no-end-line": (lambda lines: lines.pop(), "truncated"),
     "after-the-end": (lambda lines: lines.append(lines[1]), "line .*: data after the end line"),
     "wrong-count": (_edit(-1, '"events": ', '"events": 1'), "end line does not match"),
+    "wrong-root": (
+        _edit(-1, '"root_hash": "', '"root_hash": "00'),
+        "end line's tree root does not match",
+    ),
+    "wrong-leaf": (_edit(4, '"leaf":3', '"leaf":7'), "line 5: leaf index 7, expected 3"),
     "other-format": (_set(0, '{"format": "other"}'), "line 1: not a commitments-event-log file"),
     "newer-format": (
         _edit(0, '"format_version": 2', '"format_version": 3'),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from alembic import command
@@ -29,7 +30,14 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from adapters.bootstrap import Services, bootstrap
-from adapters.ledger import verify
+from adapters.ledger import (
+    GENESIS,
+    STORED_EVENT,
+    Verification,
+    canonical_bytes,
+    chain_hash,
+    verify,
+)
 from adapters.migrate import (
     SCHEMA_REVISION,
     SchemaNotCurrent,
@@ -39,13 +47,20 @@ from adapters.migrate import (
     upgrade,
 )
 from adapters.projection import PROJECTION_NAME
-from adapters.tables import api_tokens, commitment_summaries, idempotency_records, metadata
+from adapters.tables import (
+    api_tokens,
+    commitment_summaries,
+    events,
+    idempotency_records,
+    metadata,
+)
 from adapters.tokens import authenticate, digest
 from domain.commands import LogProgress, RateHealth, Together
 from domain.tracker import Tracker
 from domain.views import stored_summary
 from domain.vocabulary import Health
-from tests.conftest import open_services, settings
+from tests.conftest import memory_tracker, open_services, settings
+from tests.merkle_reference import independent_root
 from tests.support import ADMIN, CODE, registration, write
 
 BOTH = pytest.mark.parametrize("empty_database_url", ["sqlite", "postgresql"], indirect=True)
@@ -196,15 +211,7 @@ def test_revision_0005_resets_the_read_models_and_reshapes_idempotency_records(
 ) -> None:
     url = empty_database_url
     upgrade(url, "0004")
-    # The events (and their chain) of the code before: this code's writer, unchecked schema.
-    old = bootstrap(settings(url), check_schema=False)
-    try:
-        for code in CODES:
-            write(old, registration(code))
-            write(old, LogProgress(percent=20, as_of=date(2026, 1, 31), note="n"), ref=code)
-        log_before = verify(old.database)
-    finally:
-        old.close()
+    log_before = write_old_log(url, CODES)
     with engine_on(url) as engine:
         old_rows(
             engine,
@@ -242,8 +249,8 @@ def test_revision_0005_resets_the_read_models_and_reshapes_idempotency_records(
 
     services = open_services(url)
     try:
-        assert verify(services.database) == log_before  # the log is untouched
-        assert services.projection.lag() == log_before.head_position
+        assert log_of(verify(services.database)) == log_before  # the log is untouched
+        assert services.projection.lag() == log_before[1]
         services.projection.catch_up()
         summaries = summaries_of(services)
         assert set(summaries) == set(CODES)
@@ -261,11 +268,104 @@ def test_revision_0005_resets_the_read_models_and_reshapes_idempotency_records(
     assert "missed_since" not in columns(url, "milestones")
     assert rows(url, "commitment_summaries") == 0 and projection_at(url) == 0
     with engine_on(url) as engine, engine.connect() as connection:
-        assert connection.execute(text("SELECT COUNT(*) FROM tracker_events")).scalar_one() == (
-            log_before.events
+        assert (
+            connection.execute(text("SELECT COUNT(*) FROM tracker_events")).scalar_one()
+            == (log_before[0])
         )
     upgrade(url)
     command.check(alembic_config(url))
+
+
+def write_old_log(url: str, codes: list[str]) -> tuple[int, int, str]:
+    """Each code registered and updated once, stored as the code before revision 0007
+    stored events: rows in the events table and the hash chain, nothing else. (This
+    code's writer needs the newer tables, so the rows are written by hand.) Returns the
+    (events, head position, chain head) it wrote."""
+    tracker = memory_tracker()
+    for code in codes:
+        tracker.execute(ADMIN, registration(code))
+        tracker.execute(ADMIN, LogProgress(percent=20, as_of=date(2026, 1, 31), note="n"), ref=code)
+    stored = tracker.recorder.select_notifications(start=1, limit=1_000)
+    previous = GENESIS
+    with engine_on(url) as engine, engine.begin() as connection:
+        for position, event in enumerate(stored, start=1):
+            connection.execute(
+                insert(events).values(
+                    id=position,
+                    originator_id=event.originator_id,
+                    originator_version=event.originator_version,
+                    topic=event.topic,
+                    state=event.state,
+                )
+            )
+            previous = chain_hash(
+                previous,
+                canonical_bytes(
+                    position,
+                    UUID(str(event.originator_id)),
+                    event.originator_version,
+                    event.topic,
+                    event.state,
+                ),
+            )
+            connection.execute(
+                text("INSERT INTO event_chain (position, hash) VALUES (:p, :h)"),
+                {"p": position, "h": previous},
+            )
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT setval(pg_get_serial_sequence('tracker_events', 'id'), :n)"),
+                {"n": len(stored)},
+            )
+    return len(stored), len(stored), previous
+
+
+def log_of(result: Verification) -> tuple[int, int, str | None]:
+    assert result.verified, result.problem
+    return result.events, result.head_position, result.chain_head
+
+
+@BOTH
+def test_revision_0007_builds_the_merkle_tree_of_the_log_there(empty_database_url: str) -> None:
+    url = empty_database_url
+    upgrade(url, "0006")
+    before = write_old_log(url, CODES)
+    upgrade(url)
+    command.check(alembic_config(url))
+    services = open_services(url)
+    try:
+        result = verify(services.database)
+        assert log_of(result) == before
+        leaves = [canonical_bytes(*row) for row in _stored_rows(services)]
+        assert result.tree_size == len(leaves) == before[0]
+        assert result.root_hash == independent_root(leaves)
+        # New events extend the tree the migration built.
+        write(services, LogProgress(percent=40, as_of=date(2026, 2, 28), note="n"), ref=CODE)
+        grown = verify(services.database)
+        assert grown.verified and grown.tree_size == before[0] + 1
+        assert grown.root_hash == independent_root(
+            [*leaves, canonical_bytes(*_stored_rows(services)[-1])]
+        )
+    finally:
+        services.close()
+    downgrade(url, "0006")
+    assert "leaf" not in columns(url, "event_chain")
+    upgrade(url)
+    command.check(alembic_config(url))
+
+
+def _stored_rows(services: Services) -> list[tuple[int, UUID, int, str, bytes]]:
+    with services.database.reading() as connection:
+        return [
+            (
+                row.id,
+                UUID(str(row.originator_id)),
+                row.originator_version,
+                row.topic,
+                bytes(row.state),
+            )
+            for row in connection.execute(select(*STORED_EVENT).order_by(events.c.id))
+        ]
 
 
 def test_the_schema_this_code_needs_is_alembic_head() -> None:
@@ -277,11 +377,11 @@ def test_the_schema_this_code_needs_is_alembic_head() -> None:
 
 
 @BOTH
-def test_revision_0007_makes_token_names_unique_and_keeps_every_token_working(
+def test_revision_0009_makes_token_names_unique_and_keeps_every_token_working(
     empty_database_url: str,
 ) -> None:
     url = empty_database_url
-    upgrade(url, "0006")
+    upgrade(url, "0008")
     made = datetime(2026, 1, 1, tzinfo=UTC)
     tokens = {  # id: (name, minutes after `made`), as 0.5 allowed them
         "a" * 32: ("ana.ca", 0),
@@ -357,7 +457,7 @@ def test_revision_0007_makes_token_names_unique_and_keeps_every_token_working(
             )
         )
 
-    downgrade(url, "0006")
+    downgrade(url, "0008")
     assert not {"name_key", "expires_at"} & columns(url, "api_tokens")
     upgrade(url)
     command.check(alembic_config(url))

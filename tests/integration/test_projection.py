@@ -30,13 +30,22 @@ from adapters.tables import (
     report_schedules,
 )
 from domain.access import system
-from domain.commands import AddMilestone, DefineSchedule, LogProgress, RemoveSchedule
+from domain.commands import (
+    AddMilestone,
+    ChangeStatus,
+    ConfirmClosure,
+    DefineSchedule,
+    LogProgress,
+    RejectClosure,
+    RemoveSchedule,
+)
 from domain.commitment import Commitment
 from domain.errors import InvalidValue
 from domain.schedule import ReportSchedule, schedule_id
 from domain.views import schedule_resource, stored_summary, summarize
+from domain.vocabulary import Status
 from tests.conftest import open_services
-from tests.support import write
+from tests.support import CA_EDITOR, MX_EDITOR, write
 
 CODES = ["CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"]
 WRITER = system("w")
@@ -215,6 +224,58 @@ def test_rebuild_gives_exactly_the_rows_of_the_live_projection(seeded: Services)
     assert all(rows == [] for rows in dump(seeded).values())
     ReadModelProjection(seeded.database, seeded.tracker, batch_size=1000).catch_up()
     assert dump(seeded) == live
+
+
+def listed(services: Services) -> dict[str, Any]:
+    """The list's items by code, as the API gives them."""
+    with services.database.reading() as connection:
+        items, _ = list_commitments(connection, ListFilters(), today=date(2026, 11, 1), limit=500)
+    return {item["code"]: item for item in items}
+
+
+def test_closure_proposals_are_projected_live_and_by_a_rebuild(seeded: Services) -> None:
+    cyber, ports = "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"
+    cancel = ChangeStatus(status=Status.CANCELLED, reason="dropped")
+    for code in (cyber, ports):
+        write(seeded, cancel, ref=code, principal=MX_EDITOR)
+    seeded.projection.catch_up()
+    items = listed(seeded)
+    for code in (cyber, ports):
+        pending = items[code]["pending_closure"]
+        assert (pending["status"], pending["proposed_by"], pending["awaiting"]) == (
+            "cancelled",
+            MX_EDITOR.name,
+            ["CA"],
+        )
+        assert items[code]["status"] != "cancelled"
+    assert items["CMAP-PROS-RAIL"]["pending_closure"] is None
+    write(seeded, RejectClosure(reason="not agreed"), ref=ports, principal=CA_EDITOR)
+    write(seeded, ConfirmClosure(), ref=cyber, principal=CA_EDITOR)
+    # A new worker, nothing folded in memory, one event per batch.
+    ReadModelProjection(seeded.database, seeded.tracker, batch_size=1).catch_up()
+    items = listed(seeded)
+    assert (items[cyber]["status"], items[cyber]["pending_closure"]) == ("cancelled", None)
+    assert items[ports]["pending_closure"] is None and items[ports]["status"] != "cancelled"
+    for code in (cyber, ports):
+        assert items[code] == summarize(seeded.tracker.get(code), date(2026, 11, 1))
+    live = dump(seeded)
+    assert solo_rebuild(seeded) == live
+
+
+def test_rows_projected_before_pending_closures_existed_list_none(seeded: Services) -> None:
+    seeded.projection.catch_up()
+    with seeded.database.writing() as connection:
+        for row in connection.execute(
+            select(commitment_summaries.c.commitment_id, commitment_summaries.c.document)
+        ).all():
+            document = json.loads(row.document)
+            del document["pending_closure"]
+            connection.execute(
+                commitment_summaries.update()
+                .where(commitment_summaries.c.commitment_id == row.commitment_id)
+                .values(document=json.dumps(document))
+            )
+    assert {item["pending_closure"] for item in listed(seeded).values()} == {None}
 
 
 def test_a_crash_between_batches_loses_and_duplicates_nothing(seeded: Services) -> None:

@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from adapters.bootstrap import Services
 from adapters.ledger import verify
+from adapters.proofs import tree_head_at
 from adapters.reports import verification
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import render
@@ -28,6 +29,7 @@ from domain.commands import (
     ChangeMilestone,
     ChangeStatus,
     Command,
+    ConfirmClosure,
     DefineIndicator,
     LogProgress,
     RateHealth,
@@ -37,7 +39,7 @@ from domain.commands import (
 from domain.errors import InvalidValue, NotFound
 from domain.vocabulary import Health, Pillar, Status
 from tests.conftest import open_services
-from tests.support import registration, write
+from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
 AS_OF = date(2026, 3, 31)
 FORMATS = ["json", "csv", "md", "html", "xlsx"]
@@ -188,6 +190,73 @@ def test_sections_worked_out_by_hand(report: dict[str, Any]) -> None:
     assert (rows[RAIL]["progress_at_start"], rows[RAIL]["status_at_start"]) == (20, "in_progress")
 
 
+def test_a_pending_closure_is_listed_from_its_date_in_every_format(app: Services) -> None:
+    scripted(app)
+    assert "pending_closures" not in app.reports.build(ReportInputs(app.reports.head(), AS_OF))
+    cancel = ChangeStatus(status=Status.CANCELLED, reason="merged", as_of=date(2026, 3, 27))
+    with at("2026-03-28T09:00"):
+        write(app, cancel, ref=CYBER, principal=MX_EDITOR)
+    inputs = ReportInputs(app.reports.head(), AS_OF, 30)
+    report = app.reports.build(inputs)
+    assert report["pending_closures"] == [
+        {
+            "code": CYBER,
+            "title": f"Title of {CYBER}",
+            "status": "in_progress",
+            "proposed_status": "cancelled",
+            "as_of": "2026-03-27",
+            "reason": "merged",
+            "superseded_by": None,
+            "proposed_by": "luis.mx",
+            "proposed_by_party": "MX",
+            "proposed_at": "2026-03-28T09:00:00+00:00",
+            "awaiting": ["CA"],
+        }
+    ]
+    assert list(report).index("pending_closures") == list(report).index("changes") + 1
+    # Before the date of the status it proposes, nothing is pending.
+    earlier = app.reports.build(ReportInputs(inputs.at_position, date(2026, 3, 26)))
+    assert "pending_closures" not in earlier
+
+    markdown = render(report, "md").decode()
+    assert (
+        f"## Closures awaiting confirmation\n\n- **{CYBER}** in_progress → **cancelled** as of "
+        "2026-03-27, proposed by MX (luis.mx), awaiting CA: merged\n"
+    ) in markdown
+    parsed = _Text()
+    parsed.feed(render(report, "html").decode())
+    assert "Closures awaiting confirmation" in parsed.text
+    book = load_workbook(io.BytesIO(render(report, "xlsx")))
+    rows = list(book["Pending closures"].iter_rows(values_only=True))
+    assert rows[1] == (
+        CYBER,
+        "in_progress",
+        "cancelled",
+        "2026-03-27",
+        "MX",
+        "luis.mx",
+        "CA",
+        "merged",
+    )
+    for fmt in FORMATS:  # regenerated from the inputs it records, byte for byte
+        [artefact] = app.reports.generate(inputs, [fmt])
+        assert app.reports.check(artefact.content)["verified"], fmt
+
+    with at("2026-03-29T09:00"):
+        write(app, ConfirmClosure(), ref=CYBER, principal=CA_EDITOR)
+    confirmed = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
+    assert "pending_closures" not in confirmed
+    change = next(c for c in confirmed["changes"] if c["code"] == CYBER)
+    assert (change["from"], change["to"], change["date"], change["actor"]) == (
+        "in_progress",
+        "cancelled",
+        "2026-03-27",
+        "ana.ca",
+    )
+    # The report at the position of the proposal still lists it: the log as it stood.
+    assert app.reports.build(inputs)["pending_closures"] == report["pending_closures"]
+
+
 def test_footer_names_position_and_chain_head(app: Services, report: dict[str, Any]) -> None:
     footer = report["footer"]
     assert footer["log_position"] == app.reports.head() == 17
@@ -283,6 +352,9 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
 
     # Each archived artefact checks out by its content, and reproduces by its id.
     chain = verify(app.database)
+    with app.database.reading() as connection:
+        tree_size, root_hash = tree_head_at(connection, inputs.at_position)
+    assert tree_size == inputs.at_position  # positions and leaves go together here
     for fmt in stored["formats"]:
         content = app.reports.artefact(stored["id"], fmt).content
         checked = app.reports.check(content, chain)
@@ -296,6 +368,8 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
             "chain_head": stored["chain_head"],
             "language": "en",
             "format_version": 2,
+            "tree_size": tree_size,
+            "root_hash": root_hash,
         }
         assert app.reports.reproduce(stored["id"], fmt).content == content
 

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain import clock
+from domain.access import Principal, Role
 from domain.commands import (
     UNCHANGED,
     AddMilestone,
@@ -24,20 +25,30 @@ from domain.commands import (
     ChangeStatus,
     CommitmentCommand,
     CompleteMilestone,
+    ConfirmClosure,
     DefineIndicator,
     LogProgress,
     PlannedMilestone,
     RateHealth,
     RecordMeasurement,
     RegisterCommitment,
+    RejectClosure,
     ReviseDetails,
     Together,
 )
-from domain.commitment import Commitment, Milestone, commitment_id, is_past, replay
-from domain.errors import InvalidValue, NotFound, StateConflict
+from domain.commitment import (
+    Commitment,
+    Milestone,
+    PendingClosure,
+    commitment_id,
+    is_past,
+    replay,
+)
+from domain.errors import Forbidden, InvalidValue, NotFound, StateConflict
 from domain.views import describe
 from domain.vocabulary import Evidence, Health, Pillar, Source, Status
 from tests import support
+from tests.support import ADMIN, CA_EDITOR, MX_EDITOR
 
 TODAY = datetime(2026, 6, 15, 12, tzinfo=UTC)
 CODE = "CMAP-PROS-RAIL"
@@ -54,7 +65,7 @@ def registration(**overrides: Any) -> RegisterCommitment:
 
 
 def registered(actor: str = "alice", **overrides: Any) -> Commitment:
-    return Commitment.register(registration(**overrides), actor=actor)
+    return Commitment.register(registration(**overrides), actor=actor, by=ADMIN)
 
 
 def progress(
@@ -207,7 +218,7 @@ def test_first_progress_moves_a_not_started_commitment_to_in_progress() -> None:
 def test_later_progress_does_not_change_the_status_again() -> None:
     c = registered()
     c.log_progress(progress(10), actor="a")
-    c.change_status(status(Status.STALLED, as_of=date(2026, 2, 1)), actor="a")
+    c.change_status(status(Status.STALLED, as_of=date(2026, 2, 1)), actor="a", by=ADMIN)
     c.log_progress(progress(20, as_of=date(2026, 3, 1)), actor="a")
     assert c.status is Status.STALLED
     assert kinds(c)[-1] == "ProgressLogged"
@@ -293,8 +304,8 @@ def test_progress_needs_an_actor() -> None:
 
 def test_valid_transitions_and_their_effect() -> None:
     c = registered()
-    c.change_status(status("in_progress", "kick-off", as_of=date(2026, 1, 1)), actor="a")
-    c.change_status(status(Status.STALLED, "funding", as_of=date(2026, 2, 1)), actor="a")
+    c.change_status(status("in_progress", "kick-off", as_of=date(2026, 1, 1)), actor="a", by=ADMIN)
+    c.change_status(status(Status.STALLED, "funding", as_of=date(2026, 2, 1)), actor="a", by=ADMIN)
     assert (c.status, c.status_reason, c.status_as_of) == (
         Status.STALLED,
         "funding",
@@ -311,7 +322,7 @@ def test_valid_transitions_and_their_effect() -> None:
 
 def test_status_as_of_defaults_to_today() -> None:
     c = registered()
-    c.change_status(status(Status.IN_PROGRESS), actor="a")
+    c.change_status(status(Status.IN_PROGRESS), actor="a", by=ADMIN)
     assert c.status_as_of == TODAY.date()
 
 
@@ -328,43 +339,47 @@ def test_status_as_of_defaults_to_today() -> None:
 def test_invalid_transitions_are_conflicts(path: list[str], target: str) -> None:
     c = registered()
     for step in path:
-        c.change_status(status(step), actor="a")
+        c.change_status(status(step), actor="a", by=ADMIN)
     with pytest.raises(StateConflict, match="cannot change status"):
-        c.change_status(status(target), actor="a")
+        c.change_status(status(target), actor="a", by=ADMIN)
 
 
 def test_changing_to_the_same_status_is_a_conflict() -> None:
     c = registered()
     with pytest.raises(StateConflict, match="already not_started"):
-        c.change_status(status("not_started"), actor="a")
+        c.change_status(status("not_started"), actor="a", by=ADMIN)
 
 
 def test_status_needs_a_reason_a_known_value_and_dates_in_order() -> None:
     c = registered()
     with pytest.raises(InvalidValue, match="reason"):
-        c.change_status(status("in_progress", ""), actor="a")
+        c.change_status(status("in_progress", ""), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="status must be one of"):
-        c.change_status(status("done"), actor="a")
+        c.change_status(status("done"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="in the future"):
-        c.change_status(status("in_progress", as_of=date(2026, 6, 16)), actor="a")
-    c.change_status(status("in_progress", as_of=date(2026, 3, 1)), actor="a")
+        c.change_status(status("in_progress", as_of=date(2026, 6, 16)), actor="a", by=ADMIN)
+    c.change_status(status("in_progress", as_of=date(2026, 3, 1)), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="before the current status"):
-        c.change_status(status("stalled", as_of=date(2026, 2, 1)), actor="a")
-    c.change_status(status("stalled", as_of=date(2026, 3, 1)), actor="a")  # same day is fine
+        c.change_status(status("stalled", as_of=date(2026, 2, 1)), actor="a", by=ADMIN)
+    c.change_status(
+        status("stalled", as_of=date(2026, 3, 1)), actor="a", by=ADMIN
+    )  # same day is fine
     assert c.version == 3
 
 
 def test_superseded_needs_another_commitment() -> None:
     c = registered()
     with pytest.raises(InvalidValue, match="superseded_by must name"):
-        c.change_status(status("superseded"), actor="a")
+        c.change_status(status("superseded"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="cannot supersede itself"):
-        c.change_status(status("superseded", superseded_by=CODE), actor="a")
+        c.change_status(status("superseded", superseded_by=CODE), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="only for status superseded"):
-        c.change_status(status("suspended", superseded_by="CMAP-X-Y"), actor="a")
-    c.change_status(status("superseded", "merged", superseded_by="CMAP-PROS-PORTS"), actor="a")
+        c.change_status(status("suspended", superseded_by="CMAP-X-Y"), actor="a", by=ADMIN)
+    c.change_status(
+        status("superseded", "merged", superseded_by="CMAP-PROS-PORTS"), actor="a", by=ADMIN
+    )
     assert (c.status, c.superseded_by) == (Status.SUPERSEDED, "CMAP-PROS-PORTS")
-    c.change_status(status("in_progress", "split again"), actor="a")
+    c.change_status(status("in_progress", "split again"), actor="a", by=ADMIN)
     assert (c.status, c.superseded_by) == (Status.IN_PROGRESS, None)
 
 
@@ -375,8 +390,8 @@ def test_a_terminal_commitment_accepts_nothing_until_reopened_with_a_reason() ->
         DefineIndicator(name="Trains", unit="per week", baseline=Decimal(1), target=Decimal(2)),
         actor="a",
     )
-    c.change_status(status("in_progress"), actor="a")
-    c.change_status(status("completed", "done"), actor="a")
+    c.change_status(status("in_progress"), actor="a", by=ADMIN)
+    c.change_status(status("completed", "done"), actor="a", by=ADMIN)
     commands: list[CommitmentCommand] = [
         progress(1),
         AddMilestone(title="More", due_date=date(2026, 9, 1)),
@@ -392,9 +407,9 @@ def test_a_terminal_commitment_accepts_nothing_until_reopened_with_a_reason() ->
     version = c.version
     for command in commands:
         with pytest.raises(StateConflict, match="reopen it"):
-            command.apply(c, "a")
+            command.apply(c, "a", ADMIN)
     assert c.version == version
-    c.change_status(status("in_progress", "new phase agreed"), actor="a")
+    c.change_status(status("in_progress", "new phase agreed"), actor="a", by=ADMIN)
     c.log_progress(progress(10, date(2026, 6, 1), "phase 2"), actor="a")
     assert c.status is Status.IN_PROGRESS and c.progress == 10
 
@@ -403,9 +418,291 @@ def test_a_terminal_commitment_accepts_nothing_until_reopened_with_a_reason() ->
 def test_every_terminal_status_closes_the_commitment(terminal: Status) -> None:
     c = registered()
     successor = "CMAP-PROS-PORTS" if terminal is Status.SUPERSEDED else None
-    c.change_status(status(terminal, superseded_by=successor), actor="a")
+    c.change_status(status(terminal, superseded_by=successor), actor="a", by=ADMIN)
     with pytest.raises(StateConflict, match=f"is {terminal.value}: reopen it"):
         c.log_progress(progress(1), actor="a")
+
+
+# ---- closing a commitment of several parties takes two of them -----------------------
+
+US_EDITOR = Principal("sam.us", Role.EDITOR, "US")
+
+
+def proposed(**more: Any) -> Commitment:
+    """A CA-MX commitment in progress whose MX editor proposed to complete it."""
+    c = registered(**more)
+    c.change_status(status("in_progress", as_of=date(2026, 3, 1)), actor="a", by=ADMIN)
+    c.change_status(
+        status("completed", "works delivered", as_of=date(2026, 6, 1)),
+        actor="luis.mx",
+        by=MX_EDITOR,
+    )
+    return c
+
+
+def test_an_editor_closing_a_joint_commitment_proposes_it() -> None:
+    c = proposed()
+    assert kinds(c)[-1] == "ClosureProposed"
+    event = last_event(c)
+    assert (event.status, event.reason, event.as_of, event.party, event.actor) == (
+        Status.COMPLETED,
+        "works delivered",
+        date(2026, 6, 1),
+        "MX",
+        "luis.mx",
+    )
+    # The status has not changed: the proposal waits for the other party.
+    assert (c.status, c.status_as_of) == (Status.IN_PROGRESS, date(2026, 3, 1))
+    assert c.pending_closure == PendingClosure(
+        status=Status.COMPLETED,
+        reason="works delivered",
+        as_of=date(2026, 6, 1),
+        superseded_by=None,
+        proposed_by="luis.mx",
+        proposed_by_party="MX",
+        proposed_at=TODAY,
+        version=c.version,
+    )
+    shown = describe(c, TODAY.date())["pending_closure"]
+    assert shown is not None
+    assert (shown["proposed_by_party"], shown["awaiting"], shown["status"]) == (
+        "MX",
+        ["CA"],
+        "completed",
+    )
+
+
+@pytest.mark.parametrize("closing", ["completed", "cancelled", "superseded"])
+def test_every_closing_status_is_a_proposal_from_an_editor(closing: str) -> None:
+    c = registered()
+    c.change_status(status("in_progress"), actor="a", by=ADMIN)
+    successor = "CMAP-PROS-PORTS" if closing == "superseded" else None
+    c.change_status(status(closing, superseded_by=successor), actor="ana", by=CA_EDITOR)
+    assert kinds(c)[-1] == "ClosureProposed" and c.status is Status.IN_PROGRESS
+    assert c.pending_closure is not None and c.pending_closure.superseded_by == successor
+
+
+def test_another_party_confirms_and_the_status_changes_as_proposed() -> None:
+    c = proposed()
+    version = c.version
+    c.confirm_closure(ConfirmClosure(note=" agreed "), actor="ana.ca", by=CA_EDITOR)
+    assert kinds(c)[-2:] == ["ClosureConfirmed", "StatusChanged"]
+    confirmed, changed = pending(c)[-2:]
+    assert isinstance(confirmed, Commitment.ClosureConfirmed)
+    assert (confirmed.party, confirmed.alone, confirmed.proposed_by, confirmed.note) == (
+        "CA",
+        False,
+        "luis.mx",
+        "agreed",
+    )
+    assert isinstance(changed, Commitment.StatusChanged) and changed.actor == "ana.ca"
+    assert (c.status, c.status_reason, c.status_as_of) == (
+        Status.COMPLETED,
+        "works delivered",
+        date(2026, 6, 1),
+    )
+    assert c.pending_closure is None and c.version == version + 2
+
+
+def test_a_third_party_may_confirm_too() -> None:
+    c = proposed(parties=("CA", "MX", "US"))
+    shown = describe(c, TODAY.date())["pending_closure"]
+    assert shown is not None and shown["awaiting"] == ["CA", "US"]
+    c.confirm_closure(ConfirmClosure(), actor="sam", by=US_EDITOR)
+    assert c.status is Status.COMPLETED
+
+
+def test_the_proposing_party_cannot_confirm_its_own_proposal() -> None:
+    c = proposed()
+    before = len(pending(c))
+    other_mx = Principal("maria.mx", Role.EDITOR, "MX")
+    with pytest.raises(Forbidden, match=r"proposed by party MX: an editor of another party \(CA\)"):
+        c.confirm_closure(ConfirmClosure(), actor="maria.mx", by=other_mx)
+    assert len(pending(c)) == before and c.pending_closure is not None
+    assert c.status is Status.IN_PROGRESS
+
+
+def test_a_rejection_needs_a_reason_and_leaves_the_status() -> None:
+    c = proposed()
+    with pytest.raises(InvalidValue, match="reason"):
+        c.reject_closure(RejectClosure(reason=" "), actor="ana.ca", by=CA_EDITOR)
+    c.reject_closure(RejectClosure(reason="final report missing"), actor="ana.ca", by=CA_EDITOR)
+    event = last_event(c)
+    assert isinstance(event, Commitment.ClosureRejected)
+    assert (event.reason, event.party, event.proposed_by, event.status) == (
+        "final report missing",
+        "CA",
+        "luis.mx",
+        Status.COMPLETED,
+    )
+    assert (c.status, c.pending_closure) == (Status.IN_PROGRESS, None)
+    # Nothing left to confirm; a new proposal may be made.
+    with pytest.raises(StateConflict, match="no closure proposed to confirm"):
+        c.confirm_closure(ConfirmClosure(), actor="ana.ca", by=CA_EDITOR)
+    c.change_status(status("completed", "now it is"), actor="luis.mx", by=MX_EDITOR)
+    assert kinds(c)[-1] == "ClosureProposed"
+
+
+def test_the_proposing_party_may_withdraw_its_proposal() -> None:
+    c = proposed()
+    c.reject_closure(RejectClosure(reason="sent too early"), actor="luis.mx", by=MX_EDITOR)
+    assert last_event(c).party == "MX" and c.pending_closure is None
+
+
+def test_nothing_pending_nothing_to_confirm_or_reject() -> None:
+    c = registered()
+    with pytest.raises(StateConflict, match="no closure proposed to confirm"):
+        c.confirm_closure(ConfirmClosure(), actor="a", by=ADMIN)
+    with pytest.raises(StateConflict, match="no closure proposed to reject"):
+        c.reject_closure(RejectClosure(reason="r"), actor="a", by=ADMIN)
+    assert kinds(c) == ["Registered"]
+
+
+@pytest.mark.parametrize("who", [CA_EDITOR, MX_EDITOR, ADMIN], ids=["CA", "MX", "admin"])
+def test_while_a_closure_is_pending_nobody_closes_otherwise(who: Principal) -> None:
+    c = proposed()
+    before = len(pending(c))
+    for closing in ("completed", "cancelled"):
+        with pytest.raises(
+            StateConflict, match=r"\(completed\) proposed by luis.mx of MX is pending"
+        ):
+            c.change_status(status(closing), actor=who.name, by=who)
+    assert len(pending(c)) == before
+
+
+def test_other_writes_go_on_while_a_closure_is_pending() -> None:
+    c = proposed()
+    c.log_progress(progress(90, date(2026, 6, 1)), actor="ana.ca")
+    c.rate_health(RateHealth(rating=Health.GREEN, rationale="done"), actor="ana.ca")
+    c.revise_details(ReviseDetails(title="Rail", reason="r"), actor="a", by=ADMIN)
+    c.change_status(status("stalled", "paperwork"), actor="ana.ca", by=CA_EDITOR)
+    assert (c.progress, c.health, c.status) == (90, Health.GREEN, Status.STALLED)
+    assert c.pending_closure is not None
+    # The proposal no longer fits (stalled -> completed is no transition): 409, reject it.
+    with pytest.raises(StateConflict, match=r"no longer fits its state .*reject it"):
+        c.confirm_closure(ConfirmClosure(), actor="ana.ca", by=CA_EDITOR)
+    c.reject_closure(RejectClosure(reason="stalled after all"), actor="ana.ca", by=CA_EDITOR)
+    assert c.pending_closure is None
+
+
+def test_an_admin_closes_a_joint_commitment_alone_and_it_shows() -> None:
+    c = registered()
+    c.change_status(status("in_progress"), actor="a", by=ADMIN)
+    c.change_status(status("cancelled", "dropped"), actor="admin-1", by=ADMIN)
+    assert kinds(c)[-2:] == ["ClosureConfirmed", "StatusChanged"]
+    confirmed = pending(c)[-2]
+    assert isinstance(confirmed, Commitment.ClosureConfirmed)
+    assert (confirmed.alone, confirmed.party, confirmed.proposed_by) == (True, None, None)
+    assert c.status is Status.CANCELLED and c.pending_closure is None
+
+
+def test_an_admin_confirms_or_rejects_a_pending_proposal_alone() -> None:
+    c = proposed()
+    c.confirm_closure(ConfirmClosure(), actor="admin-1", by=ADMIN)
+    confirmed = pending(c)[-2]
+    assert isinstance(confirmed, Commitment.ClosureConfirmed)
+    assert (confirmed.alone, confirmed.party, confirmed.proposed_by_party) == (True, None, "MX")
+    assert c.status is Status.COMPLETED
+    c = proposed()
+    c.reject_closure(RejectClosure(reason="no"), actor="admin-1", by=ADMIN)
+    assert (last_event(c).party, c.status) == (None, Status.IN_PROGRESS)
+
+
+def test_a_single_party_commitment_is_closed_by_its_editor_directly() -> None:
+    c = registered(parties=("CA",), lead_party="CA")
+    c.change_status(status("in_progress"), actor="ana", by=CA_EDITOR)
+    c.change_status(status("completed", "done"), actor="ana", by=CA_EDITOR)
+    assert kinds(c)[-1] == "StatusChanged" and "ClosureConfirmed" not in kinds(c)
+    assert c.status is Status.COMPLETED
+
+
+def test_reopening_a_jointly_closed_commitment_needs_no_second_party() -> None:
+    c = proposed()
+    c.confirm_closure(ConfirmClosure(), actor="ana.ca", by=CA_EDITOR)
+    c.change_status(status("in_progress", "new phase"), actor="luis.mx", by=MX_EDITOR)
+    assert kinds(c)[-1] == "StatusChanged" and c.status is Status.IN_PROGRESS
+
+
+def test_a_proposal_follows_the_rules_of_a_status_change() -> None:
+    c = registered()
+    with pytest.raises(StateConflict, match="cannot change status from not_started to completed"):
+        c.change_status(status("completed"), actor="luis.mx", by=MX_EDITOR)
+    with pytest.raises(InvalidValue, match="superseded_by must name"):
+        c.change_status(status("superseded"), actor="luis.mx", by=MX_EDITOR)
+    with pytest.raises(InvalidValue, match="reason"):
+        c.change_status(status("cancelled", ""), actor="luis.mx", by=MX_EDITOR)
+    assert kinds(c) == ["Registered"]
+
+
+def test_a_pending_closure_as_it_was() -> None:
+    c = proposed()
+    c.reject_closure(RejectClosure(reason="no"), actor="ana.ca", by=CA_EDITOR)
+    c.change_status(
+        status("cancelled", "dropped", as_of=date(2026, 6, 10)), actor="m", by=MX_EDITOR
+    )
+    events = pending(c)
+    proposal_version = 3
+    at_proposal = replay(events[:proposal_version])
+    assert at_proposal is not None and at_proposal.pending_closure is not None
+    assert at_proposal.pending_closure.status is Status.COMPLETED
+    after_rejection = replay(events[: proposal_version + 1])
+    assert after_rejection is not None and after_rejection.pending_closure is None
+    # A proposal is dated like the status change it proposes: as of a date before that,
+    # nothing was pending yet.
+    early = replay(events, as_of=date(2026, 6, 5))
+    assert early is not None and early.pending_closure is None
+    late = replay(events, as_of=date(2026, 6, 10))
+    assert late is not None and late.pending_closure is not None
+    assert late.pending_closure.status is Status.CANCELLED
+
+
+def test_a_confirmed_closure_as_of_before_its_date_is_neither_closed_nor_pending() -> None:
+    c = proposed()
+    c.confirm_closure(ConfirmClosure(), actor="ana.ca", by=CA_EDITOR)
+    before = replay(pending(c), as_of=date(2026, 5, 31))
+    assert before is not None
+    assert (before.status, before.pending_closure) == (Status.IN_PROGRESS, None)
+    after = replay(pending(c), as_of=date(2026, 6, 1))
+    assert after is not None and (after.status, after.pending_closure) == (Status.COMPLETED, None)
+
+
+# ---- agencies: each party's own --------------------------------------------------------
+
+
+def test_an_editor_changes_only_their_own_partys_agencies() -> None:
+    c = registered(agencies={"CA": ("Transport Canada",), "MX": ("SICT",)})
+    c.revise_details(
+        ReviseDetails(agencies={"CA": ("Transport Canada",), "MX": ("SICT", "ARTF")}, reason="r"),
+        actor="luis.mx",
+        by=MX_EDITOR,
+    )
+    assert c.agencies == {"CA": ["Transport Canada"], "MX": ["SICT", "ARTF"]}
+    before = len(pending(c))
+    for changed in (
+        {"CA": ("GAC",), "MX": ("SICT", "ARTF")},  # CA's list changed
+        {"MX": ("SICT", "ARTF")},  # CA's list dropped
+        {"CA": ("Transport Canada", "CBSA"), "MX": ("SICT",)},  # one added to CA's
+    ):
+        with pytest.raises(
+            Forbidden, match="editor of MX may change only the agencies of MX, not those of CA"
+        ):
+            c.revise_details(
+                ReviseDetails(agencies=changed, reason="r"), actor="luis.mx", by=MX_EDITOR
+            )
+    assert len(pending(c)) == before
+    c.revise_details(ReviseDetails(agencies={"CA": ("GAC",)}, reason="r"), actor="a", by=ADMIN)
+    assert c.agencies == {"CA": ["GAC"]}
+
+
+def test_an_editor_registers_agencies_of_their_own_party_only() -> None:
+    own = registration(agencies={"MX": ("SICT",)})
+    assert Commitment.register(own, actor="luis.mx", by=MX_EDITOR).agencies == {"MX": ["SICT"]}
+    theirs = registration(agencies={"CA": ("Transport Canada",), "MX": ("SICT",)})
+    with pytest.raises(Forbidden, match="not those of CA"):
+        Commitment.register(theirs, actor="luis.mx", by=MX_EDITOR)
+    assert Commitment.register(theirs, actor="admin", by=ADMIN).agencies["CA"] == [
+        "Transport Canada"
+    ]
 
 
 # ---- health -------------------------------------------------------------------------
@@ -449,6 +746,7 @@ def test_revising_details_changes_only_what_differs_and_needs_a_reason() -> None
             reason="re-planned",
         ),
         actor="a",
+        by=ADMIN,
     )
     event = last_event(c)
     assert isinstance(event, Commitment.DetailsRevised)
@@ -457,15 +755,17 @@ def test_revising_details_changes_only_what_differs_and_needs_a_reason() -> None
     assert c.target_date == date(2027, 6, 30) and c.sectors == ["railways", "trade"]
     assert c.title == "Rail corridors"
     with pytest.raises(InvalidValue, match="changes nothing"):
-        c.revise_details(ReviseDetails(title="Rail corridors", reason="r"), actor="a")
+        c.revise_details(ReviseDetails(title="Rail corridors", reason="r"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="changes nothing"):
-        c.revise_details(ReviseDetails(reason="r"), actor="a")
+        c.revise_details(ReviseDetails(reason="r"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="reason"):
-        c.revise_details(ReviseDetails(title="X", reason=" "), actor="a")
+        c.revise_details(ReviseDetails(title="X", reason=" "), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="before start_date"):
-        c.revise_details(ReviseDetails(target_date=date(2024, 1, 1), reason="r"), actor="a")
+        c.revise_details(
+            ReviseDetails(target_date=date(2024, 1, 1), reason="r"), actor="a", by=ADMIN
+        )
     with pytest.raises(InvalidValue, match="not among the parties"):
-        c.revise_details(ReviseDetails(agencies={"US": ("USTR",)}, reason="r"), actor="a")
+        c.revise_details(ReviseDetails(agencies={"US": ("USTR",)}, reason="r"), actor="a", by=ADMIN)
 
 
 def test_only_the_revisable_details_can_be_revised() -> None:
@@ -499,6 +799,7 @@ def test_a_revision_may_clear_the_target_date_and_set_agencies_and_description()
             reason="open-ended",
         ),
         actor="a",
+        by=ADMIN,
     )
     assert c.target_date is None and c.overdue_since() is None
     assert c.agencies == {"MX": ["SICT"]}
@@ -511,11 +812,11 @@ def test_overdue_is_derived_from_the_target_date_and_status() -> None:
     assert c.overdue_since() == date(2026, 4, 1)
     assert not c.is_overdue(date(2026, 3, 31))
     assert c.is_overdue(date(2026, 4, 1))
-    c.change_status(status("in_progress"), actor="a")
-    c.change_status(status("stalled"), actor="a")
+    c.change_status(status("in_progress"), actor="a", by=ADMIN)
+    c.change_status(status("stalled"), actor="a", by=ADMIN)
     assert c.overdue_since() == date(2026, 4, 1)  # any status but completed
-    c.change_status(status("in_progress"), actor="a")
-    c.change_status(status("completed"), actor="a")
+    c.change_status(status("in_progress"), actor="a", by=ADMIN)
+    c.change_status(status("completed"), actor="a", by=ADMIN)
     assert c.overdue_since() is None
     assert not c.is_overdue(date(2026, 4, 1))
     assert registered(target_date=None).overdue_since() is None
@@ -781,21 +1082,27 @@ def test_progress_evidence_may_not_repeat_an_attached_url() -> None:
 
 def test_commands_apply_themselves_and_return_what_they_created() -> None:
     c = registered()
-    m = AddMilestone(title="Study", due_date=date(2026, 5, 1)).apply(c, "a")
+    m = AddMilestone(title="Study", due_date=date(2026, 5, 1)).apply(c, "a", ADMIN)
     assert m == "m1"
-    assert ChangeMilestone(milestone_id=m, title="Study 2").apply(c, "a") == m
-    assert CompleteMilestone(milestone_id=m, completed_on=date(2026, 5, 1)).apply(c, "a") == m
-    i = DefineIndicator(name="N", unit="u", baseline=Decimal(0), target=Decimal(1)).apply(c, "a")
+    assert ChangeMilestone(milestone_id=m, title="Study 2").apply(c, "a", ADMIN) == m
+    assert (
+        CompleteMilestone(milestone_id=m, completed_on=date(2026, 5, 1)).apply(c, "a", ADMIN) == m
+    )
+    i = DefineIndicator(name="N", unit="u", baseline=Decimal(0), target=Decimal(1)).apply(
+        c, "a", ADMIN
+    )
     assert i == "i1"
     assert (
-        RecordMeasurement(indicator_id=i, value=Decimal(1), as_of=date(2026, 5, 1)).apply(c, "a")
+        RecordMeasurement(indicator_id=i, value=Decimal(1), as_of=date(2026, 5, 1)).apply(
+            c, "a", ADMIN
+        )
         == i
     )
-    assert progress(5).apply(c, "a") is None
-    assert RateHealth(rating=Health.GREEN, rationale="ok").apply(c, "a") is None
-    assert status(Status.STALLED).apply(c, "a") is None
-    assert ReviseDetails(title="New title", reason="r").apply(c, "a") is None
-    assert evidence_of("https://example.org/e").apply(c, "a") is None
+    assert progress(5).apply(c, "a", ADMIN) is None
+    assert RateHealth(rating=Health.GREEN, rationale="ok").apply(c, "a", ADMIN) is None
+    assert status(Status.STALLED).apply(c, "a", ADMIN) is None
+    assert ReviseDetails(title="New title", reason="r").apply(c, "a", ADMIN) is None
+    assert evidence_of("https://example.org/e").apply(c, "a", ADMIN) is None
     assert kinds(c)[1:] == [
         "MilestoneAdded",
         "MilestoneRetitled",
@@ -818,16 +1125,16 @@ def test_together_runs_its_commands_in_order_and_returns_the_last_result() -> No
             AddMilestone(title="Study", due_date=date(2026, 5, 1)),
             DefineIndicator(name="N", unit="u", baseline=Decimal(0), target=Decimal(1)),
         )
-    ).apply(c, "a")
+    ).apply(c, "a", ADMIN)
     assert result == "i1"
     assert kinds(c)[1:] == ["MilestoneAdded", "IndicatorDefined"]
     with pytest.raises(InvalidValue, match="at least one command"):
-        Together(()).apply(c, "a")
+        Together(()).apply(c, "a", ADMIN)
 
 
 def test_the_base_command_does_nothing_by_itself() -> None:
     with pytest.raises(NotImplementedError):
-        CommitmentCommand().apply(registered(), "a")
+        CommitmentCommand().apply(registered(), "a", ADMIN)
 
 
 # ---- replay -------------------------------------------------------------------------
@@ -856,7 +1163,7 @@ def full_history() -> Commitment:
     c.attach_evidence(
         evidence_of("https://example.org/e", published_on=date(2026, 3, 1)), actor="a"
     )
-    c.revise_details(ReviseDetails(sectors=("railways", "trade"), reason="r"), actor="a")
+    c.revise_details(ReviseDetails(sectors=("railways", "trade"), reason="r"), actor="a", by=ADMIN)
     return c
 
 
@@ -962,13 +1269,17 @@ def test_indicator_numbers_are_kept_in_plain_notation() -> None:
 def test_revisions_refuse_null_or_malformed_collections() -> None:
     c = registered()
     with pytest.raises(InvalidValue, match="agencies must map"):
-        c.revise_details(ReviseDetails(agencies=cast(Any, None), reason="r"), actor="a")
+        c.revise_details(ReviseDetails(agencies=cast(Any, None), reason="r"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="sectors must be a list"):
-        c.revise_details(ReviseDetails(sectors=cast(Any, "railways"), reason="r"), actor="a")
+        c.revise_details(
+            ReviseDetails(sectors=cast(Any, "railways"), reason="r"), actor="a", by=ADMIN
+        )
     with pytest.raises(InvalidValue, match="title must"):
-        c.revise_details(ReviseDetails(title=cast(Any, None), reason="r"), actor="a")
+        c.revise_details(ReviseDetails(title=cast(Any, None), reason="r"), actor="a", by=ADMIN)
     with pytest.raises(InvalidValue, match="target_date must be a date"):
-        c.revise_details(ReviseDetails(target_date=cast(Any, "2027-01-01"), reason="r"), actor="a")
+        c.revise_details(
+            ReviseDetails(target_date=cast(Any, "2027-01-01"), reason="r"), actor="a", by=ADMIN
+        )
     assert c.version == 1
 
 
@@ -1045,7 +1356,8 @@ def every_kind_of_state() -> Commitment:
     )
     c.attach_evidence(evidence_of("https://example.org/e", "Statement"), actor="a")
     c.rate_health(RateHealth(rating=Health.AMBER, rationale="slow"), actor="a")
-    c.change_status(status(Status.STALLED, "funding"), actor="a")
+    c.change_status(status(Status.STALLED, "funding"), actor="a", by=ADMIN)
+    c.change_status(status(Status.CANCELLED, "dropped"), actor="m", by=MX_EDITOR)
     return c
 
 
@@ -1111,7 +1423,7 @@ def test_commands_on_a_deep_copy_leave_the_original_unchanged() -> None:
             RateHealth(rating=Health.GREEN, rationale="better"),
             status(Status.IN_PROGRESS, "resumed"),
         )
-    ).apply(clone, "b")
+    ).apply(clone, "b", ADMIN)
     assert describe(original, TODAY.date()) == shown
     assert list(original.pending_events) == events
     assert describe(clone, TODAY.date()) != shown

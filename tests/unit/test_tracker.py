@@ -23,12 +23,14 @@ from domain.commands import (
     ChangeStatus,
     CommitmentCommand,
     CompleteMilestone,
+    ConfirmClosure,
     DefineIndicator,
     DefineSchedule,
     LogProgress,
     PlannedMilestone,
     RateHealth,
     RecordMeasurement,
+    RejectClosure,
     RemoveSchedule,
     ReviseDetails,
     Together,
@@ -155,6 +157,11 @@ class Case:
     result: str | None
     events: list[str]
     check: Callable[[Commitment], bool]
+    # Run by an editor of MX first (a closure proposal for CA to confirm or reject).
+    given: CommitmentCommand | None = None
+
+
+CANCEL = ChangeStatus(status=Status.CANCELLED, reason="dropped", as_of=date(2026, 6, 1))
 
 
 CASES = [
@@ -175,6 +182,34 @@ CASES = [
         None,
         ["StatusChanged"],
         lambda c: (c.status, c.status_as_of) == (Status.SUSPENDED, date(2026, 6, 1)),
+    ),
+    Case(
+        CANCEL,
+        None,
+        ["ClosureProposed"],
+        lambda c: (
+            c.status is Status.NOT_STARTED
+            and c.pending_closure is not None
+            and (c.pending_closure.status, c.pending_closure.proposed_by_party)
+            == (Status.CANCELLED, "CA")
+        ),
+    ),
+    Case(
+        ConfirmClosure(note="agreed"),
+        None,
+        ["ClosureConfirmed", "StatusChanged"],
+        lambda c: (
+            (c.status, c.status_as_of, c.status_reason, c.pending_closure)
+            == (Status.CANCELLED, date(2026, 6, 1), "dropped", None)
+        ),
+        given=CANCEL,
+    ),
+    Case(
+        RejectClosure(reason="not agreed"),
+        None,
+        ["ClosureRejected"],
+        lambda c: (c.status, c.pending_closure) == (Status.NOT_STARTED, None),
+        given=CANCEL,
     ),
     Case(
         RateHealth(rating=Health.AMBER_RED, rationale="slipping"),
@@ -247,6 +282,8 @@ def test_the_cases_cover_every_command_on_a_commitment() -> None:
 def test_every_command_runs_on_a_stored_commitment(
     planned: Tracker, case: Case, entry: str
 ) -> None:
+    if case.given is not None:
+        planned.update(MX_EDITOR, CODE, case.given)
     before = planned.get(CODE).version
     if entry == "execute":
         change = planned.execute(CA_EDITOR, case.command, ref=CODE)
@@ -604,6 +641,97 @@ def test_an_invalid_schedule_is_refused(
         with pytest.raises(InvalidValue, match=message):
             tracker.define_schedule(ADMIN, monthly(**overrides))  # a redefinition too
     assert tracker.repository.get(schedule_id("monthly")).version == 1
+
+
+# ---- closing a commitment of several parties ----------------------------------------------
+
+
+def test_a_joint_closure_takes_an_editor_of_each_party(tracker: Tracker) -> None:
+    tracker.register(ADMIN, registration())
+    tracker.update(ADMIN, CODE, ChangeStatus(status=Status.IN_PROGRESS, reason="started"))
+    done = ChangeStatus(status=Status.COMPLETED, reason="delivered")
+    proposal = tracker.update(MX_EDITOR, CODE, done)
+    assert proposal.events == 1 and proposal.commitment.status is Status.IN_PROGRESS
+    assert tracker.get(CODE).pending_closure is not None
+    with pytest.raises(Forbidden, match="proposed by party MX"):
+        tracker.update(MX_EDITOR, CODE, ConfirmClosure())
+    with pytest.raises(StateConflict, match="is pending: confirm or reject it first"):
+        tracker.update(CA_EDITOR, CODE, done)
+    confirmed = tracker.update(CA_EDITOR, CODE, ConfirmClosure(note="agreed"))
+    assert confirmed.events == 2 and tracker.get(CODE).status is Status.COMPLETED
+    events = tracker.events_of(CODE)
+    assert [(type(e).__name__, e.actor) for e in events[-3:]] == [
+        ("ClosureProposed", "luis.mx"),
+        ("ClosureConfirmed", "ana.ca"),
+        ("StatusChanged", "ana.ca"),
+    ]
+
+
+def test_an_editor_of_a_third_party_cannot_touch_the_proposal(tracker: Tracker) -> None:
+    tracker.register(ADMIN, registration(**US_MX))
+    tracker.update(MX_EDITOR, CODE, ChangeStatus(status=Status.CANCELLED, reason="dropped"))
+    with pytest.raises(Forbidden, match="may not write to a commitment of MX, US"):
+        tracker.update(CA_EDITOR, CODE, ConfirmClosure())
+    with pytest.raises(Forbidden, match="may not write to a commitment of MX, US"):
+        tracker.update(CA_EDITOR, CODE, RejectClosure(reason="r"))
+    assert tracker.get(CODE).pending_closure is not None
+
+
+def test_a_proposal_to_supersede_names_the_successor_by_its_code(tracker: Tracker) -> None:
+    tracker.register(ADMIN, registration())
+    tracker.register(ADMIN, registration(OTHER))
+    tracker.update(
+        MX_EDITOR,
+        CODE,
+        ChangeStatus(
+            status=Status.SUPERSEDED, reason="merged", superseded_by=str(commitment_id(OTHER))
+        ),
+    )
+    pending = tracker.get(CODE).pending_closure
+    assert pending is not None and pending.superseded_by == OTHER
+    tracker.update(CA_EDITOR, CODE, ConfirmClosure())
+    assert (tracker.get(CODE).status, tracker.get(CODE).superseded_by) == (
+        Status.SUPERSEDED,
+        OTHER,
+    )
+
+
+def test_an_editor_may_revise_only_their_own_partys_agencies(tracker: Tracker) -> None:
+    tracker.register(ADMIN, registration(agencies={"CA": ("Transport Canada",)}))
+    with pytest.raises(Forbidden, match="not those of CA"):
+        tracker.update(MX_EDITOR, CODE, ReviseDetails(agencies={"MX": ("SICT",)}, reason="r"))
+    with pytest.raises(Forbidden, match="not those of CA"):
+        tracker.register(MX_EDITOR, registration(OTHER, agencies={"CA": ("GAC",), "MX": ("SRE",)}))
+    tracker.update(
+        MX_EDITOR,
+        CODE,
+        ReviseDetails(agencies={"CA": ("Transport Canada",), "MX": ("SICT",)}, reason="r"),
+    )
+    assert tracker.get(CODE).agencies == {"CA": ["Transport Canada"], "MX": ["SICT"]}
+    assert not tracker.exists(OTHER)
+
+
+def test_a_pending_closure_survives_a_snapshot(tracker: Tracker) -> None:
+    tracker.register(ADMIN, registration())
+    tracker.update(MX_EDITOR, CODE, ChangeStatus(status=Status.CANCELLED, reason="dropped"))
+    tracker.take_snapshot(commitment_id(CODE))
+    loaded: object = tracker.repository.get(commitment_id(CODE), version=2)
+    assert isinstance(loaded, Commitment)
+    assert loaded.pending_closure == tracker.get(CODE).pending_closure
+    assert loaded.pending_closure is not None
+    assert loaded.pending_closure.proposed_at == NOW
+
+
+def test_a_snapshot_taken_before_closures_existed_loads_with_none_pending(
+    tracker: Tracker,
+) -> None:
+    tracker.register(ADMIN, registration())
+    snapshot = Commitment.Snapshot.take(tracker.get(CODE))
+    del snapshot.state["pending_closure"]  # as written by the release before
+    old = snapshot.mutate(None)
+    assert isinstance(old, Commitment) and old.pending_closure is None
+    old.change_status(ChangeStatus(status=Status.CANCELLED, reason="r"), actor="m", by=MX_EDITOR)
+    assert old.pending_closure is not None
 
 
 # ---- reads -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from domain.commands import (
     ChangeMilestone,
     ChangeStatus,
     CompleteMilestone,
+    ConfirmClosure,
     DefineIndicator,
     DefineSchedule,
     IssueToken,
@@ -31,6 +32,7 @@ from domain.commands import (
     RateHealth,
     RecordMeasurement,
     RegisterCommitment,
+    RejectClosure,
     ReviseDetails,
 )
 from domain.errors import InvalidValue
@@ -50,6 +52,8 @@ API_COMMANDS: list[type[Any]] = [
     DefineIndicator,
     RecordMeasurement,
     AttachEvidence,
+    ConfirmClosure,
+    RejectClosure,
     DefineSchedule,
     IssueToken,
 ]
@@ -376,6 +380,9 @@ ROUND_TRIPS: list[Any] = [
     ChangeStatus(
         status=Status.SUPERSEDED, reason="merged", superseded_by="CMAP-X-Y", as_of=date(2026, 2, 1)
     ),
+    ConfirmClosure(),
+    ConfirmClosure(note="agreed at the joint review"),
+    RejectClosure(reason="the final report is not out"),
     RateHealth(rating=Health.AMBER_GREEN, rationale="ok", as_of=date(2026, 2, 1)),
     AddMilestone(title="Study", due_date=date(2026, 5, 1)),
     ChangeMilestone(milestone_id="m1", due_date=date(2026, 9, 1), reason="late", title="S2"),

@@ -1,0 +1,327 @@
+"""Signed checkpoints of the log and the witnesses' cosignatures (docs/trust.md).
+
+A checkpoint is a C2SP signed note (domain/checkpoint.py) stating the log's origin, its
+Merkle tree size and root. The operator signs one on demand (`commitments checkpoint`),
+on a schedule (the report scheduler) and when a report is archived; each party's witness
+(`commitments witness`, adapters/witness.py) fetches the newest one, checks it extends
+the one it saw before, and posts its cosignature, kept here line by line.
+
+The operator signs only what the events themselves give: before signing, the stored
+tree at the previous checkpoint must still have that checkpoint's root, and the events
+after it are hashed again from their stored bytes and must give the stored tree's root.
+An edited, truncated or recomputed log is thus refused here too, not only by witnesses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from adapters.database import Database
+from adapters.ledger import STORED_EVENT, as_uuid, canonical_bytes, read_nodes
+from adapters.proofs import consistency_nodes, root_at, tree_size
+from adapters.settings import ConfigurationError
+from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events
+from domain import clock, merkle
+from domain.checkpoint import (
+    Checkpoint,
+    Note,
+    NoteError,
+    Signature,
+    Signer,
+    Verifier,
+    verified_by,
+)
+from domain.errors import InvalidValue, NotFound, StateConflict
+
+
+def read_signer(path: str | None) -> Signer | None:
+    """The operator's signing key from its file (COMMITMENTS_SIGNING_KEY_FILE)."""
+    if path is None:
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigurationError(
+            f"COMMITMENTS_SIGNING_KEY_FILE: cannot read {path}: {error.strerror}"
+        ) from None
+    try:
+        signer = Signer.parse(text)
+    except NoteError as error:
+        raise ConfigurationError(
+            f"COMMITMENTS_SIGNING_KEY_FILE: {path} holds no signing key: {error}"
+        ) from None
+    if signer.kind != "ed25519":
+        raise ConfigurationError(
+            f"COMMITMENTS_SIGNING_KEY_FILE: {path} holds a witness (cosignature) key; the "
+            "operator signs with an ed25519 key (commitments keygen without --witness)"
+        )
+    return signer
+
+
+class CheckpointRefused(StateConflict):
+    """The operator will not sign: the log does not extend its last checkpoint (409)."""
+
+
+class NoSigningKey(InvalidValue):
+    """No signing key is configured."""
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A stored checkpoint: its tree head and the note with every signature it has."""
+
+    checkpoint: Checkpoint
+    note: Note
+    signed_at: datetime
+
+    @property
+    def size(self) -> int:
+        return self.checkpoint.size
+
+    @property
+    def root_hash(self) -> str:
+        return self.checkpoint.root.hex()
+
+
+@dataclass(frozen=True)
+class Covering:
+    """How a signed checkpoint covers the tree head of a report (or any older tree)."""
+
+    checkpoint: Signed
+    signed_by: list[str]
+    cosigned_by: list[str]
+    consistent: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.checkpoint.size,
+            "root_hash": self.checkpoint.root_hash,
+            "signed_by": self.signed_by,
+            "cosigned_by": self.cosigned_by,
+            "consistent": self.consistent,
+            "note": self.checkpoint.note.text(),
+        }
+
+
+class Checkpoints:
+    """The operator's checkpoints of one log."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        origin: str,
+        signer: Signer | None,
+        operator: Verifier | None,
+        witnesses: Sequence[Verifier],
+        now: Callable[[], datetime] = clock.now,
+    ) -> None:
+        self.database = database
+        self.origin = origin
+        self.signer = signer
+        self.operator = operator or (signer.verifier() if signer is not None else None)
+        if signer is not None and self.operator != signer.verifier():
+            raise ConfigurationError(
+                "COMMITMENTS_OPERATOR_KEY is not the public key of the signing key in "
+                "COMMITMENTS_SIGNING_KEY_FILE"
+            )
+        self.witnesses = list(witnesses)
+        self.now = now
+
+    # ---- signing -----------------------------------------------------------------------
+
+    def sign(self) -> Signed:
+        """Sign the log's current tree head (or return the checkpoint of that size)."""
+        if self.signer is None:
+            raise NoSigningKey(
+                "no signing key: set COMMITMENTS_SIGNING_KEY_FILE "
+                "(make one with `commitments keygen --name NAME --out FILE`)"
+            )
+        with self.database.writing() as connection:
+            size = tree_size(connection)
+            if size == 0:
+                raise CheckpointRefused("the log is empty: there is nothing to sign yet")
+            last = _latest_row(connection)
+            if last is not None and int(last.tree_size) >= size:
+                if int(last.tree_size) > size:
+                    raise CheckpointRefused(
+                        f"the log has {size} events, fewer than the {last.tree_size} of "
+                        "the last signed checkpoint: events were removed"
+                    )
+                return self._signed(connection, last)
+            root = self._checked_root(connection, last, size)
+            checkpoint = Checkpoint(self.origin, size, root)
+            body = checkpoint.body()
+            note = Note(body, (self.signer.sign(body),))
+            connection.execute(
+                _insert_or_nothing(connection, checkpoints).values(
+                    tree_size=size, root_hash=root.hex(), note=note.text(), signed_at=self.now()
+                )
+            )
+            row = connection.execute(
+                select(checkpoints).where(checkpoints.c.tree_size == size)
+            ).one()
+            return self._signed(connection, row)
+
+    def _checked_root(self, connection: Connection, last: Any, size: int) -> bytes:
+        """The root of the first `size` leaves, from the events' own bytes, refusing a
+        stored tree that no longer extends the last checkpoint."""
+        start = 0 if last is None else int(last.tree_size)
+        ids = merkle.Frontier.node_ids(start)
+        nodes = read_nodes(connection, ids)
+        if any(node not in nodes for node in ids):
+            raise CheckpointRefused(f"the stored tree lacks nodes of checkpoint {start}")
+        frontier = merkle.Frontier(start, tuple(nodes[node] for node in ids))
+        if last is not None and frontier.root().hex() != last.root_hash:
+            raise CheckpointRefused(
+                f"the stored tree of {start} events no longer has the root of the signed "
+                f"checkpoint {start} ({last.root_hash}): the log was rewritten"
+            )
+        rows = connection.execute(
+            select(*STORED_EVENT, event_chain.c.leaf)
+            .join(event_chain, event_chain.c.position == events.c.id)
+            # Bounded: on PostgreSQL each statement sees what committed before it began.
+            .where(event_chain.c.leaf >= start, event_chain.c.leaf < size)
+            .order_by(event_chain.c.leaf)
+        )
+        for row in rows:
+            if int(row.leaf) != frontier.size:
+                raise CheckpointRefused(f"leaf {frontier.size} is missing from the log")
+            canonical = canonical_bytes(
+                row.id,
+                as_uuid(row.originator_id),
+                row.originator_version,
+                row.topic,
+                bytes(row.state),
+            )
+            frontier, _ = frontier.append(merkle.leaf_hash(canonical))
+        if frontier.size != size or frontier.root() != root_at(connection, size):
+            raise CheckpointRefused(
+                f"the stored tree of {size} events does not match the events' own bytes"
+            )
+        return frontier.root()
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def latest(self) -> Signed:
+        with self.database.reading() as connection:
+            row = _latest_row(connection)
+            if row is None:
+                raise NotFound("no checkpoint has been signed yet")
+            return self._signed(connection, row)
+
+    def at(self, size: int) -> Signed:
+        with self.database.reading() as connection:
+            row = connection.execute(
+                select(checkpoints).where(checkpoints.c.tree_size == size)
+            ).one_or_none()
+            if row is None:
+                raise NotFound(f"no checkpoint of tree size {size}")
+            return self._signed(connection, row)
+
+    def _signed(self, connection: Connection, row: Any) -> Signed:
+        note = Note.parse(row.note)
+        for (line,) in connection.execute(
+            select(checkpoint_cosignatures.c.line)
+            .where(checkpoint_cosignatures.c.tree_size == row.tree_size)
+            .order_by(checkpoint_cosignatures.c.name, checkpoint_cosignatures.c.key_id)
+        ):
+            note = note.with_signature(Signature.parse(line))
+        return Signed(Checkpoint.parse(note.body), note, clock.as_utc(row.signed_at))
+
+    # ---- cosigning ---------------------------------------------------------------------
+
+    def cosign(self, text: str | bytes) -> Signed:
+        """Keep the cosignatures a witness added to one of our checkpoints."""
+        try:
+            note = Note.parse(text)
+            checkpoint = Checkpoint.parse(note.body)
+        except NoteError as error:
+            raise InvalidValue(f"not a signed checkpoint: {error}") from None
+        if not self.witnesses:
+            raise InvalidValue("no witness keys are configured (COMMITMENTS_WITNESS_KEYS)")
+        with self.database.writing() as connection:
+            row = connection.execute(
+                select(checkpoints).where(checkpoints.c.tree_size == checkpoint.size)
+            ).one_or_none()
+            if row is None or Note.parse(row.note).body != note.body:
+                raise NotFound(
+                    f"this log signed no checkpoint with that text (tree size {checkpoint.size})"
+                )
+            try:
+                witnesses = verified_by(note, self.witnesses)
+            except NoteError as error:
+                raise InvalidValue(str(error)) from None
+            if not witnesses:
+                raise InvalidValue("the note carries no cosignature by a configured witness key")
+            for witness in self.witnesses:
+                if witness.name not in witnesses:
+                    continue
+                signature = witness.verify(note)
+                timestamp = witness.verify_timestamp(note)
+                assert signature is not None and timestamp is not None
+                connection.execute(
+                    _insert_or_nothing(connection, checkpoint_cosignatures).values(
+                        tree_size=checkpoint.size,
+                        name=signature.name,
+                        key_id=signature.key_id.hex(),
+                        line=signature.line().rstrip("\n"),
+                        timestamp=timestamp,
+                        received_at=self.now(),
+                    )
+                )
+            return self._signed(connection, row)
+
+    # ---- covering a report -------------------------------------------------------------
+
+    def covering(self, size: int, root_hash: str) -> Covering | None:
+        """The smallest signed checkpoint at or above `size` leaves, checked: the
+        operator's signature and the witnesses' (configured keys only), and a consistency
+        proof from the tree (size, root_hash) to it. None if none is signed yet."""
+        with self.database.reading() as connection:
+            row = connection.execute(
+                select(checkpoints)
+                .where(checkpoints.c.tree_size >= size)
+                .order_by(checkpoints.c.tree_size)
+                .limit(1)
+            ).one_or_none()
+            if row is None:
+                return None
+            signed = self._signed(connection, row)
+            proof = consistency_nodes(connection, size, signed.size)
+        signed_by = self._names(signed.note, [self.operator] if self.operator else [])
+        cosigned_by = self._names(signed.note, self.witnesses)
+        try:
+            old_root = bytes.fromhex(root_hash)
+        except ValueError:
+            old_root = b""
+        consistent = merkle.verify_consistency(
+            size, signed.size, old_root, signed.checkpoint.root, proof
+        )
+        return Covering(signed, signed_by, cosigned_by, consistent)
+
+    @staticmethod
+    def _names(note: Note, keys: Sequence[Verifier]) -> list[str]:
+        try:
+            return verified_by(note, keys)
+        except NoteError:
+            return []
+
+
+def _latest_row(connection: Connection) -> Any:
+    return connection.execute(
+        select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+    ).one_or_none()
+
+
+def _insert_or_nothing(connection: Connection, table: Any) -> Any:
+    insert_of = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    return insert_of(table).on_conflict_do_nothing()

@@ -1,0 +1,318 @@
+"""Signed checkpoints and the witness, on SQLite and PostgreSQL, against a server whose
+database was edited, truncated or forked: the operator refuses to sign a log that does
+not extend its last checkpoint, and a witness refuses to co-sign, saying why, whatever
+the server signs.
+
+The witness talks to the real app through a TestClient (`ClientTransport`); only the
+transport differs from `commitments witness`, which uses urllib."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text
+
+from adapters.checkpoints import CheckpointRefused
+from adapters.ledger import EMPTY_TIP, STORED_EVENT, extend, verify
+from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events, merkle_nodes
+from adapters.witness import WitnessRefused, WitnessState, witness
+from domain import merkle
+from domain.checkpoint import Checkpoint, Note, Signer, verified_by
+from domain.commands import LogProgress
+from tests.api.client import Api, serving
+from tests.support import CODE, write
+
+SEEDED_BOTH = pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
+OPERATOR = Signer.generate("tracker.example/operator")
+MX_WITNESS = Signer.generate("mx.example/witness", "cosignature")
+CA_WITNESS = Signer.generate("ca.example/witness", "cosignature")
+NOW = 1_795_000_000  # the witness's clock, fixed
+
+
+@dataclass
+class ClientTransport:
+    api: Api
+
+    def get(self, path: str) -> tuple[int, str]:
+        response = self.api.get(path, who="viewer")
+        return response.status_code, response.text
+
+    def post(self, path: str, body: str) -> tuple[int, str]:
+        response = self.api.post(path, who="viewer", content=body.encode())
+        return response.status_code, response.text
+
+
+@pytest.fixture
+def server(seeded_url: str, tmp_path: Path) -> Iterator[Api]:
+    key = tmp_path / "operator.key"
+    key.write_text(OPERATOR.encode() + "\n")
+    with serving(
+        seeded_url,
+        signing_key_file=str(key),
+        witness_keys=(MX_WITNESS.verifier().encode(), CA_WITNESS.verifier().encode()),
+    ) as api:
+        yield api
+
+
+def run_witness(api: Api, state: Path, signer: Signer = MX_WITNESS) -> str:
+    return witness(
+        ClientTransport(api), signer, OPERATOR.verifier(), state, now=lambda: NOW
+    ).message()
+
+
+def grow(api: Api, percent: int) -> None:
+    write(api.services, LogProgress(percent=percent, as_of=date(2026, 11, 1), note="n"), ref=CODE)
+
+
+def sql(api: Api, statement: str, **params: Any) -> None:
+    with api.services.database.writing() as connection:
+        connection.execute(text(statement), params)
+
+
+def truncate(api: Api, keep: int) -> None:
+    """Drop the newest events with their chain entries and tree nodes, as an operator
+    covering tracks would, so that `verify` passes on what is left."""
+    sql(api, "DELETE FROM tracker_events WHERE id > :keep", keep=keep)
+    sql(api, "DELETE FROM event_chain WHERE position > :keep", keep=keep)
+    sql(api, "DELETE FROM merkle_nodes WHERE last_leaf >= :keep", keep=keep)
+    api.services.tracker.recorder.tip = None  # type: ignore[attr-defined]
+
+
+def rewrite(api: Api, position: int) -> None:
+    """Edit one event and recompute every chain entry and tree node after it: a log that
+    `verify` passes, though its history changed."""
+    with api.services.database.writing() as connection:
+        state = connection.execute(
+            select(events.c.state).where(events.c.id == position)
+        ).scalar_one()
+        edited = bytes(state).replace(b'"percent":', b'"percent":9', 1)
+        assert edited != bytes(state)
+        connection.execute(events.update().where(events.c.id == position).values(state=edited))
+        rows = connection.execute(select(*STORED_EVENT).order_by(events.c.id)).all()
+        from eventsourcing.persistence import StoredEvent
+
+        stored = [
+            (r.id, StoredEvent(r.originator_id, r.originator_version, r.topic, bytes(r.state)))
+            for r in rows
+        ]
+        _, entries, nodes = extend(EMPTY_TIP, stored)
+        connection.execute(delete(event_chain))
+        connection.execute(delete(merkle_nodes))
+        connection.execute(
+            event_chain.insert(),
+            [{"position": e.position, "hash": e.hash, "leaf": e.leaf} for e in entries],
+        )
+        connection.execute(merkle_nodes.insert(), nodes)
+    api.services.tracker.recorder.tip = None  # type: ignore[attr-defined]
+
+
+def forget_checkpoints(api: Api) -> None:
+    """What an operator rewriting history would do next: hide its earlier signatures."""
+    with api.services.database.writing() as connection:
+        connection.execute(delete(checkpoint_cosignatures))
+        connection.execute(delete(checkpoints))
+
+
+def progress_position(api: Api) -> int:
+    """The newest ProgressLogged event's position (its state has a percent to edit)."""
+    with api.services.database.reading() as connection:
+        return int(
+            connection.execute(
+                select(events.c.id)
+                .where(events.c.topic.like("%ProgressLogged"))
+                .order_by(events.c.id.desc())
+                .limit(1)
+            ).scalar_one()
+        )
+
+
+# ---- the operator ------------------------------------------------------------------------
+
+
+@SEEDED_BOTH
+def test_the_operator_signs_the_tree_the_log_gives(server: Api) -> None:
+    signed = server.services.checkpoints.sign()
+    ledger = verify(server.services.database)
+    assert (signed.size, signed.root_hash) == (ledger.tree_size, ledger.root_hash)
+    note = Note.parse(server.get("/api/v1/checkpoint", who="viewer").text)
+    assert verified_by(note, [OPERATOR.verifier()]) == [OPERATOR.name]
+    checkpoint = Checkpoint.parse(note.body)
+    assert checkpoint.origin == server.services.settings.log_origin
+    assert server.services.checkpoints.sign().size == signed.size  # nothing new: the same
+    grow(server, 41)
+    assert server.services.checkpoints.sign().size == signed.size + 1
+
+
+@SEEDED_BOTH
+def test_the_operator_refuses_to_sign_a_truncated_or_rewritten_log(server: Api) -> None:
+    signed = server.services.checkpoints.sign()
+    truncate(server, signed.size - 3)
+    assert verify(server.services.database).verified  # the chain alone cannot tell
+    with pytest.raises(CheckpointRefused, match=r"fewer than the .* events were removed"):
+        server.services.checkpoints.sign()
+
+
+@SEEDED_BOTH
+def test_the_operator_refuses_to_sign_over_a_rewritten_history(server: Api) -> None:
+    server.services.checkpoints.sign()
+    rewrite(server, progress_position(server))
+    grow(server, 42)
+    assert verify(server.services.database).verified
+    with pytest.raises(CheckpointRefused, match=r"no longer has the root .* rewritten"):
+        server.services.checkpoints.sign()
+
+
+def test_the_operator_refuses_a_stored_tree_that_the_events_do_not_give(server: Api) -> None:
+    server.services.checkpoints.sign()
+    grow(server, 43)
+    grow(server, 44)
+    size = verify(server.services.database).tree_size
+    sql(
+        server,
+        "UPDATE merkle_nodes SET hash = :h WHERE last_leaf = :leaf AND level = 0",
+        h=b"\x01" * 32,
+        leaf=size - 1,
+    )
+    with pytest.raises(CheckpointRefused, match="does not match the events' own bytes"):
+        server.services.checkpoints.sign()
+
+
+def test_signing_needs_an_admin_and_a_key(server: Api, seeded_url: str) -> None:
+    assert server.post("/api/v1/checkpoint", who="viewer").status_code == 403
+    response = server.post("/api/v1/checkpoint")
+    assert response.status_code == 201 and response.headers["X-Tree-Size"]
+    with serving(seeded_url) as unkeyed:
+        assert unkeyed.post("/api/v1/checkpoint").status_code == 422
+
+
+# ---- the witness -------------------------------------------------------------------------
+
+
+@SEEDED_BOTH
+def test_witnesses_cosign_a_log_that_grows_and_the_server_serves_their_cosignatures(
+    server: Api, tmp_path: Path
+) -> None:
+    server.services.checkpoints.sign()
+    mx_state, ca_state = tmp_path / "mx.json", tmp_path / "ca.json"
+    assert "first checkpoint seen" in run_witness(server, mx_state)
+    grow(server, 45)
+    server.services.checkpoints.sign()
+    assert "extends checkpoint" in run_witness(server, mx_state)
+    run_witness(server, ca_state, CA_WITNESS)
+    note = Note.parse(server.get("/api/v1/checkpoint", who="viewer").text)
+    assert verified_by(note, [MX_WITNESS.verifier(), CA_WITNESS.verifier()]) == [
+        MX_WITNESS.name,
+        CA_WITNESS.name,
+    ]
+    assert MX_WITNESS.verifier().verify_timestamp(note) == NOW
+    state = WitnessState.load(mx_state)
+    assert state is not None and state.tree_size == Checkpoint.parse(note.body).size
+
+
+@SEEDED_BOTH
+def test_a_witness_refuses_a_truncated_log_even_when_the_server_re_signs(
+    server: Api, tmp_path: Path
+) -> None:
+    state = tmp_path / "mx.json"
+    size = server.services.checkpoints.sign().size
+    run_witness(server, state)
+    before = state.read_text()
+    truncate(server, size - 2)
+    forget_checkpoints(server)
+    server.services.checkpoints.sign()  # the operator's own records are gone: it signs
+    with pytest.raises(WitnessRefused, match=f"shrank: checkpoint {size - 2} .* {size} .*removed"):
+        run_witness(server, state)
+    assert state.read_text() == before  # a refusal changes nothing
+
+
+@SEEDED_BOTH
+def test_a_witness_refuses_a_history_recomputed_after_an_edit(server: Api, tmp_path: Path) -> None:
+    state = tmp_path / "mx.json"
+    size = server.services.checkpoints.sign().size
+    run_witness(server, state)
+    rewrite(server, progress_position(server))
+    grow(server, 46)
+    forget_checkpoints(server)
+    assert verify(server.services.database).verified
+    server.services.checkpoints.sign()
+    with pytest.raises(
+        WitnessRefused, match=f"checkpoint {size + 1} .* does not extend checkpoint {size} "
+    ):
+        run_witness(server, state)
+
+
+def test_a_witness_refuses_a_fork_of_the_same_size(server: Api, tmp_path: Path) -> None:
+    state = tmp_path / "mx.json"
+    size = server.services.checkpoints.sign().size
+    run_witness(server, state)
+    rewrite(server, progress_position(server))
+    forget_checkpoints(server)
+    server.services.checkpoints.sign()  # same size, another root
+    with pytest.raises(WitnessRefused, match=f"forked: checkpoint {size} .* another root"):
+        run_witness(server, state)
+
+
+def test_a_witness_refuses_a_checkpoint_the_operator_did_not_sign(
+    server: Api, tmp_path: Path
+) -> None:
+    server.services.checkpoints.sign()
+    impostor = Signer.generate(OPERATOR.name)
+    with pytest.raises(WitnessRefused, match=r"not a valid signed note|not signed by"):
+        witness(
+            ClientTransport(server),
+            MX_WITNESS,
+            impostor.verifier(),
+            tmp_path / "s",
+            now=lambda: NOW,
+        )
+    assert not (tmp_path / "s").exists()
+
+
+def test_the_server_keeps_only_cosignatures_by_configured_witnesses(server: Api) -> None:
+    signed = server.services.checkpoints.sign()
+    stranger = Signer.generate("stranger/witness", "cosignature")
+    body = signed.note.body
+    foreign = signed.note.with_signature(stranger.sign(body, timestamp=NOW)).text()
+    detail = server.post("/api/v1/checkpoint/cosignatures", content=foreign).json()["detail"]
+    assert "no cosignature by a configured witness key" in detail
+    unknown = Checkpoint(signed.checkpoint.origin, signed.size, merkle.leaf_hash(b"x")).body()
+    note = Note(unknown, (OPERATOR.sign(unknown),)).with_signature(
+        MX_WITNESS.sign(unknown, timestamp=NOW)
+    )
+    response = server.post("/api/v1/checkpoint/cosignatures", content=note.text())
+    assert response.status_code == 404
+    assert server.post("/api/v1/checkpoint/cosignatures", content=b"junk").status_code == 422
+
+
+# ---- reports under checkpoints -----------------------------------------------------------
+
+
+def test_an_archived_report_is_covered_by_a_signed_checkpoint_at_once(
+    server: Api, tmp_path: Path
+) -> None:
+    response = server.post("/api/v1/reports", json={"formats": ["md"]})
+    assert response.status_code == 201, response.text
+    report_id = response.json()["id"]
+    content = server.get(f"/api/v1/reports/{report_id}?format=md").content
+    run_witness(server, tmp_path / "mx.json")
+    checked = server.post("/api/v1/reports/verify", content=content).json()
+    assert checked["verified"], checked
+    assert checked["checkpoint"]["signed_by"] == [OPERATOR.name]
+    assert checked["checkpoint"]["cosigned_by"] == [MX_WITNESS.name]
+    assert checked["checkpoint"]["consistent"]
+    assert checked["checkpoint"]["tree_size"] >= checked["recorded"]["tree_size"]
+
+
+def test_a_report_no_checkpoint_covers_does_not_verify_until_one_is_signed(server: Api) -> None:
+    grow(server, 47)
+    content = server.get("/api/v1/reports/progress?format=json").content
+    checked = server.post("/api/v1/reports/verify", content=content).json()
+    assert not checked["verified"] and checked["checkpoint"] is None
+    assert "run `commitments checkpoint`" in checked["checkpoint_problem"]
+    server.services.checkpoints.sign()
+    assert server.post("/api/v1/reports/verify", content=content).json()["verified"]
