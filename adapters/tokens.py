@@ -31,7 +31,7 @@ from domain import clock
 from domain.access import ACTOR_SEPARATOR, Principal, Role, token_actor
 from domain.commands import EarlierToken, IssueToken, RevokeToken
 from domain.errors import DuplicateName, InvalidValue, NotFound
-from domain.tokens import ApiToken, TokenStatus, name_key
+from domain.tokens import ApiToken, TokenStatus, name_key, token_status
 from domain.tracker import Change
 
 TOKEN_PREFIX = "cmt_"
@@ -67,11 +67,7 @@ class TokenInfo:
         return token_actor(self.name, self.id)
 
     def status(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return TokenStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return TokenStatus.EXPIRED
-        return TokenStatus.ACTIVE
+        return token_status(self.revoked_at, self.expires_at, now)
 
     def principal(self) -> Principal:
         return Principal(self.name, self.role, self.party, token_id=self.id)

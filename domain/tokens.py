@@ -38,6 +38,15 @@ class TokenStatus:
     REVOKED = "revoked"
 
 
+def token_status(revoked_at: datetime | None, expires_at: datetime | None, now: datetime) -> str:
+    """Revoked, else expired once its expiry has come, else active."""
+    if revoked_at is not None:
+        return TokenStatus.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return TokenStatus.EXPIRED
+    return TokenStatus.ACTIVE
+
+
 def name_key(name: str) -> str:
     """What makes two names the same name: their case does not count."""
     return name.lower()
@@ -170,11 +179,7 @@ class ApiToken(Aggregate):
         return token_actor(self.name, self.token_id)
 
     def status(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return TokenStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return TokenStatus.EXPIRED
-        return TokenStatus.ACTIVE
+        return token_status(self.revoked_at, self.expires_at, now)
 
     @classmethod
     def issue(cls, command: IssueToken, *, actor: str) -> ApiToken:
