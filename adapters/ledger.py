@@ -1,7 +1,7 @@
 """Tamper evidence over the event log: a hash chain and a Merkle tree (docs/architecture.md).
 
-Every stored event has canonical bytes (position, originator_id, version, topic, state).
-They make
+Every stored event has canonical bytes (position, originator_id, version, topic, state;
+defined in domain/log_bytes.py, which the offline verifier shares). They make
 - its chain entry h_n = sha256(h_prev || canonical bytes), and
 - its leaf in an RFC 9162 Merkle tree (domain/merkle.py), at the next dense leaf index;
   the tree's complete perfect subtrees are stored as nodes (table merkle_nodes), so
@@ -15,7 +15,6 @@ safe.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,9 +26,13 @@ from sqlalchemy import Connection, Select, select, tuple_
 from adapters.database import Database
 from adapters.tables import event_chain, events, merkle_nodes
 from domain import merkle
+
+# Re-exported: migrations 0003 and 0007 and other callers import them from here.
+from domain.log_bytes import GENESIS as GENESIS
+from domain.log_bytes import canonical_bytes as canonical_bytes
+from domain.log_bytes import chain_hash as chain_hash
 from domain.merkle import Frontier, NodeId
 
-GENESIS = "0" * 64
 # A stored event as the chain hashes it: its position and the columns the library writes.
 STORED_EVENT = (
     events.c.id,
@@ -39,28 +42,6 @@ STORED_EVENT = (
     events.c.state,
 )
 _STREAM_BATCH = 5_000
-
-
-def canonical_bytes(
-    position: int, originator_id: UUID, version: int, topic: str, state: bytes
-) -> bytes:
-    """Length-prefixed fields, so no two different events share the same bytes."""
-    topic_bytes = topic.encode("utf-8")
-    return b"".join(
-        (
-            position.to_bytes(8, "big", signed=True),
-            originator_id.bytes,
-            version.to_bytes(8, "big", signed=True),
-            len(topic_bytes).to_bytes(4, "big"),
-            topic_bytes,
-            len(state).to_bytes(8, "big"),
-            state,
-        )
-    )
-
-
-def chain_hash(previous: str, canonical: bytes) -> str:
-    return hashlib.sha256(bytes.fromhex(previous) + canonical).hexdigest()
 
 
 @dataclass(frozen=True)
