@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +37,7 @@ from adapters.settings import ConfigurationError, Settings, load_settings
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
+from domain import offline_verifier
 from domain.access import Role, system
 from domain.checkpoint import NoteError, Signer, Verifier
 from domain.commands import DefineSchedule, RemoveSchedule
@@ -315,20 +316,82 @@ def verify(
         typer.Option(
             "--report",
             help="Also check this report: regenerate it from the inputs it records and "
-            "compare, and check its chain head",
+            "compare, and check its chain head (offline: check its footer's tree head "
+            "against the checkpoints)",
         ),
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Read no database: check the files given against signed checkpoints "
+            "(implied by --export, --checkpoint, --event and --proof)",
+        ),
+    ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="A file written by `commitments export`"),
+    ] = None,
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option("--checkpoint", help="A signed checkpoint (C2SP note); repeatable"),
+    ] = None,
+    event: Annotated[
+        Path | None,
+        typer.Option("--event", help="One event's line from an export, to prove it is logged"),
+    ] = None,
+    proof: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--proof",
+            help="The JSON of GET /api/v1/proofs/inclusion or /proofs/consistency; repeatable",
+        ),
+    ] = None,
+    operator_key: Annotated[
+        str | None,
+        typer.Option(
+            "--operator-key", help="The operator's public key (default: COMMITMENTS_OPERATOR_KEY)"
+        ),
+    ] = None,
+    witness_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness-key",
+            help="A witness's public key; repeatable (default: COMMITMENTS_WITNESS_KEYS)",
+        ),
+    ] = None,
+    witnesses: Annotated[
+        int | None,
+        typer.Option(
+            "--witnesses", min=0, help="Cosignatures each checkpoint needs (default: all keys)"
+        ),
+    ] = None,
+    origin: Annotated[
+        str | None,
+        typer.Option("--origin", help="The log's origin line (default: the first checkpoint's)"),
+    ] = None,
 ) -> None:
-    """Recompute the event log's hash chain; exit 1 naming the first bad position."""
+    """Recompute the event log's hash chain; exit 1 naming the first bad position.
+    With --offline: open no database, and check an export, a report or one event against
+    signed checkpoints and the public keys (domain/offline_verifier.py)."""
+    if offline or export or checkpoint or event or proof:
+        keys = _trusted_keys(operator_key, witness_key, witnesses, origin)
+        _verify_offline(keys, checkpoint or [], export, report, event, proof or [])
+        return
+    for given, option in [
+        (operator_key, "--operator-key"),
+        (witness_key, "--witness-key"),
+        (witnesses, "--witnesses"),
+        (origin, "--origin"),
+    ]:
+        if given is not None:
+            raise UserError(f"{option} is for offline verification: add --offline --checkpoint")
     with services() as s:
         result = ledger.verify(s.database)
         summary = result.as_dict()
         checked = None
         if report is not None:
-            try:
-                content = report.read_bytes()
-            except OSError as error:
-                raise UserError(f"cannot read {report}: {error.strerror}") from None
+            content = _read_file(report)
             try:
                 checked = s.reports.check(content, result)
             except report_check.UnreadableReport as error:
@@ -342,6 +405,83 @@ def verify(
             f"the event log does not verify at position {result.first_bad_position}: "
             f"{result.problem}"
         )
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _public_key(text: str, kind: str, where: str) -> Verifier:
+    try:
+        key = Verifier.parse(text)
+    except NoteError as error:
+        raise UserError(f"{where}: not a public key: {error}") from None
+    if key.kind != kind:
+        raise UserError(f"{where}: {key.name} is a {key.kind} key; expected {kind}")
+    return key
+
+
+def _trusted_keys(
+    operator_key: str | None,
+    witness_keys: list[str] | None,
+    required: int | None,
+    origin: str | None,
+) -> offline_verifier.TrustedKeys:
+    """The keys an offline check trusts: the options, else the environment's (read
+    directly: the settings would look at the database URL)."""
+    operator_text = operator_key or os.environ.get("COMMITMENTS_OPERATOR_KEY", "").strip()
+    if not operator_text:
+        raise UserError(
+            "the operator's public key is needed: --operator-key or COMMITMENTS_OPERATOR_KEY"
+        )
+    where = "--operator-key" if operator_key else "COMMITMENTS_OPERATOR_KEY"
+    operator = _public_key(operator_text, "ed25519", where)
+    if witness_keys:
+        texts, where = witness_keys, "--witness-key"
+    else:
+        texts = os.environ.get("COMMITMENTS_WITNESS_KEYS", "").replace(",", " ").split()
+        where = "COMMITMENTS_WITNESS_KEYS"
+    found = tuple(_public_key(text, "cosignature", where) for text in texts)
+    try:
+        return offline_verifier.TrustedKeys(operator, found, required, origin)
+    except ValueError as error:
+        raise UserError(f"--witnesses: {error}") from None
+
+
+def _verify_offline(
+    keys: offline_verifier.TrustedKeys,
+    checkpoints: list[Path],
+    export: Path | None,
+    report: Path | None,
+    event: Path | None,
+    proofs: list[Path],
+) -> None:
+    """No services, no settings: only the files named and the keys."""
+    if not checkpoints:
+        raise UserError(
+            "--offline needs a --checkpoint: a tree head signed by the operator "
+            "(`commitments checkpoint`, GET /api/v1/checkpoint)"
+        )
+    notes = [_read_file(path) for path in checkpoints]
+    report_bytes = None if report is None else _read_file(report)
+    event_bytes = None if event is None else _read_file(event)
+    proof_texts = [_read_file(path) for path in proofs]
+    with ExitStack() as stack:
+        lines = None
+        if export is not None:
+            try:
+                lines = stack.enter_context(export.open("rb"))
+            except OSError as error:
+                raise UserError(f"cannot read {export}: {error.strerror}") from None
+        outcome = offline_verifier.verify(
+            keys, notes, export=lines, report=report_bytes, event=event_bytes, proofs=proof_texts
+        )
+    print_json({"offline": True} | outcome.as_dict())
+    if not outcome.verified:
+        raise UserError(f"offline verification failed: {outcome.problem}")
 
 
 def _why(checked: dict[str, Any]) -> str:
