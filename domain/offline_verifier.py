@@ -170,7 +170,11 @@ def verify(
     log: _Log | None = None
     matched: list[Checkpoint] = []
     if export is not None:
-        watched = {x.position for x in (head, line) if x is not None}
+        watched = set()  # positions at which the report and the event are looked up
+        if head is not None:
+            watched.add(head.log_position)
+        if line is not None:
+            watched.add(line.position)
         try:
             log = _read_export(export, {c.size for c in signed}, watched)
         except Unreadable as error:
@@ -281,16 +285,17 @@ def _check_checkpoint(
 
 def _check_forks(checkpoints: list[Checkpoint], outcome: Outcome) -> None:
     """Two signed checkpoints of one size with different roots: two histories of one log."""
-    roots: dict[int, list[str]] = {}
+    roots: dict[int, set[str]] = {}
     for checkpoint in checkpoints:
-        roots.setdefault(checkpoint.size, []).append(checkpoint.root.hex())
+        roots.setdefault(checkpoint.size, set()).add(checkpoint.root.hex())
     for size, found in sorted(roots.items()):
         if len(found) > 1:
             outcome.add(
                 f"checkpoint {size}",
                 False,
                 f"the log forked: the operator signed {len(found)} checkpoints of {size} "
-                f"events with different roots ({', '.join(found)}), two histories of one log",
+                f"events with different roots ({', '.join(sorted(found))}), two histories "
+                "of one log",
             )
 
 
@@ -631,10 +636,6 @@ class ReportHead:
     chain_head: str | None
     tree_size: int | None  # None: a format version 1 report, which records no tree
     root: bytes | None
-
-    @property
-    def position(self) -> int:
-        return self.log_position
 
     def as_dict(self) -> dict[str, Any]:
         return {
