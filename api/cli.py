@@ -330,45 +330,60 @@ def verify(
     ] = False,
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="A file written by `commitments export`"),
+        typer.Option("--export", metavar="FILE", help="A file written by `commitments export`"),
     ] = None,
     checkpoint: Annotated[
         list[Path] | None,
-        typer.Option("--checkpoint", help="A signed checkpoint (C2SP note); repeatable"),
+        typer.Option(
+            "--checkpoint", metavar="FILE", help="A signed checkpoint (C2SP note); repeatable"
+        ),
     ] = None,
     event: Annotated[
         Path | None,
-        typer.Option("--event", help="One event's line from an export, to prove it is logged"),
+        typer.Option(
+            "--event", metavar="FILE", help="One event's line from an export, to prove it is logged"
+        ),
     ] = None,
     proof: Annotated[
         list[Path] | None,
         typer.Option(
             "--proof",
+            metavar="FILE",
             help="The JSON of GET /api/v1/proofs/inclusion or /proofs/consistency; repeatable",
         ),
     ] = None,
     operator_key: Annotated[
         str | None,
         typer.Option(
-            "--operator-key", help="The operator's public key (default: COMMITMENTS_OPERATOR_KEY)"
+            "--operator-key",
+            metavar="KEY",
+            help="The operator's public key (default: COMMITMENTS_OPERATOR_KEY)",
         ),
     ] = None,
     witness_key: Annotated[
         list[str] | None,
         typer.Option(
             "--witness-key",
+            metavar="KEY",
             help="A witness's public key; repeatable (default: COMMITMENTS_WITNESS_KEYS)",
         ),
     ] = None,
     witnesses: Annotated[
         int | None,
         typer.Option(
-            "--witnesses", min=0, help="Cosignatures each checkpoint needs (default: all keys)"
+            "--witnesses",
+            min=0,
+            metavar="N",
+            help="Cosignatures each checkpoint needs (default: all keys)",
         ),
     ] = None,
     origin: Annotated[
         str | None,
-        typer.Option("--origin", help="The log's origin line (default: the first checkpoint's)"),
+        typer.Option(
+            "--origin",
+            metavar="ORIGIN",
+            help="The log's origin line (default: the first checkpoint's)",
+        ),
     ] = None,
 ) -> None:
     """Recompute the event log's hash chain; exit 1 naming the first bad position.

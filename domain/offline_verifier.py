@@ -361,12 +361,13 @@ class EventLine:
 
 
 def read_event_line(text: str | bytes) -> EventLine:
-    """One event line of an export (a JSON object)."""
+    """One event line of an export (a JSON object). A history or feed entry will not do:
+    it shows the event decoded, not the bytes that were hashed."""
     try:
         record = json.loads(text)
     except ValueError:
-        raise Unreadable("it is not JSON") from None
-    return _event_line(record, "the event line")
+        raise Unreadable("it is not JSON: give the event's line from an export") from None
+    return _event_line(record, "it")
 
 
 def _event_line(record: Any, where: str) -> EventLine:
@@ -387,8 +388,8 @@ def _event_line(record: Any, where: str) -> EventLine:
         canonical = canonical_bytes(position, originator, version, topic, state)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, binascii.Error):
         raise Unreadable(
-            f"{where} is not an event (position, originator_id, originator_version, topic, "
-            "base64 state)"
+            f"{where} is not an event line of an export (position, originator_id, "
+            "originator_version, topic, base64 state)"
         ) from None
     return EventLine(position, canonical, claimed_hash, leaf)
 

@@ -322,7 +322,9 @@ def test_a_missing_or_invalid_witness_cosignature_fails_when_required(log: Servi
     assert outcome.checkpoints[0]["cosigned_by"] == [MX_WITNESS.name]
     note = Note.parse(mx_only)
     [operator_line, mx_line] = note.signatures
-    bad = type(mx_line)(mx_line.name, mx_line.key_id, mx_line.payload[:-1] + b"\x00")
+    payload = bytearray(mx_line.payload)  # 8-byte timestamp, then the Ed25519 signature
+    payload[20] ^= 0x01
+    bad = type(mx_line)(mx_line.name, mx_line.key_id, bytes(payload))
     tampered = Note(note.body, (operator_line, bad)).text()
     problem = failed(verify(keys(MX_WITNESS, required=0), [tampered]))
     assert f"cosignature by the witness key {MX_WITNESS.name} that does not verify" in problem
@@ -422,6 +424,9 @@ def test_one_event_is_proven_in_a_checkpoint_by_an_inclusion_proof(log: Services
     problem = failed(verify(keys(), [signed], event=line, proofs=[newer]))
     assert f"the inclusion proof is for a tree of {size + 1} events" in problem
     assert "nothing shows the event" in failed(verify(keys(), [signed], event=line))
+    history_entry = json.dumps({"position": position, "version": 1, "data": {}, "hash": "00"})
+    problem = failed(verify(keys(), [signed], event=history_entry, proofs=[proof]))
+    assert problem.startswith("the event cannot be read: it is not an event line of an export")
     assert "is not the JSON of an inclusion or consistency proof" in failed(
         verify(keys(), [signed], event=line, proofs=["[]"])
     )
