@@ -3,7 +3,8 @@ report archive.
 
 The file is a header line, one line per event in log order (position, originator id,
 version, topic, the stored state in base64, the chain entry and the Merkle leaf index),
-one line per archived report (its inputs and its artefacts with their sha256), and a
+one line per archived report (its inputs and its artefacts with their sha256), one line
+per signed checkpoint (the operator's note and the witnesses' cosignatures), and a
 trailer with the counts, the chain head and the Merkle tree's size and root. Both
 directions stream: memory stays flat however long the log. An
 import goes into an empty database only, checks every line (events against the chain,
@@ -35,8 +36,11 @@ from adapters.ledger import (
     events_with_hashes,
     node_row,
 )
+from adapters.proofs import root_at
 from adapters.tables import (
     EVENTS_TABLE,
+    checkpoint_cosignatures,
+    checkpoints,
     event_chain,
     events,
     merkle_nodes,
@@ -44,6 +48,7 @@ from adapters.tables import (
     report_artefacts,
 )
 from domain import clock
+from domain.checkpoint import Checkpoint, Note, Signature
 from domain.merkle import Frontier, leaf_hash
 
 FORMAT = "commitments-event-log"
@@ -62,6 +67,7 @@ class LogSummary:
     head_position: int
     chain_head: str | None
     reports: int = 0
+    checkpoints: int = 0
 
 
 def export_log(database: Database, out: IO[str]) -> LogSummary:
@@ -120,10 +126,43 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
             ).mappings()
             out.write(json.dumps(_report_line(report, artefacts), separators=(",", ":")) + "\n")
             reports += 1
+        signed = 0
+        for checkpoint in connection.execute(
+            select(checkpoints).order_by(checkpoints.c.tree_size)
+        ).mappings():
+            cosignatures = connection.execute(
+                select(checkpoint_cosignatures)
+                .where(checkpoint_cosignatures.c.tree_size == checkpoint["tree_size"])
+                .order_by(checkpoint_cosignatures.c.name, checkpoint_cosignatures.c.key_id)
+            ).mappings()
+            line = _checkpoint_line(checkpoint, cosignatures)
+            out.write(json.dumps(line, separators=(",", ":")) + "\n")
+            signed += 1
     trailer = {"end": True, "events": count, "head_position": head, "chain_head": last_hash}
     tree = {"tree_size": frontier.size, "root_hash": frontier.root().hex()}
-    out.write(json.dumps(trailer | tree | {"reports": reports}) + "\n")
-    return LogSummary(count, head, last_hash, reports)
+    out.write(json.dumps(trailer | tree | {"reports": reports, "checkpoints": signed}) + "\n")
+    return LogSummary(count, head, last_hash, reports, signed)
+
+
+def _checkpoint_line(checkpoint: Any, cosignatures: Any) -> dict[str, Any]:
+    return {
+        "checkpoint": {
+            "tree_size": checkpoint["tree_size"],
+            "root_hash": checkpoint["root_hash"],
+            "note": checkpoint["note"],
+            "signed_at": clock.as_utc(checkpoint["signed_at"]).isoformat(),
+        },
+        "cosignatures": [
+            {
+                "name": c["name"],
+                "key_id": c["key_id"],
+                "line": c["line"],
+                "timestamp": c["timestamp"],
+                "received_at": clock.as_utc(c["received_at"]).isoformat(),
+            }
+            for c in cosignatures
+        ],
+    }
 
 
 def _report_line(report: Any, artefacts: Any) -> dict[str, Any]:
@@ -165,12 +204,18 @@ class _Line:
 
 
 @dataclass(frozen=True)
+class _Checkpoint:
+    row: dict[str, Any]
+    cosignatures: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class _Report:
     row: dict[str, Any]
     artefacts: list[dict[str, Any]]
 
 
-def _read(path: Path) -> Iterator[_Line | _Report]:
+def _read(path: Path) -> Iterator[_Line | _Report | _Checkpoint]:
     """Every event and report line, checked (events against the chain, artefacts against
     their sha256); raises ImportRefused at the first bad one."""
     try:
@@ -179,6 +224,7 @@ def _read(path: Path) -> Iterator[_Line | _Report]:
         raise ImportRefused(f"cannot read {path}: {error.strerror}") from None
     with handle:
         previous, last_position, reports, frontier = GENESIS, 0, 0, Frontier()
+        signed = 0
         trailer: dict[str, Any] | None = None
         for number, raw in enumerate(handle, start=1):
             try:
@@ -196,12 +242,18 @@ def _read(path: Path) -> Iterator[_Line | _Report]:
             if isinstance(record, dict) and record.get("end") is True:
                 trailer = record
                 continue
+            if isinstance(record, dict) and "checkpoint" in record:
+                signed += 1
+                yield _parse_checkpoint(record, number, frontier.size)
+                continue
             if isinstance(record, dict) and "report" in record:
+                if signed:
+                    raise ImportRefused(f"line {number}: a report after the checkpoints")
                 report = _parse_report(record, number, last_position)
                 reports += 1
                 yield report
                 continue
-            if reports:
+            if reports or signed:
                 raise ImportRefused(f"line {number}: an event after the reports")
             line = _parse(record, number, frontier.size)
             if line.position <= last_position:
@@ -229,6 +281,44 @@ def _read(path: Path) -> Iterator[_Line | _Report]:
             raise ImportRefused("the end line's tree root does not match the events in the file")
         if trailer.get("reports", 0) != reports:
             raise ImportRefused("the end line does not match the reports in the file")
+        if trailer.get("checkpoints", 0) != signed:
+            raise ImportRefused("the end line does not match the checkpoints in the file")
+
+
+def _parse_checkpoint(record: dict[str, Any], number: int, events: int) -> _Checkpoint:
+    """A signed checkpoint: its note must state the size and root the line gives, of a
+    tree no larger than the log in the file (its root is checked once the tree is built)."""
+    try:
+        line = record["checkpoint"]
+        row: dict[str, Any] = {
+            "tree_size": int(line["tree_size"]),
+            "root_hash": str(line["root_hash"]),
+            "note": str(line["note"]),
+            "signed_at": datetime.fromisoformat(line["signed_at"]),
+        }
+        cosignatures: list[dict[str, Any]] = [
+            {
+                "tree_size": row["tree_size"],
+                "name": str(c["name"]),
+                "key_id": str(c["key_id"]),
+                "line": str(c["line"]),
+                "timestamp": int(c["timestamp"]),
+                "received_at": datetime.fromisoformat(c["received_at"]),
+            }
+            for c in record["cosignatures"]
+        ]
+        stated = Checkpoint.parse(Note.parse(row["note"]).body)
+        for cosignature in cosignatures:
+            Signature.parse(cosignature["line"])
+    except (KeyError, TypeError, ValueError):  # NoteError is a ValueError
+        raise ImportRefused(f"line {number}: not a checkpoint line") from None
+    if (stated.size, stated.root.hex()) != (row["tree_size"], row["root_hash"]):
+        raise ImportRefused(f"line {number}: the checkpoint's note states another tree head")
+    if stated.size > events:
+        raise ImportRefused(
+            f"line {number}: checkpoint {stated.size} is of more events than the file's {events}"
+        )
+    return _Checkpoint(row, cosignatures)
 
 
 def _parse_report(record: dict[str, Any], number: int, last_position: int) -> _Report:
@@ -291,6 +381,7 @@ def import_log(database: Database, path: Path) -> LogSummary:
     for _ in _read(path):  # first pass: refuse a bad file before writing anything
         pass
     count, head, last_hash, reports = 0, 0, None, 0
+    signed: list[_Checkpoint] = []
     with database.writing() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
@@ -299,6 +390,9 @@ def import_log(database: Database, path: Path) -> LogSummary:
         batch_nodes: list[dict[str, Any]] = []
         frontier = Frontier()
         for line in _read(path):
+            if isinstance(line, _Checkpoint):
+                signed.append(line)  # written once the whole tree is
+                continue
             if isinstance(line, _Report):
                 connection.execute(insert(report_archive).values(line.row))
                 connection.execute(insert(report_artefacts), line.artefacts)
@@ -326,10 +420,20 @@ def import_log(database: Database, path: Path) -> LogSummary:
             connection.execute(insert(events), batch_events)
             connection.execute(insert(event_chain), batch_chain)
             connection.execute(insert(merkle_nodes), batch_nodes)
+        for checkpoint in signed:
+            size, root = checkpoint.row["tree_size"], checkpoint.row["root_hash"]
+            if root_at(connection, size).hex() != root:
+                raise ImportRefused(
+                    f"checkpoint {size} was signed over another tree than the file's first "
+                    f"{size} events: the log was rewritten after it was signed"
+                )
+            connection.execute(insert(checkpoints).values(checkpoint.row))
+            if checkpoint.cosignatures:
+                connection.execute(insert(checkpoint_cosignatures), checkpoint.cosignatures)
         if connection.dialect.name == "postgresql" and count:
             # New events must continue after the imported positions.
             connection.execute(
                 text(f"SELECT setval(pg_get_serial_sequence('{EVENTS_TABLE}', 'id'), :head)"),
                 {"head": head},
             )
-    return LogSummary(count, head, last_hash, reports)
+    return LogSummary(count, head, last_hash, reports, len(signed))

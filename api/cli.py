@@ -611,7 +611,8 @@ def export_command(
         summary = backup.export_log(s.database, handle)
     typer.echo(
         f"exported {summary.events} events up to position {summary.head_position}, "
-        f"chain head {summary.chain_head}, and {summary.reports} archived reports",
+        f"chain head {summary.chain_head}, {summary.reports} archived reports and "
+        f"{summary.checkpoints} signed checkpoints",
         err=True,
     )
 
@@ -630,7 +631,8 @@ def import_command(
         s.projection.catch_up()
     typer.echo(
         f"imported {summary.events} events up to position {summary.head_position}, "
-        f"chain head {summary.chain_head}, and {summary.reports} archived reports; "
+        f"chain head {summary.chain_head}, {summary.reports} archived reports and "
+        f"{summary.checkpoints} signed checkpoints; "
         "projections rebuilt",
         err=True,
     )

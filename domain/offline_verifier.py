@@ -434,6 +434,7 @@ def _read_export(lines: Iterable[str | bytes], sizes: set[int], positions: set[i
     leaves: dict[int, tuple[int, bytes]] = {}
     waiting = sorted(positions)  # positions whose state is not yet taken
     chain, frontier, head, reports = GENESIS, Frontier(), 0, 0
+    exported_checkpoints = 0
     trailer: dict[str, Any] | None = None
     number = 0
     for number, raw in enumerate(lines, start=1):
@@ -451,11 +452,16 @@ def _read_export(lines: Iterable[str | bytes], sizes: set[int], positions: set[i
         if record.get("end") is True:
             trailer = record
             continue
+        if "checkpoint" in record:
+            # The server's own copy of its checkpoints: only those given to the verifier,
+            # held outside the server, are trusted.
+            exported_checkpoints += 1
+            continue
         if "report" in record:
             _check_report_line(record, number)
             reports += 1
             continue
-        if reports:
+        if reports or exported_checkpoints:
             raise Unreadable(f"line {number}: an event after the archived reports")
         event = _event_line(record, f"line {number}")
         if event.position <= head:

@@ -55,6 +55,7 @@ SETTINGS = (
     "COMMITMENTS_AUTH_FAILURE_LIMIT",
 )
 RAIL = "CMAP-PROS-RAIL"
+OPERATOR = Signer.generate("tracker.example/operator")
 
 
 # ---- running the CLI in-process --------------------------------------------------------------
@@ -377,12 +378,22 @@ def test_verify_fails_on_a_tampered_log(cli: Cli, seeded_url: str) -> None:
 
 @pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
 def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_path: Path) -> None:
-    """PostgreSQL to SQLite: positions, hashes, histories and archived reports survive
-    the trip."""
-    services = open_services(seeded_url)
+    """PostgreSQL to SQLite: positions, hashes, histories, archived reports and the signed
+    checkpoints with their cosignatures survive the trip."""
+    key = tmp_path / "operator.key"
+    key.write_text(OPERATOR.encode())
+    witness = Signer.generate("mx/witness", "cosignature")
+    signing = {"signing_key_file": str(key), "witness_keys": (witness.verifier().encode(),)}
+    services = open_services(seeded_url, **signing)
     try:
         inputs = ReportInputs(services.reports.head(), date(2026, 9, 30), 30)
         archived = services.reports.archive(inputs, ["md", "json"], generated_by="t")
+        signed = services.checkpoints.latest()  # signed with the archiving
+        body = signed.note.body
+        services.checkpoints.cosign(
+            signed.note.with_signature(witness.sign(body, timestamp=1_800_000_000)).text()
+        )
+        cosigned = services.checkpoints.latest().note.text()
     finally:
         services.close()
     verified = cli.ok(seeded_url, "verify").json()
@@ -406,15 +417,19 @@ def test_export_and_import_across_database_kinds(cli: Cli, seeded_url: str, tmp_
     assert projected_codes(target) == projected_codes(seeded_url)  # read models rebuilt
 
     assert "not empty" in one_line_error(cli(target, "import", str(log)))
-    assert "and 1 archived reports" in imported.err
-    # The archived report came along: it is served, reproduced and verified there.
-    restored_services = open_services(target)
+    assert "1 archived reports and 1 signed checkpoints" in imported.err
+    # The archived report came along: it is served, reproduced and verified there, under
+    # the checkpoint and cosignature signed before the export.
+    restored_services = open_services(target, **signing)
     try:
         [listed] = restored_services.reports.list()[0]
         assert listed == archived
+        assert restored_services.checkpoints.latest().note.text() == cosigned
         for fmt in archived["formats"]:
             content = restored_services.reports.reproduce(archived["id"], fmt).content
-            assert restored_services.reports.check(content)["verified"]
+            checked = restored_services.reports.check(content)
+            assert checked["verified"], checked
+            assert checked["checkpoint"]["cosigned_by"] == ["mx/witness"]
     finally:
         restored_services.close()
 

@@ -8,6 +8,8 @@ transport differs from `commitments witness`, which uses urllib."""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, text
 
+from adapters.backup import ImportRefused, export_log, import_log
 from adapters.checkpoints import CheckpointRefused
 from adapters.ledger import EMPTY_TIP, STORED_EVENT, extend, verify
 from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events, merkle_nodes
@@ -25,6 +28,7 @@ from domain import merkle
 from domain.checkpoint import Checkpoint, Note, Signer, verified_by
 from domain.commands import LogProgress
 from tests.api.client import Api, serving
+from tests.conftest import open_services
 from tests.support import CODE, write
 
 SEEDED_BOTH = pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
@@ -316,3 +320,38 @@ def test_a_report_no_checkpoint_covers_does_not_verify_until_one_is_signed(serve
     assert "run `commitments checkpoint`" in checked["checkpoint_problem"]
     server.services.checkpoints.sign()
     assert server.post("/api/v1/reports/verify", content=content).json()["verified"]
+
+
+# ---- export and import -------------------------------------------------------------------
+
+
+def test_an_import_refuses_a_checkpoint_the_events_do_not_give(
+    server: Api, sqlite_url: str, tmp_path: Path
+) -> None:
+    signed = server.services.checkpoints.sign()
+    buffer = io.StringIO()
+    export_log(server.services.database, buffer)
+    lines = buffer.getvalue().splitlines()
+    [index] = [i for i, line in enumerate(lines) if line.startswith('{"checkpoint"')]
+    record = json.loads(lines[index])
+    forged_root = merkle.leaf_hash(b"another log")
+    body = Checkpoint(signed.checkpoint.origin, signed.size, forged_root).body()
+    record["checkpoint"]["note"] = Note(body, (OPERATOR.sign(body),)).text()
+    record["checkpoint"]["root_hash"] = forged_root.hex()
+    lines[index] = json.dumps(record)
+    path = tmp_path / "forged.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    target = open_services(sqlite_url)
+    try:
+        with pytest.raises(
+            ImportRefused, match=f"checkpoint {signed.size} was signed over another"
+        ):
+            import_log(target.database, path)
+        assert verify(target.database).events == 0  # nothing was written
+        record["checkpoint"]["root_hash"] = signed.root_hash  # the line and its note disagree
+        lines[index] = json.dumps(record)
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(ImportRefused, match="states another tree head"):
+            import_log(target.database, path)
+    finally:
+        target.close()
