@@ -25,10 +25,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.database import Database
-from adapters.ledger import STORED_EVENT, as_uuid, canonical_bytes, read_nodes
+from adapters.ledger import STORED_EVENT, as_uuid, canonical_bytes, read_nodes, verify_log
 from adapters.proofs import consistency_nodes, root_at, tree_size
 from adapters.settings import ConfigurationError
-from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events
+from adapters.tables import (
+    checkpoint_cosignatures,
+    checkpoints,
+    event_chain,
+    events,
+    merkle_nodes,
+)
 from domain import clock, merkle
 from domain.checkpoint import (
     Checkpoint,
@@ -138,8 +144,12 @@ class Checkpoints:
 
     # ---- signing -----------------------------------------------------------------------
 
-    def sign(self) -> Signed:
-        """Sign the log's current tree head (or return the checkpoint of that size)."""
+    def sign(self, *, whole_log: bool = False) -> Signed:
+        """Sign the log's current tree head (or return the checkpoint of that size).
+
+        The events since the last checkpoint are always hashed again; `whole_log` (on
+        demand: the CLI and the API) first verifies the whole chain and tree as well, so
+        an edit of an older event's bytes is refused too, at the cost of reading the log."""
         if self.signer is None:
             raise NoSigningKey(
                 "no signing key: set COMMITMENTS_SIGNING_KEY_FILE "
@@ -149,12 +159,24 @@ class Checkpoints:
             size = tree_size(connection)
             if size == 0:
                 raise CheckpointRefused("the log is empty: there is nothing to sign yet")
+            if whole_log:
+                checked = verify_log(connection)
+                if not checked.verified:
+                    raise CheckpointRefused(
+                        f"the log does not verify at position {checked.first_bad_position}: "
+                        f"{checked.problem}"
+                    )
             last = _latest_row(connection)
             if last is not None and int(last.tree_size) >= size:
                 if int(last.tree_size) > size:
                     raise CheckpointRefused(
-                        f"the log has {size} events, fewer than the {last.tree_size} of "
-                        "the last signed checkpoint: events were removed"
+                        f"the log has {size} events, fewer than the {last.tree_size} of the "
+                        f"last signed checkpoint ({last.root_hash}): events were removed"
+                    )
+                if root_at(connection, size).hex() != last.root_hash:
+                    raise CheckpointRefused(
+                        f"the stored tree of {size} events no longer has the root of the "
+                        f"signed checkpoint {size} ({last.root_hash}): the log was rewritten"
                     )
                 return self._signed(connection, last)
             root = self._checked_root(connection, last, size)
@@ -186,8 +208,12 @@ class Checkpoints:
                 f"checkpoint {start} ({last.root_hash}): the log was rewritten"
             )
         rows = connection.execute(
-            select(*STORED_EVENT, event_chain.c.leaf)
+            select(*STORED_EVENT, event_chain.c.leaf, merkle_nodes.c.hash.label("stored"))
             .join(event_chain, event_chain.c.position == events.c.id)
+            .outerjoin(
+                merkle_nodes,
+                (merkle_nodes.c.last_leaf == event_chain.c.leaf) & (merkle_nodes.c.level == 0),
+            )
             # Bounded: on PostgreSQL each statement sees what committed before it began.
             .where(event_chain.c.leaf >= start, event_chain.c.leaf < size)
             .order_by(event_chain.c.leaf)
@@ -202,10 +228,17 @@ class Checkpoints:
                 row.topic,
                 bytes(row.state),
             )
-            frontier, _ = frontier.append(merkle.leaf_hash(canonical))
+            leaf = merkle.leaf_hash(canonical)
+            if row.stored is None or bytes(row.stored) != leaf:
+                raise CheckpointRefused(
+                    f"the event at position {row.id} (leaf {row.leaf}) does not give its "
+                    "stored leaf hash: its bytes or the tree were changed after it was written"
+                )
+            frontier, _ = frontier.append(leaf)
         if frontier.size != size or frontier.root() != root_at(connection, size):
             raise CheckpointRefused(
-                f"the stored tree of {size} events does not match the events' own bytes"
+                f"the stored tree of {size} events does not match the events' own bytes "
+                f"after checkpoint {start}"
             )
         return frontier.root()
 

@@ -24,7 +24,7 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Connection, Select, select, tuple_
 
 from adapters.database import Database
-from adapters.tables import event_chain, events, merkle_nodes
+from adapters.tables import checkpoints, event_chain, events, merkle_nodes
 from domain import merkle
 
 # Re-exported: migrations 0003 and 0007 and other callers import them from here.
@@ -177,7 +177,7 @@ def verify(database: Database) -> Verification:
     """Recompute the chain and the Merkle tree from the first event, in one snapshot of
     the log."""
     with database.reading() as connection:
-        return _verify(connection)
+        return verify_log(connection)
 
 
 class _Bad(Exception):
@@ -185,7 +185,7 @@ class _Bad(Exception):
         self.position, self.problem = position, problem
 
 
-def _verify(connection: Connection) -> Verification:
+def verify_log(connection: Connection) -> Verification:
     """Recompute the chain and the tree from the first event; name the first position
     where what is stored differs.
 
@@ -207,6 +207,13 @@ def _verify(connection: Connection) -> Verification:
             merkle_nodes.c.last_leaf, merkle_nodes.c.level
         ),
     )
+    # The checkpoints signed over this log: its tree must still have their roots.
+    signed = {
+        int(size): str(root)
+        for size, root in connection.execute(
+            select(checkpoints.c.tree_size, checkpoints.c.root_hash)
+        )
+    }
     previous = GENESIS
     frontier = Frontier()
     head = 0
@@ -242,11 +249,25 @@ def _verify(connection: Connection) -> Verification:
             for node, value in completed:
                 _check_node(next(node_rows, None), node, value, event_position)
             previous, frontier, head = expected, grown, event_position
+            if grown.size in signed and grown.root().hex() != signed[grown.size]:
+                raise _Bad(
+                    event_position,
+                    f"the tree of the first {grown.size} events does not have the root of "
+                    f"the signed checkpoint {grown.size} ({signed[grown.size]}): the log "
+                    "was rewritten",
+                )
             event = next(event_rows, None)
             entry = next(chain_rows, None)
         extra = next(node_rows, None)
         if extra is not None:
             raise _Bad(None, f"Merkle node at leaf {extra.last_leaf} has no event")
+        beyond = max(signed, default=0)
+        if beyond > frontier.size:
+            raise _Bad(
+                None,
+                f"the log has {frontier.size} events, fewer than the {beyond} of the signed "
+                f"checkpoint {beyond} ({signed[beyond]}): events were removed",
+            )
     except _Bad as bad:
         return _result(frontier, head, previous, bad.position, bad.problem)
     return _result(frontier, head, previous, None, None)

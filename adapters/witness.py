@@ -126,11 +126,12 @@ class Cosigned:
     previous: WitnessState | None
 
     def message(self) -> str:
-        seen = (
-            "first checkpoint seen by this witness"
-            if self.previous is None
-            else f"extends checkpoint {self.previous.tree_size} ({self.previous.root_hash})"
-        )
+        if self.previous is None:
+            seen = "first checkpoint seen by this witness"
+        elif self.previous.tree_size == self.checkpoint.size:
+            seen = "the checkpoint this witness co-signed last, unchanged"
+        else:
+            seen = f"extends checkpoint {self.previous.tree_size} ({self.previous.root_hash})"
         return (
             f"co-signed checkpoint {self.checkpoint.size} ({self.checkpoint.root.hex()}) "
             f"of {self.checkpoint.origin}: {seen}"
@@ -159,11 +160,19 @@ def witness(
     if previous is not None:
         _check_extends(transport, previous, checkpoint)
     signature = signer.sign(note.body, timestamp=now())
-    status, text = transport.post(
-        "/api/v1/checkpoint/cosignatures", note.with_signature(signature).text()
-    )
+    # Only the operator's signature and ours: the server must accept ours on its own
+    # merits, not because the note also carries other witnesses' valid cosignatures.
+    [operator_line] = [s for s in note.signatures if operator.verify(Note(note.body, (s,)))]
+    sent = Note(note.body, (operator_line, signature))
+    status, text = transport.post("/api/v1/checkpoint/cosignatures", sent.text())
     if status != 200:
         raise WitnessFailed(f"the server did not keep the cosignature: {status} {_brief(text)}")
+    if signature.line().rstrip("\n") not in text.splitlines():
+        raise WitnessFailed(
+            "the server answered 200 but does not serve this witness's cosignature of "
+            f"checkpoint {checkpoint.size}: is {signer.name}'s key in its "
+            "COMMITMENTS_WITNESS_KEYS?"
+        )
     WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note.text()).save(
         state_path
     )

@@ -551,7 +551,7 @@ def checkpoint(
                 raise UserError("no operator key: set COMMITMENTS_SIGNING_KEY_FILE")
             typer.echo(s.checkpoints.operator.encode())
             return
-        signed = s.checkpoints.sign()
+        signed = s.checkpoints.sign(whole_log=True)
     typer.echo(signed.note.text(), nl=False)
 
 

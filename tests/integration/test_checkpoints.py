@@ -23,7 +23,7 @@ from adapters.backup import ImportRefused, export_log, import_log
 from adapters.checkpoints import CheckpointRefused
 from adapters.ledger import EMPTY_TIP, STORED_EVENT, extend, verify
 from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events, merkle_nodes
-from adapters.witness import WitnessRefused, WitnessState, witness
+from adapters.witness import WitnessFailed, WitnessRefused, WitnessState, witness
 from domain import merkle
 from domain.checkpoint import Checkpoint, Note, Signer, verified_by
 from domain.commands import LogProgress
@@ -156,17 +156,30 @@ def test_the_operator_signs_the_tree_the_log_gives(server: Api) -> None:
 def test_the_operator_refuses_to_sign_a_truncated_or_rewritten_log(server: Api) -> None:
     signed = server.services.checkpoints.sign()
     truncate(server, signed.size - 3)
-    assert verify(server.services.database).verified  # the chain alone cannot tell
+    # The chain and tree alone cannot tell; the signed checkpoint kept beside them can.
+    checked = verify(server.services.database)
+    assert not checked.verified and checked.problem is not None
+    assert checked.problem.endswith(
+        f"fewer than the {signed.size} of the signed checkpoint "
+        f"{signed.size} ({signed.root_hash}): events were removed"
+    )
     with pytest.raises(CheckpointRefused, match=r"fewer than the .* events were removed"):
         server.services.checkpoints.sign()
 
 
 @SEEDED_BOTH
 def test_the_operator_refuses_to_sign_over_a_rewritten_history(server: Api) -> None:
-    server.services.checkpoints.sign()
+    signed = server.services.checkpoints.sign()
     rewrite(server, progress_position(server))
+    checked = verify(server.services.database)
+    assert (checked.first_bad_position, checked.problem) == (
+        signed.size,  # the event that completes the checkpoint's tree
+        f"the tree of the first {signed.size} events does not have the root of the signed "
+        f"checkpoint {signed.size} ({signed.root_hash}): the log was rewritten",
+    )
+    with pytest.raises(CheckpointRefused, match=r"no longer has the root .* rewritten"):
+        server.services.checkpoints.sign()  # not grown: still refused
     grow(server, 42)
-    assert verify(server.services.database).verified
     with pytest.raises(CheckpointRefused, match=r"no longer has the root .* rewritten"):
         server.services.checkpoints.sign()
 
@@ -182,8 +195,28 @@ def test_the_operator_refuses_a_stored_tree_that_the_events_do_not_give(server: 
         h=b"\x01" * 32,
         leaf=size - 1,
     )
-    with pytest.raises(CheckpointRefused, match="does not match the events' own bytes"):
+    with pytest.raises(
+        CheckpointRefused, match=rf"position {size} \(leaf {size - 1}\) does not give its stored"
+    ):
         server.services.checkpoints.sign()
+
+
+def test_an_older_event_edited_in_place_is_refused_when_signing_on_demand(server: Api) -> None:
+    """The scheduled signing hashes only the events since the last checkpoint; signing on
+    demand (CLI, API) verifies the whole log first."""
+    server.services.checkpoints.sign()
+    position = progress_position(server)
+    sql(
+        server,
+        "UPDATE tracker_events SET state = :s WHERE id = :p",
+        s=b"{}",
+        p=position,
+    )
+    grow(server, 48)
+    with pytest.raises(CheckpointRefused, match=f"does not verify at position {position}"):
+        server.services.checkpoints.sign(whole_log=True)
+    response = server.post("/api/v1/checkpoint")
+    assert response.status_code == 409 and f"position {position}" in response.json()["detail"]
 
 
 def test_signing_needs_an_admin_and_a_key(server: Api, seeded_url: str) -> None:
@@ -355,3 +388,15 @@ def test_an_import_refuses_a_checkpoint_the_events_do_not_give(
             import_log(target.database, path)
     finally:
         target.close()
+
+
+def test_a_witness_whose_key_the_server_does_not_take_says_so_and_keeps_its_state(
+    server: Api, tmp_path: Path
+) -> None:
+    server.services.checkpoints.sign()
+    run_witness(server, tmp_path / "mx.json")  # the note now carries MX's cosignature
+    rogue = Signer.generate("rogue/witness", "cosignature")
+    with pytest.raises(WitnessFailed, match="did not keep the cosignature: 422"):
+        run_witness(server, tmp_path / "rogue.json", rogue)
+    assert not (tmp_path / "rogue.json").exists()
+    assert "co-signed last, unchanged" in run_witness(server, tmp_path / "mx.json")
