@@ -22,6 +22,7 @@ from adapters.projection import log_head
 from adapters.proofs import tree_head_at
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
+    LANGUAGE,
     REPORT_FORMAT_VERSION,
     ReportInputs,
     commitment_events,
@@ -262,6 +263,11 @@ class ReportArchive:
             found = [f"the log ends at position {head}, before the report's position"]
         elif recorded.format_version != REPORT_FORMAT_VERSION:
             found = None  # this version cannot regenerate it: the archive may know its bytes
+        elif recorded.language != LANGUAGE:
+            found = [
+                f"the report says its language is {recorded.language!r}, but this program "
+                f"writes reports in {LANGUAGE!r} only: the footer was edited"
+            ]
         else:
             [expected] = self.generate(recorded.inputs(), [recorded.format])
             found = differences(expected.content, content, recorded.format)

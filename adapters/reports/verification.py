@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.ledger import Verification
 from adapters.reports.data import LANGUAGE, ReportInputs
+from adapters.reports.render import CSV_COLUMNS
 
 # Differences named in one answer at most (the first ones, in document order).
 MAX_DIFFERENCES = 5
@@ -205,7 +206,7 @@ def _line_differences(expected: bytes, found: bytes, fmt: str) -> list[str]:
         elif tag == "insert":
             what = f"not in the regenerated report: {_short(new[j1])}"
         else:
-            what = f"expected {_short(old[i1])}, found {_short(new[j1])}"
+            what = _changed(old[i1], new[j1], fmt)
         result.append(f"{where}: {what}")
         if len(result) == MAX_DIFFERENCES:
             break
@@ -236,6 +237,30 @@ def _section(lines: list[str], index: int, fmt: str) -> str:
 def _short(line: str, limit: int = 120) -> str:
     line = line.strip()
     return repr(line if len(line) <= limit else line[:limit] + "...")
+
+
+def _changed(old: str, new: str, fmt: str, context: int = 50) -> str:
+    """What changed in a line: the CSV column, else the text around the first character
+    that differs (long lines would otherwise show the same beginning twice)."""
+    if fmt == "csv":
+        before, after = next(csv.reader([old]), []), next(csv.reader([new]), [])
+        for column, (a, b) in enumerate(zip(before, after, strict=False)):
+            if a != b:
+                name = CSV_COLUMNS[column] if column < len(CSV_COLUMNS) else f"#{column + 1}"
+                return f"column {name}: expected {_short(a)}, found {_short(b)}"
+    if len(old) <= 120 and len(new) <= 120:
+        return f"expected {_short(old)}, found {_short(new)}"
+    start = next(
+        (i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b),
+        min(len(old), len(new)),
+    )
+    first = max(0, start - context)
+
+    def around(line: str) -> str:
+        cut = line[first : start + context]
+        return repr(("..." if first else "") + cut + ("..." if start + context < len(line) else ""))
+
+    return f"at character {start + 1}: expected {around(old)}, found {around(new)}"
 
 
 def _json_differences(expected: bytes, found: bytes) -> list[str]:

@@ -415,18 +415,42 @@ def _edited(content: bytes, fmt: str, title: str) -> list[tuple[str, bytes, str]
         figure["headline"]["progress"]["end"] += 70
         renamed["commitments"][0]["title"] = "Forged"
         del dropped["commitments"][-1]
+        french = json.loads(text)
+        french["footer"]["language"] = "fr"
         return [
             ("a figure", _json_bytes(figure), "headline.progress.end"),
             ("a name", _json_bytes(renamed), "commitments[0].title"),
             ("a row removed", _json_bytes(dropped), "commitments"),
+            ("the language", _json_bytes(french), "language is 'fr'"),
         ]
     lines = text.splitlines(keepends=True)
     named = next(i for i, line in enumerate(lines) if title in line)
     renamed = ("a name", _replaced(lines, named, title, "Forged"), f"line {named + 1}")
     if fmt == "csv":
-        return [renamed, ("a row removed", "".join(lines[:-1]).encode(), "missing")]
+        rows = list(csv.reader(io.StringIO(text)))
+        column = rows[0].index("progress")
+        rows[1][column] = str(int(rows[1][column] or 0) + 5)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows[:2])
+        figure = out.getvalue().encode() + "".join(lines[2:]).encode()
+        french = list(csv.reader(io.StringIO(text)))
+        for row in french[1:]:
+            row[french[0].index("language")] = "fr"
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(french)
+        return [
+            renamed,
+            ("a row removed", "".join(lines[:-1]).encode(), "missing"),
+            ("a figure", figure, "column progress: expected"),
+            ("the language", out.getvalue().encode(), "language is 'fr'"),
+        ]
     headline = next(i for i, line in enumerate(lines) if "%" in line)
-    return [("a figure", _replaced(lines, headline, "%", "0%"), f"line {headline + 1}"), renamed]
+    french = text.replace("· language en ·", "· language fr ·").encode()
+    return [
+        ("a figure", _replaced(lines, headline, "%", "0%"), f"line {headline + 1}"),
+        renamed,
+        ("the language", french, "language is 'fr'"),
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -528,3 +552,12 @@ def test_the_archive_lists_newest_first_by_cursor_and_finds_each_report(app: Ser
         app.reports.artefact(made[0]["id"], "xlsx")
     with pytest.raises(InvalidValue, match="cursor"):
         app.reports.list(cursor="nope")
+
+
+def test_a_difference_on_a_long_line_is_shown_around_where_it_is() -> None:
+    line = "<svg>" + "a" * 300 + "{}" + "b" * 300 + "</svg>\n"
+    [found] = verification.differences(
+        line.format("70").encode(), line.format("75").encode(), "html"
+    )
+    assert "at character 307" in found
+    assert "'..." + "a" * 49 + "70" in found and "a" * 49 + "75" in found
