@@ -38,7 +38,7 @@ from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
 from domain import offline_verifier
-from domain.access import Role, system
+from domain.access import Principal, Role, system
 from domain.checkpoint import NoteError, Signer, Verifier
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import DomainError
@@ -164,6 +164,15 @@ def history(ref: Annotated[str, typer.Argument(help="Code or UUID")]) -> None:
 
 # Who the command line's own writes are recorded as (a reserved token name).
 CLI_ACTOR = "cli"
+
+
+def _operator(actor: str) -> Principal:
+    """Someone at the server's command line: `cli`, or `cli:NAME` when they say who, so
+    the name can never read as a token holder's or one the system writes under (token
+    names hold no ':')."""
+    return system(CLI_ACTOR if actor == CLI_ACTOR else f"{CLI_ACTOR}:{actor}")
+
+
 _DURATION = re.compile(r"(\d{1,5})([hdw])")
 _DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -702,14 +711,16 @@ def schedule_add(
     fmt: Annotated[list[str], typer.Option("--format", help="Repeat for several formats")],
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     period_days: Annotated[int, typer.Option("--period-days", min=1, max=366)] = 30,
-    actor: Annotated[str, typer.Option("--actor", help="Recorded as who changed it")] = CLI_ACTOR,
+    actor: Annotated[
+        str, typer.Option("--actor", help="Who changes it, recorded as cli:ACTOR")
+    ] = CLI_ACTOR,
 ) -> None:
     """Define a report schedule (or redefine the one with that name)."""
     command = DefineSchedule(
         name=name, cron=cron, formats=tuple(fmt), timezone=timezone, period_days=period_days
     )
     with services() as s:
-        written = s.unit_of_work.run(Write(system(actor), command))
+        written = s.unit_of_work.run(Write(_operator(actor), command))
     assert written.change is not None
     schedule = written.change.aggregate
     typer.echo(
@@ -731,11 +742,13 @@ def schedule_list() -> None:
 @schedule_app.command("remove")
 def schedule_remove(
     name: Annotated[str, typer.Argument()],
-    actor: Annotated[str, typer.Option("--actor")] = CLI_ACTOR,
+    actor: Annotated[
+        str, typer.Option("--actor", help="Who removes it, recorded as cli:ACTOR")
+    ] = CLI_ACTOR,
 ) -> None:
     """Remove a report schedule (its history stays in the log)."""
     with services() as s:
-        written = s.unit_of_work.run(Write(system(actor), RemoveSchedule(name=name)))
+        written = s.unit_of_work.run(Write(_operator(actor), RemoveSchedule(name=name)))
     typer.echo(f"schedule {name} removed; log position {written.position}", err=True)
 
 

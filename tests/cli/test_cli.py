@@ -555,7 +555,7 @@ def test_schedule_add_list_and_remove(cli: Cli, sqlite_url: str) -> None:
         "timezone": "America/Toronto",
         "period_days": 30,
     }
-    assert (listed["active"], listed["changed_by"]) == (True, "ops")
+    assert (listed["active"], listed["changed_by"]) == (True, "cli:ops")
 
     removed = cli.ok(sqlite_url, "schedule", "remove", "weekly")
     assert "schedule weekly removed; log position 2" in removed.err
