@@ -845,7 +845,8 @@ def _require_agency_scope(
     if changed:
         raise Forbidden(
             f"an editor of {by.party} may change only the agencies of {by.party}, not those "
-            f"of {', '.join(changed)} (send them as they are)"
+            f"of {', '.join(changed)}: leave theirs as they are (their editors or an admin "
+            "may change them)"
         )
 
 
