@@ -49,6 +49,7 @@ from adapters.tables import (
 )
 from domain import clock
 from domain.checkpoint import Checkpoint, Note, Signature
+from domain.errors import NotFound
 from domain.merkle import Frontier, leaf_hash
 
 FORMAT = "commitments-event-log"
@@ -85,24 +86,10 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
     query = events_with_hashes()
     count, head, last_hash, frontier = 0, 0, None, Frontier()
     with database.reading() as connection:
-        rows = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+        rows = connection.execute(query.execution_options(stream_results=True, yield_per=_BATCH))
         for row in rows:
             originator = row.originator_id
-            out.write(
-                json.dumps(
-                    {
-                        "position": row.id,
-                        "originator_id": str(originator),
-                        "originator_version": row.originator_version,
-                        "topic": row.topic,
-                        "state": base64.b64encode(bytes(row.state)).decode("ascii"),
-                        "hash": row.hash,
-                        "leaf": row.leaf,
-                    },
-                    separators=(",", ":"),
-                )
-                + "\n"
-            )
+            out.write(json.dumps(event_line(row), separators=(",", ":")) + "\n")
             count, head, last_hash = count + 1, row.id, row.hash
             frontier, _ = frontier.append(
                 leaf_hash(
@@ -142,6 +129,29 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
     tree = {"tree_size": frontier.size, "root_hash": frontier.root().hex()}
     out.write(json.dumps(trailer | tree | {"reports": reports, "checkpoints": signed}) + "\n")
     return LogSummary(count, head, last_hash, reports, signed)
+
+
+def event_line(row: Any) -> dict[str, Any]:
+    """An event as the export writes it: its stored bytes, chain entry and leaf index
+    (a row of `events_with_hashes()`)."""
+    return {
+        "position": row.id,
+        "originator_id": str(row.originator_id),
+        "originator_version": row.originator_version,
+        "topic": row.topic,
+        "state": base64.b64encode(bytes(row.state)).decode("ascii"),
+        "hash": row.hash,
+        "leaf": row.leaf,
+    }
+
+
+def stored_event(database: Database, position: int) -> dict[str, Any]:
+    """One event's export line (GET /events/{position}/stored), for checking it alone."""
+    with database.reading() as connection:
+        row = connection.execute(events_with_hashes().where(events.c.id == position)).one_or_none()
+    if row is None:
+        raise NotFound(f"no event at position {position}")
+    return event_line(row)
 
 
 def _checkpoint_line(checkpoint: Any, cosignatures: Any) -> dict[str, Any]:

@@ -72,6 +72,12 @@ def read_signer(path: str | None) -> Signer | None:
     return signer
 
 
+@dataclass(frozen=True)
+class _Head:
+    tree_size: int
+    root_hash: str
+
+
 class CheckpointRefused(StateConflict):
     """The operator will not sign: the log does not extend its last checkpoint (409)."""
 
@@ -160,13 +166,10 @@ class Checkpoints:
             if size == 0:
                 raise CheckpointRefused("the log is empty: there is nothing to sign yet")
             if whole_log:
-                checked = verify_log(connection)
+                checked = verify_log(connection, self.operator)
                 if not checked.verified:
-                    raise CheckpointRefused(
-                        f"the log does not verify at position {checked.first_bad_position}: "
-                        f"{checked.problem}"
-                    )
-            last = _latest_row(connection)
+                    raise CheckpointRefused(f"the log does not verify{checked.why()}")
+            last = self._last_signed(connection)
             if last is not None and int(last.tree_size) >= size:
                 if int(last.tree_size) > size:
                     raise CheckpointRefused(
@@ -178,7 +181,7 @@ class Checkpoints:
                         f"the stored tree of {size} events no longer has the root of the "
                         f"signed checkpoint {size} ({last.root_hash}): the log was rewritten"
                     )
-                return self._signed(connection, last)
+                return self._signed(connection, _latest_row(connection))
             root = self._checked_root(connection, last, size)
             checkpoint = Checkpoint(self.origin, size, root)
             body = checkpoint.body()
@@ -193,7 +196,28 @@ class Checkpoints:
             ).one()
             return self._signed(connection, row)
 
-    def _checked_root(self, connection: Connection, last: Any, size: int) -> bytes:
+    def _last_signed(self, connection: Connection) -> _Head | None:
+        """The newest stored checkpoint as its signed note states it: the table's columns
+        are not signed, so an edit there must not pass for the operator's word."""
+        row = _latest_row(connection)
+        if row is None:
+            return None
+        try:
+            note = Note.parse(row.note)
+            stated = Checkpoint.parse(note.body)
+        except NoteError as error:
+            raise CheckpointRefused(
+                f"the stored checkpoint {row.tree_size} is unreadable: {error}"
+            ) from None
+        assert self.operator is not None  # a signer implies its public key
+        if self.operator.verify(note) is None or stated.size != int(row.tree_size):
+            raise CheckpointRefused(
+                f"the stored checkpoint {row.tree_size} is not as the operator key "
+                f"{self.operator.name} signed it: the checkpoints table was edited"
+            )
+        return _Head(stated.size, stated.root.hex())
+
+    def _checked_root(self, connection: Connection, last: _Head | None, size: int) -> bytes:
         """The root of the first `size` leaves, from the events' own bytes, refusing a
         stored tree that no longer extends the last checkpoint."""
         start = 0 if last is None else int(last.tree_size)

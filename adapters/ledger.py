@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Select, select, tuple_
 from adapters.database import Database
 from adapters.tables import checkpoints, event_chain, events, merkle_nodes
 from domain import merkle
+from domain.checkpoint import Checkpoint, Note, NoteError, Verifier
 
 # Re-exported: migrations 0003 and 0007 and other callers import them from here.
 from domain.log_bytes import GENESIS as GENESIS
@@ -154,6 +155,12 @@ class Verification:
     tree_size: int = 0
     root_hash: str = merkle.EMPTY_ROOT.hex()
 
+    def why(self) -> str:
+        """What is wrong, where: "at position N: problem" (or the problem alone)."""
+        if self.first_bad_position is None:
+            return f": {self.problem}"
+        return f" at position {self.first_bad_position}: {self.problem}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "events": self.events,
@@ -168,16 +175,20 @@ class Verification:
 
 
 def _stream(connection: Connection, query: Any) -> Iterator[Any]:
-    yield from connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(
-        query
+    # Options on the statement, not the connection: SQLAlchemy 2 changes a connection's
+    # options in place, and a write after a verify in the same transaction would then
+    # run through a server-side cursor (DECLARE ... CURSOR FOR INSERT on PostgreSQL).
+    yield from connection.execute(
+        query.execution_options(stream_results=True, yield_per=_STREAM_BATCH)
     )
 
 
-def verify(database: Database) -> Verification:
+def verify(database: Database, operator: Verifier | None = None) -> Verification:
     """Recompute the chain and the Merkle tree from the first event, in one snapshot of
-    the log."""
+    the log, and check them against the checkpoints signed over it (their signatures too,
+    given the operator's key)."""
     with database.reading() as connection:
-        return verify_log(connection)
+        return verify_log(connection, operator)
 
 
 class _Bad(Exception):
@@ -185,7 +196,7 @@ class _Bad(Exception):
         self.position, self.problem = position, problem
 
 
-def verify_log(connection: Connection) -> Verification:
+def verify_log(connection: Connection, operator: Verifier | None = None) -> Verification:
     """Recompute the chain and the tree from the first event; name the first position
     where what is stored differs.
 
@@ -207,19 +218,14 @@ def verify_log(connection: Connection) -> Verification:
             merkle_nodes.c.last_leaf, merkle_nodes.c.level
         ),
     )
-    # The checkpoints signed over this log: its tree must still have their roots.
-    signed = {
-        int(size): str(root)
-        for size, root in connection.execute(
-            select(checkpoints.c.tree_size, checkpoints.c.root_hash)
-        )
-    }
     previous = GENESIS
     frontier = Frontier()
     head = 0
     event = next(event_rows, None)
     entry = next(chain_rows, None)
     try:
+        # The checkpoints signed over this log: its tree must still have their roots.
+        signed = _signed_roots(connection, operator)
         while event is not None or entry is not None:
             event_position = event.id if event is not None else None
             entry_position = entry.position if entry is not None else None
@@ -271,6 +277,26 @@ def verify_log(connection: Connection) -> Verification:
     except _Bad as bad:
         return _result(frontier, head, previous, bad.position, bad.problem)
     return _result(frontier, head, previous, None, None)
+
+
+def _signed_roots(connection: Connection, operator: Verifier | None) -> dict[int, str]:
+    """{tree size: root} of the stored checkpoints, as their signed notes state them (the
+    table's other columns are not signed)."""
+    roots: dict[int, str] = {}
+    for size, text in connection.execute(select(checkpoints.c.tree_size, checkpoints.c.note)):
+        try:
+            note = Note.parse(text)
+            stated = Checkpoint.parse(note.body)
+        except NoteError as error:
+            raise _Bad(None, f"the stored checkpoint {size} is unreadable: {error}") from None
+        if stated.size != size or (operator is not None and operator.verify(note) is None):
+            raise _Bad(
+                None,
+                f"the stored checkpoint {size} is not as the operator signed it: the "
+                "checkpoints table was edited",
+            )
+        roots[stated.size] = stated.root.hex()
+    return roots
 
 
 def _check_node(row: Any, node: NodeId, value: bytes, position: int) -> None:

@@ -50,7 +50,11 @@ class HttpTransport:
     """The tracker's API over HTTP(S), with an optional bearer token."""
 
     def __init__(self, url: str, token: str | None = None) -> None:
-        if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             raise WitnessFailed(f"--url must be an http(s) URL; got {url!r}")
         self.url = url.rstrip("/")
         self.token = token
@@ -150,6 +154,11 @@ def witness(
     """Co-sign the newest checkpoint if the log extends the last one co-signed."""
     if signer.kind != "cosignature":
         raise WitnessFailed("the witness key is not a cosignature key (keygen --witness)")
+    if operator.kind != "ed25519":
+        raise WitnessFailed(
+            f"the operator key {operator.name} is a witness's cosignature key, not the "
+            "operator's (commitments checkpoint --public-key prints that one)"
+        )
     previous = WitnessState.load(state_path)
     note, checkpoint = _newest(transport, operator)
     expected_origin = origin or (previous.origin if previous else None)
@@ -159,6 +168,10 @@ def witness(
         )
     if previous is not None:
         _check_extends(transport, previous, checkpoint)
+    mine = signer.verifier()
+    if mine.verify(note) is not None:  # co-signed on an earlier run: nothing to add
+        _save(checkpoint, note, state_path)
+        return Cosigned(checkpoint, previous)
     signature = signer.sign(note.body, timestamp=now())
     # Only the operator's signature and ours: the server must accept ours on its own
     # merits, not because the note also carries other witnesses' valid cosignatures.
@@ -167,16 +180,24 @@ def witness(
     status, text = transport.post("/api/v1/checkpoint/cosignatures", sent.text())
     if status != 200:
         raise WitnessFailed(f"the server did not keep the cosignature: {status} {_brief(text)}")
-    if signature.line().rstrip("\n") not in text.splitlines():
+    try:
+        served = mine.verify(Note.parse(text))
+    except NoteError:
+        served = None
+    if served is None:
         raise WitnessFailed(
             "the server answered 200 but does not serve this witness's cosignature of "
             f"checkpoint {checkpoint.size}: is {signer.name}'s key in its "
             "COMMITMENTS_WITNESS_KEYS?"
         )
+    _save(checkpoint, note, state_path)
+    return Cosigned(checkpoint, previous)
+
+
+def _save(checkpoint: Checkpoint, note: Note, state_path: Path) -> None:
     WitnessState(checkpoint.origin, checkpoint.size, checkpoint.root.hex(), note.text()).save(
         state_path
     )
-    return Cosigned(checkpoint, previous)
 
 
 def _newest(transport: Transport, operator: Verifier) -> tuple[Note, Checkpoint]:

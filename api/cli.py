@@ -42,6 +42,7 @@ from domain.access import Principal, Role, system
 from domain.checkpoint import NoteError, Signer, Verifier
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import DomainError
+from domain.tokens import NAME_PATTERN
 from domain.views import describe, judgement_day
 
 app = typer.Typer(
@@ -170,7 +171,14 @@ def _operator(actor: str) -> Principal:
     """Someone at the server's command line: `cli`, or `cli:NAME` when they say who, so
     the name can never read as a token holder's or one the system writes under (token
     names hold no ':')."""
-    return system(CLI_ACTOR if actor == CLI_ACTOR else f"{CLI_ACTOR}:{actor}")
+    if actor == CLI_ACTOR:
+        return system(CLI_ACTOR)
+    if not NAME_PATTERN.fullmatch(actor):
+        raise UserError(
+            f"--actor {actor!r} must be 1-64 letters, digits, '.', '_', '-' or '@', "
+            "starting with a letter or digit"
+        )
+    return system(f"{CLI_ACTOR}:{actor}")
 
 
 _DURATION = re.compile(r"(\d{1,5})([hdw])")
@@ -411,7 +419,7 @@ def verify(
         if given is not None:
             raise UserError(f"{option} is for offline verification: add --offline --checkpoint")
     with services() as s:
-        result = ledger.verify(s.database)
+        result = ledger.verify(s.database, s.checkpoints.operator)
         summary = result.as_dict()
         checked = None
         if report is not None:
@@ -425,10 +433,7 @@ def verify(
     if checked is not None and not checked["verified"]:
         raise UserError(f"the report {report} does not verify: {_why(checked)}")
     if not result.verified:
-        raise UserError(
-            f"the event log does not verify at position {result.first_bad_position}: "
-            f"{result.problem}"
-        )
+        raise UserError(f"the event log does not verify{result.why()}")
 
 
 def _read_file(path: Path) -> bytes:
@@ -598,8 +603,8 @@ def witness_command(
         signer = Signer.parse(key.read_text(encoding="utf-8").strip())
     except NoteError as error:
         raise UserError(f"bad key: {error}") from None
-    transport = HttpTransport(url, token or os.environ.get("COMMITMENTS_TOKEN") or None)
     try:
+        transport = HttpTransport(url, token or os.environ.get("COMMITMENTS_TOKEN") or None)
         done = witness(
             transport, signer, operator, state, origin=origin, now=lambda: int(time.time())
         )

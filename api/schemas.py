@@ -147,6 +147,18 @@ class FeedEntry(HistoryEntry):
     commitment_id: str
 
 
+class StoredEventOut(BaseModel):
+    """An event as stored, as `commitments export` writes it (docs/trust.md, the bytes)."""
+
+    position: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: str = Field(description="The stored state, base64")
+    hash: str | None = Field(description="Its hash-chain entry")
+    leaf: int | None = Field(description="Its leaf index in the Merkle tree")
+
+
 class RebuildAccepted(BaseModel):
     status: str = Field(examples=["rebuilding"])
     position: int

@@ -458,7 +458,7 @@ def _read_export(lines: Iterable[str | bytes], sizes: set[int], positions: set[i
             exported_checkpoints += 1
             continue
         if "report" in record:
-            _check_report_line(record, number)
+            _check_report_line(record, number, head)
             reports += 1
             continue
         if reports or exported_checkpoints:
@@ -510,16 +510,23 @@ def _check_header(record: Any) -> None:
         raise Unreadable(f"line 1: unknown format_version {record.get('format_version')!r}")
 
 
-def _check_report_line(record: dict[str, Any], number: int) -> None:
-    """An archived report: each artefact's content must have the sha256 it is listed with."""
+def _check_report_line(record: dict[str, Any], number: int, head: int) -> None:
+    """An archived report: of a position in the log, each artefact's content with the
+    sha256 it is listed with."""
     try:
         report_id = record["report"]["id"]
+        position = int(record["report"]["log_position"])
         artefacts = [
             (a["format"], a["sha256"], base64.b64decode(a["content"], validate=True))
             for a in record["artefacts"]
         ]
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise Unreadable(f"line {number} is not an archived report") from None
+    if position > head:
+        raise Unreadable(
+            f"line {number}: archived report {report_id} is of position {position}, after the "
+            f"export's last event at {head}: the log was truncated"
+        )
     for fmt, sha256, content in artefacts:
         if hashlib.sha256(content).hexdigest() != sha256:
             raise Unreadable(

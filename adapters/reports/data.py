@@ -56,7 +56,7 @@ def commitment_events(
         .where(events.c.id <= at_position, events.c.topic.like("domain.commitment:%"))
         .order_by(events.c.id)
     )
-    rows = connection.execution_options(stream_results=True, yield_per=_STREAM_BATCH).execute(query)
+    rows = connection.execute(query.execution_options(stream_results=True, yield_per=_STREAM_BATCH))
     for row in rows:
         event: Commitment.Event = mapper.to_domain_event(
             StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))

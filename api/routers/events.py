@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
+from adapters.backup import stored_event
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from api.dependencies import Reader, ServicesDep
-from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry
+from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry, StoredEventOut, problems
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"])
 
@@ -29,3 +30,20 @@ def feed(
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
     return event_feed(services.database, services.tracker, after=after, limit=limit)
+
+
+@router.get(
+    "/{position}/stored",
+    response_model=StoredEventOut,
+    summary="One event as stored: the bytes its chain entry and Merkle leaf are made of",
+    description="The same line `commitments export` writes for it. With an inclusion proof "
+    "(`GET /proofs/inclusion?position=`) and a signed checkpoint, "
+    "`commitments verify --offline --event` checks it with no database.",
+    responses=READ_PROBLEMS | problems(e404="No event at that position"),
+)
+def stored(
+    services: ServicesDep,
+    _: Reader,
+    position: Annotated[int, Path(ge=1, le=MAX_POSITION)],
+) -> Any:
+    return stored_event(services.database, position)

@@ -20,4 +20,4 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
     responses=READ_PROBLEMS,
 )
 def ledger(services: ServicesDep, _: Reader) -> Any:
-    return verify(services.database).as_dict()
+    return verify(services.database, services.checkpoints.operator).as_dict()

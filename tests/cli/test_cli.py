@@ -556,6 +556,9 @@ def test_schedule_add_list_and_remove(cli: Cli, sqlite_url: str) -> None:
         "period_days": 30,
     }
     assert (listed["active"], listed["changed_by"]) == (True, "cli:ops")
+    for actor in ("", "bad name!", "a:b"):
+        refused = cli(sqlite_url, "schedule", "remove", "weekly", "--actor", actor)
+        assert "--actor" in one_line_error(refused)
 
     removed = cli.ok(sqlite_url, "schedule", "remove", "weekly")
     assert "schedule weekly removed; log position 2" in removed.err
@@ -776,3 +779,9 @@ def test_witness_needs_the_operator_key_and_names_an_unreachable_server(
     unreachable = cli(seeded_url, *args, "--operator-key", operator)
     assert unreachable.status == 1 and "cannot reach http://127.0.0.1:9" in unreachable.err
     assert not Path(state).exists()
+    for url in ("notaurl", "ftp://x", "http://[::1"):
+        bad = cli(seeded_url, "witness", "--url", url, *args[3:], "--operator-key", operator)
+        assert bad.status == 1 and "--url must be an http(s) URL" in one_line_error(bad)
+    witness_public = Signer.parse(key.read_text().strip()).verifier().encode()
+    confused = cli(seeded_url, *args, "--operator-key", witness_public)
+    assert "is a witness's cosignature key" in one_line_error(confused)

@@ -8,6 +8,7 @@ transport differs from `commitments witness`, which uses urllib."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from collections.abc import Iterator
@@ -27,6 +28,8 @@ from adapters.witness import WitnessFailed, WitnessRefused, WitnessState, witnes
 from domain import merkle
 from domain.checkpoint import Checkpoint, Note, Signer, verified_by
 from domain.commands import LogProgress
+from domain.offline_verifier import TrustedKeys
+from domain.offline_verifier import verify as offline_verify
 from tests.api.client import Api, serving
 from tests.conftest import open_services
 from tests.support import CODE, write
@@ -63,9 +66,9 @@ def server(seeded_url: str, tmp_path: Path) -> Iterator[Api]:
         yield api
 
 
-def run_witness(api: Api, state: Path, signer: Signer = MX_WITNESS) -> str:
+def run_witness(api: Api, state: Path, signer: Signer = MX_WITNESS, at: int = NOW) -> str:
     return witness(
-        ClientTransport(api), signer, OPERATOR.verifier(), state, now=lambda: NOW
+        ClientTransport(api), signer, OPERATOR.verifier(), state, now=lambda: at
     ).message()
 
 
@@ -149,7 +152,12 @@ def test_the_operator_signs_the_tree_the_log_gives(server: Api) -> None:
     assert checkpoint.origin == server.services.settings.log_origin
     assert server.services.checkpoints.sign().size == signed.size  # nothing new: the same
     grow(server, 41)
-    assert server.services.checkpoints.sign().size == signed.size + 1
+    # On demand, the whole log is verified first, in the signing transaction.
+    assert server.services.checkpoints.sign(whole_log=True).size == signed.size + 1
+    grow(server, 42)
+    response = server.post("/api/v1/checkpoint")
+    assert response.status_code == 201, response.text
+    assert response.headers["X-Tree-Size"] == str(signed.size + 2)
 
 
 @SEEDED_BOTH
@@ -399,4 +407,49 @@ def test_a_witness_whose_key_the_server_does_not_take_says_so_and_keeps_its_stat
     with pytest.raises(WitnessFailed, match="did not keep the cosignature: 422"):
         run_witness(server, tmp_path / "rogue.json", rogue)
     assert not (tmp_path / "rogue.json").exists()
-    assert "co-signed last, unchanged" in run_witness(server, tmp_path / "mx.json")
+    # Run again later (cron): its cosignature is there already, with the earlier time.
+    assert "co-signed last, unchanged" in run_witness(server, tmp_path / "mx.json", at=NOW + 60)
+    note = Note.parse(server.get("/api/v1/checkpoint", who="viewer").text)
+    assert MX_WITNESS.verifier().verify_timestamp(note) == NOW
+
+
+@SEEDED_BOTH
+def test_the_checkpoints_table_cannot_vouch_for_a_rewrite_by_its_unsigned_columns(
+    server: Api,
+) -> None:
+    signed = server.services.checkpoints.sign()
+    rewrite(server, progress_position(server))
+    rewritten = verify(server.services.database, OPERATOR.verifier())
+    assert not rewritten.verified
+    # The table's root column says what the rewritten tree gives: it is not what was signed.
+    sql(server, "UPDATE checkpoints SET root_hash = :r", r=rewritten.root_hash)
+    assert not verify(server.services.database).verified
+    with pytest.raises(CheckpointRefused, match="no longer has the root"):
+        server.services.checkpoints.sign()
+    # Nor can its note be edited without the operator's key noticing.
+    forged = Checkpoint(signed.checkpoint.origin, signed.size, bytes.fromhex(rewritten.root_hash))
+    note = Note(forged.body(), signed.note.signatures[:1]).text()
+    sql(server, "UPDATE checkpoints SET note = :n", n=note)
+    checked = verify(server.services.database, OPERATOR.verifier())
+    assert not checked.verified and "checkpoints table was edited" in str(checked.problem)
+    with pytest.raises(CheckpointRefused, match="checkpoints table was edited"):
+        server.services.checkpoints.sign()
+
+
+def test_one_event_is_checked_offline_from_what_the_api_serves(server: Api) -> None:
+    """A reader with API access only: the event's stored line, its inclusion proof and
+    the signed checkpoint are enough, without an export."""
+    signed = server.services.checkpoints.sign()
+    position = progress_position(server)
+    line = server.get(f"/api/v1/events/{position}/stored", who="viewer").text
+    proof = server.get(
+        f"/api/v1/proofs/inclusion?position={position}&tree_size={signed.size}", who="viewer"
+    ).text
+    keys = TrustedKeys(OPERATOR.verifier())
+    checkpoint = server.get("/api/v1/checkpoint", who="viewer").text
+    assert offline_verify(keys, [checkpoint], event=line, proofs=[proof]).verified
+    record = json.loads(line)
+    record["state"] = base64.b64encode(b"{}").decode()
+    tampered = offline_verify(keys, [checkpoint], event=json.dumps(record), proofs=[proof])
+    assert not tampered.verified and f"position {position}" in str(tampered.problem)
+    assert server.get("/api/v1/events/999999/stored").status_code == 404
