@@ -15,15 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text
 
 from adapters.backup import ImportRefused, export_log, import_log
 from adapters.checkpoints import CheckpointRefused
-from adapters.ledger import EMPTY_TIP, STORED_EVENT, extend, verify
-from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events, merkle_nodes
+from adapters.ledger import verify
 from adapters.witness import WitnessFailed, WitnessRefused, WitnessState, witness
 from domain import merkle
 from domain.checkpoint import Checkpoint, Note, Signer, verified_by
@@ -33,6 +30,7 @@ from domain.offline_verifier import verify as offline_verify
 from tests.api.client import Api, serving
 from tests.conftest import open_services
 from tests.support import CODE, write
+from tests.tampering import forget_checkpoints, progress_position, rewrite, sql, truncate
 
 SEEDED_BOTH = pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
 OPERATOR = Signer.generate("tracker.example/operator")
@@ -76,68 +74,6 @@ def grow(api: Api, percent: int) -> None:
     write(api.services, LogProgress(percent=percent, as_of=date(2026, 11, 1), note="n"), ref=CODE)
 
 
-def sql(api: Api, statement: str, **params: Any) -> None:
-    with api.services.database.writing() as connection:
-        connection.execute(text(statement), params)
-
-
-def truncate(api: Api, keep: int) -> None:
-    """Drop the newest events with their chain entries and tree nodes, as an operator
-    covering tracks would, so that `verify` passes on what is left."""
-    sql(api, "DELETE FROM tracker_events WHERE id > :keep", keep=keep)
-    sql(api, "DELETE FROM event_chain WHERE position > :keep", keep=keep)
-    sql(api, "DELETE FROM merkle_nodes WHERE last_leaf >= :keep", keep=keep)
-    api.services.tracker.recorder.tip = None  # type: ignore[attr-defined]
-
-
-def rewrite(api: Api, position: int) -> None:
-    """Edit one event and recompute every chain entry and tree node after it: a log that
-    `verify` passes, though its history changed."""
-    with api.services.database.writing() as connection:
-        state = connection.execute(
-            select(events.c.state).where(events.c.id == position)
-        ).scalar_one()
-        edited = bytes(state).replace(b'"percent":', b'"percent":9', 1)
-        assert edited != bytes(state)
-        connection.execute(events.update().where(events.c.id == position).values(state=edited))
-        rows = connection.execute(select(*STORED_EVENT).order_by(events.c.id)).all()
-        from eventsourcing.persistence import StoredEvent
-
-        stored = [
-            (r.id, StoredEvent(r.originator_id, r.originator_version, r.topic, bytes(r.state)))
-            for r in rows
-        ]
-        _, entries, nodes = extend(EMPTY_TIP, stored)
-        connection.execute(delete(event_chain))
-        connection.execute(delete(merkle_nodes))
-        connection.execute(
-            event_chain.insert(),
-            [{"position": e.position, "hash": e.hash, "leaf": e.leaf} for e in entries],
-        )
-        connection.execute(merkle_nodes.insert(), nodes)
-    api.services.tracker.recorder.tip = None  # type: ignore[attr-defined]
-
-
-def forget_checkpoints(api: Api) -> None:
-    """What an operator rewriting history would do next: hide its earlier signatures."""
-    with api.services.database.writing() as connection:
-        connection.execute(delete(checkpoint_cosignatures))
-        connection.execute(delete(checkpoints))
-
-
-def progress_position(api: Api) -> int:
-    """The newest ProgressLogged event's position (its state has a percent to edit)."""
-    with api.services.database.reading() as connection:
-        return int(
-            connection.execute(
-                select(events.c.id)
-                .where(events.c.topic.like("%ProgressLogged"))
-                .order_by(events.c.id.desc())
-                .limit(1)
-            ).scalar_one()
-        )
-
-
 # ---- the operator ------------------------------------------------------------------------
 
 
@@ -163,7 +99,7 @@ def test_the_operator_signs_the_tree_the_log_gives(server: Api) -> None:
 @SEEDED_BOTH
 def test_the_operator_refuses_to_sign_a_truncated_or_rewritten_log(server: Api) -> None:
     signed = server.services.checkpoints.sign()
-    truncate(server, signed.size - 3)
+    truncate(server.services, signed.size - 3)
     # The chain and tree alone cannot tell; the signed checkpoint kept beside them can.
     checked = verify(server.services.database)
     assert not checked.verified and checked.problem is not None
@@ -178,7 +114,7 @@ def test_the_operator_refuses_to_sign_a_truncated_or_rewritten_log(server: Api) 
 @SEEDED_BOTH
 def test_the_operator_refuses_to_sign_over_a_rewritten_history(server: Api) -> None:
     signed = server.services.checkpoints.sign()
-    rewrite(server, progress_position(server))
+    rewrite(server.services)
     checked = verify(server.services.database)
     assert (checked.first_bad_position, checked.problem) == (
         signed.size,  # the event that completes the checkpoint's tree
@@ -198,7 +134,7 @@ def test_the_operator_refuses_a_stored_tree_that_the_events_do_not_give(server: 
     grow(server, 44)
     size = verify(server.services.database).tree_size
     sql(
-        server,
+        server.services,
         "UPDATE merkle_nodes SET hash = :h WHERE last_leaf = :leaf AND level = 0",
         h=b"\x01" * 32,
         leaf=size - 1,
@@ -213,9 +149,9 @@ def test_an_older_event_edited_in_place_is_refused_when_signing_on_demand(server
     """The scheduled signing hashes only the events since the last checkpoint; signing on
     demand (CLI, API) verifies the whole log first."""
     server.services.checkpoints.sign()
-    position = progress_position(server)
+    position = progress_position(server.services)
     sql(
-        server,
+        server.services,
         "UPDATE tracker_events SET state = :s WHERE id = :p",
         s=b"{}",
         p=position,
@@ -267,8 +203,8 @@ def test_a_witness_refuses_a_truncated_log_even_when_the_server_re_signs(
     size = server.services.checkpoints.sign().size
     run_witness(server, state)
     before = state.read_text()
-    truncate(server, size - 2)
-    forget_checkpoints(server)
+    truncate(server.services, size - 2)
+    forget_checkpoints(server.services)
     server.services.checkpoints.sign()  # the operator's own records are gone: it signs
     with pytest.raises(WitnessRefused, match=f"shrank: checkpoint {size - 2} .* {size} .*removed"):
         run_witness(server, state)
@@ -280,9 +216,9 @@ def test_a_witness_refuses_a_history_recomputed_after_an_edit(server: Api, tmp_p
     state = tmp_path / "mx.json"
     size = server.services.checkpoints.sign().size
     run_witness(server, state)
-    rewrite(server, progress_position(server))
+    rewrite(server.services)
     grow(server, 46)
-    forget_checkpoints(server)
+    forget_checkpoints(server.services)
     assert verify(server.services.database).verified
     server.services.checkpoints.sign()
     with pytest.raises(
@@ -295,8 +231,8 @@ def test_a_witness_refuses_a_fork_of_the_same_size(server: Api, tmp_path: Path) 
     state = tmp_path / "mx.json"
     size = server.services.checkpoints.sign().size
     run_witness(server, state)
-    rewrite(server, progress_position(server))
-    forget_checkpoints(server)
+    rewrite(server.services)
+    forget_checkpoints(server.services)
     server.services.checkpoints.sign()  # same size, another root
     with pytest.raises(WitnessRefused, match=f"forked: checkpoint {size} .* another root"):
         run_witness(server, state)
@@ -418,18 +354,18 @@ def test_the_checkpoints_table_cannot_vouch_for_a_rewrite_by_its_unsigned_column
     server: Api,
 ) -> None:
     signed = server.services.checkpoints.sign()
-    rewrite(server, progress_position(server))
+    rewrite(server.services)
     rewritten = verify(server.services.database, OPERATOR.verifier())
     assert not rewritten.verified
     # The table's root column says what the rewritten tree gives: it is not what was signed.
-    sql(server, "UPDATE checkpoints SET root_hash = :r", r=rewritten.root_hash)
+    sql(server.services, "UPDATE checkpoints SET root_hash = :r", r=rewritten.root_hash)
     assert not verify(server.services.database).verified
     with pytest.raises(CheckpointRefused, match="no longer has the root"):
         server.services.checkpoints.sign()
     # Nor can its note be edited without the operator's key noticing.
     forged = Checkpoint(signed.checkpoint.origin, signed.size, bytes.fromhex(rewritten.root_hash))
     note = Note(forged.body(), signed.note.signatures[:1]).text()
-    sql(server, "UPDATE checkpoints SET note = :n", n=note)
+    sql(server.services, "UPDATE checkpoints SET note = :n", n=note)
     checked = verify(server.services.database, OPERATOR.verifier())
     assert not checked.verified and "checkpoints table was edited" in str(checked.problem)
     with pytest.raises(CheckpointRefused, match="checkpoints table was edited"):
@@ -440,7 +376,7 @@ def test_one_event_is_checked_offline_from_what_the_api_serves(server: Api) -> N
     """A reader with API access only: the event's stored line, its inclusion proof and
     the signed checkpoint are enough, without an export."""
     signed = server.services.checkpoints.sign()
-    position = progress_position(server)
+    position = progress_position(server.services)
     line = server.get(f"/api/v1/events/{position}/stored", who="viewer").text
     proof = server.get(
         f"/api/v1/proofs/inclusion?position={position}&tree_size={signed.size}", who="viewer"

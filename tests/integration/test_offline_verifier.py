@@ -15,22 +15,18 @@ import zipfile
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from eventsourcing.persistence import StoredEvent
-from sqlalchemy import delete, select, text
 
 from adapters import proofs
 from adapters.backup import export_log
 from adapters.bootstrap import Services
-from adapters.ledger import EMPTY_TIP, STORED_EVENT, extend
-from adapters.tables import checkpoint_cosignatures, checkpoints, event_chain, events, merkle_nodes
 from domain.checkpoint import Note, Signer
 from domain.commands import LogProgress
 from domain.offline_verifier import Outcome, TrustedKeys, verify
 from tests.conftest import open_services
 from tests.support import CODE, write
+from tests.tampering import forget_checkpoints, rewrite, truncate
 
 SEEDED_BOTH = pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
 OPERATOR = Signer.generate("tracker.example/operator")
@@ -91,55 +87,6 @@ def passed(outcome: Outcome) -> Outcome:
 
 
 # ---- what a cheating operator does to its database --------------------------------------------
-
-
-def sql(services: Services, statement: str, **params: Any) -> None:
-    with services.database.writing() as connection:
-        connection.execute(text(statement), params)
-
-
-def truncate(services: Services, keep: int) -> None:
-    """Drop the newest events with their chain entries and tree nodes: what is left
-    verifies, and exports with an end line to match."""
-    sql(services, "DELETE FROM tracker_events WHERE id > :keep", keep=keep)
-    sql(services, "DELETE FROM event_chain WHERE position > :keep", keep=keep)
-    sql(services, "DELETE FROM merkle_nodes WHERE last_leaf >= :keep", keep=keep)
-    services.tracker.recorder.tip = None  # type: ignore[attr-defined]
-
-
-def rewrite(services: Services) -> None:
-    """Edit the newest progress figure and recompute every chain entry and tree node."""
-    with services.database.writing() as connection:
-        position, state = connection.execute(
-            select(events.c.id, events.c.state)
-            .where(events.c.topic.like("%ProgressLogged"))
-            .order_by(events.c.id.desc())
-            .limit(1)
-        ).one()
-        edited = bytes(state).replace(b'"percent":', b'"percent":9', 1)
-        assert edited != bytes(state)
-        connection.execute(events.update().where(events.c.id == position).values(state=edited))
-        rows = connection.execute(select(*STORED_EVENT).order_by(events.c.id)).all()
-        stored = [
-            (r.id, StoredEvent(r.originator_id, r.originator_version, r.topic, bytes(r.state)))
-            for r in rows
-        ]
-        _, entries, nodes = extend(EMPTY_TIP, stored)
-        connection.execute(delete(event_chain))
-        connection.execute(delete(merkle_nodes))
-        connection.execute(
-            event_chain.insert(),
-            [{"position": e.position, "hash": e.hash, "leaf": e.leaf} for e in entries],
-        )
-        connection.execute(merkle_nodes.insert(), nodes)
-    services.tracker.recorder.tip = None  # type: ignore[attr-defined]
-
-
-def forget_checkpoints(services: Services) -> None:
-    """So that the operator's services sign again over what it rewrote."""
-    with services.database.writing() as connection:
-        connection.execute(delete(checkpoint_cosignatures))
-        connection.execute(delete(checkpoints))
 
 
 # ---- an honest log ---------------------------------------------------------------------------
