@@ -30,8 +30,8 @@ from adapters.unit_of_work import Beside, UnitOfWork, Write
 from domain import clock
 from domain.access import ACTOR_SEPARATOR, Principal, Role, token_actor
 from domain.commands import EarlierToken, IssueToken, RevokeToken
-from domain.errors import DuplicateName, InvalidValue, NotFound
-from domain.tokens import ApiToken, TokenStatus, name_key, token_status
+from domain.errors import DuplicateName, NotFound
+from domain.tokens import ApiToken, TokenStatus, check_role, name_key, token_status
 from domain.tracker import Change
 
 TOKEN_PREFIX = "cmt_"
@@ -206,13 +206,7 @@ class TokenStore:
         expires_at: datetime | None = None,
     ) -> Issuing:
         """What issues a token: its command, its secret and what stores its row."""
-        try:
-            role = Role(role)
-        except ValueError:
-            raise InvalidValue(
-                f"role must be one of {', '.join(r.value for r in Role)}; got {role!r}"
-            ) from None
-        command = IssueToken(name=name, role=role, party=party, expires_at=expires_at)
+        command = IssueToken(name=name, role=check_role(role), party=party, expires_at=expires_at)
         return Issuing(command, new_secret())
 
     def issue(

@@ -76,14 +76,18 @@ def _looks_like_an_id(name: str) -> bool:
     return True
 
 
-def check_role_and_party(role: Role | str, party: str | None) -> tuple[Role, str | None]:
-    """An editor writes for one party, so it needs one; viewers and admins may name one."""
+def check_role(role: Role | str) -> Role:
     try:
-        role = Role(role)
+        return Role(role)
     except ValueError:
         raise InvalidValue(
             f"role must be one of {', '.join(r.value for r in Role)}; got {role!r}"
         ) from None
+
+
+def check_role_and_party(role: Role | str, party: str | None) -> tuple[Role, str | None]:
+    """An editor writes for one party, so it needs one; viewers and admins may name one."""
+    role = check_role(role)
     if party is not None:
         check_party(party)
     elif role is Role.EDITOR:
