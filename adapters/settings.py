@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -41,6 +41,8 @@ class Settings:
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     # Failed authentications allowed per client address, in limits' notation, or "off".
     auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
+    # Signs the dashboard's CSRF tokens; None: a random one per process (api/security.py).
+    secret_key: str | None = field(default=None, repr=False)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +61,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         witness_keys=tuple(_keys(env, "COMMITMENTS_WITNESS_KEYS", "cosignature")),
         checkpoint_seconds=_seconds(env, "COMMITMENTS_CHECKPOINT_SECONDS"),
         auth_failure_limit=_limit(env, "COMMITMENTS_AUTH_FAILURE_LIMIT"),
+        secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
     )
 
 

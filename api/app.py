@@ -28,6 +28,7 @@ from api.routers import (
     tokens,
 )
 from api.schemas import ProblemOut
+from api.security import CsrfTokens, SecurityHeaders
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit)
+    app.state.csrf = CsrfTokens(settings.secret_key)
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
     app.include_router(commitments.router)
@@ -68,7 +70,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(dashboard.router)
     _document_problems(app)
+    _secure_every_response(app)
     return app
+
+
+def _secure_every_response(app: FastAPI) -> None:
+    """SecurityHeaders around the whole stack, outside Starlette's ServerErrorMiddleware
+    (which add_middleware would put it inside of), so a 500 carries the headers too."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
 
 def _document_problems(app: FastAPI) -> None:
