@@ -97,6 +97,11 @@ class ReadModelProjection:
         with self.database.reading() as connection:
             return projection_position(connection, self.name)
 
+    @property
+    def last_position(self) -> int | None:
+        """Where this worker's last batch left the position (None: not known here)."""
+        return self._position
+
     def head(self) -> int:
         """Position of the last event in the log."""
         with self.database.reading() as connection:
