@@ -93,7 +93,7 @@ class ProjectionFollower:
                 applied = self.projection.run_batch()
             except ProjectionConflict:
                 continue
-            self.last_error = None
+            self.last_error = self.projection.refused  # None unless the log has shrunk
             if applied:
                 self._progressed()
             if applied == 0:
