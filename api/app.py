@@ -4,6 +4,7 @@ them unless COMMITMENTS_PROJECTOR / COMMITMENTS_SCHEDULER say false."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from adapters.bootstrap import bootstrap
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
+from api.projection_reads import PositionWaits
 from api.routers import (
     admin,
     checkpoints,
@@ -37,10 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services = bootstrap(settings)
+        # Readers waiting for `min_position` wait on this loop; the follower tells them.
+        waits = PositionWaits(services.database, limit=settings.max_position_waiters)
+        waits.attach(asyncio.get_running_loop())
+        services.follower.on_progress.append(waits.advanced)
+        app.state.position_waits = waits
         services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:
             yield
         finally:
+            waits.close()
             services.close()
 
     app = FastAPI(
