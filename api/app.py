@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from adapters.bootstrap import bootstrap
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
+from api.input_guard import InputGuard
 from api.routers import (
     admin,
     checkpoints,
@@ -52,8 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.5.0",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(BodyLimit)
+    # Outermost: a path or query no route can take is refused before anything else runs.
+    app.add_middleware(InputGuard, templates=lambda: app.openapi()["paths"])
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
     app.include_router(commitments.router)
@@ -69,6 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     _document_problems(app)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """What a generated client calls the operation: the route's name (`log_progress`),
+    not FastAPI's default of name, path and method."""
+    return route.name
 
 
 def _document_problems(app: FastAPI) -> None:

@@ -217,7 +217,8 @@ def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
         raise InvalidValue(f"{field} must be a number; got {value!r}") from None
     if not number.is_finite():
         raise InvalidValue(f"{field} must be a finite number")
-    if abs(number) >= MAX_MAGNITUDE:
+    # copy_abs, not abs(): abs() rounds to the context and overflows on 1e999999999.
+    if number.copy_abs() >= MAX_MAGNITUDE:
         raise InvalidValue(f"{field} must be smaller than 10^15 in magnitude")
     exponent = int(number.as_tuple().exponent)  # finite, so an int
     if exponent < -MAX_DECIMAL_PLACES:

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from adapters.reports.render import EXTENSIONS
 from adapters.reports.verification import UnreadableReport
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
@@ -24,7 +25,7 @@ from api.schemas import (
 from api.writes import IDEMPOTENCY_HEADERS, AdminWriteDep
 from domain.errors import InvalidValue
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=JsonRoute)
 
 Format = Literal["json", "csv", "md", "html", "xlsx"]
 
@@ -55,7 +56,7 @@ def _artefact_response(
     responses=READ_PROBLEMS | problems(e422="Invalid format, date or position"),
     response_class=Response,
 )
-def progress(
+def get_progress_report(
     services: ServicesDep,
     _: Reader,
     format: Format = "json",
@@ -85,7 +86,7 @@ def progress(
     summary="Archived reports, newest first, paged by cursor",
     responses=READ_PROBLEMS,
 )
-def archived(
+def list_reports(
     services: ServicesDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -108,7 +109,7 @@ def archived(
     ),
     openapi_extra=IDEMPOTENCY_HEADERS,
 )
-def create(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
+def create_report(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
     reports, actor = write.services.reports, write.principal.actor
     request = write.idempotency(body)
     stored = reports.answered(actor, request) if request else None
@@ -165,7 +166,7 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     summary="An archived report's description, or with ?format= its artefact byte for byte",
     responses=READ_PROBLEMS | problems(e404="No such report, or not archived in that format"),
 )
-def archived_one(
+def get_report(
     report_id: str,
     services: ServicesDep,
     _: Reader,
