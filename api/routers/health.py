@@ -26,7 +26,12 @@ def get_liveness() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: database and schema; the projection's position and lag in events",
-    responses={503: {"description": "Not ready; `detail` says why"}},
+    responses={
+        503: {
+            "description": "Not ready; `detail` says why",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
 def get_readiness(services: ServicesDep) -> Any:
     try:
