@@ -133,3 +133,38 @@ def test_if_match_problems_do_not_quote_the_header_back(api: Api) -> None:
         detail = problem(response, response.status_code)
         assert "-1" not in detail and "999" not in detail and "garbage" not in detail
         assert "expected version" not in detail
+
+
+def test_urls_are_compared_as_urls(api: Api) -> None:
+    url = f"{BASE}/{RAIL}/evidence"
+    first = api.post(url, json={"url": "HTTPS://EXAMPLE.ORG/Report%7e", "title": "Upper"})
+    assert first.status_code == 201, first.text
+    for spelling in (
+        "https://example.org/Report%7E",
+        "https://Example.Org:443/Report%7e",
+        "hTTps://example.org/Report%7E",
+    ):
+        before = api.head()
+        again = api.post(url, json={"url": spelling, "title": "Same"})
+        assert "already attached" in problem(again, 409)
+        assert api.head() == before
+    # The path is case-sensitive: another document.
+    assert (
+        api.post(url, json={"url": "https://example.org/report%7e", "title": "x"}).status_code
+        == 201
+    )
+    twice = api.post(
+        f"{BASE}/{RAIL}/progress",
+        json={
+            "percent": 40,
+            "as_of": "2026-07-01",
+            "note": "n",
+            "evidence": [
+                {"url": "http://example.org", "title": "a"},
+                {"url": "HTTP://example.org:80/", "title": "b"},
+            ],
+        },
+    )
+    assert "twice" in problem(twice, 422)
+    for bad in ("https://", "https://example.org:port/x", "https:///x"):
+        assert "URL" in problem(api.post(url, json={"url": bad, "title": "t"}), 422)
