@@ -12,9 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from adapters.history import commitment_history
-from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_commitments
+from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters
+from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.projection_reads import ProjectionReadDep
 from api.schemas import (
     MAX_VERSION,
@@ -53,7 +55,7 @@ from domain.views import (
 )
 from domain.vocabulary import Health, Pillar, Status, check_party
 
-router = APIRouter(prefix=PREFIX, tags=["commitments"])
+router = APIRouter(prefix=PREFIX, tags=["commitments"], route_class=JsonRoute)
 
 
 def today() -> date:
@@ -69,7 +71,7 @@ def today() -> date:
     summary="List commitments (from the projection), filtered and paged by cursor",
     responses=PROJECTION_READ_PROBLEMS,
 )
-def list_all(
+def list_commitments(
     _: Reader,
     projection: ProjectionReadDep,
     pillar: Pillar | None = None,
@@ -92,7 +94,7 @@ def list_all(
         q=q,
     )
     items, next_cursor = projection.read(
-        lambda connection: list_commitments(
+        lambda connection: read_commitments(
             connection, filters, today=today(), limit=limit, cursor=cursor
         )
     )
@@ -143,7 +145,7 @@ def get_commitment(
     responses=REGISTRATION_PROBLEMS | written(201, location=True),
     openapi_extra=WRITE_HEADERS,
 )
-def register(body: CommitmentIn, write: WriteDep) -> Response:
+def register_commitment(body: CommitmentIn, write: WriteDep) -> Response:
     command = to_command(commands.RegisterCommitment, body)
     return write.run(command, body, status_code=201, location=_commitment_url)
 

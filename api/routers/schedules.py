@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from adapters.scheduler import list_schedules
+from adapters.scheduler import list_schedules as read_schedules
 from adapters.wire import to_command
 from api.dependencies import Reader
+from api.json_body import JsonRoute
 from api.projection_reads import ProjectionReadDep
 from api.schemas import (
     PROJECTION_READ_PROBLEMS,
@@ -24,7 +25,7 @@ from domain.errors import NotFound
 from domain.schedule import ReportSchedule
 from domain.views import ScheduleResource, schedule_resource
 
-router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], route_class=JsonRoute)
 
 
 @router.get(
@@ -33,9 +34,9 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
     summary="Report schedules (from the projection; ?min_position= to read your change)",
     responses=PROJECTION_READ_PROBLEMS,
 )
-def get_schedules(_: Reader, projection: ProjectionReadDep, include_removed: bool = False) -> Any:
+def list_schedules(_: Reader, projection: ProjectionReadDep, include_removed: bool = False) -> Any:
     return projection.read(
-        lambda connection: list_schedules(connection, include_removed=include_removed)
+        lambda connection: read_schedules(connection, include_removed=include_removed)
     )
 
 
@@ -48,7 +49,7 @@ def get_schedules(_: Reader, projection: ProjectionReadDep, include_removed: boo
 def get_schedule(name: str, _: Reader, projection: ProjectionReadDep, response: Response) -> Any:
     found = [
         s
-        for s in projection.read(lambda c: list_schedules(c, include_removed=True))
+        for s in projection.read(lambda c: read_schedules(c, include_removed=True))
         if s["name"] == name
     ]
     if not found:
@@ -65,7 +66,7 @@ def get_schedule(name: str, _: Reader, projection: ProjectionReadDep, response: 
     responses=SCHEDULE_WRITE_PROBLEMS | written(201, location=True),
     openapi_extra=WRITE_HEADERS,
 )
-def define(body: ScheduleIn, write: AdminWriteDep) -> Response:
+def define_schedule(body: ScheduleIn, write: AdminWriteDep) -> Response:
     command = to_command(DefineSchedule, body)
     return write.run(command, body, status_code=201, render=_resource, location=_url)
 
@@ -77,7 +78,7 @@ def define(body: ScheduleIn, write: AdminWriteDep) -> Response:
     responses=SCHEDULE_WRITE_PROBLEMS | written(204),
     openapi_extra=WRITE_HEADERS,
 )
-def remove(name: str, write: AdminWriteDep) -> Response:
+def remove_schedule(name: str, write: AdminWriteDep) -> Response:
     return write.run(RemoveSchedule(name=name), None, status_code=204)
 
 
