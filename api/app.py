@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from adapters.bootstrap import bootstrap
+from adapters.metrics import Metrics
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
+from api.observability import RequestContext
 from api.routers import (
     admin,
     checkpoints,
@@ -27,15 +29,20 @@ from api.routers import (
     schedules,
     tokens,
 )
+from api.routers import (
+    metrics as metrics_router,
+)
 from api.schemas import ProblemOut
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # The app's own registry: many apps in one process (the tests) never clash.
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = services = bootstrap(settings)
+        app.state.services = services = bootstrap(settings, metrics=metrics)
         services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:
             yield
@@ -54,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit)
+    # Added last, so outermost: its request id and timing cover the 413s of BodyLimit.
+    app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
     app.include_router(commitments.router)
@@ -66,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(checkpoints.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(metrics_router.router)
     app.include_router(dashboard.router)
     _document_problems(app)
     return app
