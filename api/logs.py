@@ -13,11 +13,18 @@ import logging
 import sys
 from typing import IO, Any
 
+import orjson
 import structlog
 
 # What an access line carries beside the timestamp, level, logger, event and request id.
 ACCESS_FIELDS = ("method", "path", "status", "duration_ms", "client")
 _HANDLER_NAME = "commitments-json"
+
+
+def _json(value: Any, **_: Any) -> str:
+    # orjson: a third of the standard library's time, on every access line; str() for
+    # whatever it does not know (an exception's argument, a Path).
+    return orjson.dumps(value, default=str).decode()
 
 
 def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = None) -> None:
@@ -42,7 +49,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json),
         ],
     )
     handler = logging.StreamHandler(stream or sys.stderr)
