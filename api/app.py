@@ -4,6 +4,7 @@ them unless COMMITMENTS_PROJECTOR / COMMITMENTS_SCHEDULER say false."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
 from api.observability import RequestContext
+from api.projection_reads import PositionWaits
 from api.routers import (
     admin,
     checkpoints,
@@ -33,6 +35,7 @@ from api.routers import (
     metrics as metrics_router,
 )
 from api.schemas import ProblemOut
+from api.security import CsrfTokens, SecurityHeaders
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,10 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services = bootstrap(settings, metrics=metrics)
+        # Readers waiting for `min_position` wait on this loop; the follower tells them.
+        waits = PositionWaits(services.database, limit=settings.max_position_waiters)
+        waits.attach(asyncio.get_running_loop())
+        services.follower.on_progress.append(waits.advanced)
+        app.state.position_waits = waits
         services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:
             yield
         finally:
+            waits.close()
             services.close()
 
     app = FastAPI(
@@ -61,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit)
-    # Added last, so outermost: its request id and timing cover the 413s of BodyLimit.
+    app.state.csrf = CsrfTokens(settings.secret_key)
+    # Added last, so outside BodyLimit: its request id and timing cover the 413s too.
     app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
@@ -78,7 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router.router)
     app.include_router(dashboard.router)
     _document_problems(app)
+    _secure_every_response(app)
     return app
+
+
+def _secure_every_response(app: FastAPI) -> None:
+    """SecurityHeaders around the whole stack, outside Starlette's ServerErrorMiddleware
+    (which add_middleware would put it inside of), so a 500 carries the headers too."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
 
 
 def _document_problems(app: FastAPI) -> None:

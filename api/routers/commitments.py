@@ -9,24 +9,23 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from adapters.history import commitment_history
 from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
-from api.projection_reads import ProjectionRead
+from api.projection_reads import ProjectionReadDep
 from api.schemas import (
     MAX_VERSION,
     PROBLEM_RESPONSES,
-    READ_PROBLEMS,
+    PROJECTION_READ_PROBLEMS,
     REGISTRATION_PROBLEMS,
     WRITE_PROBLEMS,
     CommitmentIn,
     CommitmentPage,
     DiffOut,
     HistoryEntry,
-    problems,
     written,
 )
 from api.writes import (
@@ -68,12 +67,11 @@ def today() -> date:
     "",
     response_model=CommitmentPage,
     summary="List commitments (from the projection), filtered and paged by cursor",
-    responses=READ_PROBLEMS
-    | problems(e503="min_position not reached within 5 s (see Retry-After)"),
+    responses=PROJECTION_READ_PROBLEMS,
 )
 def list_all(
     _: Reader,
-    projection: Annotated[ProjectionRead, Depends()],
+    projection: ProjectionReadDep,
     pillar: Pillar | None = None,
     sector: Annotated[str | None, Query(max_length=40)] = None,
     party: Annotated[str | None, Query(max_length=2)] = None,

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, require_current_schema
 from adapters.projection import log_head, projection_position
 from api.dependencies import ServicesDep
@@ -31,8 +32,14 @@ def readyz(services: ServicesDep) -> Any:
         with services.database.reading() as connection:
             head = log_head(connection)
             projected = projection_position(connection)
+            shrunk = shrinkage(connection)
     except (SQLAlchemyError, SchemaNotCurrent) as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+    if shrunk is not None:  # the read models hold what the log no longer does
+        return JSONResponse(
+            {"status": "unavailable", "detail": shrunk, "log_position": head},
+            status_code=503,
+        )
     follower = services.follower
     if not follower.running:
         state = "off"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from adapters.scheduler import list_schedules
 from adapters.wire import to_command
 from api.dependencies import Reader
-from api.projection_reads import ProjectionRead
-from api.schemas import READ_PROBLEMS, SCHEDULE_WRITE_PROBLEMS, ScheduleIn, problems, written
+from api.projection_reads import ProjectionReadDep
+from api.schemas import (
+    PROJECTION_READ_PROBLEMS,
+    SCHEDULE_WRITE_PROBLEMS,
+    ScheduleIn,
+    problems,
+    written,
+)
 from api.writes import WRITE_HEADERS, AdminWriteDep
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import NotFound
@@ -25,11 +31,9 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
     "",
     response_model=list[ScheduleResource],
     summary="Report schedules (from the projection; ?min_position= to read your change)",
-    responses=READ_PROBLEMS,
+    responses=PROJECTION_READ_PROBLEMS,
 )
-def get_schedules(
-    _: Reader, projection: Annotated[ProjectionRead, Depends()], include_removed: bool = False
-) -> Any:
+def get_schedules(_: Reader, projection: ProjectionReadDep, include_removed: bool = False) -> Any:
     return projection.read(
         lambda connection: list_schedules(connection, include_removed=include_removed)
     )
@@ -39,11 +43,9 @@ def get_schedules(
     "/{name}",
     response_model=ScheduleResource,
     summary="One report schedule (removed ones too)",
-    responses=READ_PROBLEMS | problems(e404="No such schedule"),
+    responses=PROJECTION_READ_PROBLEMS | problems(e404="No such schedule"),
 )
-def get_schedule(
-    name: str, _: Reader, projection: Annotated[ProjectionRead, Depends()], response: Response
-) -> Any:
+def get_schedule(name: str, _: Reader, projection: ProjectionReadDep, response: Response) -> Any:
     found = [
         s
         for s in projection.read(lambda c: list_schedules(c, include_removed=True))
