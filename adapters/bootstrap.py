@@ -14,6 +14,7 @@ from adapters.checkpoints import Checkpoints, read_signer
 from adapters.database import Database
 from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
+from adapters.metrics import Metrics, Watched
 from adapters.migrate import require_current_schema
 from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
@@ -40,6 +41,7 @@ class Services:
     authenticate: Authenticator
     checkpoints: Checkpoints
     tokens: TokenStore
+    metrics: Metrics
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
         if follower:
@@ -48,17 +50,22 @@ class Services:
             self.scheduler.start()
 
     def close(self) -> None:
+        self.metrics.watch(None)
         self.scheduler.stop()
         self.follower.stop()
         self.tracker.close()
         self.database.close()
 
 
-def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
+def bootstrap(
+    settings: Settings, *, check_schema: bool = True, metrics: Metrics | None = None
+) -> Services:
     """Build the services of a process on the configured database.
 
     `check_schema`: refuse a database that is not migrated to this code's schema (only
-    `commitments migrate` itself does without)."""
+    `commitments migrate` itself does without). `metrics`: where they count (an app's
+    own, which outlives the services its lifespan builds; else new ones)."""
+    metrics = metrics or Metrics()
     database = Database(settings.database_url)
     try:
         if check_schema:
@@ -71,14 +78,16 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
     projection = ReadModelProjection(database, tracker)
     follower = ProjectionFollower(projection)
     unit_of_work.after_commit.append(follower.wake)
+    unit_of_work.events_committed.append(metrics.written)
     checkpoints = Checkpoints(
         database,
         origin=settings.log_origin,
         signer=read_signer(settings.signing_key_file),
         operator=Verifier.parse(settings.operator_key) if settings.operator_key else None,
         witnesses=[Verifier.parse(key) for key in settings.witness_keys],
+        metrics=metrics,
     )
-    reports = ReportArchive(database, tracker, checkpoints)
+    reports = ReportArchive(database, tracker, checkpoints, metrics=metrics)
     scheduler = ReportScheduler(
         database,
         reports,
@@ -86,7 +95,10 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
         checkpoints=checkpoints,
         checkpoint_seconds=settings.checkpoint_seconds,
     )
-    authenticate = Authenticator(database, failures=FailureLimit(settings.auth_failure_limit))
+    authenticate = Authenticator(
+        database, failures=FailureLimit(settings.auth_failure_limit), metrics=metrics
+    )
+    metrics.watch(Watched(database, follower.active.is_set, scheduler.active.is_set))
     return Services(
         settings,
         database,
@@ -99,6 +111,7 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
         authenticate,
         checkpoints,
         TokenStore(database, unit_of_work, authenticate),
+        metrics,
     )
 
 

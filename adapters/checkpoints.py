@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.database import Database
 from adapters.ledger import STORED_EVENT, as_uuid, canonical_bytes, read_nodes, verify_log
+from adapters.metrics import Metrics
 from adapters.proofs import consistency_nodes, root_at, tree_size
 from adapters.settings import ConfigurationError
 from adapters.tables import (
@@ -135,8 +136,10 @@ class Checkpoints:
         operator: Verifier | None,
         witnesses: Sequence[Verifier],
         now: Callable[[], datetime] = clock.now,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
+        self.metrics = metrics
         self.origin = origin
         self.signer = signer
         self.operator = operator or (signer.verifier() if signer is not None else None)
@@ -186,15 +189,22 @@ class Checkpoints:
             checkpoint = Checkpoint(self.origin, size, root)
             body = checkpoint.body()
             note = Note(body, (self.signer.sign(body),))
-            connection.execute(
+            inserted = connection.execute(
                 _insert_or_nothing(connection, checkpoints).values(
                     tree_size=size, root_hash=root.hex(), note=note.text(), signed_at=self.now()
                 )
             )
+            if self.metrics is not None and inserted.rowcount:  # (not one another process won)
+                self.metrics.checkpoints_signed.inc()
             row = connection.execute(
                 select(checkpoints).where(checkpoints.c.tree_size == size)
             ).one()
             return self._signed(connection, row)
+
+    def failed_in_background(self) -> None:
+        """A scheduled signing failed or was refused (it was logged): count it."""
+        if self.metrics is not None:
+            self.metrics.checkpoint_failures.inc()
 
     def _last_signed(self, connection: Connection) -> _Head | None:
         """The newest stored checkpoint as its signed note states it: the table's columns

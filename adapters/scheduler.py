@@ -192,8 +192,10 @@ class ReportScheduler:
             signed = self.checkpoints.sign()
         except CheckpointRefused as error:
             log.error("checkpoint not signed: %s", error)
+            self.checkpoints.failed_in_background()
         except Exception:
             log.exception("checkpoint signing failed")
+            self.checkpoints.failed_in_background()
         else:
             log.info("checkpoint of tree size %s signed", signed.size)
 

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from adapters.database import Database
 from adapters.event_store import EventWrite
+from adapters.metrics import Metrics
 from adapters.rate_limit import FailureLimit
 from adapters.tables import api_tokens
 from adapters.unit_of_work import Beside, UnitOfWork, Write
@@ -351,10 +352,12 @@ class Authenticator:
         ttl: float = AUTH_CACHE_SECONDS,
         now: Callable[[], datetime] = clock.now,
         failures: FailureLimit | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.now = now
         self.failures = failures
+        self.metrics = metrics
         self._known: TTLCache[str, tuple[Principal, datetime | None]] = TTLCache(
             maxsize=10_000, ttl=ttl
         )
@@ -399,9 +402,13 @@ class Authenticator:
             return
         seconds = self.failures.retry_after(address)
         if seconds is not None:
+            if self.metrics is not None:
+                self.metrics.auth_throttled.inc()
             raise TooManyFailures(seconds)
 
     def failed(self, address: str) -> None:
+        if self.metrics is not None:
+            self.metrics.auth_failures.inc()
         if self.failures is not None:
             self.failures.failed(address)
 

@@ -121,6 +121,8 @@ class UnitOfWork:
         self.database = database
         self.tracker = tracker
         self.after_commit: list[Callable[[], None]] = []  # e.g. wake the follower
+        # Told how many events each write committed (the metrics count them).
+        self.events_committed: list[Callable[[int], None]] = []
         self._queue: deque[_Job] = deque()
         self._lock = threading.Lock()
 
@@ -146,6 +148,8 @@ class UnitOfWork:
             listener()
         change = job.change
         assert change is not None
+        for count in self.events_committed:
+            count(change.events)
         return Written(
             change.aggregate.id, change.aggregate.version, change.position, change.result, change
         )

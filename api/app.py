@@ -13,10 +13,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from adapters.bootstrap import bootstrap
+from adapters.metrics import Metrics
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
 from api.input_guard import InputGuard
+from api.observability import RequestContext
 from api.projection_reads import PositionWaits, projection_read
 from api.routers import (
     admin,
@@ -31,6 +33,9 @@ from api.routers import (
     schedules,
     tokens,
 )
+from api.routers import (
+    metrics as metrics_router,
+)
 from api.schemas import ProblemOut
 from api.schemas import problems as documented_problems
 from api.security import CsrfTokens, SecurityHeaders
@@ -38,10 +43,12 @@ from api.security import CsrfTokens, SecurityHeaders
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    # The app's own registry: many apps in one process (the tests) never clash.
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = services = bootstrap(settings)
+        app.state.services = services = bootstrap(settings, metrics=metrics)
         # Readers waiting for `min_position` wait on this loop; the follower tells them.
         waits = PositionWaits(services.database, limit=settings.max_position_waiters)
         waits.attach(asyncio.get_running_loop())
@@ -62,14 +69,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` (`commitments token create`). "
             "Errors are `application/problem+json` (RFC 9457)."
         ),
-        version="0.5.0",
+        version="0.7.0",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
     app.add_middleware(BodyLimit)
-    # Outermost: a path or query no route can take is refused before anything else runs.
+    # A path or query no route can take is refused before any route runs.
     app.add_middleware(InputGuard, templates=lambda: app.openapi()["paths"])
     app.state.csrf = CsrfTokens(settings.secret_key)
+    # Added last, so outside BodyLimit: its request id and timing cover the 413s too.
+    app.add_middleware(RequestContext, metrics=metrics)
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
     routers = [
@@ -83,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpoints.router,
         admin.router,
         health.router,
+        metrics_router.router,
         dashboard.router,
     ]
     for router in routers:

@@ -37,6 +37,7 @@ from adapters.settings import ConfigurationError, Settings, load_settings
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
+from api.logs import configure_logging
 from domain import offline_verifier
 from domain.access import Principal, Role, system
 from domain.checkpoint import NoteError, Signer, Verifier
@@ -292,6 +293,7 @@ def project(
     ] = False,
 ) -> None:
     """Run the projection worker: catch up on the event log, then follow it."""
+    configure_logging()
     with services() as s:
         follower = s.follower
         # First of all, so a stop asked for during start-up is honoured.
@@ -760,6 +762,7 @@ def schedule_remove(
 @app.command()
 def scheduler() -> None:
     """Run the report scheduler alone (serve runs it too unless COMMITMENTS_SCHEDULER=false)."""
+    configure_logging()
     with services() as s:
         runner = s.scheduler
         signal.signal(signal.SIGTERM, lambda *_: runner.stop(timeout=0))
@@ -799,7 +802,11 @@ def serve(
     gc.set_threshold(50_000, 50, 100)
     # (Not uvicorn.Server.run(sockets=[...]) with the socket bound above: served that
     # way, writes under load took twice as long; bench/http_throughput.py.)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # Logs as JSON lines through structlog (api/observability.py): uvicorn's own logging
+    # configuration is not applied, and its access log gives way to the app's, which
+    # carries the request id and the duration.
+    configure_logging()
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from adapters.checkpoints import CheckpointRefused, Checkpoints, Covering
 from adapters.database import Database
 from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.ledger import Verification
+from adapters.metrics import Metrics
 from adapters.projection import log_head
 from adapters.proofs import tree_head_at
 from adapters.reports.data import (
@@ -60,10 +62,16 @@ class ReportArchive:
     """Generates reports from the log and keeps the archived ones."""
 
     def __init__(
-        self, database: Database, tracker: Tracker, checkpoints: Checkpoints | None = None
+        self,
+        database: Database,
+        tracker: Tracker,
+        checkpoints: Checkpoints | None = None,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.tracker = tracker
+        self.metrics = metrics
         # Signs a checkpoint covering each archived report, and checks reports against them.
         self.checkpoints = checkpoints
 
@@ -136,6 +144,36 @@ class ReportArchive:
         scheduled_for: datetime | None = None,
         request: IdempotencyKey | None = None,
     ) -> dict[str, Any] | None:
+        """`_archive`, counted and timed in the metrics (runs by trigger and outcome)."""
+        trigger = "schedule" if schedule is not None else "request"
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            stored = self._archive(
+                inputs,
+                formats,
+                generated_by=generated_by,
+                schedule=schedule,
+                scheduled_for=scheduled_for,
+                request=request,
+            )
+            outcome = "duplicate" if stored is None else "archived"
+            return stored
+        finally:
+            if self.metrics is not None:
+                self.metrics.report_runs.labels(trigger, outcome).inc()
+                self.metrics.report_duration.labels(trigger).observe(time.perf_counter() - started)
+
+    def _archive(
+        self,
+        inputs: ReportInputs,
+        formats: list[str],
+        *,
+        generated_by: str,
+        schedule: str | None = None,
+        scheduled_for: datetime | None = None,
+        request: IdempotencyKey | None = None,
+    ) -> dict[str, Any] | None:
         """Generate and store a report; None when this schedule tick is archived already,
         or an earlier request with this Idempotency-Key did it (see `answered`). The
         key's record is stored with the report."""
@@ -195,6 +233,7 @@ class ReportArchive:
             self.checkpoints.sign()
         except CheckpointRefused as error:  # the log is damaged: verify says so, loudly
             log.error("no checkpoint signed after archiving a report: %s", error)
+            self.checkpoints.failed_in_background()
 
     # ---- the archive -------------------------------------------------------------------
 
