@@ -306,14 +306,15 @@ def _routers() -> list[Any]:
         events,
         health,
         ledger,
+        metrics,
         proofs,
         reports,
         schedules,
         tokens,
     )
 
-    modules = (admin, checkpoints, commitments, events, health, ledger, proofs, reports)
-    return [m.router for m in (*modules, schedules, tokens)]
+    modules = (admin, checkpoints, commitments, events, health, ledger, metrics, proofs)
+    return [m.router for m in (*modules, reports, schedules, tokens)]
 
 
 def _command_names() -> set[str]:
