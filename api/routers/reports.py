@@ -163,7 +163,11 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     "/{report_id}",
     response_model=ArchivedReport,
     summary="An archived report's description, or with ?format= its artefact byte for byte",
-    responses=READ_PROBLEMS | problems(e404="No such report, or not archived in that format"),
+    responses=READ_PROBLEMS
+    | problems(
+        e404="No such report, or not archived in that format",
+        e409="The archived bytes no longer have their recorded sha256 (the archive was changed)",
+    ),
 )
 def archived_one(
     report_id: str,
