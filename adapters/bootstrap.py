@@ -19,7 +19,7 @@ from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import ReportScheduler
-from adapters.settings import Settings
+from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
 from domain.checkpoint import Verifier
@@ -59,6 +59,8 @@ def bootstrap(settings: Settings, *, check_schema: bool = True) -> Services:
 
     `check_schema`: refuse a database that is not migrated to this code's schema (only
     `commitments migrate` itself does without)."""
+    if check_schema:
+        require_database(settings.database_url)
     database = Database(settings.database_url)
     try:
         if check_schema:
