@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from adapters.database import Database
 from adapters.ledger import (
@@ -43,6 +43,7 @@ from adapters.tables import (
     checkpoints,
     event_chain,
     events,
+    log_high_water,
     merkle_nodes,
     report_archive,
     report_artefacts,
@@ -440,6 +441,11 @@ def import_log(database: Database, path: Path) -> LogSummary:
             connection.execute(insert(checkpoints).values(checkpoint.row))
             if checkpoint.cosignatures:
                 connection.execute(insert(checkpoint_cosignatures), checkpoint.cosignatures)
+        if count:
+            # New positions come after the imported ones (adapters/log_guard.py).
+            connection.execute(
+                update(log_high_water).where(log_high_water.c.id == 1).values(position=head)
+            )
         if connection.dialect.name == "postgresql" and count:
             # New events must continue after the imported positions.
             connection.execute(

@@ -9,6 +9,7 @@ another process wrote, and the unit of work then retries on a fresh load.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -31,7 +32,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Executable, Insert, Table, insert
+from sqlalchemy import Connection, Executable, Insert, Table, bindparam, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -47,15 +48,23 @@ from adapters.tables import (
     event_chain,
     events,
     idempotency_records,
+    log_high_water,
     merkle_nodes,
     snapshot_digests,
     snapshots,
 )
 from domain.tracker import Tracker
 
+log = logging.getLogger(__name__)
+
 # The channel followers LISTEN on (the library's own name for it).
 EVENTS_CHANNEL = EVENTS_TABLE
-_LAST_POSITION = f"SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}"
+# The log's head and its high-water mark (adapters/log_guard.py): positions continue after
+# the higher, so a shortened log never hands out a position again.
+_HEAD_AND_MARK = (
+    f"SELECT (SELECT coalesce(max(id), 0) FROM {EVENTS_TABLE}), "
+    "(SELECT position FROM log_high_water WHERE id = 1)"
+)
 _SET_SEQUENCE = f"SELECT setval('{EVENTS_SEQUENCE}', %s)"
 
 WRITE_CACHE_SIZE = 2_000
@@ -72,9 +81,17 @@ class EventWrite:
     (PostgreSQL: LOCK TABLE on the events; SQLite: BEGIN IMMEDIATE), so they are the ones
     the database would have given, in commit order."""
 
-    def __init__(self, connection: Connection, next_position: int, tip: ledger.Tip) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        next_position: int,
+        tip: ledger.Tip,
+        shrunk: tuple[int, int] | None = None,
+    ) -> None:
         self.connection = connection
         self.next_position = next_position
+        # (high-water mark, head) when the log was found shorter than positions written.
+        self.shrunk = shrunk
         self.tip = tip
         self.events: list[dict[str, Any]] = []
         self.chain: list[dict[str, Any]] = []
@@ -180,11 +197,19 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
     def begin(self, connection: Connection) -> EventWrite:
         """Lock other writers out, and learn where the log ends: the next position, the
         chain entry and the Merkle frontier before it."""
-        next_position = _lock_and_find_next_position(connection)
+        next_position, shrunk = _lock_and_find_next_position(connection)
         tip = self.tip
         if tip is None or not tip.follows(next_position):
             tip = ledger.read_tip(connection)
-        return EventWrite(connection, next_position, tip)
+        if shrunk is not None:
+            log.error(
+                "the event log shrank: its head is at %d but position %d was written; "
+                "new events continue after %d",
+                shrunk[1],
+                shrunk[0],
+                shrunk[0],
+            )
+        return EventWrite(connection, next_position, tip, shrunk)
 
     @contextmanager
     def writing(self, write: EventWrite) -> Iterator[None]:
@@ -216,6 +241,11 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
                 statements.snapshot.run_many(connection, write.snapshots)
                 statements.digest.run_many(connection, write.digests)
                 statements.record.run_many(connection, write.records)
+                if write.events:
+                    statements.mark.run(connection, {"position": write.next_position - 1})
+                if write.shrunk is not None:
+                    mark, head = write.shrunk
+                    statements.shrunk.run(connection, {"mark": mark, "head": head})
                 if postgres and write.events:
                     cursor = driver.cursor()
                     cursor.execute(_SET_SEQUENCE, (write.next_position - 1,))
@@ -238,25 +268,38 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         return positions
 
 
-def _lock_and_find_next_position(connection: Connection) -> int:
+def _lock_and_find_next_position(connection: Connection) -> tuple[int, tuple[int, int] | None]:
     """PostgreSQL: one writer of events at a time (so log order is commit order), a
     NOTIFY that wakes the followers LISTENing elsewhere when the transaction commits, and
     the sequence's state, in one round trip. SQLite: the transaction holds the write
-    lock already (BEGIN IMMEDIATE)."""
+    lock already (BEGIN IMMEDIATE).
+
+    Returns the next position, after both the head and the high-water mark, and (mark,
+    head) when the head is below the mark: the log's newest events were deleted."""
     cursor: Any = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     if connection.dialect.name != "postgresql":
-        (last,) = cursor.execute(_LAST_POSITION).fetchone()
+        head, mark = cursor.execute(_HEAD_AND_MARK).fetchone()
         cursor.close()
-        return int(last) + 1
+        return _after(int(head), int(head), mark)
     cursor.execute(
         f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE; NOTIFY {EVENTS_CHANNEL}; "
-        f"SELECT last_value, is_called FROM {EVENTS_SEQUENCE}"
+        f"SELECT last_value, is_called FROM {EVENTS_SEQUENCE}; {_HEAD_AND_MARK}"
     )
     while cursor.description is None:
         cursor.nextset()
     last_value, is_called = cursor.fetchone()
+    cursor.nextset()
+    head, mark = cursor.fetchone()
     cursor.close()
-    return int(last_value) + 1 if is_called else int(last_value)
+    sequence = int(last_value) if is_called else int(last_value) - 1
+    return _after(max(sequence, int(head)), int(head), mark)
+
+
+def _after(last: int, head: int, mark: int | None) -> tuple[int, tuple[int, int] | None]:
+    if mark is None:  # no row (a database made without the migrations' row)
+        return last + 1, None
+    shrunk = (int(mark), head) if head < mark else None
+    return max(last, int(mark)) + 1, shrunk
 
 
 def _persistence_error(error: Exception, dbapi: Any) -> Exception:
@@ -287,9 +330,25 @@ class _Statements:
     snapshot: DriverStatement
     digest: DriverStatement
     record: DriverStatement
+    mark: DriverStatement
+    shrunk: DriverStatement
 
 
 _by_dialect: dict[str, _Statements] = {}
+
+# (The table has one row: no WHERE, no literal to bind in a DriverStatement.)
+_RAISE_MARK = update(log_high_water).values(
+    position=bindparam("position", type_=log_high_water.c.position.type)
+)
+# The first shrink found stays recorded: later writes must not hide it.
+_RECORD_SHRINK = (
+    update(log_high_water)
+    .where(log_high_water.c.shrunk_from.is_(None))
+    .values(
+        shrunk_from=bindparam("mark", type_=log_high_water.c.shrunk_from.type),
+        shrunk_to=bindparam("head", type_=log_high_water.c.shrunk_to.type),
+    )
+)
 
 
 def _insert_or_nothing(table: Table, dialect: Dialect) -> Insert:
@@ -313,6 +372,8 @@ def _statements(connection: Connection) -> _Statements:
             DriverStatement(
                 insert(idempotency_records), dialect, [c.name for c in idempotency_records.c]
             ),
+            DriverStatement(_RAISE_MARK, dialect),
+            DriverStatement(_RECORD_SHRINK, dialect),
         )
     return _by_dialect[dialect.name]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,6 +39,8 @@ class ProjectionFollower:
         self._thread: threading.Thread | None = None
         self.active = threading.Event()  # set while this follower holds the projection
         self.last_error: str | None = None  # why the last attempt failed, until one succeeds
+        # Called (in the follower's thread) with the position after each batch applied.
+        self.on_progress: list[Callable[[int], None]] = []
 
     # ---- control ----------------------------------------------------------------------
 
@@ -91,11 +93,23 @@ class ProjectionFollower:
                 applied = self.projection.run_batch()
             except ProjectionConflict:
                 continue
-            self.last_error = None
+            self.last_error = self.projection.refused  # None unless the log has shrunk
+            if applied:
+                self._progressed()
             if applied == 0:
                 self._wait(listener)
             elif applied < self.projection.batch_size:
                 self._stop.wait(SETTLE_SECONDS)
+
+    def _progressed(self) -> None:
+        position = self.projection.last_position
+        if position is None:
+            return
+        for callback in self.on_progress:
+            try:
+                callback(position)
+            except Exception:  # a listener's failure must not stop the projection
+                log.exception("projection progress listener failed")
 
     def _wait(self, listener: Any) -> None:
         if listener is None:

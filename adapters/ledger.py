@@ -24,6 +24,7 @@ from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Connection, Select, select, tuple_
 
 from adapters.database import Database
+from adapters.log_guard import shrinkage
 from adapters.snapshots import check_snapshots
 from adapters.tables import checkpoints, event_chain, events, merkle_nodes
 from domain import merkle
@@ -275,6 +276,9 @@ def verify_log(connection: Connection, operator: Verifier | None = None) -> Veri
                 f"the log has {frontier.size} events, fewer than the {beyond} of the signed "
                 f"checkpoint {beyond} ({signed[beyond]}): events were removed",
             )
+        shrunk = shrinkage(connection)
+        if shrunk is not None:
+            raise _Bad(None, shrunk)
         # What loads faster than the log must say what the log says (adapters/snapshots.py).
         bad_snapshot = check_snapshots(connection)
         if bad_snapshot is not None:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Dialect
 
 from adapters.database import Database, DriverStatement
 from adapters.ledger import STORED_EVENT
+from adapters.log_guard import shrinkage
 from adapters.tables import (
     READ_MODEL_TABLES,
     commitment_summaries,
@@ -87,6 +88,8 @@ class ReadModelProjection:
         self.batch_size = batch_size
         self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
         self._has_position_row = False
+        # Why this worker will not project (adapters/log_guard.py), or None.
+        self.refused: str | None = None
         # Where this worker's last batch left the position (None: read it). If another
         # worker moved it since, the compare-and-set of the next batch fails.
         self._position: int | None = None
@@ -96,6 +99,11 @@ class ReadModelProjection:
     def position(self) -> int:
         with self.database.reading() as connection:
             return projection_position(connection, self.name)
+
+    @property
+    def last_position(self) -> int | None:
+        """Where this worker's last batch left the position (None: not known here)."""
+        return self._position
 
     def head(self) -> int:
         """Position of the last event in the log."""
@@ -123,8 +131,18 @@ class ReadModelProjection:
         return applied
 
     def run_batch(self) -> int:
-        """Apply the next batch of events after the tracked position, atomically."""
+        """Apply the next batch of events after the tracked position, atomically.
+        Nothing, while the log has shrunk: what the read models hold of deleted events
+        would stay, and the events after them would be applied on top."""
         self._ensure_position_row()
+        with self.database.reading() as connection:
+            refused = shrinkage(connection)
+        if refused != self.refused and refused is not None:
+            log.error("projection %s stopped: %s", self.name, refused)
+        self.refused = refused
+        if refused is not None:
+            self._position = None
+            return 0
         start = self._position if self._position is not None else self.position()
         with self.database.one_query() as connection:
             notifications = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -17,6 +17,7 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/commitments.sqlite"
 # The checkpoint origin (C2SP tlog-checkpoint): names this log; set it to your own.
 DEFAULT_LOG_ORIGIN = "tracker.example/canada-mexico-action-plan-2025-2028"
 DEFAULT_CHECKPOINT_SECONDS = 300.0
+DEFAULT_MAX_POSITION_WAITERS = 64
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -41,6 +42,10 @@ class Settings:
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     # Failed authentications allowed per client address, in limits' notation, or "off".
     auth_failure_limit: str = DEFAULT_AUTH_FAILURE_LIMIT
+    # Signs the dashboard's CSRF tokens; None: a random one per process (api/security.py).
+    secret_key: str | None = field(default=None, repr=False)
+    # Readers waiting at once for `?min_position=`; more are answered 503 at once.
+    max_position_waiters: int = DEFAULT_MAX_POSITION_WAITERS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +64,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         witness_keys=tuple(_keys(env, "COMMITMENTS_WITNESS_KEYS", "cosignature")),
         checkpoint_seconds=_seconds(env, "COMMITMENTS_CHECKPOINT_SECONDS"),
         auth_failure_limit=_limit(env, "COMMITMENTS_AUTH_FAILURE_LIMIT"),
+        secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
+        max_position_waiters=_count(env, "COMMITMENTS_MAX_POSITION_WAITERS"),
     )
 
 
@@ -98,6 +105,15 @@ def _seconds(env: Mapping[str, str], name: str) -> float:
     if not 0 <= value <= 86_400 or value != value:
         raise ConfigurationError(f"{name} must be seconds from 0 (never) to 86400; got {raw!r}")
     return value
+
+
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_MAX_POSITION_WAITERS
+    if not raw.isdigit() or not 0 <= int(raw) <= 100_000:
+        raise ConfigurationError(f"{name} must be a whole number from 0 to 100000; got {raw!r}")
+    return int(raw)
 
 
 def _limit(env: Mapping[str, str], name: str) -> str:

@@ -95,6 +95,19 @@ merkle_nodes = Table(
     Column("hash", LargeBinary(32), nullable=False),
 )
 
+# The log's high-water mark (adapters/log_guard.py): one row, the highest position ever
+# written, raised in every write's transaction. New positions come after it, so a log
+# whose newest events were deleted never hands their positions out again; and a head
+# below it, or a write that found one (`shrunk_from` -> `shrunk_to`), is an alarm.
+log_high_water = Table(
+    "log_high_water",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("position", BigInteger, nullable=False),
+    Column("shrunk_from", BigInteger, nullable=True),
+    Column("shrunk_to", BigInteger, nullable=True),
+)
+
 # Signed checkpoints (adapters/checkpoints.py): the operator's C2SP signed note of one
 # tree head, and the witnesses' cosignatures of it, kept line by line as they arrive.
 checkpoints = Table(

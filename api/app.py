@@ -4,16 +4,20 @@ them unless COMMITMENTS_PROJECTOR / COMMITMENTS_SCHEDULER say false."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from adapters.bootstrap import bootstrap
 from adapters.settings import Settings, load_settings
 from api import problems
 from api.body_limit import BodyLimit
+from api.input_guard import InputGuard
+from api.projection_reads import PositionWaits, projection_read
 from api.routers import (
     admin,
     checkpoints,
@@ -28,6 +32,8 @@ from api.routers import (
     tokens,
 )
 from api.schemas import ProblemOut
+from api.schemas import problems as documented_problems
+from api.security import CsrfTokens, SecurityHeaders
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,10 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services = bootstrap(settings)
+        # Readers waiting for `min_position` wait on this loop; the follower tells them.
+        waits = PositionWaits(services.database, limit=settings.max_position_waiters)
+        waits.attach(asyncio.get_running_loop())
+        services.follower.on_progress.append(waits.advanced)
+        app.state.position_waits = waits
         services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:
             yield
         finally:
+            waits.close()
             services.close()
 
     app = FastAPI(
@@ -52,36 +64,107 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         version="0.5.0",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(BodyLimit)
+    # Outermost: a path or query no route can take is refused before anything else runs.
+    app.add_middleware(InputGuard, templates=lambda: app.openapi()["paths"])
+    app.state.csrf = CsrfTokens(settings.secret_key)
     problems.install(app)
     # Requests are matched against routes in this order, one by one: the busiest first.
-    app.include_router(commitments.router)
-    app.include_router(events.router)
-    app.include_router(reports.router)
-    app.include_router(schedules.router)
-    app.include_router(tokens.router)
-    app.include_router(ledger.router)
-    app.include_router(proofs.router)
-    app.include_router(checkpoints.router)
-    app.include_router(admin.router)
-    app.include_router(health.router)
-    app.include_router(dashboard.router)
-    _document_problems(app)
+    routers = [
+        commitments.router,
+        events.router,
+        reports.router,
+        schedules.router,
+        tokens.router,
+        ledger.router,
+        proofs.router,
+        checkpoints.router,
+        admin.router,
+        health.router,
+        dashboard.router,
+    ]
+    for router in routers:
+        app.include_router(router)
+    _document_problems(app, routers)
+    _secure_every_response(app)
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Responses refer to ProblemOut by $ref (as application/problem+json): add it."""
+def _secure_every_response(app: FastAPI) -> None:
+    """SecurityHeaders around the whole stack, outside Starlette's ServerErrorMiddleware
+    (which add_middleware would put it inside of), so a 500 carries the headers too."""
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build())  # type: ignore[method-assign]
+
+
+def operation_id(route: APIRoute) -> str:
+    """What a generated client calls the operation: the route's name (`log_progress`),
+    not FastAPI's default of name, path and method."""
+    return route.name
+
+
+def _document_problems(app: FastAPI, routers: list[APIRouter]) -> None:
+    """Complete the OpenAPI document with what every route really answers: ProblemOut
+    (referred to by $ref as application/problem+json), problem+json for every 422 (FastAPI
+    documents its own JSON shape), the 400/413 of any body, the 503s of the database and
+    of `min_position`, and the media types of report artefacts."""
     build = app.openapi
+    waits = {
+        (route.path, method.lower())
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and _depends_on(route, projection_read)
+        for method in route.methods or ()
+    }
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["ProblemOut"] = (
-                ProblemOut.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["ProblemOut"] = ProblemOut.model_json_schema(
+                ref_template="#/components/schemas/{model}"
             )
+            for path, operations in schema["paths"].items():
+                for method, operation in operations.items():
+                    _complete(operation, waits=(path, method) in waits)
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _complete(operation: dict[str, Any], *, waits: bool) -> None:
+    responses = operation.setdefault("responses", {})
+    # Any path or query parameter may be refused (api/input_guard.py), any body too.
+    needed = documented_problems(e422="Invalid parameter or body (`errors` names each field)")
+    if "requestBody" in operation:
+        needed |= documented_problems(
+            e400="The body is not UTF-8, or holds a non-JSON number such as NaN",
+            e413="Body over its limit (64 KiB)",
+        )
+    needed |= documented_problems(
+        e503="The database is busy or unavailable (see Retry-After)"
+        + ("; or min_position not reached within 5 s" if waits else "")
+    )
+    for code, response in needed.items():
+        documented = responses.get(str(code))
+        if documented is None or (
+            code == 422 and "application/json" in documented.get("content", {})
+        ):
+            responses[str(code)] = response  # FastAPI's own 422 shape is not what is sent
+        elif code == 503 and waits:
+            responses[str(code)]["description"] = response["description"]
+
+
+def _depends_on(route: APIRoute, call: Any) -> bool:
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        if dependency.call is call:
+            return True
+        pending.extend(dependency.dependencies)
+    return False

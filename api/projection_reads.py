@@ -1,15 +1,24 @@
-"""Reads served from the projection: `X-Log-Position` and `?min_position=` (read your writes)."""
+"""Reads served from the projection: `X-Log-Position` and `?min_position=` (read your writes).
+
+A reader asking for a position the projection has not reached waits on the event loop
+(PositionWaits), not in a worker thread: a thread held per waiter let a few dozen
+clients asking for unreachable positions stall every other read. A position beyond the
+log's head can never be reached and is refused (422); waiters beyond a cap are turned
+away at once (503 with Retry-After).
+"""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import Query, Response
+from fastapi import Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
-from adapters.projection import projection_position
+from adapters.database import Database
+from adapters.projection import log_head, projection_position
 from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
@@ -17,46 +26,151 @@ from api.schemas import MAX_POSITION
 T = TypeVar("T")
 
 MIN_POSITION_WAIT_SECONDS = 5.0
-_POLL_SECONDS = 0.05
+# How often waiters look at the database themselves, for a projection advanced by another
+# process (the in-process follower tells them at once).
+POLL_SECONDS = 0.1
+_RETRY = {"Retry-After": "1"}
+
+
+class PositionWaits:
+    """The readers waiting for the projection to reach a position, all on the event loop.
+
+    They wake when the follower reports a batch (`advanced`, from its thread) or when
+    the one poller (running while anyone waits) reads a new position from the database.
+    """
+
+    def __init__(self, database: Database, *, limit: int, poll_seconds: float = POLL_SECONDS):
+        self.database = database
+        self.limit = limit
+        self.poll_seconds = poll_seconds
+        self.known = 0  # the projection's position, as last seen
+        self.waiting = 0
+        self._changed = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+
+    def advanced(self, position: int) -> None:
+        """The projection reached `position` (called from any thread)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.seen, position)
+
+    def seen(self, position: int) -> None:
+        """On the loop: wake every waiter to compare its position with this one."""
+        self.known = position  # not max(): a rebuild moves it back to 0
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def positions(self) -> tuple[int, int]:
+        """The projection's position and the log's head, read in a worker thread."""
+        projected, head = await run_in_threadpool(_positions, self.database)
+        self.seen(projected)
+        return projected, head
+
+    async def wait_for(self, wanted: int) -> None:
+        """Return once the projection has reached `wanted`; 503 after the timeout, or
+        at once when `limit` readers are waiting already."""
+        if self.known >= wanted:
+            return
+        if self.waiting >= self.limit:
+            raise Problem(
+                503,
+                f"{self.waiting} readers are waiting for the projection already; retry shortly",
+                kind="too-many-waiters",
+                headers=_RETRY,
+            )
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(MIN_POSITION_WAIT_SECONDS):
+                while self.known < wanted:
+                    if self._poller is None or self._poller.done():
+                        self._poller = asyncio.create_task(self._poll())
+                    await self._changed.wait()
+        except TimeoutError:
+            raise Problem(
+                503,
+                f"the projection is at position {self.known}, not yet {wanted}; retry shortly",
+                kind="projection-behind",
+                headers=_RETRY,
+            ) from None
+        finally:
+            self.waiting -= 1
+
+    async def _poll(self) -> None:
+        while self.waiting:
+            await asyncio.sleep(self.poll_seconds)
+            if self.waiting:
+                await self.positions()
+
+
+def _positions(database: Database) -> tuple[int, int]:
+    with database.reading() as connection:
+        return projection_position(connection), log_head(connection)
 
 
 class ProjectionRead:
-    """Dependency for reads from the projection: `read(query)` runs the query in one
-    snapshot with the projection's position, once that position has reached
-    `min_position` (503 after 5 s), and sets X-Log-Position to it."""
+    """For reads from the projection: `read(query)` runs the query in one snapshot with
+    the projection's position and sets X-Log-Position to it. Made by `projection_read`,
+    once the projection has reached `min_position`."""
 
-    def __init__(
-        self,
-        services: ServicesDep,
-        response: Response,
-        min_position: Annotated[
-            int | None,
-            Query(
-                ge=0,
-                le=MAX_POSITION,
-                description="Wait (up to 5 s) until the projection has reached this position",
-            ),
-        ] = None,
-    ) -> None:
-        self.database = services.database
-        self.wanted = min_position or 0
+    def __init__(self, database: Database, response: Response, wanted: int) -> None:
+        self.database = database
         self.response = response
+        self.wanted = wanted
 
     def read(self, query: Callable[[Connection], T]) -> T:
-        deadline = time.monotonic() + MIN_POSITION_WAIT_SECONDS
-        while True:
-            with self.database.reading() as connection:
-                position = projection_position(connection)
-                if position >= self.wanted:
-                    result = query(connection)
-                    self.response.headers["X-Log-Position"] = str(position)
-                    return result
-            if time.monotonic() >= deadline:
+        with self.database.reading() as connection:
+            position = projection_position(connection)
+            if position < self.wanted:  # moved back since the wait: a rebuild started
                 raise Problem(
                     503,
-                    f"the projection is at position {position}, not yet {self.wanted}; "
-                    "retry shortly",
+                    f"the projection is at position {position}, not yet {self.wanted} "
+                    "(rebuilding); retry shortly",
                     kind="projection-behind",
-                    headers={"Retry-After": "1"},
+                    headers=_RETRY,
                 )
-            time.sleep(_POLL_SECONDS)
+            result = query(connection)
+        self.response.headers["X-Log-Position"] = str(position)
+        return result
+
+
+async def projection_read(
+    services: ServicesDep,
+    request: Request,
+    response: Response,
+    min_position: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_POSITION,
+            description=(
+                "Wait (up to 5 s) until the projection has reached this position, a position "
+                "a write returned in X-Log-Position; beyond the log's head: 422"
+            ),
+        ),
+    ] = None,
+) -> ProjectionRead:
+    wanted = min_position or 0
+    waits: PositionWaits = request.app.state.position_waits
+    if wanted > waits.known:
+        projected, head = await waits.positions()
+        if wanted > head:
+            raise Problem(
+                422,
+                f"min_position {wanted} is beyond the log's head ({head}): "
+                "use a position a write returned in X-Log-Position",
+                kind="position-beyond-log",
+            )
+        if projected < wanted:
+            await waits.wait_for(wanted)
+    return ProjectionRead(services.database, response, wanted)
+
+
+ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]

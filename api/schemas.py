@@ -63,6 +63,14 @@ _AUTH = {
     "e429": "Too many failed authentications from this address lately (see Retry-After)",
 }
 READ_PROBLEMS = problems(**_AUTH, e422="Invalid query parameter")
+# Reads from the projection (api/projection_reads.py: `?min_position=`).
+PROJECTION_READ_PROBLEMS = READ_PROBLEMS | problems(
+    e422="Invalid query parameter, or a min_position beyond the log's head",
+    e503="min_position not reached within 5 s, or too many readers waiting (see Retry-After)",
+)
+PROJECTION_READ_PROBLEMS[503]["headers"] = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+}
 PROBLEM_RESPONSES = problems(
     **_AUTH, e404="No such commitment (or version)", e422="Invalid query parameter"
 )

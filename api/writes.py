@@ -83,18 +83,19 @@ def parse_if_match(value: str | None) -> int | None:
     tag that is no version of ours (W/"7", "abc") matches nothing: 412 (RFC 9110)."""
     if value is None or value.strip() == "*":
         return None
-    shown = value if len(value) <= 40 else value[:40] + "..."
     if "," in value:
         raise Problem(400, 'If-Match must name one version, like "7"')
     match = _ENTITY_TAG.match(value)
     if match is None:
-        raise Problem(400, f'If-Match must be a version in quotes, like "7"; got {shown!r}')
+        raise Problem(400, 'If-Match must be a version in quotes, like "7"')
     weak, quoted, bare = match.groups()
     tag = quoted if quoted is not None else bare
     if weak or not (tag.isdigit() and len(tag) <= 12):
         raise Problem(
             412,
-            f"If-Match {shown!r} matches no version: an ETag here is a version in quotes, "
+            # The header is not echoed: what a client sent is theirs to see, not ours to
+            # quote back (it may be long, or hold what a log or a terminal would misread).
+            "If-Match matches no version: an ETag here is a version in quotes, "
             'like "7" (a weak W/ tag never matches)',
             kind="version-mismatch",
         )

@@ -41,6 +41,7 @@ from domain.vocabulary import (
     check_source,
     check_text,
     parse_enum,
+    url_key,
 )
 
 # Ids are derived from codes, so the same code always names the same commitment.
@@ -479,7 +480,7 @@ class Commitment(Aggregate):
         today = _today()
         evidence = [check_evidence(e, today) for e in command.evidence]
         urls = [e.url for e in evidence]
-        if len(set(urls)) != len(urls):
+        if len({url_key(u) for u in urls}) != len(urls):
             raise InvalidValue("the same evidence url is given twice")
         for url in urls:
             self._require_new_evidence(url)
@@ -817,7 +818,8 @@ class Commitment(Aggregate):
             )
 
     def _require_new_evidence(self, url: str) -> None:
-        if any(e.url == url for e in self.evidence):
+        # Compared as URLs: HTTPS://Example.org/x is https://example.org/x.
+        if any(url_key(e.url) == url_key(url) for e in self.evidence):
             raise StateConflict(f"evidence {url} is already attached")
 
     def _require_unique_milestone_title(self, title: str) -> None:

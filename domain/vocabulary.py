@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from annotated_types import MaxLen
 
@@ -217,7 +218,8 @@ def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
         raise InvalidValue(f"{field} must be a number; got {value!r}") from None
     if not number.is_finite():
         raise InvalidValue(f"{field} must be a finite number")
-    if abs(number) >= MAX_MAGNITUDE:
+    # copy_abs, not abs(): abs() rounds to the context and overflows on 1e999999999.
+    if number.copy_abs() >= MAX_MAGNITUDE:
         raise InvalidValue(f"{field} must be smaller than 10^15 in magnitude")
     exponent = int(number.as_tuple().exponent)  # finite, so an int
     if exponent < -MAX_DECIMAL_PLACES:
@@ -249,9 +251,40 @@ URL_PATTERN = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)  # sche
 
 
 def check_url(url: str, field: str) -> str:
+    """An http(s) URL with a host (the scheme and host in any case: HTTPS://EXAMPLE.ORG/x)."""
     if not isinstance(url, str) or not URL_PATTERN.fullmatch(url) or len(url) > MAX_URL:
         raise InvalidValue(f"{field} must be an http(s) URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is no port
+    except ValueError:
+        raise InvalidValue(f"{field} must be an http(s) URL") from None
+    if not parts.hostname:
+        raise InvalidValue(f"{field} must be an http(s) URL with a host")
     return url
+
+
+_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_key(url: str) -> str:
+    """The URL as compared with others (RFC 3986 section 6.2.2): two spellings of one URL,
+    differing in the case of scheme, host or escapes, a default port or an empty path,
+    have the same key. `url` passed check_url."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{parts.port}"
+    if parts.username is not None:
+        user = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        host = f"{user}@{host}"
+    path = _ESCAPE.sub(lambda m: m.group(0).upper(), parts.path or "/")
+    query = _ESCAPE.sub(lambda m: m.group(0).upper(), parts.query)
+    return urlunsplit((scheme, host, path, query, parts.fragment))
 
 
 def check_evidence(evidence: Evidence, today: date) -> Evidence:

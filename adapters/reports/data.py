@@ -24,7 +24,7 @@ from domain.vocabulary import Health, Pillar, Status
 
 # The version of the report's layout: a report records it, and only the current one can
 # be regenerated (older ones are checked by their archived sha256 and their footer).
-REPORT_FORMAT_VERSION = 2
+REPORT_FORMAT_VERSION = 3
 LANGUAGE = "en"  # the only one yet; a report records it
 DEFAULT_PERIOD_DAYS = 30
 DUE_SOON_DAYS = 90

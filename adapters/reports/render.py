@@ -10,6 +10,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
@@ -31,21 +32,73 @@ CSV_COLUMNS = [
     "log_position", "chain_head", "tree_size", "root_hash", "language", "format_version",
 ]  # fmt: skip
 
-_templates = Environment(
+
+class MarkdownSafe(str):
+    """Markdown the template means (a link to a checked URL): `finalize` leaves it as is."""
+
+
+# Text people typed, made inert in Markdown (CommonMark/GFM): HTML as entities, and the
+# characters that make links, images, emphasis, code or table cells backslash-escaped.
+# `_` only at word edges (intraword `_` is plain text) so slugs like in_progress stay.
+# Line breaks become spaces, so no typed text can start a block (heading, list, HTML).
+_MD_SPECIAL = re.compile(r"[\\`*\[\]|~@]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9])(:)(?=//)|(?<![a-z0-9])(www)(\.)")
+
+
+def markdown_text(value: Any) -> str:
+    """Any value as Markdown that renders as exactly that text, and never as a link."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"\r\n|\r|\n", " ", text)
+    text = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
+    # Raw URLs (GFM extended autolinks): http://x and www.x stay text.
+    return _AUTOLINK.sub(lambda m: "\\:" if m.group(1) else m.group(2) + "\\.", text)
+
+
+def _finalize(value: Any) -> Any:
+    return value if isinstance(value, MarkdownSafe) else markdown_text(value)
+
+
+# RFC 3986 characters that cannot end or break a Markdown link; the rest is percent-encoded.
+_URL_SAFE = "/:?#=&%+,;$!*'@~._-"
+
+
+def markdown_link(text: Any, url: Any) -> str:
+    """A link people meant (evidence, a source): http(s) only; otherwise the text alone.
+    The URL is percent-encoded where Markdown would end or break the destination."""
+    label = markdown_text(text)
+    target = "" if url is None else str(url)
+    if not re.match(r"(?i)https?://", target):
+        return MarkdownSafe(label)
+    return MarkdownSafe(f"[{label}]({quote(target, safe=_URL_SAFE)})")
+
+
+def markdown_autolink(url: Any) -> str:
+    target = "" if url is None else str(url)
+    if not re.match(r"(?i)https?://", target):
+        return MarkdownSafe(markdown_text(target))
+    return MarkdownSafe(f"<{quote(target, safe=_URL_SAFE)}>")
+
+
+_html_templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    # HTML is escaped; Markdown is not HTML (its cells escape '|' with the `cell` filter).
-    autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+    autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
-
-
-def _markdown_cell(value: Any) -> str:
-    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
-
-
-_templates.filters["cell"] = _markdown_cell
+# Markdown is not HTML: every value is made inert by `finalize` instead (secure by
+# default: a field added later is escaped too); links go through `link`/`autolink`.
+_markdown_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=False,
+    finalize=_finalize,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_markdown_templates.filters["link"] = markdown_link
+_markdown_templates.filters["autolink"] = markdown_autolink
 
 # Spreadsheet programs run cells starting with these as formulas (CSV/formula injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -102,14 +155,15 @@ def to_csv(report: dict[str, Any]) -> bytes:
 
 
 def to_markdown(report: dict[str, Any]) -> bytes:
-    return _templates.get_template("report.md.j2").render(r=report).encode("utf-8")
+    return _markdown_templates.get_template("report.md.j2").render(r=report).encode("utf-8")
 
 
 def to_html(report: dict[str, Any]) -> bytes:
     from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
 
     charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
-    return _templates.get_template("report.html.j2").render(r=report, charts=charts).encode("utf-8")
+    template = _html_templates.get_template("report.html.j2")
+    return template.render(r=report, charts=charts).encode("utf-8")
 
 
 def to_xlsx(report: dict[str, Any]) -> bytes:

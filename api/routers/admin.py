@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks
 
 from api.dependencies import Admin, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import ADMIN_PROBLEMS, RebuildAccepted
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=JsonRoute)
 
 
 @router.post(
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
     ),
     responses=ADMIN_PROBLEMS,
 )
-def rebuild(services: ServicesDep, _: Admin, background: BackgroundTasks) -> Any:
+def rebuild_projections(services: ServicesDep, _: Admin, background: BackgroundTasks) -> Any:
     projection = services.projection
     projection.rebuild()
     if services.follower.running:

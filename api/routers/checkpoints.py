@@ -11,9 +11,10 @@ from fastapi.responses import PlainTextResponse
 
 from adapters.checkpoints import Signed
 from api.dependencies import Admin, Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import MAX_POSITION, problems
 
-router = APIRouter(prefix="/api/v1/checkpoint", tags=["checkpoints"])
+router = APIRouter(prefix="/api/v1/checkpoint", tags=["checkpoints"], route_class=JsonRoute)
 
 _NOTE: dict[str, Any] = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 _AUTH = {"e401": "No token, or an unknown or revoked one"}
@@ -37,7 +38,7 @@ def _note(signed: Signed, status_code: int = 200) -> PlainTextResponse:
     summary="The newest signed checkpoint (or the one of ?tree_size=), with every signature",
     responses=_described(200) | problems(**_AUTH, e404="No checkpoint signed yet, or of that size"),
 )
-def latest(
+def get_checkpoint(
     services: ServicesDep,
     _: Reader,
     tree_size: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
@@ -59,7 +60,7 @@ def latest(
         e422="No signing key is configured",
     ),
 )
-async def sign(services: ServicesDep, _: Admin) -> PlainTextResponse:
+async def sign_checkpoint(services: ServicesDep, _: Admin) -> PlainTextResponse:
     signed = await run_in_threadpool(lambda: services.checkpoints.sign(whole_log=True))
     return _note(signed, 201)
 
@@ -79,6 +80,8 @@ async def sign(services: ServicesDep, _: Admin) -> PlainTextResponse:
     ),
     openapi_extra={"requestBody": {"required": True, **_NOTE}},
 )
-async def cosign(request: Request, services: ServicesDep, _: Reader) -> PlainTextResponse:
+async def cosign_checkpoint(
+    request: Request, services: ServicesDep, _: Reader
+) -> PlainTextResponse:
     body = await request.body()
     return _note(await run_in_threadpool(services.checkpoints.cosign, body))

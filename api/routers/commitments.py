@@ -9,24 +9,25 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from adapters.history import commitment_history
-from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters, list_commitments
+from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters
+from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
-from api.projection_reads import ProjectionRead
+from api.json_body import JsonRoute
+from api.projection_reads import ProjectionReadDep
 from api.schemas import (
     MAX_VERSION,
     PROBLEM_RESPONSES,
-    READ_PROBLEMS,
+    PROJECTION_READ_PROBLEMS,
     REGISTRATION_PROBLEMS,
     WRITE_PROBLEMS,
     CommitmentIn,
     CommitmentPage,
     DiffOut,
     HistoryEntry,
-    problems,
     written,
 )
 from api.writes import (
@@ -54,7 +55,7 @@ from domain.views import (
 )
 from domain.vocabulary import Health, Pillar, Status, check_party
 
-router = APIRouter(prefix=PREFIX, tags=["commitments"])
+router = APIRouter(prefix=PREFIX, tags=["commitments"], route_class=JsonRoute)
 
 
 def today() -> date:
@@ -68,12 +69,11 @@ def today() -> date:
     "",
     response_model=CommitmentPage,
     summary="List commitments (from the projection), filtered and paged by cursor",
-    responses=READ_PROBLEMS
-    | problems(e503="min_position not reached within 5 s (see Retry-After)"),
+    responses=PROJECTION_READ_PROBLEMS,
 )
-def list_all(
+def list_commitments(
     _: Reader,
-    projection: Annotated[ProjectionRead, Depends()],
+    projection: ProjectionReadDep,
     pillar: Pillar | None = None,
     sector: Annotated[str | None, Query(max_length=40)] = None,
     party: Annotated[str | None, Query(max_length=2)] = None,
@@ -94,7 +94,7 @@ def list_all(
         q=q,
     )
     items, next_cursor = projection.read(
-        lambda connection: list_commitments(
+        lambda connection: read_commitments(
             connection, filters, today=today(), limit=limit, cursor=cursor
         )
     )
@@ -145,7 +145,7 @@ def get_commitment(
     responses=REGISTRATION_PROBLEMS | written(201, location=True),
     openapi_extra=WRITE_HEADERS,
 )
-def register(body: CommitmentIn, write: WriteDep) -> Response:
+def register_commitment(body: CommitmentIn, write: WriteDep) -> Response:
     command = to_command(commands.RegisterCommitment, body)
     return write.run(command, body, status_code=201, location=_commitment_url)
 

@@ -27,6 +27,7 @@ from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
+from api.security import CSRF_COOKIE, CsrfTokens, served_over_https, set_csrf_cookie
 from domain.errors import NotFound
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
@@ -266,11 +267,27 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _login_page(
+    request: Request, next: str, error: str | None, status_code: int = 200, **headers: str
+) -> Response:
+    """The sign-in form, with a CSRF token (and its cookie, kept or made)."""
+    csrf: CsrfTokens = request.app.state.csrf
+    cookie, token = csrf.issue(request)
+    response = templates.TemplateResponse(
+        request,
+        "login.html.j2",
+        {"next": _safe_next(next), "error": error, "signed_in": False, "csrf_token": token},
+        status_code=status_code,
+        headers=headers or None,
+    )
+    if cookie != request.cookies.get(CSRF_COOKIE):
+        set_csrf_cookie(response, request, cookie)
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
-    return templates.TemplateResponse(
-        request, "login.html.j2", {"next": _safe_next(next), "error": None, "signed_in": False}
-    )
+    return _login_page(request, next, None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -279,34 +296,39 @@ def login(
     services: ServicesDep,
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf_token: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    # Before the token is looked at: a forged sign-in (login CSRF) counts as no attempt.
+    if not request.app.state.csrf.valid(request, csrf_token):
+        return _login_page(
+            request,
+            next,
+            "This form expired or did not come from this site; sign in again.",
+            status_code=403,
+        )
     try:
         principal = services.authenticate.check(token.strip(), client_address(request))
     except TooManyFailures as error:
-        return templates.TemplateResponse(
+        return _login_page(
             request,
-            "login.html.j2",
-            {
-                "next": _safe_next(next),
-                "error": f"Too many failed sign-ins from here; try again in {error.seconds} s.",
-                "signed_in": False,
-            },
+            next,
+            f"Too many failed sign-ins from here; try again in {error.seconds} s.",
             status_code=429,
-            headers={"Retry-After": str(error.seconds)},
+            **{"Retry-After": str(error.seconds)},
         )
     if principal is None:
-        return templates.TemplateResponse(
-            request,
-            "login.html.j2",
-            {
-                "next": _safe_next(next),
-                "error": "That token is unknown or revoked, or has expired.",
-                "signed_in": False,
-            },
-            status_code=401,
+        return _login_page(
+            request, next, "That token is unknown or revoked, or has expired.", status_code=401
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/")
+    response.set_cookie(
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(request),
+        path="/",
+    )
     return response
 
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Path, Query
 from adapters.backup import stored_event
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry, StoredEventOut, problems
 
-router = APIRouter(prefix="/api/v1/events", tags=["events"])
+router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=JsonRoute)
 
 
 @router.get(
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"])
     description="Page through the log by passing the last `position` seen as `after`.",
     responses=READ_PROBLEMS,
 )
-def feed(
+def list_events(
     services: ServicesDep,
     _: Reader,
     after: Annotated[
@@ -41,7 +42,7 @@ def feed(
     "`commitments verify --offline --event` checks it with no database.",
     responses=READ_PROBLEMS | problems(e404="No event at that position"),
 )
-def stored(
+def get_stored_event(
     services: ServicesDep,
     _: Reader,
     position: Annotated[int, Path(ge=1, le=MAX_POSITION)],

@@ -2,37 +2,57 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, require_current_schema
 from adapters.projection import log_head, projection_position
 from api.dependencies import ServicesDep
+from api.json_body import JsonRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JsonRoute)
+log = logging.getLogger(__name__)
 
 
 @router.get("/healthz", summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
+def get_liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
     summary="Readiness: database and schema; the projection's position and lag in events",
-    responses={503: {"description": "Not ready; `detail` says why"}},
+    responses={
+        503: {
+            "description": "Not ready; `detail` says why",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
 )
-def readyz(services: ServicesDep) -> Any:
+def get_readiness(services: ServicesDep) -> Any:
     try:
         require_current_schema(services.database)
         with services.database.reading() as connection:
             head = log_head(connection)
             projected = projection_position(connection)
-    except (SQLAlchemyError, SchemaNotCurrent) as error:
+            shrunk = shrinkage(connection)
+    except SchemaNotCurrent as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+    except SQLAlchemyError as error:
+        # The driver's message names hosts, users and SQL: the log's, not the prober's.
+        log.warning("readiness: database error: %s", error)
+        detail = "the database is unreachable or failing (the server's log says why)"
+        return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
+    if shrunk is not None:  # the read models hold what the log no longer does
+        return JSONResponse(
+            {"status": "unavailable", "detail": shrunk, "log_position": head},
+            status_code=503,
+        )
     follower = services.follower
     if not follower.running:
         state = "off"

@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from adapters.ledger import verify
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import READ_PROBLEMS, LedgerOut
 
-router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
+router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"], route_class=JsonRoute)
 
 
 @router.get(
@@ -19,5 +20,5 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
     summary="Recompute the hash chain and name the first position that does not match",
     responses=READ_PROBLEMS,
 )
-def ledger(services: ServicesDep, _: Reader) -> Any:
+def get_ledger(services: ServicesDep, _: Reader) -> Any:
     return verify(services.database, services.checkpoints.operator).as_dict()

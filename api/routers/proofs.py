@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query
 
 from adapters import proofs
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import MAX_POSITION, ConsistencyProofOut, InclusionProofOut, problems
 
-router = APIRouter(prefix="/api/v1/proofs", tags=["proofs"])
+router = APIRouter(prefix="/api/v1/proofs", tags=["proofs"], route_class=JsonRoute)
 
 _PROBLEMS = problems(
     e401="No token, or an unknown or revoked one",
@@ -27,7 +28,7 @@ _PROBLEMS = problems(
     summary="Prove that the event at a position is in the tree of tree_size leaves",
     responses=_PROBLEMS,
 )
-def inclusion(
+def get_inclusion_proof(
     services: ServicesDep,
     _: Reader,
     position: Annotated[int, Query(ge=1, le=MAX_POSITION, description="The event's position")],
@@ -45,7 +46,7 @@ def inclusion(
     summary="Prove that the tree of `to` leaves extends the tree of `from` leaves",
     responses=_PROBLEMS,
 )
-def consistency(
+def get_consistency_proof(
     services: ServicesDep,
     _: Reader,
     from_: Annotated[

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from adapters.reports.render import EXTENSIONS
+from adapters.reports.render import EXTENSIONS, MEDIA_TYPES
 from adapters.reports.verification import UnreadableReport
 from api.dependencies import Reader, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
@@ -24,9 +25,24 @@ from api.schemas import (
 from api.writes import IDEMPOTENCY_HEADERS, AdminWriteDep
 from domain.errors import InvalidValue
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=JsonRoute)
 
 Format = Literal["json", "csv", "md", "html", "xlsx"]
+
+
+def _artefacts(description: str, json_schema: dict[str, Any] | None) -> dict[int | str, Any]:
+    """The 200 of a route answering with a report artefact: one media type per format
+    (application/json: `json_schema`, or the route's response model's when None)."""
+    content: dict[str, Any] = {
+        media_type.split(";")[0]: {"schema": {"type": "string"}}
+        for fmt, media_type in MEDIA_TYPES.items()
+        if fmt != "json"
+    }
+    if json_schema is not None:
+        content["application/json"] = {"schema": json_schema}
+    # xlsx is binary
+    content[MEDIA_TYPES["xlsx"]] = {"schema": {"type": "string", "format": "binary"}}
+    return {200: {"description": description, "content": content}}
 
 
 def _artefact_response(
@@ -52,10 +68,12 @@ def _artefact_response(
         "`as_of` date (default: today) and a period of `period_days` (default 30). The same "
         "three inputs always give the same bytes."
     ),
-    responses=READ_PROBLEMS | problems(e422="Invalid format, date or position"),
+    responses=READ_PROBLEMS
+    | problems(e422="Invalid format, date or position")
+    | _artefacts("The report in the format asked for (json by default)", {"type": "object"}),
     response_class=Response,
 )
-def progress(
+def get_progress_report(
     services: ServicesDep,
     _: Reader,
     format: Format = "json",
@@ -85,7 +103,7 @@ def progress(
     summary="Archived reports, newest first, paged by cursor",
     responses=READ_PROBLEMS,
 )
-def archived(
+def list_reports(
     services: ServicesDep,
     _: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -108,7 +126,7 @@ def archived(
     ),
     openapi_extra=IDEMPOTENCY_HEADERS,
 )
-def create(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
+def create_report(body: ReportRequest, write: AdminWriteDep, response: Response) -> Any:
     reports, actor = write.services.reports, write.principal.actor
     request = write.idempotency(body)
     stored = reports.answered(actor, request) if request else None
@@ -167,9 +185,13 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     | problems(
         e404="No such report, or not archived in that format",
         e409="The archived bytes no longer have their recorded sha256 (the archive was changed)",
+    )
+    | _artefacts(
+        "The description (no ?format=), or the stored artefact byte for byte",
+        None,
     ),
 )
-def archived_one(
+def get_report(
     report_id: str,
     services: ServicesDep,
     _: Reader,

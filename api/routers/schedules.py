@@ -2,36 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from adapters.scheduler import list_schedules
+from adapters.scheduler import list_schedules as read_schedules
 from adapters.wire import to_command
 from api.dependencies import Reader
-from api.projection_reads import ProjectionRead
-from api.schemas import READ_PROBLEMS, SCHEDULE_WRITE_PROBLEMS, ScheduleIn, problems, written
+from api.json_body import JsonRoute
+from api.projection_reads import ProjectionReadDep
+from api.schemas import (
+    PROJECTION_READ_PROBLEMS,
+    SCHEDULE_WRITE_PROBLEMS,
+    ScheduleIn,
+    problems,
+    written,
+)
 from api.writes import WRITE_HEADERS, AdminWriteDep
 from domain.commands import DefineSchedule, RemoveSchedule
 from domain.errors import NotFound
 from domain.schedule import ReportSchedule
 from domain.views import ScheduleResource, schedule_resource
 
-router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"], route_class=JsonRoute)
 
 
 @router.get(
     "",
     response_model=list[ScheduleResource],
     summary="Report schedules (from the projection; ?min_position= to read your change)",
-    responses=READ_PROBLEMS,
+    responses=PROJECTION_READ_PROBLEMS,
 )
-def get_schedules(
-    _: Reader, projection: Annotated[ProjectionRead, Depends()], include_removed: bool = False
-) -> Any:
+def list_schedules(_: Reader, projection: ProjectionReadDep, include_removed: bool = False) -> Any:
     return projection.read(
-        lambda connection: list_schedules(connection, include_removed=include_removed)
+        lambda connection: read_schedules(connection, include_removed=include_removed)
     )
 
 
@@ -39,14 +44,12 @@ def get_schedules(
     "/{name}",
     response_model=ScheduleResource,
     summary="One report schedule (removed ones too)",
-    responses=READ_PROBLEMS | problems(e404="No such schedule"),
+    responses=PROJECTION_READ_PROBLEMS | problems(e404="No such schedule"),
 )
-def get_schedule(
-    name: str, _: Reader, projection: Annotated[ProjectionRead, Depends()], response: Response
-) -> Any:
+def get_schedule(name: str, _: Reader, projection: ProjectionReadDep, response: Response) -> Any:
     found = [
         s
-        for s in projection.read(lambda c: list_schedules(c, include_removed=True))
+        for s in projection.read(lambda c: read_schedules(c, include_removed=True))
         if s["name"] == name
     ]
     if not found:
@@ -63,7 +66,7 @@ def get_schedule(
     responses=SCHEDULE_WRITE_PROBLEMS | written(201, location=True),
     openapi_extra=WRITE_HEADERS,
 )
-def define(body: ScheduleIn, write: AdminWriteDep) -> Response:
+def define_schedule(body: ScheduleIn, write: AdminWriteDep) -> Response:
     command = to_command(DefineSchedule, body)
     return write.run(command, body, status_code=201, render=_resource, location=_url)
 
@@ -75,7 +78,7 @@ def define(body: ScheduleIn, write: AdminWriteDep) -> Response:
     responses=SCHEDULE_WRITE_PROBLEMS | written(204),
     openapi_extra=WRITE_HEADERS,
 )
-def remove(name: str, write: AdminWriteDep) -> Response:
+def remove_schedule(name: str, write: AdminWriteDep) -> Response:
     return write.run(RemoveSchedule(name=name), None, status_code=204)
 
 

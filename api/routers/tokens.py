@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from adapters.tokens import TokenInfo
 from api.dependencies import Admin, ServicesDep
+from api.json_body import JsonRoute
 from api.schemas import (
     ADMIN_PROBLEMS,
     TOKEN_WRITE_PROBLEMS,
@@ -23,7 +24,7 @@ from api.writes import WRITE_HEADERS, AdminWriteDep
 from domain.tokens import ApiToken
 from domain.vocabulary import MAX_TITLE
 
-router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
+router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], route_class=JsonRoute)
 
 
 @router.get(
@@ -60,7 +61,7 @@ def get_token(ref: str, _: Admin, services: ServicesDep) -> Any:
     responses=TOKEN_WRITE_PROBLEMS | written(201, location=True),
     openapi_extra=WRITE_HEADERS,
 )
-def issue(body: TokenIn, write: AdminWriteDep) -> Response:
+def issue_token(body: TokenIn, write: AdminWriteDep) -> Response:
     tokens = write.services.tokens
     issuing = tokens.issuing(**body.model_dump(exclude_unset=True))
 
@@ -85,7 +86,7 @@ def issue(body: TokenIn, write: AdminWriteDep) -> Response:
     responses=TOKEN_WRITE_PROBLEMS | written(204),
     openapi_extra=WRITE_HEADERS,
 )
-def revoke(
+def revoke_token(
     ref: str,
     write: AdminWriteDep,
     reason: Annotated[str, Query(max_length=MAX_TITLE, description="Recorded with it")] = "",

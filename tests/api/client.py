@@ -3,6 +3,7 @@ made on demand on the app's own services, and the problem+json check."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,18 @@ from tests.conftest import settings
 from tests.support import token_row
 
 BASE = "/api/v1/commitments"
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def post_login(client: TestClient, token: str, next: str | None = None) -> httpx.Response:
+    """Sign in as a browser does: fetch the form (its CSRF token and cookie), then post it."""
+    form = client.get("/login")
+    match = _CSRF_FIELD.search(form.text)
+    assert match, form.text
+    data = {"token": token, "csrf_token": match.group(1)} | ({"next": next} if next else {})
+    response: httpx.Response = client.post("/login", data=data, follow_redirects=False)
+    return response
+
 
 # Who holds which token: name (recorded, with the token's id, as the actor of their
 # events), role, party. Made as rows, as before 0.6.0, without events (tests/support.py):

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule
 from domain.vocabulary import Pillar, Status
-from tests.api.client import BASE, Api, problem, serving
+from tests.api.client import BASE, Api, post_login, problem, serving
 from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
 HOSTILE = '<script>alert(1)</script>=HYPERLINK("http://x.invalid","click")'
@@ -28,7 +28,7 @@ def register_hostile(api: Api, code: str, title: str) -> None:
 
 
 def sign_in(api: Api) -> None:
-    signed = api.client.post("/login", data={"token": api.token("viewer")}, follow_redirects=False)
+    signed = post_login(api.client, api.token("viewer"))
     assert signed.status_code == 303 and signed.headers["location"] == "/"
     cookie = signed.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -115,15 +115,13 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
         assert (response.status_code, response.headers["location"]) == (303, target)
     form = client.get("/login", params={"next": "/c/CMAP-PROS-RAIL"})
     assert form.status_code == 200 and 'value="/c/CMAP-PROS-RAIL"' in form.text
-    wrong = client.post("/login", data={"token": "cmt_nope"}, follow_redirects=False)
+    wrong = post_login(client, "cmt_nope")
     assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
     assert "set-cookie" not in wrong.headers
     # Sign-in goes back where asked, but never to another site.
     token = api.token("viewer")
     for asked, landed in (("/c/CMAP-PROS-RAIL", "/c/CMAP-PROS-RAIL"), ("//evil.example", "/")):
-        response = client.post(
-            "/login", data={"token": token, "next": asked}, follow_redirects=False
-        )
+        response = post_login(client, token, asked)
         assert (response.status_code, response.headers["location"]) == (303, landed)
     assert client.get("/c/CMAP-PROS-RAIL").status_code == 200
     out = client.get("/logout", follow_redirects=False)

@@ -9,6 +9,7 @@ themselves, so neither can drift from the other unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -18,9 +19,11 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
 
 import pytest
 from annotated_types import Ge, Le, MaxLen
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.json_body import JsonRoute
 from domain import commands
 from domain.commands import (
     AddMilestone,
@@ -239,3 +242,82 @@ def test_the_request_body_is_the_command(spec: dict[str, Any], method: str, path
     assert path_parameters == set(in_path) | target
     if hasattr(command, "EXAMPLE"):
         assert schema["examples"] == [command.EXAMPLE]
+
+
+def test_operation_ids_are_the_route_names_and_unique(spec: dict[str, Any]) -> None:
+    """A generated client calls `log_progress`, not FastAPI's name+path+method default."""
+    named: dict[tuple[str, str], str] = {}
+    for router in _routers():
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema:
+                for method in route.methods or ():
+                    named[route.path, method.lower()] = route.name
+                if not route.name.startswith(tuple(_command_names())):
+                    # Not a command route: the endpoint function's own name.
+                    assert route.name == getattr(route.endpoint, "__name__", None)
+    ids = {
+        (path, method): operation["operationId"]
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+    }
+    assert ids == named
+    assert len(set(ids.values())) == len(ids), "operation ids must be unique"
+    assert ids["/api/v1/commitments/{ref}/progress", "post"] == "log_progress"
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) and "api_v1" not in i for i in ids.values())
+
+
+def test_every_route_reads_json_bodies_as_decimals() -> None:
+    """Routes made without JsonRoute would read JSON numbers through float."""
+    routes = [r for router in _routers() for r in router.routes if isinstance(r, APIRoute)]
+    assert routes
+    assert all(isinstance(r, JsonRoute) for r in routes)
+
+
+def test_every_operation_documents_its_problems(spec: dict[str, Any]) -> None:
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            expected = {"422", "503"} | ({"400", "413"} if "requestBody" in operation else set())
+            assert expected <= set(responses), (method, path)
+            for code in expected - ({"503"} if path == "/readyz" else set()):
+                assert list(responses[code]["content"]) == ["application/problem+json"]
+    for path in (
+        "/api/v1/commitments",
+        "/api/v1/schedules",
+        "/api/v1/schedules/{name}",
+    ):
+        assert "min_position" in spec["paths"][path]["get"]["responses"]["503"]["description"]
+    artefacts = spec["paths"]["/api/v1/reports/progress"]["get"]["responses"]["200"]["content"]
+    assert set(artefacts) == {
+        "application/json",
+        "text/csv",
+        "text/markdown",
+        "text/html",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def _routers() -> list[Any]:
+    from api.routers import (
+        admin,
+        checkpoints,
+        commitments,
+        events,
+        health,
+        ledger,
+        proofs,
+        reports,
+        schedules,
+        tokens,
+    )
+
+    modules = (admin, checkpoints, commitments, events, health, ledger, proofs, reports)
+    return [m.router for m in (*modules, schedules, tokens)]
+
+
+def _command_names() -> set[str]:
+    return {
+        re.sub(r"(?<!^)(?=[A-Z])", "_", command.__name__).lower()
+        for command in COMMAND_ROUTES.values()
+    }

@@ -13,7 +13,7 @@ import pytest
 
 from adapters.rate_limit import FailureLimit
 from domain import clock
-from tests.api.client import BASE, Api, problem
+from tests.api.client import BASE, Api, post_login, problem
 
 TOKENS = "/api/v1/tokens"
 RAIL = "CMAP-PROS-RAIL"  # parties CA and MX
@@ -207,8 +207,8 @@ def test_requests_with_a_valid_token_are_never_limited(api: Api) -> None:
 
 def test_failed_sign_ins_on_the_dashboard_count_too(api: Api) -> None:
     for _ in range(10):
-        page = api.client.post("/login", data={"token": "cmt_nope"}, follow_redirects=False)
+        page = post_login(api.client, "cmt_nope")
         assert page.status_code == 401
-    page = api.client.post("/login", data={"token": api.token("viewer")}, follow_redirects=False)
+    page = post_login(api.client, api.token("viewer"))
     assert page.status_code == 429 and "Too many failed sign-ins" in page.text
     assert int(page.headers["Retry-After"]) >= 1 and "set-cookie" not in page.headers

@@ -367,7 +367,7 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
             "log_position": inputs.at_position,
             "chain_head": stored["chain_head"],
             "language": "en",
-            "format_version": 2,
+            "format_version": 3,
             "tree_size": tree_size,
             "root_hash": root_hash,
         }

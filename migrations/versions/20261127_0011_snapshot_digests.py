@@ -5,8 +5,8 @@ The snapshots stored before carry no digest and were never checked against the l
 they are deleted (they only spare replaying events; the next snapshot of each aggregate
 is taken, with its digest, when its version next passes a multiple of the interval).
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-27
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy_utils.types.uuid import UUIDType
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
