@@ -20,7 +20,7 @@ from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import ReportScheduler
-from adapters.settings import Settings
+from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
 from domain.checkpoint import Verifier
@@ -66,6 +66,8 @@ def bootstrap(
     `commitments migrate` itself does without). `metrics`: where they count (an app's
     own, which outlives the services its lifespan builds; else new ones)."""
     metrics = metrics or Metrics()
+    if check_schema:
+        require_database(settings.database_url)
     database = Database(settings.database_url)
     try:
         if check_schema:

@@ -22,6 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    EventStore,
     InfrastructureFactory,
     IntegrityError,
     PersistenceError,
@@ -40,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
 from adapters.database import Database, DriverStatement
+from adapters.snapshots import CheckedSnapshotStore, digest_row
 from adapters.tables import (
     EVENTS_SEQUENCE,
     EVENTS_TABLE,
@@ -48,6 +50,7 @@ from adapters.tables import (
     idempotency_records,
     log_high_water,
     merkle_nodes,
+    snapshot_digests,
     snapshots,
 )
 from domain.tracker import Tracker
@@ -94,6 +97,7 @@ class EventWrite:
         self.chain: list[dict[str, Any]] = []
         self.nodes: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
+        self.digests: list[dict[str, Any]] = []
         self.records: list[dict[str, Any]] = []
         # Other rows stored beside the events (a token's row), each with an optional tag
         # that lets later writes of the batch see it; and what to do once committed.
@@ -111,8 +115,19 @@ class EventWrite:
         return positions
 
     def add_snapshot(self, stored: StoredEvent) -> None:
-        """Nothing is written if another process stored this version's snapshot already."""
-        self.snapshots.append(_row(stored))
+        """A snapshot of an aggregate at the version of an event of this write, with its
+        digest record (adapters/snapshots.py). Nothing is written if another process stored
+        this version's snapshot already."""
+        row = _row(stored)
+        key = (stored.originator_id, stored.originator_version)
+        position = next(
+            e["id"]
+            for e in reversed(self.events)
+            if (e["originator_id"], e["originator_version"]) == key
+        )
+        chain_hash = next(c["hash"] for c in reversed(self.chain) if c["position"] == position)
+        self.snapshots.append(row)
+        self.digests.append(digest_row(row, position, chain_hash))
 
     def add_record(self, row: dict[str, Any]) -> None:
         self.records.append(row)
@@ -131,6 +146,7 @@ class EventWrite:
             self.chain,
             self.nodes,
             self.snapshots,
+            self.digests,
             self.records,
             self.statements,
             self.on_commit,
@@ -146,6 +162,7 @@ class EventWrite:
             chain,
             nodes,
             snapshots,
+            digests,
             records,
             statements,
             on_commit,
@@ -154,6 +171,7 @@ class EventWrite:
         del self.chain[chain:]
         del self.nodes[nodes:]
         del self.snapshots[snapshots:]
+        del self.digests[digests:]
         del self.records[records:]
         del self.statements[statements:]
         del self.on_commit[on_commit:]
@@ -221,6 +239,7 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
                 statements.chain.run_many(connection, write.chain)
                 statements.node.run_many(connection, write.nodes)
                 statements.snapshot.run_many(connection, write.snapshots)
+                statements.digest.run_many(connection, write.digests)
                 statements.record.run_many(connection, write.records)
                 if write.events:
                     statements.mark.run(connection, {"position": write.next_position - 1})
@@ -309,6 +328,7 @@ class _Statements:
     chain: DriverStatement
     node: DriverStatement
     snapshot: DriverStatement
+    digest: DriverStatement
     record: DriverStatement
     mark: DriverStatement
     shrunk: DriverStatement
@@ -344,6 +364,11 @@ def _statements(connection: Connection) -> _Statements:
             DriverStatement(insert(event_chain), dialect, ["position", "hash", "leaf"]),
             DriverStatement(insert(merkle_nodes), dialect, ["last_leaf", "level", "hash"]),
             DriverStatement(_insert_or_nothing(snapshots, dialect), dialect, list(_EVENT_COLUMNS)),
+            DriverStatement(
+                _insert_or_nothing(snapshot_digests, dialect),
+                dialect,
+                [c.name for c in snapshot_digests.c],
+            ),
             DriverStatement(
                 insert(idempotency_records), dialect, [c.name for c in idempotency_records.c]
             ),
@@ -428,6 +453,11 @@ class StoredTracker(Tracker):
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         return EventStoreFactory(env, self.database)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots are read only when they match the log (adapters/snapshots.py)."""
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return CheckedSnapshotStore(self.mapper, recorder, self.database)
 
     @property
     def event_recorder(self) -> EventRecorder:

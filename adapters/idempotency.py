@@ -16,11 +16,17 @@ from uuid import UUID
 
 from sqlalchemy import Connection, select
 
-from adapters.tables import idempotency_records
+from adapters.tables import events, idempotency_records
+from domain.errors import StateConflict
 
 
 class KeyReused(Exception):
     """The Idempotency-Key was used before for a different request."""
+
+
+class DamagedRecord(StateConflict):
+    """A record names an event the log does not have at its position: it was edited, and
+    what it would replay is not what the first request wrote (HTTP 409)."""
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,21 @@ def row(actor: str, key: str, entry: Record) -> dict[str, Any]:
         "result": entry.result,
         "created_at": datetime.now(UTC),
     }
+
+
+def check_anchored(connection: Connection, actor: str, key: str, entry: Record) -> None:
+    """The record of a write must name the event the log has at its position (else a forged
+    record could replay another commitment, or another version, as this request's answer)."""
+    found = connection.execute(
+        select(events.c.originator_id, events.c.originator_version).where(
+            events.c.id == entry.position
+        )
+    ).first()
+    if found is None or (UUID(str(found.originator_id)), found.originator_version) != (
+        entry.aggregate_id,
+        entry.version,
+    ):
+        raise DamagedRecord(
+            f"the record of Idempotency-Key {key!r} does not match the event log at position "
+            f"{entry.position}: it was changed, so it is not replayed"
+        )

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Select, select, tuple_
 
 from adapters.database import Database
 from adapters.log_guard import shrinkage
+from adapters.snapshots import check_snapshots
 from adapters.tables import checkpoints, event_chain, events, merkle_nodes
 from domain import merkle
 from domain.checkpoint import Checkpoint, Note, NoteError, Verifier
@@ -278,6 +279,10 @@ def verify_log(connection: Connection, operator: Verifier | None = None) -> Veri
         shrunk = shrinkage(connection)
         if shrunk is not None:
             raise _Bad(None, shrunk)
+        # What loads faster than the log must say what the log says (adapters/snapshots.py).
+        bad_snapshot = check_snapshots(connection)
+        if bad_snapshot is not None:
+            raise _Bad(bad_snapshot.position, bad_snapshot.problem)
     except _Bad as bad:
         return _result(frontier, head, previous, bad.position, bad.problem)
     return _result(frontier, head, previous, None, None)

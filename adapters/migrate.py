@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 
 import migrations
 from adapters.database import Database
+from adapters.settings import describe_database
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # The head of migrations/versions: what this code needs (tests/integration/test_migrations.py
 # checks it is Alembic's head). Known here so a process starts without loading Alembic.
-SCHEMA_REVISION = "0010"
+SCHEMA_REVISION = "0011"
 
 
 class SchemaNotCurrent(Exception):
@@ -67,7 +68,9 @@ def require_current_schema(database: Database) -> None:
             query = text("SELECT version_num FROM alembic_version")
             found = sorted(connection.execute(query).scalars())
     if found != [SCHEMA_REVISION]:
+        url = database.engine.url.render_as_string(hide_password=False)
         raise SchemaNotCurrent(
-            f"the database schema is {', '.join(found) or 'empty'}, this program needs "
+            f"the schema of the database {describe_database(url)} is "
+            f"{', '.join(found) or 'empty'}, this program needs "
             f"{SCHEMA_REVISION}: run `commitments migrate` first"
         )

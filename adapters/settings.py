@@ -142,10 +142,49 @@ def normalise_database_url(url: str) -> str:
             f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB"
         )
-    database = parsed.database
-    if parsed.get_backend_name() == "sqlite" and database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # No folder or file is made here: only `commitments migrate` makes a database
+    # (create_database_folder), so a command run from the wrong folder makes none.
     return parsed.render_as_string(hide_password=False)
+
+
+class DatabaseMissing(ConfigurationError):
+    """The configured SQLite file does not exist (never migrated, or the wrong folder)."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (relative paths are relative to the working folder)."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):  # a URI filename: leave it to SQLite
+        return None
+    return Path(database)
+
+
+def describe_database(url: str) -> str:
+    """The URL with its password hidden, and a SQLite file's absolute path."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    path = _sqlite_file(url)
+    return shown if path is None else f"{shown} ({path.resolve()})"
+
+
+def require_database(url: str) -> None:
+    """Refuse a SQLite file that is not there, before anything opens it (which would make
+    an empty one)."""
+    path = _sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise DatabaseMissing(
+            f"no database at {describe_database(url)}: run `commitments migrate` first, "
+            "or set COMMITMENTS_DATABASE_URL"
+        )
+
+
+def create_database_folder(url: str) -> None:
+    """For `commitments migrate`, which makes the database: a SQLite file's folder."""
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -49,6 +49,23 @@ snapshots = _library_table(
     SNAPSHOTS_TABLE, "TrackerSnapshot", SQLAlchemyDatastore.base_snapshot_record_cls
 )
 
+# Why a snapshot may be trusted (adapters/snapshots.py): the chain entry of the event it
+# was taken at and the SHA-256 of its stored bytes, written in the snapshot's transaction.
+snapshot_digests = Table(
+    "snapshot_digests",
+    metadata,
+    Column("originator_id", snapshots.c.originator_id.type, primary_key=True),
+    Column(
+        "originator_version",
+        BigInteger().with_variant(Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("position", BigInteger, nullable=False),
+    Column("chain_hash", String(64), nullable=False),
+    Column("state_sha256", String(64), nullable=False),
+)
+
 # The hash chain: one entry per event, written in the event's transaction (adapters/ledger.py).
 event_chain = Table(
     "event_chain",

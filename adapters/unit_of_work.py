@@ -157,7 +157,10 @@ class UnitOfWork:
     def _earlier(self, write: Write) -> Written | None:
         assert write.idempotency is not None
         with self.database.reading() as connection:
-            found = idempotency.find(connection, write.principal.actor, write.idempotency.key)
+            actor, key = write.principal.actor, write.idempotency.key
+            found = idempotency.find(connection, actor, key)
+            if found is not None and found.request_hash == write.idempotency.request_hash:
+                idempotency.check_anchored(connection, actor, key, found)
         if found is None:
             return None
         if found.request_hash != write.idempotency.request_hash:

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 
 import typer
 from eventsourcing.persistence import PersistenceError
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from adapters import backup, ledger
 from adapters.bootstrap import Services, services_for
@@ -33,7 +33,13 @@ from adapters.reports import verification as report_check
 from adapters.reports.archive import ReproductionFailed
 from adapters.scheduler import list_schedules
 from adapters.seeds import SeedError, seed
-from adapters.settings import ConfigurationError, Settings, load_settings
+from adapters.settings import (
+    ConfigurationError,
+    Settings,
+    create_database_folder,
+    describe_database,
+    load_settings,
+)
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
@@ -105,7 +111,9 @@ def parse_datetime(value: str | None, option: str) -> datetime | None:
 @app.command()
 def migrate() -> None:
     """Upgrade the configured database to the latest schema (alembic upgrade head)."""
-    before, after = upgrade(settings().database_url)
+    url = settings().database_url
+    create_database_folder(url)  # the one command that makes a database
+    before, after = upgrade(url)
     if before == after:
         typer.echo(f"database schema already at {after}; nothing to do", err=True)
     else:
@@ -822,10 +830,19 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         return _error(error.message)
     except (SQLAlchemyError, PersistenceError) as error:
-        return _error(f"database error: {str(error).strip().splitlines()[0]}")
+        first_line = str(error).strip().splitlines()[0]
+        return _error(f"database error at {_database_named()}: {first_line}")
     except OSError as error:  # a file the user named cannot be written or read
         return _error(f"{error.strerror}: {error.filename}")
     return status if isinstance(status, int) else 0
+
+
+def _database_named() -> str:
+    """The configured database, its password hidden (for an error that names it)."""
+    try:
+        return describe_database(load_settings().database_url)
+    except (ConfigurationError, ArgumentError):
+        return "the configured database"
 
 
 def _error(message: str, status: int = 1) -> int:

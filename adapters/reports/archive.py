@@ -34,7 +34,7 @@ from adapters.reports.render import MEDIA_TYPES, render
 from adapters.reports.verification import Recorded, check_footer, differences, read_recorded
 from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
-from domain.errors import InvalidValue, NotFound
+from domain.errors import InvalidValue, NotFound, StateConflict
 from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
 from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 
 class ReproductionFailed(Exception):
     """An archived report no longer regenerates to its archived bytes."""
+
+
+class DamagedArtefact(StateConflict):
+    """An archived artefact's bytes no longer have the sha256 recorded with them: never
+    served as the report (HTTP 409)."""
 
 
 # What an Idempotency-Key record of a report request holds as its result.
@@ -286,7 +291,15 @@ class ReportArchive:
         if row is None:
             self.get(report_id)  # 404 for an unknown report first
             raise NotFound(f"report {report_id} was not archived as {fmt}")
-        return Artefact(row.format, row.media_type, row.sha256, bytes(row.content))
+        content = bytes(row.content)
+        found = hashlib.sha256(content).hexdigest()
+        if found != row.sha256:
+            log.warning("archived report %s as %s is damaged (sha256 %s)", report_id, fmt, found)
+            raise DamagedArtefact(
+                f"report {report_id} as {fmt} is damaged: its archived bytes have sha256 "
+                f"{found}, not the {row.sha256} recorded with them; the archive was changed"
+            )
+        return Artefact(row.format, row.media_type, row.sha256, content)
 
     # ---- checking and reproducing ---------------------------------------------------------
 

@@ -182,7 +182,10 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     response_model=ArchivedReport,
     summary="An archived report's description, or with ?format= its artefact byte for byte",
     responses=READ_PROBLEMS
-    | problems(e404="No such report, or not archived in that format")
+    | problems(
+        e404="No such report, or not archived in that format",
+        e409="The archived bytes no longer have their recorded sha256 (the archive was changed)",
+    )
     | _artefacts(
         "The description (no ?format=), or the stored artefact byte for byte",
         None,

@@ -785,3 +785,47 @@ def test_witness_needs_the_operator_key_and_names_an_unreachable_server(
     witness_public = Signer.parse(key.read_text().strip()).verifier().encode()
     confused = cli(seeded_url, *args, "--operator-key", witness_public)
     assert "is a witness's cosignature key" in one_line_error(confused)
+
+
+# ---- where the database is -------------------------------------------------------------------
+
+
+def test_a_command_from_the_wrong_folder_makes_no_database_and_names_the_one_it_tried(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for args in (["show", RAIL], ["history", RAIL], ["verify"], ["seed"], ["serve"]):
+        with monkeypatch.context() as patch:
+            for name in SETTINGS:
+                patch.delenv(name, raising=False)
+            status = main(args)  # the default URL, relative to the working folder
+        err = cli.capture.readouterr().err
+        assert status == 1, (args, err)
+        assert err == (
+            "error: no database at sqlite:///./var/commitments.sqlite "
+            f"({tmp_path.resolve() / 'var' / 'commitments.sqlite'}): run `commitments migrate` "
+            "first, or set COMMITMENTS_DATABASE_URL\n"
+        )
+    assert not (tmp_path / "var").exists()
+    # A folder that exists gets no empty file either.
+    (tmp_path / "var").mkdir()
+    assert "no database at" in one_line_error(cli("sqlite:///var/other.sqlite", "show", RAIL))
+    assert list((tmp_path / "var").iterdir()) == []
+    # `migrate` is the command that makes it, folder and all.
+    made = cli.ok("sqlite:///./data/new.sqlite", "migrate")
+    assert "migrated from empty" in made.err and (tmp_path / "data" / "new.sqlite").is_file()
+    assert cli.ok("sqlite:///./data/new.sqlite", "schedule", "list").status == 0
+
+
+def test_a_database_error_names_the_database_with_its_password_hidden(cli: Cli) -> None:
+    unreachable = cli("postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none", "show", "X")
+    line = one_line_error(unreachable)
+    assert "postgresql+psycopg://nobody:***@127.0.0.1:1/none" in line
+    assert "s3cret" not in unreachable.err
+
+
+def test_a_database_not_migrated_is_named(cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    line = one_line_error(cli(f"sqlite:///{empty}", "show", "X"))
+    assert f"the schema of the database sqlite:///{empty} ({empty}) is empty" in line

@@ -298,12 +298,13 @@ def check_snapshots(url: str, services: Services, total: int, batch: int) -> Non
         fresh.close()
 
     # Loading starts from the newest snapshot: without the events before it, the commitment
-    # still loads (with two more events on top).
+    # still loads (with two more events on top). The event at its version stays: a snapshot
+    # is trusted only when anchored at that event's chain entry.
     write(services, rate(Health.RED, "after"), ref=CODE)
     write(services, rate(Health.AMBER, "last"), ref=CODE)
     newest = snapshot_versions(services)[-1]
     with services.database.writing() as connection:
-        connection.execute(delete(events).where(events.c.originator_version <= newest))
+        connection.execute(delete(events).where(events.c.originator_version < newest))
     fresh = open_services(url)
     try:
         c = fresh.tracker.get(CODE)

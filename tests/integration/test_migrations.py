@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from adapters.bootstrap import Services, bootstrap
@@ -47,6 +49,7 @@ from adapters.migrate import (
     upgrade,
 )
 from adapters.projection import PROJECTION_NAME
+from adapters.settings import DatabaseMissing
 from adapters.tables import (
     api_tokens,
     commitment_summaries,
@@ -125,12 +128,18 @@ def test_the_check_notices_drift(empty_database_url: str) -> None:
 
 
 def test_the_application_refuses_a_database_not_at_this_schema(empty_database_url: str) -> None:
-    with pytest.raises(SchemaNotCurrent, match=r"schema is empty.*run `commitments migrate`"):
+    # A SQLite file that is not there is refused before it is made (an empty file is not).
+    sqlite_file = Path(str(make_url(empty_database_url).database))
+    with pytest.raises(DatabaseMissing, match=r"no database at .*run `commitments migrate`"):
+        bootstrap(settings(empty_database_url))
+    assert not sqlite_file.exists()
+    sqlite_file.touch()
+    with pytest.raises(
+        SchemaNotCurrent, match=r"schema of the database sqlite:.* is empty.*commitments migrate"
+    ):
         bootstrap(settings(empty_database_url))
     upgrade(empty_database_url, "0004")
-    with pytest.raises(
-        SchemaNotCurrent, match=rf"schema is 0004, this program needs {SCHEMA_REVISION}"
-    ):
+    with pytest.raises(SchemaNotCurrent, match=rf"is 0004, this program needs {SCHEMA_REVISION}"):
         bootstrap(settings(empty_database_url))
     upgrade(empty_database_url)
     bootstrap(settings(empty_database_url)).close()

@@ -1,0 +1,210 @@
+"""Snapshots that are trusted only when they match the log.
+
+A snapshot spares replaying an aggregate's events, so an edited one would be served (and
+written on) as if it were the log's state. Each snapshot is therefore stored with a digest
+record (table snapshot_digests, written in the same transaction): the position and chain
+hash of the event it was taken at, and the SHA-256 of its stored bytes.
+
+- Loading (CheckedSnapshotStore, the repository's snapshot store) uses a snapshot only if
+  its digest record exists, its bytes still have that SHA-256, and the record names the
+  chain entry of the aggregate's event at that version; otherwise it logs the mismatch and
+  the aggregate is replayed from its events alone.
+- `commitments verify` and `/ledger` (check_snapshots, from adapters/ledger.py) check the
+  digest of every snapshot and also replay each snapshotted aggregate's events, comparing
+  the state at each snapshot's version with the snapshot. The digest is not secret: someone
+  who edits both a snapshot and its digest record gets past the load check, and only the
+  replay in `verify` catches them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import EventStore, Mapper, StoredEvent
+from sqlalchemy import Connection, and_, select
+
+from adapters.database import Database
+from adapters.tables import event_chain, events, snapshot_digests, snapshots
+from domain.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+_d = snapshot_digests.c
+_s = snapshots.c
+
+
+def state_sha256(state: bytes) -> str:
+    return hashlib.sha256(state).hexdigest()
+
+
+def digest_row(snapshot: dict[str, Any], position: int, chain_hash: str) -> dict[str, Any]:
+    """The digest record of a snapshot row taken at the event at `position`."""
+    return {
+        "originator_id": snapshot["originator_id"],
+        "originator_version": snapshot["originator_version"],
+        "position": position,
+        "chain_hash": chain_hash,
+        "state_sha256": state_sha256(snapshot["state"]),
+    }
+
+
+# Each snapshot with its digest record, and the position and chain hash of the event at
+# its version (None where missing).
+_CHECKED = (
+    select(
+        _s.originator_id,
+        _s.originator_version,
+        _s.topic,
+        _s.state,
+        _d.position.label("digest_position"),
+        _d.chain_hash.label("digest_chain_hash"),
+        _d.state_sha256,
+        events.c.id.label("event_position"),
+        event_chain.c.hash.label("event_chain_hash"),
+    )
+    .select_from(snapshots)
+    .outerjoin(
+        snapshot_digests,
+        and_(_d.originator_id == _s.originator_id, _d.originator_version == _s.originator_version),
+    )
+    .outerjoin(
+        events,
+        and_(
+            events.c.originator_id == _s.originator_id,
+            events.c.originator_version == _s.originator_version,
+        ),
+    )
+    .outerjoin(event_chain, event_chain.c.position == events.c.id)
+)
+
+
+def mismatch(row: Any) -> str | None:
+    """Why this snapshot row (from _CHECKED) does not match the log, or None."""
+    what = f"the snapshot of {row.originator_id} at version {row.originator_version}"
+    if row.state_sha256 is None:
+        return f"{what} has no digest record"
+    if state_sha256(bytes(row.state)) != row.state_sha256:
+        return f"{what} does not have the SHA-256 recorded for it (edited?)"
+    if row.event_position is None:
+        return f"{what} is of a version the log does not have"
+    if row.digest_position != row.event_position or row.digest_chain_hash != row.event_chain_hash:
+        return f"{what} is not anchored at the chain entry of the event at its version"
+    return None
+
+
+class CheckedSnapshotStore(EventStore[UUID]):
+    """The repository's snapshot store: a snapshot is given only if it matches the log
+    (see the module's docstring); else none, so the aggregate is replayed from events."""
+
+    def __init__(self, mapper: Mapper[UUID], recorder: Any, database: Database) -> None:
+        super().__init__(mapper, recorder)  # the library's recorder still writes (tests)
+        self.database = database
+        self.rejected = 0  # snapshots refused since start (also logged)
+
+    def get(
+        self,
+        originator_id: UUID,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[Any]:
+        query = _CHECKED.where(_s.originator_id == originator_id)
+        if gt is not None:
+            query = query.where(_s.originator_version > gt)
+        if lte is not None:
+            query = query.where(_s.originator_version <= lte)
+        order = _s.originator_version.desc() if desc else _s.originator_version
+        query = query.order_by(order).limit(limit)
+        with self.database.one_query() as connection:
+            rows = connection.execute(query).all()
+        found = []
+        for row in rows:
+            problem = mismatch(row)
+            if problem is not None:
+                self.rejected += 1
+                log.warning("%s: ignored, replaying from the events", problem)
+                # An older snapshot would not be safer to trust: replay everything.
+                return iter(())
+            found.append(self.mapper.to_domain_event(_stored(row)))
+        return iter(found)
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        originator_id=row.originator_id,
+        originator_version=row.originator_version,
+        topic=row.topic,
+        state=bytes(row.state),
+    )
+
+
+@cache
+def _mapper() -> Mapper[UUID]:
+    """The event log's mapper (the Tracker's transcodings), on no database."""
+    return Tracker().mapper
+
+
+@dataclass(frozen=True)
+class BadSnapshot:
+    position: int | None  # of the event at the snapshot's version, if the log has it
+    problem: str
+
+
+def check_snapshots(connection: Connection) -> BadSnapshot | None:
+    """Check every snapshot: its digest record, and the state it holds against a replay of
+    its aggregate's events up to its version. The first bad one, or None."""
+    rows = connection.execute(_CHECKED.order_by(_s.originator_id, _s.originator_version)).all()
+    by_aggregate: dict[Any, list[Any]] = {}
+    for row in rows:
+        problem = mismatch(row)
+        if problem is not None:
+            return BadSnapshot(row.event_position, problem)
+        by_aggregate.setdefault(row.originator_id, []).append(row)
+    mapper = _mapper()
+    for originator_id, taken in by_aggregate.items():
+        last = taken[-1].originator_version
+        stored = connection.execute(
+            select(events.c.originator_id, events.c.originator_version, events.c.topic)
+            .add_columns(events.c.state)
+            .where(events.c.originator_id == originator_id, events.c.originator_version <= last)
+            .order_by(events.c.originator_version)
+        )
+        pending = iter(taken)
+        due = next(pending)
+        aggregate: Aggregate | None = None
+        for event_row in stored:
+            aggregate = mapper.to_domain_event(_stored(event_row)).mutate(aggregate)  # type: ignore[attr-defined]
+            if event_row.originator_version != due.originator_version:
+                continue
+            from_snapshot = mapper.to_domain_event(_stored(due)).mutate(None)  # type: ignore[attr-defined]
+            if not same_state(aggregate, from_snapshot):
+                return BadSnapshot(
+                    due.event_position,
+                    f"the snapshot of {originator_id} at version {due.originator_version} "
+                    "differs from the replay of its events",
+                )
+            due = next(pending, None)
+            if due is None:
+                break
+    return None
+
+
+_MISSING = object()
+
+
+def same_state(replayed: Any, restored: Any) -> bool:
+    """Do two aggregates hold the same state? An attribute a snapshot lacks is read from
+    the class (a default added after it was taken), as loading it would."""
+    names = set(vars(replayed)) | set(vars(restored))
+    return type(replayed) is type(restored) and all(
+        getattr(replayed, name, _MISSING) == getattr(restored, name, _MISSING) for name in names
+    )

@@ -1,0 +1,49 @@
+"""What is stored beside the log and shown as fact is refused when it no longer matches:
+an archived artefact whose bytes lost their sha256, an Idempotency-Key record that names
+another event than the log's."""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+
+from adapters.tables import idempotency_records, report_artefacts
+from tests.api.client import BASE, Api, problem
+
+REPORTS = "/api/v1/reports"
+RAIL = "CMAP-PROS-RAIL"
+
+
+def test_an_archived_artefact_whose_bytes_were_changed_is_refused(api: Api) -> None:
+    report = api.post(REPORTS, json={"formats": ["html", "json"]}).json()
+    html = f"{REPORTS}/{report['id']}"
+    assert api.get(html, "viewer", params={"format": "html"}).status_code == 200
+    with api.services.database.writing() as connection:
+        connection.execute(
+            update(report_artefacts)
+            .where(report_artefacts.c.format == "html")
+            .values(content=b"<p>forged</p>")
+        )
+    detail = problem(api.get(html, "viewer", params={"format": "html"}), 409)
+    assert "damaged" in detail and report["sha256"]["html"] in detail
+    # The untouched artefact of the same report is still served.
+    json_artefact = api.get(html, "viewer", params={"format": "json"})
+    assert json_artefact.status_code == 200
+    assert json_artefact.headers["X-Content-SHA256"] == report["sha256"]["json"]
+
+
+def test_an_idempotency_record_edited_to_name_another_version_is_not_replayed(api: Api) -> None:
+    url = f"{BASE}/{RAIL}/progress"
+    body = {"percent": 30, "as_of": "2026-02-28", "note": "Feb"}
+    first = api.post(url, json=body, headers={"Idempotency-Key": "k-forged"})
+    assert first.status_code == 201, first.text
+    version = int(first.headers["ETag"].strip('"'))
+    with api.services.database.writing() as connection:
+        connection.execute(
+            update(idempotency_records)
+            .where(idempotency_records.c.key == "k-forged")
+            .values(version=version - 3)
+        )
+    head = api.head()
+    detail = problem(api.post(url, json=body, headers={"Idempotency-Key": "k-forged"}), 409)
+    assert "does not match the event log" in detail
+    assert api.head() == head  # nor written again
