@@ -52,7 +52,7 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
             structlog.processors.JSONRenderer(serializer=_json),
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _Stderr()
     handler.setFormatter(formatter)
     handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
@@ -65,3 +65,19 @@ def configure_logging(level: int | str = logging.INFO, stream: IO[str] | None = 
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+
+
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler on whatever `sys.stderr` is when a record is written, not when it was
+    configured (a test's captured stream, replaced since, would be closed)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass  # always sys.stderr
