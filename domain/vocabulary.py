@@ -221,9 +221,15 @@ def check_decimal(value: Decimal | int | float | str, field: str) -> Decimal:
     # copy_abs, not abs(): abs() rounds to the context and overflows on 1e999999999.
     if number.copy_abs() >= MAX_MAGNITUDE:
         raise InvalidValue(f"{field} must be smaller than 10^15 in magnitude")
-    exponent = int(number.as_tuple().exponent)  # finite, so an int
+    sign, digits, exponent = number.as_tuple()
+    exponent = int(exponent)  # finite, so an int
+    # Trailing zeros past the limit change nothing: "1.5000000" is kept as "1.500000".
+    # (Done by hand: normalize() would round to the context's 28 digits.)
+    while exponent < -MAX_DECIMAL_PLACES and digits[-1] == 0:
+        digits, exponent = digits[:-1] or (0,), exponent + 1
     if exponent < -MAX_DECIMAL_PLACES:
         raise InvalidValue(f"{field} may have at most {MAX_DECIMAL_PLACES} decimal places")
+    number = Decimal((sign, digits, exponent))
     # A plain, canonical notation ("150", not "1.5E+2").
     return number.quantize(Decimal(1)) if exponent > 0 else number
 

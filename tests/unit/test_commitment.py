@@ -1257,6 +1257,38 @@ def test_indicator_numbers_are_bounded(value: Any, message: str) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("1.5000000", "1.500000"),  # zeros past six places say nothing: dropped
+        ("0.0000000", "0.000000"),
+        ("-2.50000000000000000000000000000000000", "-2.500000"),
+        ("12.50", "12.50"),  # within six places: as written
+    ],
+)
+def test_trailing_zeros_past_six_places_are_dropped_not_refused(written: str, kept: str) -> None:
+    c = registered()
+    i = c.define_indicator(
+        DefineIndicator(name="N", unit="u", baseline=Decimal(0), target=cast(Any, written)),
+        actor="a",
+    )
+    assert str(c.indicator(i).target) == kept
+
+
+def test_a_figure_past_six_places_is_refused_however_long() -> None:
+    # normalize() would round this to 28 digits and call it 0.1234567: not exact.
+    with pytest.raises(InvalidValue, match="decimal places"):
+        registered().define_indicator(
+            DefineIndicator(
+                name="N",
+                unit="u",
+                baseline=Decimal(0),
+                target=cast(Any, "0.1234567000000000000000000000001"),
+            ),
+            actor="a",
+        )
+
+
 def test_indicator_numbers_are_kept_in_plain_notation() -> None:
     c = registered()
     i = c.define_indicator(
