@@ -164,7 +164,9 @@ class Checkpoints:
                 "no signing key: set COMMITMENTS_SIGNING_KEY_FILE "
                 "(make one with `commitments keygen --name NAME --out FILE`)"
             )
-        with self.database.writing() as connection:
+        # Everything read and checked in one snapshot of the log, outside any write
+        # transaction: hashing the log (all of it on demand) must not hold writers back.
+        with self.database.reading() as connection:
             size = tree_size(connection)
             if size == 0:
                 raise CheckpointRefused("the log is empty: there is nothing to sign yet")
@@ -186,9 +188,9 @@ class Checkpoints:
                     )
                 return self._signed(connection, _latest_row(connection))
             root = self._checked_root(connection, last, size)
-            checkpoint = Checkpoint(self.origin, size, root)
-            body = checkpoint.body()
-            note = Note(body, (self.signer.sign(body),))
+        body = Checkpoint(self.origin, size, root).body()
+        note = Note(body, (self.signer.sign(body),))
+        with self.database.writing() as connection:
             inserted = connection.execute(
                 _insert_or_nothing(connection, checkpoints).values(
                     tree_size=size, root_hash=root.hex(), note=note.text(), signed_at=self.now()
@@ -199,6 +201,11 @@ class Checkpoints:
             row = connection.execute(
                 select(checkpoints).where(checkpoints.c.tree_size == size)
             ).one()
+            if row.root_hash != root.hex():  # signed meanwhile over another tree
+                raise CheckpointRefused(
+                    f"checkpoint {size} was signed meanwhile with root {row.root_hash}, but "
+                    f"the log's first {size} events give {root.hex()}: the log forked"
+                )
             return self._signed(connection, row)
 
     def failed_in_background(self) -> None:
