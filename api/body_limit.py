@@ -3,9 +3,9 @@ be verified may be larger (LARGER_BODIES)."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem_response
 
 MAX_BODY_BYTES = 64 * 1024
 # Paths whose bodies are files, with their own limits (an HTML report with charts is ~1 MB).
@@ -27,7 +27,7 @@ class BodyLimit:
         limit = LARGER_BODIES.get(scope["path"], self.limit)
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await self._refuse(send, limit)
+                await self._refuse(scope, receive, send, limit)
                 return
         chunks: list[bytes] = []
         size = 0
@@ -38,7 +38,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._refuse(send, limit)
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -54,23 +54,10 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": "urn:commitments:problem:payload-too-large",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request bodies here are limited to {limit // 1024} KiB",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(
+            413,
+            f"request bodies here are limited to {limit // 1024} KiB",
+            kind="payload-too-large",
         )
-        await send({"type": "http.response.body", "body": body})
+        await response(scope, receive, send)

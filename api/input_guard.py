@@ -5,13 +5,14 @@ in the database as a retryable 503)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote_to_bytes
 
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.problems import problem_response
 
 # C0 controls and DEL: no code, cursor, search or name holds them (tab neither).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -44,7 +45,7 @@ class InputGuard:
         if scope["type"] == "http":
             fault = self._fault(scope)
             if fault is not None:
-                await _refuse(send, fault)
+                await _refuse(scope, receive, send, fault)
                 return
         await self.app(scope, receive, send)
 
@@ -82,25 +83,12 @@ class InputGuard:
         return "path"
 
 
-async def _refuse(send: Send, field: str) -> None:
+async def _refuse(scope: Scope, receive: Receive, send: Send, field: str) -> None:
     message = "must be UTF-8 text without NUL or other control characters"
-    body = json.dumps(
-        {
-            "type": "urn:commitments:problem:invalid-request",
-            "title": "Unprocessable Entity",
-            "status": 422,
-            "detail": f"{field}: {message}",
-            "errors": [{"field": field, "message": message}],
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 422,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
+    response = problem_response(
+        422,
+        f"{field}: {message}",
+        kind="invalid-request",
+        extra={"errors": [{"field": field, "message": message}]},
     )
-    await send({"type": "http.response.body", "body": body})
+    await response(scope, receive, send)
