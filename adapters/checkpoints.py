@@ -38,6 +38,7 @@ from adapters.tables import (
 )
 from domain import clock, merkle
 from domain.checkpoint import (
+    TIMESTAMP_SIZE,
     Checkpoint,
     Note,
     NoteError,
@@ -302,14 +303,24 @@ class Checkpoints:
             return self._signed(connection, row)
 
     def _signed(self, connection: Connection, row: Any) -> Signed:
-        note = Note.parse(row.note)
-        for (line,) in connection.execute(
+        """A stored checkpoint with its cosignatures; an edited row is a refusal (409),
+        not a server error."""
+        lines = connection.execute(
             select(checkpoint_cosignatures.c.line)
             .where(checkpoint_cosignatures.c.tree_size == row.tree_size)
             .order_by(checkpoint_cosignatures.c.name, checkpoint_cosignatures.c.key_id)
-        ):
-            note = note.with_signature(Signature.parse(line))
-        return Signed(Checkpoint.parse(note.body), note, clock.as_utc(row.signed_at))
+        ).scalars()
+        try:
+            note = Note.parse(row.note)
+            for line in lines:
+                note = note.with_signature(Signature.parse(line))
+            stated = Checkpoint.parse(note.body)
+        except NoteError as error:
+            raise CheckpointRefused(
+                f"the stored checkpoint {row.tree_size} is unreadable: {error}: the "
+                "checkpoints table was edited"
+            ) from None
+        return Signed(stated, note, clock.as_utc(row.signed_at))
 
     # ---- cosigning ---------------------------------------------------------------------
 
@@ -322,26 +333,25 @@ class Checkpoints:
             raise InvalidValue(f"not a signed checkpoint: {error}") from None
         if not self.witnesses:
             raise InvalidValue("no witness keys are configured (COMMITMENTS_WITNESS_KEYS)")
+        # The signatures are checked before the write transaction, each once.
+        valid = [(w, w.verify(note)) for w in self.witnesses]
+        cosigned = [(w, signature) for w, signature in valid if signature is not None]
+        if not cosigned:
+            try:
+                verified_by(note, self.witnesses)  # says which given key's signature is bad
+            except NoteError as error:
+                raise InvalidValue(str(error)) from None
+            raise InvalidValue("the note carries no cosignature by a configured witness key")
         with self.database.writing() as connection:
             row = connection.execute(
                 select(checkpoints).where(checkpoints.c.tree_size == checkpoint.size)
             ).one_or_none()
-            if row is None or Note.parse(row.note).body != note.body:
+            if row is None or self._signed(connection, row).note.body != note.body:
                 raise NotFound(
                     f"this log signed no checkpoint with that text (tree size {checkpoint.size})"
                 )
-            try:
-                witnesses = verified_by(note, self.witnesses)
-            except NoteError as error:
-                raise InvalidValue(str(error)) from None
-            if not witnesses:
-                raise InvalidValue("the note carries no cosignature by a configured witness key")
-            for witness in self.witnesses:
-                if witness.name not in witnesses:
-                    continue
-                signature = witness.verify(note)
-                timestamp = witness.verify_timestamp(note)
-                assert signature is not None and timestamp is not None
+            for _, signature in cosigned:
+                timestamp = int.from_bytes(signature.payload[:TIMESTAMP_SIZE], "big")
                 connection.execute(
                     _insert_or_nothing(connection, checkpoint_cosignatures).values(
                         tree_size=checkpoint.size,
