@@ -114,12 +114,6 @@ def install(app: FastAPI) -> None:
             headers={"Retry-After": "1"},
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
-        # A bug, not the client's fault: logged with its traceback, answered as a problem.
-        log.exception("unexpected error", exc_info=error)
-        return problem_response(500, "an unexpected error occurred; it has been logged")
-
     @app.exception_handler(SchemaNotCurrent)
     async def _schema(_: Request, error: SchemaNotCurrent) -> JSONResponse:
         return problem_response(503, str(error), kind="schema-not-current")

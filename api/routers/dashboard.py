@@ -75,7 +75,12 @@ def _signed_in(request: Request, services: Services) -> bool | None:
 
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    if COOKIE in request.cookies:
+        # Revoked or expired: forget it, so that each later page view does not count as
+        # another failed sign-in from this address (and lock it out with 429s).
+        response.delete_cookie(COOKIE, path="/")
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -149,9 +149,6 @@ def create_report(body: ReportRequest, write: AdminWriteDep, response: Response)
     return stored
 
 
-_FILE = {"schema": {"type": "string", "format": "binary"}}
-
-
 @router.post(
     "/verify",
     response_model=ReportCheck,

@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from sqlalchemy import update
 
+from adapters.tables import api_tokens
 from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule
 from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, post_login, problem, serving
@@ -193,3 +196,24 @@ def test_report_dates_out_of_range_are_422(sqlite_url: str) -> None:
             problem(api.get("/api/v1/reports/progress", None, params={"as_of": as_of}), 422)
         empty = api.get("/api/v1/reports/progress", None)  # an empty log has a report too
         assert empty.status_code == 200 and empty.headers["X-Log-Position"] == "0"
+
+
+def test_a_revoked_cookie_is_forgotten_so_page_views_do_not_lock_the_address_out(
+    seeded_url: str,
+) -> None:
+    with serving(seeded_url, auth_failure_limit="3/minute") as api:
+        sign_in(api)
+        with api.services.database.writing() as connection:
+            [token_id] = connection.execute(
+                update(api_tokens)
+                .where(api_tokens.c.name == "vera")
+                .values(revoked_at=datetime.now(UTC))
+                .returning(api_tokens.c.id)
+            ).scalars()
+        api.services.authenticate.forget(token_id)
+        first = api.client.get("/", follow_redirects=False)
+        assert first.status_code == 303 and first.headers["location"].startswith("/login")
+        assert 'commitments_token=""' in first.headers["set-cookie"]  # deleted
+        for _ in range(5):  # the browser no longer sends it: no more failures counted
+            assert api.client.get("/", follow_redirects=False).status_code == 303
+        assert post_login(api.client, api.token("admin")).status_code == 303
