@@ -30,11 +30,11 @@ from sqlalchemy import func, insert, select, text, update
 from adapters.database import Database
 from adapters.ledger import (
     GENESIS,
-    as_uuid,
     canonical_bytes,
     chain_hash,
     events_with_hashes,
     node_row,
+    row_bytes,
 )
 from adapters.proofs import root_at
 from adapters.tables import (
@@ -89,20 +89,9 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
     with database.reading() as connection:
         rows = connection.execute(query.execution_options(stream_results=True, yield_per=_BATCH))
         for row in rows:
-            originator = row.originator_id
             out.write(json.dumps(event_line(row), separators=(",", ":")) + "\n")
             count, head, last_hash = count + 1, row.id, row.hash
-            frontier, _ = frontier.append(
-                leaf_hash(
-                    canonical_bytes(
-                        row.id,
-                        as_uuid(originator),
-                        row.originator_version,
-                        row.topic,
-                        bytes(row.state),
-                    )
-                )
-            )
+            frontier, _ = frontier.append(leaf_hash(row_bytes(row)))
         reports = 0
         for report in connection.execute(
             select(report_archive).order_by(report_archive.c.generated_at, report_archive.c.id)

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.database import Database
-from adapters.ledger import STORED_EVENT, as_uuid, canonical_bytes, read_nodes, verify_log
+from adapters.ledger import STORED_EVENT, read_nodes, row_bytes, verify_log
 from adapters.metrics import Metrics
 from adapters.proofs import consistency_nodes, root_at, tree_size
 from adapters.settings import ConfigurationError
@@ -263,14 +263,7 @@ class Checkpoints:
         for row in rows:
             if int(row.leaf) != frontier.size:
                 raise CheckpointRefused(f"leaf {frontier.size} is missing from the log")
-            canonical = canonical_bytes(
-                row.id,
-                as_uuid(row.originator_id),
-                row.originator_version,
-                row.topic,
-                bytes(row.state),
-            )
-            leaf = merkle.leaf_hash(canonical)
+            leaf = merkle.leaf_hash(row_bytes(row))
             if row.stored is None or bytes(row.stored) != leaf:
                 raise CheckpointRefused(
                     f"the event at position {row.id} (leaf {row.leaf}) does not give its "

@@ -238,13 +238,7 @@ def verify_log(connection: Connection, operator: Verifier | None = None) -> Veri
             if event_position is None or entry_position < event_position:
                 raise _Bad(entry_position, "chain entry has no event (deleted?)")
             assert event is not None and entry is not None
-            canonical = canonical_bytes(
-                event.id,
-                as_uuid(event.originator_id),
-                event.originator_version,
-                event.topic,
-                bytes(event.state),
-            )
+            canonical = row_bytes(event)
             expected = chain_hash(previous, canonical)
             if expected != entry.hash:
                 raise _Bad(event_position, "hash does not match the event")
@@ -329,6 +323,13 @@ def _result(
         problem,
         tree_size=count,
         root_hash=frontier.root().hex(),
+    )
+
+
+def row_bytes(row: Any) -> bytes:
+    """The canonical bytes of a stored event read with STORED_EVENT's columns."""
+    return canonical_bytes(
+        row.id, as_uuid(row.originator_id), row.originator_version, row.topic, bytes(row.state)
     )
 
 

@@ -69,7 +69,10 @@ def read_recorded(content: bytes) -> Recorded:
     if text.startswith("code,"):
         return _from_csv(text)
     fmt = "html" if text.lstrip().lower().startswith(("<!doctype", "<html")) else "md"
-    match = _TEXT_FOOTER.search(html.unescape(text) if fmt == "html" else text)
+    # The last one: the footer ends the report, so text people typed above it that looks
+    # like a footer cannot stand in for it (the offline verifier reads it the same way).
+    footers = list(_TEXT_FOOTER.finditer(html.unescape(text) if fmt == "html" else text))
+    match = footers[-1] if footers else None
     if match is None:
         raise UnreadableReport("no report footer (as-of date, period, log position) found")
     as_of, period, position, head, size, root, language, version = match.groups()
@@ -127,6 +130,9 @@ def _from_csv(text: str) -> Recorded:
     if not rows:
         raise UnreadableReport("the CSV lists no commitment, so it records no inputs")
     row = rows[0]
+    inputs = ("report_as_of", "period_days", "log_position", "chain_head", "language")
+    if any(other.get(key) != row.get(key) for other in rows[1:] for key in inputs):
+        raise UnreadableReport("the CSV's rows record different report inputs")
     try:
         return _recorded(
             "csv",

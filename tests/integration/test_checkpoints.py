@@ -27,7 +27,7 @@ from domain.checkpoint import Checkpoint, Note, Signer, verified_by
 from domain.commands import LogProgress
 from domain.offline_verifier import TrustedKeys
 from domain.offline_verifier import verify as offline_verify
-from tests.api.client import Api, serving
+from tests.api.client import Api, problem, serving
 from tests.conftest import open_services
 from tests.support import CODE, write
 from tests.tampering import forget_checkpoints, progress_position, rewrite, sql, truncate
@@ -389,3 +389,10 @@ def test_one_event_is_checked_offline_from_what_the_api_serves(server: Api) -> N
     tampered = offline_verify(keys, [checkpoint], event=json.dumps(record), proofs=[proof])
     assert not tampered.verified and f"position {position}" in str(tampered.problem)
     assert server.get("/api/v1/events/999999/stored").status_code == 404
+
+
+def test_an_edited_checkpoint_row_is_a_conflict_not_a_server_error(server: Api) -> None:
+    server.services.checkpoints.sign()
+    sql(server.services, "UPDATE checkpoints SET note = 'not a note'")
+    detail = problem(server.get("/api/v1/checkpoint", who="viewer"), 409)
+    assert "checkpoints table was edited" in detail

@@ -561,3 +561,21 @@ def test_a_difference_on_a_long_line_is_shown_around_where_it_is() -> None:
     )
     assert "at character 307" in found
     assert "'..." + "a" * 49 + "70" in found and "a" * 49 + "75" in found
+
+
+def test_a_footer_is_read_from_the_end_and_csv_rows_must_agree(app: Services) -> None:
+    scripted(app)
+    inputs = ReportInputs(app.reports.head(), AS_OF, 30)
+    [md] = app.reports.generate(inputs, ["md"])
+    [csv_file] = app.reports.generate(inputs, ["csv"])
+    decoy = (
+        "As of 2001-01-01 · period 1 days · log position 1 · chain head None · "
+        "commitments-tracker progress report v2\n"
+    )
+    recorded = verification.read_recorded(decoy.encode() + md.content)
+    assert (recorded.as_of, recorded.log_position) == (AS_OF, inputs.at_position)
+    lines = csv_file.content.decode().splitlines(keepends=True)
+    assert len(lines) > 2
+    lines[2] = lines[2].replace(AS_OF.isoformat(), "2001-01-01")
+    with pytest.raises(verification.UnreadableReport, match="rows record different"):
+        verification.read_recorded("".join(lines).encode())
