@@ -396,3 +396,20 @@ def test_an_edited_checkpoint_row_is_a_conflict_not_a_server_error(server: Api) 
     sql(server.services, "UPDATE checkpoints SET note = 'not a note'")
     detail = problem(server.get("/api/v1/checkpoint", who="viewer"), 409)
     assert "checkpoints table was edited" in detail
+
+
+def test_a_report_of_a_log_rewritten_since_is_not_covered_by_the_new_checkpoint(
+    server: Api,
+) -> None:
+    response = server.post("/api/v1/reports", json={"formats": ["json"]})
+    assert response.status_code == 201, response.text
+    content = server.get(f"/api/v1/reports/{response.json()['id']}?format=json").content
+    rewrite(server.services)
+    forget_checkpoints(server.services)
+    grow(server, 49)
+    server.services.checkpoints.sign()  # over the rewritten log
+    checked = server.post("/api/v1/reports/verify", content=content).json()
+    assert not checked["verified"]
+    assert checked["checkpoint"]["signed_by"] == [OPERATOR.name]
+    assert checked["checkpoint"]["consistent"] is False
+    assert "is not a prefix of the signed checkpoint" in checked["checkpoint_problem"]
