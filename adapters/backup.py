@@ -8,30 +8,25 @@ per signed checkpoint (the operator's note and the witnesses' cosignatures), and
 trailer with the counts, the chain head and the Merkle tree's size and root. Both
 directions stream: memory stays flat however long the log. An
 import goes into an empty database only, checks every line (events against the chain,
-artefacts against their sha256) before writing anything, and then writes all of it in
+artefacts against their sha256; domain/export_file.py, the offline verifier's reader
+too) before writing anything, and then writes all of it in
 one transaction, so a restored database serves and verifies every archived report.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
-from uuid import UUID
 
 from sqlalchemy import func, insert, select, text, update
 
 from adapters.database import Database
 from adapters.ledger import (
-    GENESIS,
-    canonical_bytes,
-    chain_hash,
     events_with_hashes,
     node_row,
     row_bytes,
@@ -49,18 +44,26 @@ from adapters.tables import (
     report_artefacts,
 )
 from domain import clock
-from domain.checkpoint import Checkpoint, Note, Signature
 from domain.errors import NotFound
+from domain.export_file import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    CheckpointLine,
+    EventLine,
+    ExportReader,
+    ReportLine,
+    Unreadable,
+)
 from domain.merkle import Frontier, leaf_hash
 
-FORMAT = "commitments-event-log"
-# 2: with the report archive, leaf indexes and the tree root; version 1 files still import.
-FORMAT_VERSION = 2
 _BATCH = 2_000
 
 
 class ImportRefused(Exception):
     """The file or the target database is not fit for an import; nothing was written."""
+
+
+ExportLine = EventLine | ReportLine | CheckpointLine
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,8 @@ def export_log(database: Database, out: IO[str]) -> LogSummary:
     out.write(
         json.dumps(
             {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
+                "format": EXPORT_FORMAT,
+                "format_version": EXPORT_VERSION,
                 "exported_at": datetime.now(UTC).isoformat(),
             }
         )
@@ -187,189 +190,66 @@ def _report_line(report: Any, artefacts: Any) -> dict[str, Any]:
 _REPORT_FIELDS = [c.name for c in report_archive.c]
 
 
-@dataclass(frozen=True)
-class _Line:
-    position: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
-    hash: str
-    leaf: int
-    canonical: bytes  # what the chain and the Merkle leaf hash
-
-    @property
-    def leaf_hash(self) -> bytes:
-        return leaf_hash(self.canonical)
-
-
-@dataclass(frozen=True)
-class _Checkpoint:
-    row: dict[str, Any]
-    cosignatures: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class _Report:
-    row: dict[str, Any]
-    artefacts: list[dict[str, Any]]
-
-
-def _read(path: Path) -> Iterator[_Line | _Report | _Checkpoint]:
-    """Every event and report line, checked (events against the chain, artefacts against
-    their sha256); raises ImportRefused at the first bad one."""
+def _lines(path: Path) -> Iterator[ExportLine]:
+    """The file's lines, each checked by the export's reader (domain/export_file.py, the
+    offline verifier's too); raises ImportRefused at the first bad one."""
     try:
         handle = path.open(encoding="utf-8")
     except OSError as error:
         raise ImportRefused(f"cannot read {path}: {error.strerror}") from None
     with handle:
-        previous, last_position, reports, frontier = GENESIS, 0, 0, Frontier()
-        signed = 0
-        trailer: dict[str, Any] | None = None
-        for number, raw in enumerate(handle, start=1):
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError:
-                raise ImportRefused(f"line {number}: not JSON") from None
-            if number == 1:
-                if not isinstance(record, dict) or record.get("format") != FORMAT:
-                    raise ImportRefused(f"line 1: not a {FORMAT} file")
-                if record.get("format_version") not in (1, FORMAT_VERSION):
-                    raise ImportRefused(f"line 1: format_version {record.get('format_version')!r}")
-                continue
-            if trailer is not None:
-                raise ImportRefused(f"line {number}: data after the end line")
-            if isinstance(record, dict) and record.get("end") is True:
-                trailer = record
-                continue
-            if isinstance(record, dict) and "checkpoint" in record:
-                signed += 1
-                yield _parse_checkpoint(record, number, frontier.size)
-                continue
-            if isinstance(record, dict) and "report" in record:
-                if signed:
-                    raise ImportRefused(f"line {number}: a report after the checkpoints")
-                report = _parse_report(record, number, last_position)
-                reports += 1
-                yield report
-                continue
-            if reports or signed:
-                raise ImportRefused(f"line {number}: an event after the reports")
-            line = _parse(record, number, frontier.size)
-            if line.position <= last_position:
-                raise ImportRefused(f"line {number}: position {line.position} is out of order")
-            if line.leaf != frontier.size:
-                raise ImportRefused(
-                    f"line {number}: leaf index {line.leaf}, expected {frontier.size}"
-                )
-            expected = chain_hash(previous, line.canonical)
-            if expected != line.hash:
-                raise ImportRefused(
-                    f"line {number}: position {line.position} does not match its chain hash"
-                )
-            previous, last_position = expected, line.position
-            frontier, _ = frontier.append(line.leaf_hash)
-            yield line
-        if trailer is None:
-            raise ImportRefused("the file has no end line: it is truncated")
-        count = frontier.size
-        if trailer.get("events") != count or (count and trailer.get("chain_head") != previous):
-            raise ImportRefused("the end line does not match the events in the file")
-        if "root_hash" in trailer and (
-            trailer.get("tree_size") != count or trailer["root_hash"] != frontier.root().hex()
-        ):
-            raise ImportRefused("the end line's tree root does not match the events in the file")
-        if trailer.get("reports", 0) != reports:
-            raise ImportRefused("the end line does not match the reports in the file")
-        if trailer.get("checkpoints", 0) != signed:
-            raise ImportRefused("the end line does not match the checkpoints in the file")
+        try:
+            yield from ExportReader(handle)
+        except (Unreadable, UnicodeDecodeError) as error:
+            raise ImportRefused(str(error)) from None
 
 
-def _parse_checkpoint(record: dict[str, Any], number: int, events: int) -> _Checkpoint:
-    """A signed checkpoint: its note must state the size and root the line gives, of a
-    tree no larger than the log in the file (its root is checked once the tree is built)."""
+def _report_rows(line: ReportLine) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An archived report's row and its artefacts' rows."""
     try:
-        line = record["checkpoint"]
-        row: dict[str, Any] = {
-            "tree_size": int(line["tree_size"]),
-            "root_hash": str(line["root_hash"]),
-            "note": str(line["note"]),
-            "signed_at": datetime.fromisoformat(line["signed_at"]),
+        row = {key: line.fields[key] for key in _REPORT_FIELDS}
+        for key in ("scheduled_for", "generated_at"):
+            row[key] = datetime.fromisoformat(row[key]) if row[key] is not None else None
+        row["as_of"] = date.fromisoformat(row["as_of"])
+    except (KeyError, TypeError, ValueError):
+        raise ImportRefused(f"line {line.number} is not an archived report") from None
+    artefacts = [
+        {
+            "report_id": row["id"],
+            "format": a.format,
+            "media_type": a.media_type,
+            "sha256": a.sha256,
+            "content": a.content,
         }
-        cosignatures: list[dict[str, Any]] = [
+        for a in line.artefacts
+    ]
+    return row, artefacts
+
+
+def _checkpoint_rows(line: CheckpointLine) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A signed checkpoint's row and its cosignatures' rows."""
+    size = line.checkpoint.size
+    try:
+        row = {
+            "tree_size": size,
+            "root_hash": line.checkpoint.root.hex(),
+            "note": line.note,
+            "signed_at": datetime.fromisoformat(line.signed_at),
+        }
+        cosignatures = [
             {
-                "tree_size": row["tree_size"],
+                "tree_size": size,
                 "name": str(c["name"]),
                 "key_id": str(c["key_id"]),
                 "line": str(c["line"]),
                 "timestamp": int(c["timestamp"]),
                 "received_at": datetime.fromisoformat(c["received_at"]),
             }
-            for c in record["cosignatures"]
+            for c in line.cosignatures
         ]
-        stated = Checkpoint.parse(Note.parse(row["note"]).body)
-        for cosignature in cosignatures:
-            Signature.parse(cosignature["line"])
-    except (KeyError, TypeError, ValueError):  # NoteError is a ValueError
-        raise ImportRefused(f"line {number}: not a checkpoint line") from None
-    if (stated.size, stated.root.hex()) != (row["tree_size"], row["root_hash"]):
-        raise ImportRefused(f"line {number}: the checkpoint's note states another tree head")
-    if stated.size > events:
-        raise ImportRefused(
-            f"line {number}: checkpoint {stated.size} is of more events than the file's {events}"
-        )
-    return _Checkpoint(row, cosignatures)
-
-
-def _parse_report(record: dict[str, Any], number: int, last_position: int) -> _Report:
-    try:
-        row = {key: record["report"][key] for key in _REPORT_FIELDS}
-        for key in ("scheduled_for", "generated_at"):
-            row[key] = datetime.fromisoformat(row[key]) if row[key] is not None else None
-        row["as_of"] = date.fromisoformat(row["as_of"])
-        artefacts = [
-            {
-                "report_id": row["id"],
-                "format": str(a["format"]),
-                "media_type": str(a["media_type"]),
-                "sha256": str(a["sha256"]),
-                "content": base64.b64decode(a["content"], validate=True),
-            }
-            for a in record["artefacts"]
-        ]
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise ImportRefused(f"line {number}: not a report line") from None
-    if int(row["log_position"]) > last_position:
-        raise ImportRefused(f"line {number}: report {row['id']} is of a position after the log")
-    for artefact in artefacts:
-        if hashlib.sha256(artefact["content"]).hexdigest() != artefact["sha256"]:
-            raise ImportRefused(
-                f"line {number}: report {row['id']} as {artefact['format']} "
-                "does not match its sha256"
-            )
-    return _Report(row, artefacts)
-
-
-def _parse(record: Any, number: int, leaf: int) -> _Line:
-    """An event line; `leaf` is its index in the file (version 1 lines do not say it)."""
-    try:
-        position = int(record["position"])
-        originator_id = UUID(record["originator_id"])
-        version = int(record["originator_version"])
-        topic = str(record["topic"])
-        state = base64.b64decode(record["state"], validate=True)
-        return _Line(
-            position=position,
-            originator_id=originator_id,
-            originator_version=version,
-            topic=topic,
-            state=state,
-            hash=str(record["hash"]),
-            leaf=int(record.get("leaf", leaf)),
-            canonical=canonical_bytes(position, originator_id, version, topic, state),
-        )
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise ImportRefused(f"line {number}: not an event line") from None
+    except (KeyError, TypeError, ValueError):
+        raise ImportRefused(f"line {line.number} is not a signed checkpoint") from None
+    return row, cosignatures
 
 
 def import_log(database: Database, path: Path) -> LogSummary:
@@ -378,10 +258,21 @@ def import_log(database: Database, path: Path) -> LogSummary:
         existing = connection.execute(select(func.count()).select_from(events)).scalar_one()
     if existing:
         raise ImportRefused(f"the target database is not empty: it has {existing} events")
-    for _ in _read(path):  # first pass: refuse a bad file before writing anything
-        pass
+    events_read = 0
+    for line in _lines(path):  # first pass: refuse a bad file before writing anything
+        if isinstance(line, ReportLine):
+            _report_rows(line)
+        elif isinstance(line, CheckpointLine):
+            _checkpoint_rows(line)
+            if line.checkpoint.size > events_read:
+                raise ImportRefused(
+                    f"line {line.number}: checkpoint {line.checkpoint.size} is of more events "
+                    f"than the file's {events_read}"
+                )
+        else:
+            events_read += 1
     count, head, last_hash, reports = 0, 0, None, 0
-    signed: list[_Checkpoint] = []
+    signed: list[CheckpointLine] = []
     with database.writing() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"LOCK TABLE {EVENTS_TABLE} IN EXCLUSIVE MODE"))
@@ -389,13 +280,14 @@ def import_log(database: Database, path: Path) -> LogSummary:
         batch_chain: list[dict[str, Any]] = []
         batch_nodes: list[dict[str, Any]] = []
         frontier = Frontier()
-        for line in _read(path):
-            if isinstance(line, _Checkpoint):
+        for line in _lines(path):
+            if isinstance(line, CheckpointLine):
                 signed.append(line)  # written once the whole tree is
                 continue
-            if isinstance(line, _Report):
-                connection.execute(insert(report_archive).values(line.row))
-                connection.execute(insert(report_artefacts), line.artefacts)
+            if isinstance(line, ReportLine):
+                row, artefacts = _report_rows(line)
+                connection.execute(insert(report_archive).values(row))
+                connection.execute(insert(report_artefacts), artefacts)
                 reports += 1
                 continue
             batch_events.append(
@@ -407,7 +299,8 @@ def import_log(database: Database, path: Path) -> LogSummary:
                     "state": line.state,
                 }
             )
-            batch_chain.append({"position": line.position, "hash": line.hash, "leaf": line.leaf})
+            leaf = frontier.size  # the reader checked the line's own leaf and hash
+            batch_chain.append({"position": line.position, "hash": line.hash, "leaf": leaf})
             frontier, completed = frontier.append(line.leaf_hash)
             batch_nodes.extend(node_row(node, value) for node, value in completed)
             count, head, last_hash = count + 1, line.position, line.hash
@@ -421,15 +314,16 @@ def import_log(database: Database, path: Path) -> LogSummary:
             connection.execute(insert(event_chain), batch_chain)
             connection.execute(insert(merkle_nodes), batch_nodes)
         for checkpoint in signed:
-            size, root = checkpoint.row["tree_size"], checkpoint.row["root_hash"]
-            if root_at(connection, size).hex() != root:
+            size = checkpoint.checkpoint.size
+            if root_at(connection, size) != checkpoint.checkpoint.root:
                 raise ImportRefused(
                     f"checkpoint {size} was signed over another tree than the file's first "
                     f"{size} events: the log was rewritten after it was signed"
                 )
-            connection.execute(insert(checkpoints).values(checkpoint.row))
-            if checkpoint.cosignatures:
-                connection.execute(insert(checkpoint_cosignatures), checkpoint.cosignatures)
+            row, cosignatures = _checkpoint_rows(checkpoint)
+            connection.execute(insert(checkpoints).values(row))
+            if cosignatures:
+                connection.execute(insert(checkpoint_cosignatures), cosignatures)
         if count:
             # New positions come after the imported ones (adapters/log_guard.py).
             connection.execute(

@@ -2,10 +2,11 @@
 against signed checkpoints, offline, with no database and without taking the operator's
 word for anything.
 
-To know what it proves, read this module and the three it uses, nothing else:
-domain/log_bytes.py (the bytes an event is hashed as), domain/merkle.py (the RFC 9162
-tree, its proofs and their checks) and domain/checkpoint.py (C2SP signed notes, Ed25519
-through the `cryptography` package). Everything else is the Python standard library.
+To know what it proves, read this module and the four it uses, nothing else:
+domain/export_file.py (reading an export, checking each line), domain/log_bytes.py (the
+bytes an event is hashed as), domain/merkle.py (the RFC 9162 tree, its proofs and their
+checks) and domain/checkpoint.py (C2SP signed notes, Ed25519 through the `cryptography`
+package). Everything else is the Python standard library.
 Inputs are text or bytes handed over by the caller (`commitments verify --offline` reads
 the files): nothing here opens a file, a database or a connection.
 
@@ -37,10 +38,7 @@ every check made, whether it passed and what was found; `problem` is the first f
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
-import hashlib
 import html
 import io
 import json
@@ -49,15 +47,12 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 from xml.etree import ElementTree
 
 from domain.checkpoint import Checkpoint, Note, NoteError, Verifier, verified_by
-from domain.log_bytes import GENESIS, canonical_bytes, chain_hash
-from domain.merkle import EMPTY_ROOT, Frontier, leaf_hash, verify_consistency, verify_inclusion
+from domain.export_file import EventLine, ExportReader, Unreadable, read_event_line
+from domain.merkle import verify_consistency, verify_inclusion
 
-EXPORT_FORMAT = "commitments-event-log"  # the header line's "format"
-EXPORT_VERSIONS = (1, 2)  # version 1 lines have no leaf index, its end line no root
 MAX_XLSX_PART = 32 << 20  # bytes: a larger part of a workbook is refused, not unpacked
 
 
@@ -136,10 +131,6 @@ class Outcome:
             "report": self.report,
             "event": self.event,
         }
-
-
-class Unreadable(ValueError):
-    """An input is not what it should be; the message says which line or field."""
 
 
 def verify(
@@ -339,61 +330,6 @@ def _check_consistency(
 # ---- the export ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EventLine:
-    """An event as the export writes it; `canonical` is what the chain and the tree hash."""
-
-    position: int
-    canonical: bytes
-    hash: str | None  # the chain entry the line claims (checked, never used)
-    leaf: int | None  # the leaf index the line claims (checked, never used)
-
-    @property
-    def leaf_hash(self) -> bytes:
-        return leaf_hash(self.canonical)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "leaf_index": self.leaf,
-            "leaf_hash": self.leaf_hash.hex(),
-        }
-
-
-def read_event_line(text: str | bytes) -> EventLine:
-    """One event line of an export (a JSON object). A history or feed entry will not do:
-    it shows the event decoded, not the bytes that were hashed."""
-    try:
-        record = json.loads(text)
-    except ValueError:
-        raise Unreadable("it is not JSON: give the event's line from an export") from None
-    return _event_line(record, "it")
-
-
-def _event_line(record: Any, where: str) -> EventLine:
-    try:
-        position, version = record["position"], record["originator_version"]
-        if not (_is_int(position) and position > 0 and _is_int(version)):
-            raise ValueError
-        originator = UUID(record["originator_id"])
-        topic = record["topic"]
-        if not isinstance(topic, str):
-            raise ValueError
-        state = base64.b64decode(record["state"], validate=True)
-        claimed_hash, leaf = record.get("hash"), record.get("leaf")
-        if not (claimed_hash is None or isinstance(claimed_hash, str)):
-            raise ValueError
-        if not (leaf is None or _is_int(leaf)):
-            raise ValueError
-        canonical = canonical_bytes(position, originator, version, topic, state)
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, binascii.Error):
-        raise Unreadable(
-            f"{where} is not an event line of an export (position, originator_id, "
-            "originator_version, topic, base64 state)"
-        ) from None
-    return EventLine(position, canonical, claimed_hash, leaf)
-
-
 @dataclass
 class _Log:
     """What an export's events give, recomputed from their bytes."""
@@ -426,131 +362,39 @@ class _Log:
 
 
 def _read_export(lines: Iterable[str | bytes], sizes: set[int], positions: set[int]) -> _Log:
-    """Replay the export line by line: chain, tree, end line. Raises Unreadable at the
-    first line that is wrong. Remembers the root at each of `sizes` and the log as it
-    stood at each of `positions`."""
-    roots = {0: EMPTY_ROOT} if 0 in sizes else {}
+    """Replay the export line by line (domain/export_file.py checks each). Raises
+    Unreadable at the first line that is wrong. Remembers the root at each of `sizes` and
+    the log as it stood at each of `positions`."""
+    reader = ExportReader(lines)
+    roots: dict[int, bytes] = {}
     at_position: dict[int, tuple[int, bytes, str | None]] = {}
     leaves: dict[int, tuple[int, bytes]] = {}
     waiting = sorted(positions)  # positions whose state is not yet taken
-    chain, frontier, head, reports = GENESIS, Frontier(), 0, 0
-    exported_checkpoints = 0
-    trailer: dict[str, Any] | None = None
-    number = 0
-    for number, raw in enumerate(lines, start=1):
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            raise Unreadable(f"line {number} is not JSON") from None
-        if number == 1:
-            _check_header(record)
+    for line in reader:
+        if not isinstance(line, EventLine):
+            # Reports are checked by the reader; the server's own copy of its checkpoints
+            # is not trusted: only those given to the verifier, held outside the server.
             continue
-        if trailer is not None:
-            raise Unreadable(f"line {number} comes after the end line")
-        if not isinstance(record, dict):
-            raise Unreadable(f"line {number} is not a JSON object")
-        if record.get("end") is True:
-            trailer = record
-            continue
-        if "checkpoint" in record:
-            # The server's own copy of its checkpoints: only those given to the verifier,
-            # held outside the server, are trusted.
-            exported_checkpoints += 1
-            continue
-        if "report" in record:
-            _check_report_line(record, number, head)
-            reports += 1
-            continue
-        if reports or exported_checkpoints:
-            raise Unreadable(f"line {number}: an event after the archived reports")
-        event = _event_line(record, f"line {number}")
-        if event.position <= head:
-            raise Unreadable(f"line {number}: position {event.position} is out of order")
-        while waiting and waiting[0] < event.position:
-            at_position[waiting.pop(0)] = (frontier.size, frontier.root(), _head(chain))
-        chain = chain_hash(chain, event.canonical)
-        if event.hash != chain:
-            raise Unreadable(
-                f"line {number}: the event at position {event.position} does not give the "
-                "chain hash the line states: the event or the chain was altered"
-            )
-        if event.leaf is not None and event.leaf != frontier.size:
-            raise Unreadable(
-                f"line {number}: leaf index {event.leaf}, but it is event {frontier.size} "
-                "of the file (counting from 0)"
-            )
-        if event.position in positions:
-            leaves[event.position] = (frontier.size, event.leaf_hash)
-        frontier, _ = frontier.append(event.leaf_hash)
-        head = event.position
-        if frontier.size in sizes:
-            roots[frontier.size] = frontier.root()
-    if number == 0:
-        raise Unreadable("the file is empty")
-    if trailer is None:
-        raise Unreadable("the file has no end line: it is cut short")
+        if reader.size in sizes:
+            roots[reader.size] = reader.root()
+        while waiting and waiting[0] < line.position:
+            at_position[waiting.pop(0)] = (reader.size, reader.root(), reader.chain_head)
+        if line.position in positions:
+            leaves[line.position] = (reader.size, line.leaf_hash)
+    if reader.size in sizes:
+        roots[reader.size] = reader.root()
     for position in waiting:
-        at_position[position] = (frontier.size, frontier.root(), _head(chain))
-    log = _Log(
-        frontier.size, head, _head(chain), frontier.root(), reports, roots, at_position, leaves
+        at_position[position] = (reader.size, reader.root(), reader.chain_head)
+    return _Log(
+        reader.size,
+        reader.head_position,
+        reader.chain_head,
+        reader.root(),
+        reader.reports,
+        roots,
+        at_position,
+        leaves,
     )
-    _check_trailer(trailer, log)
-    return log
-
-
-def _head(chain: str) -> str | None:
-    """The chain head as exports and reports write it: None before the first event."""
-    return None if chain == GENESIS else chain
-
-
-def _check_header(record: Any) -> None:
-    if not isinstance(record, dict) or record.get("format") != EXPORT_FORMAT:
-        raise Unreadable(f"line 1 is not the header of a {EXPORT_FORMAT} file")
-    if record.get("format_version") not in EXPORT_VERSIONS:
-        raise Unreadable(f"line 1: unknown format_version {record.get('format_version')!r}")
-
-
-def _check_report_line(record: dict[str, Any], number: int, head: int) -> None:
-    """An archived report: of a position in the log, each artefact's content with the
-    sha256 it is listed with."""
-    try:
-        report_id = record["report"]["id"]
-        position = int(record["report"]["log_position"])
-        artefacts = [
-            (a["format"], a["sha256"], base64.b64decode(a["content"], validate=True))
-            for a in record["artefacts"]
-        ]
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        raise Unreadable(f"line {number} is not an archived report") from None
-    if position > head:
-        raise Unreadable(
-            f"line {number}: archived report {report_id} is of position {position}, after the "
-            f"export's last event at {head}: the log was truncated"
-        )
-    for fmt, sha256, content in artefacts:
-        if hashlib.sha256(content).hexdigest() != sha256:
-            raise Unreadable(
-                f"line {number}: archived report {report_id} as {fmt} does not have the "
-                "sha256 it is listed with"
-            )
-
-
-def _check_trailer(trailer: dict[str, Any], log: _Log) -> None:
-    """The end line must state what the events give."""
-    expected: dict[str, Any] = {
-        "events": log.events,
-        "head_position": log.head_position,
-        "chain_head": log.chain_head,
-        "reports": log.reports,
-    }
-    if "root_hash" in trailer or "tree_size" in trailer:  # format version 2
-        expected |= {"tree_size": log.events, "root_hash": log.root.hex()}
-    for key, value in expected.items():
-        stated = trailer.get(key, 0 if key == "reports" else None)
-        if stated != value or type(stated) is not type(value):
-            raise Unreadable(
-                f"the end line states {key} {stated!r}, but the lines before it give {value!r}"
-            )
 
 
 def _check_export_against(

@@ -292,27 +292,30 @@ def _edit(index: int, old: str, new: str) -> Callable[[list[str]], None]:
 DAMAGES = {
     "changed-version": (
         _edit(3, '"originator_version":', '"originator_version":1'),
-        "line 4: position 3 does not match",
+        "line 4: the event at position 3 does not give the chain hash",
     ),
-    "deleted-line": (lambda lines: lines.__delitem__(5), "line 6: leaf index 5, expected 4"),
+    "deleted-line": (lambda lines: lines.__delitem__(5), "line 6: leaf index 5, but it is event 4"),
     "repeated-line": (
         lambda lines: lines.insert(5, lines[4]),
         "line 6: position 4 is out of order",
     ),
-    "not-json": (_set(2, "{broken"), "line 3: not JSON"),
-    "not-an-event": (_set(2, '{"position": 2}'), "line 3: not an event line"),
-    "no-end-line": (lambda lines: lines.pop(), "truncated"),
-    "after-the-end": (lambda lines: lines.append(lines[1]), "line .*: data after the end line"),
-    "wrong-count": (_edit(-1, '"events": ', '"events": 1'), "end line does not match"),
+    "not-json": (_set(2, "{broken"), "line 3 is not JSON"),
+    "not-an-event": (_set(2, '{"position": 2}'), "line 3 is not an event line"),
+    "no-end-line": (lambda lines: lines.pop(), "no end line: it is cut short"),
+    "after-the-end": (lambda lines: lines.append(lines[1]), "line .* comes after the end line"),
+    "wrong-count": (_edit(-1, '"events": ', '"events": 1'), "the end line states events"),
     "wrong-root": (
         _edit(-1, '"root_hash": "', '"root_hash": "00'),
-        "end line's tree root does not match",
+        "the end line states root_hash",
     ),
-    "wrong-leaf": (_edit(4, '"leaf":3', '"leaf":7'), "line 5: leaf index 7, expected 3"),
-    "other-format": (_set(0, '{"format": "other"}'), "line 1: not a commitments-event-log file"),
+    "wrong-leaf": (_edit(4, '"leaf":3', '"leaf":7'), "line 5: leaf index 7, but it is event 3"),
+    "other-format": (
+        _set(0, '{"format": "other"}'),
+        "line 1 is not the header of a commitments-event-log file",
+    ),
     "newer-format": (
         _edit(0, '"format_version": 2', '"format_version": 3'),
-        "line 1: format_version 3",
+        "line 1: unknown format_version 3",
     ),
 }
 
