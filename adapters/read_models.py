@@ -42,7 +42,7 @@ def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         after = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, RecursionError):
         raise InvalidValue("cursor is not one this API gave out") from None
     if not isinstance(after, str):
         raise InvalidValue("cursor is not one this API gave out")

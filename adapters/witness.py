@@ -105,7 +105,7 @@ class WitnessState:
                 str(data["root_hash"]),
                 str(data["note"]),
             )
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise WitnessFailed(f"the state file {path} is unreadable: {error}") from None
 
     def save(self, path: Path) -> None:
@@ -235,7 +235,7 @@ def _check_extends(transport: Transport, previous: WitnessState, checkpoint: Che
         raise WitnessRefused(f"no consistency proof from {old} to {new}: {status} {_brief(text)}")
     try:
         proof = [bytes.fromhex(node) for node in json.loads(text)["path"]]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise WitnessRefused(f"the consistency proof from {old} to {new} is malformed") from None
     if not merkle.verify_consistency(
         previous.tree_size,
@@ -252,6 +252,6 @@ def _check_extends(transport: Transport, previous: WitnessState, checkpoint: Che
 def _brief(text: str) -> str:
     try:
         detail = json.loads(text).get("detail")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         detail = None
     return str(detail or text.strip().splitlines()[0] if text.strip() else "")[:200]

@@ -105,7 +105,7 @@ def read_event_line(text: str | bytes) -> EventLine:
     it shows the event decoded, not the bytes that were hashed."""
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep
         raise Unreadable("it is not JSON: give the event's line from an export") from None
     return _event_line(record, "it")
 
@@ -142,7 +142,7 @@ class ExportReader:
         for number, raw in enumerate(self._lines, start=1):
             try:
                 record = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise Unreadable(f"line {number} is not JSON") from None
             if number == 1:
                 _check_header(record)

@@ -466,7 +466,7 @@ def _read_proofs(
                 if not (_is_int(first) and _is_int(second)):
                     raise ValueError
                 consistencies.append(_ConsistencyProof(first, second, path))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, RecursionError):
             outcome.add(
                 f"proof #{number}",
                 False,
@@ -617,7 +617,7 @@ def read_report_head(content: bytes) -> ReportHead:
             footer = json.loads(text)["footer"]
             values = [footer[key] for key in ("log_position", "chain_head")]
             values += [footer.get("tree_size"), footer.get("root_hash")]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise Unreadable("the file is JSON, but not a report with a footer") from None
         return _report_head("json", *values)
     if text.startswith("code,"):

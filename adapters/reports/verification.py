@@ -121,7 +121,7 @@ def _from_json(text: str) -> Recorded:
             footer.get("tree_size"),
             footer.get("root_hash"),
         )
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         raise UnreadableReport("the file is JSON but not a progress report") from None
 
 
@@ -270,12 +270,11 @@ def _changed(old: str, new: str, fmt: str, context: int = 50) -> str:
 
 
 def _json_differences(expected: bytes, found: bytes) -> list[str]:
-    try:
-        old, new = json.loads(expected), json.loads(found)
-    except ValueError:
-        return []
     result: list[str] = []
-    _walk(old, new, "", result)
+    try:
+        _walk(json.loads(expected), json.loads(found), "", result)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: by lines
+        return []
     return result[:MAX_DIFFERENCES]
 
 

@@ -480,6 +480,14 @@ def test_a_report_whose_footer_names_another_chain_head_fails(app: Services) -> 
         app.reports.check(b"# just some markdown\n")
 
 
+def test_json_nested_too_deep_to_parse_is_an_unreadable_report_not_a_crash(
+    app: Services,
+) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(verification.UnreadableReport, match="not a progress report"):
+        app.reports.check(b'{"footer": ' + deep + b"}")
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
