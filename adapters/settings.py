@@ -163,8 +163,12 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 def describe_database(url: str) -> str:
-    """The URL with its password hidden, and a SQLite file's absolute path."""
-    shown = make_url(url).render_as_string(hide_password=True)
+    """The URL with its password hidden (in `user:password@` or as a `password=` query
+    parameter, as libpq also takes it), and a SQLite file's absolute path."""
+    parsed = make_url(url)
+    hidden = {key: "***" for key in parsed.query if "password" in key.lower()}
+    shown = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    shown = shown.replace("=%2A%2A%2A", "=***")  # as the rendered URL escapes it
     path = _sqlite_file(url)
     return shown if path is None else f"{shown} ({path.resolve()})"
 

@@ -822,6 +822,10 @@ def test_a_database_error_names_the_database_with_its_password_hidden(cli: Cli) 
     line = one_line_error(unreachable)
     assert "postgresql+psycopg://nobody:***@127.0.0.1:1/none" in line
     assert "s3cret" not in unreachable.err
+    # libpq also takes the password as a query parameter.
+    in_query = cli("postgresql+psycopg://nobody@127.0.0.1:1/none?password=s3cret", "show", "X")
+    assert "password=***" in one_line_error(in_query)
+    assert "s3cret" not in in_query.err
 
 
 def test_a_database_not_migrated_is_named(cli: Cli, tmp_path: Path) -> None:
