@@ -891,10 +891,11 @@ def test_registration_with_if_match_is_refused(api: Api) -> None:
     assert {"if-match", "idempotency-key"} <= {p["name"] for p in parameters}
     assert "412" in spec["paths"][BASE]["post"]["responses"]
     before = api.head()
-    refused = api.post(BASE, json=NEW, headers={"If-Match": '"1"'})
-    assert "does not exist yet" in problem(refused, 412)
+    for tag in ('"1"', '"0"', "*"):
+        refused = api.post(BASE, json=NEW, headers={"If-Match": tag})
+        assert "a new commitment has no version yet" in problem(refused, 412)
     assert api.head() == before
-    assert api.post(BASE, json=NEW, headers={"If-Match": "*"}).status_code == 201
+    assert api.post(BASE, json=NEW).status_code == 201
 
 
 def test_problems_are_documented_as_problem_json(api: Api) -> None:
