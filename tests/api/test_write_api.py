@@ -814,10 +814,33 @@ def test_rebuild_is_admin_only_and_leaves_lists_unchanged(api: Api) -> None:
     problem(api.post("/api/v1/admin/projections/rebuild", "viewer"), 403)
     accepted = api.post("/api/v1/admin/projections/rebuild")
     assert accepted.status_code == 202
-    assert accepted.json() == {"status": "rebuilding", "position": 0}
-    # Without a follower the app catches up itself (a background task, done by now).
-    assert api.client.get("/readyz").json()["projection"]["lag"] == 0
+    assert accepted.json() == {"status": "rebuilding", "position": 0, "head": api.head()}
+    assert api.services.rebuilder.wait(30)
+    # The rebuild switched at the head: nothing left for a follower to do.
+    ready = api.client.get("/readyz").json()["projection"]
+    assert ready["lag"] == 0 and ready["rebuild"] is None
     assert api.json(BASE, params={"limit": 500}) == before
+    status = api.json("/api/v1/admin/projections/rebuild")
+    assert status == {
+        "status": "idle",
+        "position": None,
+        "head": api.head(),
+        "updated_at": None,
+        "last_error": None,
+    }
+    problem(api.get("/api/v1/admin/projections/rebuild", "viewer"), 403)
+
+
+def test_a_second_rebuild_while_one_runs_is_409(api: Api) -> None:
+    held = api.services.rebuilder._claim()  # as a rebuild under way holds it
+    try:
+        refused = api.post("/api/v1/admin/projections/rebuild")
+        assert "a rebuild is running" in problem(refused, 409)
+        assert refused.json()["type"].endswith("rebuild-running")
+    finally:
+        held.close()
+    assert api.post("/api/v1/admin/projections/rebuild").status_code == 202
+    assert api.services.rebuilder.wait(30)
 
 
 def test_readiness_reports_the_projection_lag(api: Api) -> None:
