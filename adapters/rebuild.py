@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -187,11 +188,16 @@ class Rebuilder:
 
     def start(self) -> None:
         """Run a rebuild in a thread of its own; RebuildRefused (at once) if one is running
-        here or, on PostgreSQL, elsewhere."""
+        here or, on PostgreSQL, elsewhere. The shadow is emptied before it returns, so
+        from then on every process sees the rebuild under way (`rebuild_progress`)."""
         held = self._claim()
         try:
+            rebuild = self._begin()
             self._thread = threading.Thread(
-                target=self._background, args=(held,), name="projection-rebuild", daemon=True
+                target=self._background,
+                args=(held, rebuild),
+                name="projection-rebuild",
+                daemon=True,
             )
             self._thread.start()
         except BaseException:
@@ -213,12 +219,12 @@ class Rebuilder:
         """Rebuild in this thread; returns the live position it switched at.
         RebuildRefused if another rebuild is running; RebuildStopped if stopped."""
         with self._claim():
-            return self._run(progress)
+            return self._run(self._begin(), progress)
 
-    def _background(self, held: ExitStack) -> None:
+    def _background(self, held: ExitStack, rebuild: Rebuild) -> None:
         with held:
             try:
-                self._run(None)
+                self._run(rebuild, None)
                 self.last_error = None
             except RebuildStopped as error:
                 self.last_error = str(error)
@@ -243,10 +249,13 @@ class Rebuilder:
         self._stop.clear()
         return held
 
-    def _run(self, progress: Callable[[int, int], None] | None) -> int:
+    def _begin(self) -> Rebuild:
         rebuild = Rebuild(self.database, self.tracker, name=self.name, batch_size=self.batch_size)
-        started = datetime.now(UTC)
         rebuild.begin()
+        return rebuild
+
+    def _run(self, rebuild: Rebuild, progress: Callable[[int, int], None] | None) -> int:
+        started = time.monotonic()
         while True:
             if self._stop.is_set():
                 raise RebuildStopped("stopped; the live read models are untouched")
@@ -259,7 +268,7 @@ class Rebuilder:
         log.info(
             "read models rebuilt up to position %d in %.1f s",
             position,
-            (datetime.now(UTC) - started).total_seconds(),
+            time.monotonic() - started,
         )
         for callback in self.on_switch:
             try:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.rebuild import Rebuild
 from api import projection_reads
 from domain import clock
 from tests.api.client import BASE, Api, problem, serving
@@ -841,6 +842,19 @@ def test_a_second_rebuild_while_one_runs_is_409(api: Api) -> None:
         held.close()
     assert api.post("/api/v1/admin/projections/rebuild").status_code == 202
     assert api.services.rebuilder.wait(30)
+
+
+def test_readiness_and_the_status_show_a_rebuild_under_way(api: Api) -> None:
+    rebuild = Rebuild(api.services.database, api.services.tracker, batch_size=10)
+    rebuild.begin()
+    rebuild.step()
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["projection"]["lag"] == 0  # old ones serve
+    assert ready["projection"]["rebuild"]["position"] == 10
+    assert ready["projection"]["rebuild"]["of"] == ready["log_position"] == api.head()
+    status = api.json("/api/v1/admin/projections/rebuild")
+    assert status["status"] == "rebuilding" and status["position"] == 10
+    assert status["head"] == api.head() and status["updated_at"]
 
 
 def test_readiness_reports_the_projection_lag(api: Api) -> None:
