@@ -906,6 +906,7 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
         ("post", "/api/v1/schedules"),
         ("delete", "/api/v1/schedules/{name}"),
         ("post", "/api/v1/admin/projections/rebuild"),
+        ("get", "/api/v1/admin/projections/rebuild"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     }
@@ -919,6 +920,7 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
                 headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
                 assert {"if-match", "idempotency-key"} <= headers, path
     assert spec["components"]["schemas"]["LogProgress"]["examples"]
+    assert "409" in paths["/api/v1/admin/projections/rebuild"]["post"]["responses"]
 
 
 def test_registration_with_if_match_is_refused(api: Api) -> None:

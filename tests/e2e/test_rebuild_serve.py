@@ -2,7 +2,7 @@
 
 Before shadow tables, a rebuild emptied the read models and the list showed 0, then 70,
 then 120 items... until the replay was done. The log's size: COMMITMENTS_REBUILD_EVENTS
-(default ~30,000, to keep this under a minute; the issue's run had ~100,000).
+(default ~20,000, to keep this under a minute; the issue's run had ~100,000).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from domain.vocabulary import Health, Pillar
 from tests.conftest import open_services
 from tests.e2e.conftest import Server
 
-EVENTS = int(os.environ.get("COMMITMENTS_REBUILD_EVENTS", "30000"))
+EVENTS = int(os.environ.get("COMMITMENTS_REBUILD_EVENTS", "20000"))
 COMMITMENTS = 600  # more than a page of 500
 STALE = "stale title, as only the old read models have it"
 BASE = "/api/v1/commitments"
