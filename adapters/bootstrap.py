@@ -18,6 +18,7 @@ from adapters.metrics import Metrics, Watched
 from adapters.migrate import require_current_schema
 from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
+from adapters.rebuild import Rebuilder
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import ReportScheduler
 from adapters.settings import Settings, require_database
@@ -42,6 +43,7 @@ class Services:
     checkpoints: Checkpoints
     tokens: TokenStore
     metrics: Metrics
+    rebuilder: Rebuilder
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
         if follower:
@@ -52,6 +54,7 @@ class Services:
     def close(self) -> None:
         self.metrics.watch(None)
         self.scheduler.stop()
+        self.rebuilder.stop()
         self.follower.stop()
         self.tracker.close()
         self.database.close()
@@ -114,6 +117,7 @@ def bootstrap(
         checkpoints,
         TokenStore(database, unit_of_work, authenticate),
         metrics,
+        Rebuilder(database, tracker),
     )
 
 

@@ -6,6 +6,9 @@ every commitment it touched are rewritten in ONE transaction together with the n
 tracked position. The position is advanced by compare-and-set, so two workers racing on
 the same batch cannot both commit it; on PostgreSQL an advisory lock (ProjectionFollower)
 also keeps all but one worker idle.
+
+The same code, given the shadow tables, replays the log for a rebuild
+(adapters/rebuild.py) while the live read models go on following it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,7 +75,10 @@ class _Rows:
 
 
 class ReadModelProjection:
-    """Keeps the read-model tables of adapters/tables.py up to date with the event log."""
+    """Keeps the read-model tables of adapters/tables.py up to date with the event log.
+
+    `tables`: where the rows go, in the order of READ_MODEL_TABLES (the live ones, or
+    SHADOW_TABLES for a rebuild)."""
 
     def __init__(
         self,
@@ -81,11 +87,13 @@ class ReadModelProjection:
         *,
         name: str = PROJECTION_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        tables: Sequence[Table] = READ_MODEL_TABLES,
     ) -> None:
         self.database = database
         self.tracker = tracker
         self.name = name
         self.batch_size = batch_size
+        self.tables = tuple(tables)
         self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
         self._has_position_row = False
         # Why this worker will not project (adapters/log_guard.py), or None.
@@ -145,36 +153,37 @@ class ReadModelProjection:
             return 0
         start = self._position if self._position is not None else self.position()
         with self.database.one_query() as connection:
-            notifications = [
-                Notification(
-                    id=row.id,
-                    originator_id=row.originator_id,
-                    originator_version=row.originator_version,
-                    topic=row.topic,
-                    state=bytes(row.state),
-                )
-                for row in connection.execute(_NEXT, {"after": start, "limit": self.batch_size})
-            ]
+            notifications = next_events(connection, start, self.batch_size)
         if not notifications:
-            self._position = None  # idle: read it again next time (a rebuild may reset it)
+            self._position = None  # idle: read it again next time (a rebuild may move it)
             return 0
-        try:
+        # Read models are derived: a batch a crash undoes (position and rows alike) is
+        # simply applied again, so its commit need not wait for the disk.
+        with self._forgetting_on_failure():
             rows = self._fold(notifications)
-            # Read models are derived: a batch a crash undoes (position and rows alike) is
-            # simply applied again, so its commit need not wait for the disk.
             with self.database.writing(durable=False) as connection:
                 self._write(connection, start, notifications[-1].id, rows)
-        except BaseException:
-            # The folded aggregates are ahead of what was committed: forget them, and read
-            # the position again (another worker or a rebuild may have moved it).
-            self._aggregates.clear()
-            self._position = None
-            raise
         self._position = notifications[-1].id
         return len(notifications)
 
-    def rebuild(self) -> None:
-        """Wipe the read models and reset the position: the next batches replay the log.
+    def apply_within(self, connection: Connection, start: int, head: int) -> int:
+        """In the caller's write transaction: apply the events after `start` up to (at
+        least) `head`, in batches; returns the position reached. For a rebuild's switch."""
+        with self._forgetting_on_failure():
+            while start < head:
+                notifications = next_events(connection, start, self.batch_size)
+                if not notifications:
+                    break
+                self._write(connection, start, notifications[-1].id, self._fold(notifications))
+                start = notifications[-1].id
+        self._position = None  # committed only with the caller's transaction
+        return start
+
+    def reset(self) -> None:
+        """Wipe the read models in place and set the position to 0: the next batches
+        replay the log. Readers see them empty meanwhile, so this is for a database whose
+        read models are empty anyway (`commitments import`) or tests; a live database is
+        rebuilt through the shadow tables (adapters/rebuild.py).
 
         The position row is updated first, so a worker in the middle of a batch fails
         its compare-and-set (or waits for this transaction) instead of writing stale rows.
@@ -186,10 +195,21 @@ class ReadModelProjection:
                 .where(projection_positions.c.name == self.name)
                 .values(position=0, updated_at=datetime.now(UTC))
             )
-            for table in READ_MODEL_TABLES:
+            for table in self.tables:
                 connection.execute(delete(table))
         self._aggregates.clear()
         self._position = None
+
+    @contextmanager
+    def _forgetting_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            # The folded aggregates are ahead of what was committed: forget them, and read
+            # the position again (another worker or a rebuild may have moved it).
+            self._aggregates.clear()
+            self._position = None
+            raise
 
     # ---- folding --------------------------------------------------------------------
 
@@ -248,7 +268,7 @@ class ReadModelProjection:
     def _write(self, connection: Connection, start: int, end: int, rows: _Rows) -> None:
         """Advance the position from `start` to `end` (compare-and-set), then write the
         rows: on PostgreSQL in one pipeline, one round trip for the lot."""
-        statements = _statements(connection.dialect)
+        statements = _statements(connection.dialect, self.tables)
         position = {"projection": self.name, "expected": start, "new": end, "now": clock.now()}
         if statements.advance.run(connection, position) != 1:
             raise ProjectionConflict(f"{self.name} is no longer at position {start}")
@@ -271,6 +291,20 @@ class ReadModelProjection:
 def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:
     value = connection.execute(_POSITION, {"projection": name}).scalar_one_or_none()
     return int(value or 0)
+
+
+def next_events(connection: Connection, after: int, limit: int) -> list[Notification]:
+    """The first `limit` events after position `after`, in log order."""
+    return [
+        Notification(
+            id=row.id,
+            originator_id=row.originator_id,
+            originator_version=row.originator_version,
+            topic=row.topic,
+            state=bytes(row.state),
+        )
+        for row in connection.execute(_NEXT, {"after": after, "limit": limit})
+    ]
 
 
 def log_head(connection: Connection) -> int:
@@ -307,7 +341,7 @@ class _DeleteByKey:
     SQLite one per key (in the process: cheap)."""
 
     def __init__(self, table: Table, dialect: Dialect) -> None:
-        key = table.c.name if table is report_schedules else table.c.commitment_id
+        key = table.c.commitment_id if "commitment_id" in table.c else table.c.name
         self.postgres = dialect.name == "postgresql"
         if self.postgres:
             matches = key == any_(bindparam("keys", type_=ARRAY(key.type)))
@@ -329,25 +363,29 @@ class _Statements:
     """What a batch runs, compiled once per dialect (adapters/database.py:DriverStatement)."""
 
     advance: DriverStatement
-    delete: dict[str, _DeleteByKey]  # by table name
-    insert: dict[str, DriverStatement]  # by table name
+    delete: dict[str, _DeleteByKey]  # by the live table's name
+    insert: dict[str, DriverStatement]  # by the live table's name
 
 
-_by_dialect: dict[str, _Statements] = {}
+_by_dialect: dict[tuple[str, tuple[str, ...]], _Statements] = {}
+_KEYED = (report_schedules, commitment_summaries, milestone_rows, indicator_rows)
 
 
-def _statements(dialect: Dialect) -> _Statements:
-    if dialect.name not in _by_dialect:
-        keyed = (report_schedules, commitment_summaries, milestone_rows, indicator_rows)
-        _by_dialect[dialect.name] = _Statements(
+def _statements(dialect: Dialect, tables: tuple[Table, ...]) -> _Statements:
+    """The statements writing to `tables` (in the order of READ_MODEL_TABLES), keyed by
+    the live tables' names."""
+    key = (dialect.name, tuple(table.name for table in tables))
+    if key not in _by_dialect:
+        actual = dict(zip((live.name for live in READ_MODEL_TABLES), tables, strict=True))
+        _by_dialect[key] = _Statements(
             DriverStatement(_ADVANCE, dialect),
-            {table.name: _DeleteByKey(table, dialect) for table in keyed},
+            {live.name: _DeleteByKey(actual[live.name], dialect) for live in _KEYED},
             {
-                table.name: DriverStatement(insert(table), dialect, [c.name for c in table.c])
-                for table in READ_MODEL_TABLES
+                name: DriverStatement(insert(table), dialect, [c.name for c in table.c])
+                for name, table in actual.items()
             },
         )
-    return _by_dialect[dialect.name]
+    return _by_dialect[key]
 
 
 def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:

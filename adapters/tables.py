@@ -267,6 +267,31 @@ READ_MODEL_TABLES = (
     assessments,
 )
 
+
+def _shadow(table: Table) -> Table:
+    """A read-model table's twin for rebuilds (adapters/rebuild.py): the same columns and
+    primary key, derived here so they cannot drift; without the secondary indexes and
+    unique constraints, which only readers need and which would slow the replay."""
+    return Table(
+        f"shadow_{table.name}",
+        metadata,
+        *(
+            Column(
+                column.name,
+                column.type,
+                primary_key=column.primary_key,
+                nullable=column.nullable,
+                autoincrement=column.autoincrement,
+            )
+            for column in table.columns
+        ),
+    )
+
+
+# In the order of READ_MODEL_TABLES: a rebuild replays the log into these, then replaces
+# the live rows with theirs in one transaction.
+SHADOW_TABLES = tuple(_shadow(table) for table in READ_MODEL_TABLES)
+
 # How far each projection has got: written in the same transaction as its rows.
 projection_positions = Table(
     "projection_positions",

@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         waits = PositionWaits(services.database, limit=settings.max_position_waiters)
         waits.attach(asyncio.get_running_loop())
         services.follower.on_progress.append(waits.advanced)
+        services.rebuilder.on_switch.append(waits.advanced)
         app.state.position_waits = waits
         services.start(follower=settings.projector, scheduler=settings.scheduler)
         try:

@@ -29,6 +29,7 @@ from adapters import backup, ledger
 from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
 from adapters.migrate import SchemaNotCurrent, upgrade
+from adapters.rebuild import RebuildRefused
 from adapters.reports import verification as report_check
 from adapters.reports.archive import ReproductionFailed
 from adapters.scheduler import list_schedules
@@ -297,18 +298,33 @@ def token_revoke(
 def project(
     once: Annotated[bool, typer.Option("--once", help="Catch up, then exit")] = False,
     rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Wipe the read models and replay from the first event")
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Replay the log into new read models beside the ones in use, then switch",
+        ),
     ] = False,
 ) -> None:
     """Run the projection worker: catch up on the event log, then follow it."""
     configure_logging()
     with services() as s:
-        follower = s.follower
+        follower, rebuilder = s.follower, s.rebuilder
+
+        def stop(*_: Any) -> None:
+            follower.stop(timeout=0)
+            rebuilder.stop(timeout=0)
+
         # First of all, so a stop asked for during start-up is honoured.
-        signal.signal(signal.SIGTERM, lambda *_: follower.stop(timeout=0))
+        signal.signal(signal.SIGTERM, stop)
         if rebuild:
-            s.projection.rebuild()
-            typer.echo("read models wiped; replaying the log", err=True)
+            rebuilder.on_switch.append(
+                lambda position: typer.echo(f"read models rebuilt up to {position}", err=True)
+            )
+            try:
+                rebuilder.start()  # in a thread, while the follower keeps the live ones going
+            except RebuildRefused as error:
+                raise UserError(f"rebuild refused: {error}") from None
+            typer.echo("rebuilding the read models; readers keep the old ones until then", err=True)
         if once:
             target = s.projection.head()
             started = time.monotonic()
@@ -316,10 +332,15 @@ def project(
             try:
                 # Whichever worker holds the projection (this one, or one elsewhere on
                 # PostgreSQL) brings it to the head as it was when we started.
-                while s.projection.position() < target and not follower.stopped:
+                while (
+                    s.projection.position() < target or rebuilder.running
+                ) and not follower.stopped:
                     time.sleep(0.1)
             finally:
                 follower.stop()
+                rebuilder.stop()
+            if rebuild and rebuilder.last_error is not None:
+                raise UserError(f"rebuild failed: {rebuilder.last_error}")
             typer.echo(
                 f"projection at position {s.projection.position()} "
                 f"(head {s.projection.head()}), {time.monotonic() - started:.1f} s",
@@ -651,7 +672,8 @@ def import_command(
             summary = backup.import_log(s.database, file)
         except backup.ImportRefused as error:
             raise UserError(f"import refused: {error}") from None
-        s.projection.rebuild()
+        # The database was empty: its read models too, so no reader misses them meanwhile.
+        s.projection.reset()
         s.projection.catch_up()
     typer.echo(
         f"imported {summary.events} events up to position {summary.head_position}, "

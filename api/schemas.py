@@ -3,7 +3,7 @@ bodies are made from the commands of domain/commands.py (adapters/wire.py)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,6 +75,7 @@ PROBLEM_RESPONSES = problems(
     **_AUTH, e404="No such commitment (or version)", e422="Invalid query parameter"
 )
 ADMIN_PROBLEMS = problems(**_AUTH, e403="Not an admin token")
+REBUILD_PROBLEMS = ADMIN_PROBLEMS | problems(e409="A rebuild is running already")
 _WRITE = {
     "e400": "Malformed If-Match or Idempotency-Key header",
     "e403": "The token's role or party may not write to this commitment",
@@ -169,7 +170,20 @@ class StoredEventOut(BaseModel):
 
 class RebuildAccepted(BaseModel):
     status: str = Field(examples=["rebuilding"])
-    position: int
+    position: int = Field(description="Where the replay starts (0)")
+    head: int = Field(description="The log's head now: the replay reaches at least this")
+
+
+class RebuildStatus(BaseModel):
+    status: str = Field(
+        examples=["rebuilding"],
+        description="`rebuilding` while a replay is under way (or was left by a rebuild that "
+        "died: see `updated_at`), else `idle`",
+    )
+    position: int | None = Field(description="How far the replay has got")
+    head: int = Field(description="The log's head")
+    updated_at: datetime | None = Field(description="When the replay last advanced")
+    last_error: str | None = Field(description="Why this server's last rebuild failed, if it did")
 
 
 class LedgerOut(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, require_current_schema
 from adapters.projection import log_head, projection_position
+from adapters.rebuild import rebuild_progress
 from api.dependencies import ServicesDep
 from api.json_body import JsonRoute
 
@@ -41,6 +42,7 @@ def get_readiness(services: ServicesDep) -> Any:
             head = log_head(connection)
             projected = projection_position(connection)
             shrunk = shrinkage(connection)
+            rebuild = rebuild_progress(connection)
     except SchemaNotCurrent as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
     except SQLAlchemyError as error:
@@ -68,5 +70,13 @@ def get_readiness(services: ServicesDep) -> Any:
             "lag": max(0, head - projected),
             "follower": state,
             "last_error": follower.last_error,
+            # A replay into the shadow tables (adapters/rebuild.py): "N of M" events.
+            "rebuild": None
+            if rebuild is None
+            else {
+                "position": rebuild.position,
+                "of": head,
+                "updated_at": rebuild.updated_at.isoformat(),
+            },
         },
     }

@@ -20,6 +20,7 @@ def test_health_and_readiness(api: Api) -> None:
         "lag": 0,
         "follower": "off",
         "last_error": None,
+        "rebuild": None,
     }
 
 

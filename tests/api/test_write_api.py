@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.rebuild import Rebuild
 from api import projection_reads
 from domain import clock
 from tests.api.client import BASE, Api, problem, serving
@@ -814,10 +815,46 @@ def test_rebuild_is_admin_only_and_leaves_lists_unchanged(api: Api) -> None:
     problem(api.post("/api/v1/admin/projections/rebuild", "viewer"), 403)
     accepted = api.post("/api/v1/admin/projections/rebuild")
     assert accepted.status_code == 202
-    assert accepted.json() == {"status": "rebuilding", "position": 0}
-    # Without a follower the app catches up itself (a background task, done by now).
-    assert api.client.get("/readyz").json()["projection"]["lag"] == 0
+    assert accepted.json() == {"status": "rebuilding", "position": 0, "head": api.head()}
+    assert api.services.rebuilder.wait(30)
+    # The rebuild switched at the head: nothing left for a follower to do.
+    ready = api.client.get("/readyz").json()["projection"]
+    assert ready["lag"] == 0 and ready["rebuild"] is None
     assert api.json(BASE, params={"limit": 500}) == before
+    status = api.json("/api/v1/admin/projections/rebuild")
+    assert status == {
+        "status": "idle",
+        "position": None,
+        "head": api.head(),
+        "updated_at": None,
+        "last_error": None,
+    }
+    problem(api.get("/api/v1/admin/projections/rebuild", "viewer"), 403)
+
+
+def test_a_second_rebuild_while_one_runs_is_409(api: Api) -> None:
+    held = api.services.rebuilder._claim()  # as a rebuild under way holds it
+    try:
+        refused = api.post("/api/v1/admin/projections/rebuild")
+        assert "a rebuild is running" in problem(refused, 409)
+        assert refused.json()["type"].endswith("rebuild-running")
+    finally:
+        held.close()
+    assert api.post("/api/v1/admin/projections/rebuild").status_code == 202
+    assert api.services.rebuilder.wait(30)
+
+
+def test_readiness_and_the_status_show_a_rebuild_under_way(api: Api) -> None:
+    rebuild = Rebuild(api.services.database, api.services.tracker, batch_size=10)
+    rebuild.begin()
+    rebuild.step()
+    ready = api.client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["projection"]["lag"] == 0  # old ones serve
+    assert ready["projection"]["rebuild"]["position"] == 10
+    assert ready["projection"]["rebuild"]["of"] == ready["log_position"] == api.head()
+    status = api.json("/api/v1/admin/projections/rebuild")
+    assert status["status"] == "rebuilding" and status["position"] == 10
+    assert status["head"] == api.head() and status["updated_at"]
 
 
 def test_readiness_reports_the_projection_lag(api: Api) -> None:
@@ -869,6 +906,7 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
         ("post", "/api/v1/schedules"),
         ("delete", "/api/v1/schedules/{name}"),
         ("post", "/api/v1/admin/projections/rebuild"),
+        ("get", "/api/v1/admin/projections/rebuild"),
         ("get", "/healthz"),
         ("get", "/readyz"),
     }
@@ -882,6 +920,7 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
                 headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
                 assert {"if-match", "idempotency-key"} <= headers, path
     assert spec["components"]["schemas"]["LogProgress"]["examples"]
+    assert "409" in paths["/api/v1/admin/projections/rebuild"]["post"]["responses"]
 
 
 def test_registration_with_if_match_is_refused(api: Api) -> None:

@@ -599,7 +599,8 @@ def test_project_once_catches_up_and_rebuild_replays(cli: Cli, seeded_url: str) 
     assert "CMAP-GOV-CLI" in codes
 
     rebuilt = cli.ok(seeded_url, "project", "--rebuild", "--once")
-    assert "read models wiped; replaying the log" in rebuilt.err
+    assert "readers keep the old ones until then" in rebuilt.err
+    assert f"read models rebuilt up to {written.position}" in rebuilt.err
     assert f"projection at position {written.position} (head {written.position})" in rebuilt.err
     assert projected_codes(seeded_url) == codes
 

@@ -182,7 +182,7 @@ def round_trip(source: Services, target_url: str, tmp_path: Path) -> Services:
     try:
         imported = import_log(restored.database, path)
         assert imported == exported
-        restored.projection.rebuild()
+        restored.projection.reset()
         restored.projection.catch_up()
     except BaseException:
         restored.close()

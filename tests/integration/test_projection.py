@@ -113,7 +113,7 @@ def more_writes(services: Services, n: int, start: int = 0) -> None:
 def solo_rebuild(services: Services) -> dict[str, list[tuple[Any, ...]]]:
     """The read models replayed from the first event by one fresh worker."""
     projection = ReadModelProjection(services.database, services.tracker, batch_size=1000)
-    projection.rebuild()
+    projection.reset()
     projection.catch_up()
     return dump(services)
 
@@ -208,7 +208,7 @@ def test_the_read_models_hold_what_the_domain_derives(seeded: Services) -> None:
 
 def test_rebuild_gives_exactly_the_rows_of_the_live_projection(seeded: Services) -> None:
     projection = ReadModelProjection(seeded.database, seeded.tracker, batch_size=7)
-    projection.rebuild()
+    projection.reset()
     assert count(seeded, commitment_summaries) == 0 and projection.position() == 0
     projection.catch_up(max_batches=3)  # part of the log, then more writes, then the rest
     assert projection.position() == 21
@@ -219,7 +219,7 @@ def test_rebuild_gives_exactly_the_rows_of_the_live_projection(seeded: Services)
     assert len(live["commitment_summaries"]) == 22
     assert len(live["progress_points"]) == progress_events(seeded)
 
-    projection.rebuild()
+    projection.reset()
     assert count(seeded, commitment_summaries) == 0 and projection.position() == 0
     assert all(rows == [] for rows in dump(seeded).values())
     ReadModelProjection(seeded.database, seeded.tracker, batch_size=1000).catch_up()
@@ -281,7 +281,7 @@ def test_rows_projected_before_pending_closures_existed_list_none(seeded: Servic
 def test_a_crash_between_batches_loses_and_duplicates_nothing(seeded: Services) -> None:
     more_writes(seeded, 20)
     crashing = ReadModelProjection(seeded.database, seeded.tracker, batch_size=10)
-    crashing.rebuild()
+    crashing.reset()
     real_write = crashing._write
     calls = {"n": 0}
 
@@ -312,7 +312,7 @@ def test_rival_workers_without_a_lock_still_apply_each_event_once(
 ) -> None:
     """Compare-and-set of the position: nothing else keeps these workers apart."""
     more_writes(seeded, 15)
-    seeded.projection.rebuild()
+    seeded.projection.reset()
     workers = [open_services(seeded.settings.database_url) for _ in range(3)]
     processes.extend(workers)
     projections = [ReadModelProjection(w.database, w.tracker, batch_size=5) for w in workers]
@@ -340,7 +340,7 @@ def test_rival_workers_without_a_lock_still_apply_each_event_once(
 
 
 def test_a_follower_catches_up_then_follows_by_polling(seeded: Services) -> None:
-    seeded.projection.rebuild()
+    seeded.projection.reset()
     follower = ProjectionFollower(seeded.projection, poll_seconds=0.05)
     follower.start()
     other = open_services(seeded.settings.database_url)  # writes it is not told about
