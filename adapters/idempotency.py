@@ -78,9 +78,17 @@ def row(actor: str, key: str, entry: Record) -> dict[str, Any]:
     }
 
 
-def check_anchored(connection: Connection, actor: str, key: str, entry: Record) -> None:
-    """The record of a write must name the event the log has at its position (else a forged
-    record could replay another commitment, or another version, as this request's answer)."""
+def check_anchored(
+    connection: Connection, actor: str, key: str, entry: Record, target: UUID | None = None
+) -> None:
+    """The record of a write must be of the aggregate the request names (`target`, when it
+    names one) and name the event the log has at its position: else a forged record could
+    replay another commitment, or another version, as this request's answer."""
+    if target is not None and entry.aggregate_id != target:
+        raise DamagedRecord(
+            f"the record of Idempotency-Key {key!r} is of another aggregate than this "
+            "request's: it was changed, so it is not replayed"
+        )
     found = connection.execute(
         select(events.c.originator_id, events.c.originator_version).where(
             events.c.id == entry.position

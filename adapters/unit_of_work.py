@@ -41,7 +41,7 @@ from adapters.tables import events
 from domain.access import Principal
 from domain.commands import Command
 from domain.errors import DomainError, StateConflict
-from domain.tracker import Change, snapshot_due
+from domain.tracker import Change, snapshot_due, write_target
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,8 @@ class UnitOfWork:
             actor, key = write.principal.actor, write.idempotency.key
             found = idempotency.find(connection, actor, key)
             if found is not None and found.request_hash == write.idempotency.request_hash:
-                idempotency.check_anchored(connection, actor, key, found)
+                target = write_target(write.command, write.ref)
+                idempotency.check_anchored(connection, actor, key, found, target)
         if found is None:
             return None
         if found.request_hash != write.idempotency.request_hash:

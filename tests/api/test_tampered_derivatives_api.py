@@ -47,3 +47,29 @@ def test_an_idempotency_record_edited_to_name_another_version_is_not_replayed(ap
     detail = problem(api.post(url, json=body, headers={"Idempotency-Key": "k-forged"}), 409)
     assert "does not match the event log" in detail
     assert api.head() == head  # nor written again
+
+
+def test_an_idempotency_record_pointed_at_another_commitments_event_is_not_replayed(
+    api: Api,
+) -> None:
+    """A consistent forgery (aggregate, version and position of another commitment's real
+    event) is still not this request's answer."""
+    other = api.post(
+        f"{BASE}/CMAP-PROS-PORTS/progress",
+        json={"percent": 20, "as_of": "2026-02-28", "note": "Feb"},
+    )
+    assert other.status_code == 201, other.text
+    other_id, other_version = other.json()["id"], int(other.headers["ETag"].strip('"'))
+    other_position = int(other.headers["X-Log-Position"])
+    url, body = f"{BASE}/{RAIL}/progress", {"percent": 30, "as_of": "2026-02-28", "note": "Feb"}
+    assert api.post(url, json=body, headers={"Idempotency-Key": "k-moved"}).status_code == 201
+    with api.services.database.writing() as connection:
+        connection.execute(
+            update(idempotency_records)
+            .where(idempotency_records.c.key == "k-moved")
+            .values(aggregate_id=other_id, version=other_version, position=other_position)
+        )
+    head = api.head()
+    detail = problem(api.post(url, json=body, headers={"Idempotency-Key": "k-moved"}), 409)
+    assert "of another aggregate than this request's" in detail
+    assert api.head() == head
