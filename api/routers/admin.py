@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/admin", tags=["admin"], route_class=JsonRoute
     summary="Wipe the read models and replay the whole log into them",
     description=(
         "Returns at once; the active projection worker (in this server, or the one holding "
-        "the lock elsewhere) replays from position 0. Watch `/readyz` for the lag."
+        "the lease elsewhere) replays from position 0. Watch `/readyz` for the lag."
     ),
     responses=ADMIN_PROBLEMS,
 )
