@@ -13,6 +13,11 @@ Times are the database's on PostgreSQL (`statement_timestamp()`), so the process
 clocks do not matter; on SQLite (processes sharing a file share a machine) they are the
 process's. Tests inject a clock (`now`) on either.
 
+On PostgreSQL a leader also keeps a connection of its own open, its backend's pid in the
+lease: a leader that dies (SIGKILL, a crash) loses that session at once, and a standby
+takes over without waiting for the expiry. A stopped one keeps its session, and is
+replaced when the lease expires.
+
 Why not PostgreSQL's session-level advisory lock, used before: a stopped process keeps
 its session, and its lock, for as long as it is stopped.
 """
@@ -33,11 +38,15 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Interval,
+    and_,
     bindparam,
+    column,
+    exists,
     func,
     literal,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -101,6 +110,7 @@ class Lease:
         # The database's clock unless a test injects one (SQLite has none of its own).
         self._database_clock = now is None and database.is_postgres
         self.epoch: int | None = None  # the epoch this holder leads with; None: standing by
+        self._session: Any = None  # PostgreSQL: the connection that says this holder lives
         self._renewed_at = 0.0  # by `_local()`, when the lease was last extended
 
     # ---- clocks ------------------------------------------------------------------------
@@ -140,13 +150,13 @@ class Lease:
         if before is not None and not before.expired and before.holder != self.holder:
             self.epoch = None
             return False
+        values = {"lease": self.name, "holder": self.holder, "session": self._open_session()}
         with self.database.writing() as connection:
             statement = _acquire(connection, self._database_clock)
-            epoch = connection.execute(
-                statement, {"lease": self.name, "holder": self.holder} | self._times()
-            ).scalar_one_or_none()
+            epoch = connection.execute(statement, values | self._times()).scalar_one_or_none()
         if epoch is None:  # another standby was quicker
             self.epoch = None
+            self._close_session()
             return False
         self.epoch = int(epoch)
         self._renewed_at = self._local()
@@ -201,6 +211,7 @@ class Lease:
         """Stop leading: let the lease expire now, so a standby takes over at its next
         look rather than after the lease's length. Nothing to do if not held."""
         epoch, self.epoch = self.epoch, None
+        self._close_session()
         if epoch is None:
             return
         with self.database.writing() as connection:
@@ -211,14 +222,32 @@ class Lease:
             )
         log.info("released the lease %s (epoch %s)", self.name, epoch)
 
+    def _open_session(self) -> int | None:
+        """PostgreSQL: open the holder's session (if not open) and return its pid."""
+        if not self.database.is_postgres:
+            return None
+        if self._session is None or self._session.closed:
+            import psycopg  # PostgreSQL only
+
+            self._session = psycopg.connect(self.database.psycopg_conninfo(), autocommit=True)
+        return int(self._session.info.backend_pid)
+
+    def _close_session(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.close()
+
     # ---- reading -----------------------------------------------------------------------
 
     def state(self, connection: Connection) -> LeaseState | None:
-        """The lease as stored (None: never taken)."""
+        """The lease as stored (None: never taken). Expired: by its time, or (PostgreSQL)
+        because its holder's session is gone."""
         if self._database_clock:
             expired: Any = leases.c.expires_at <= func.statement_timestamp(type_=_TIME)
         else:
             expired = leases.c.expires_at <= literal(self._times()["now"], _TIME)
+        if self.database.is_postgres:
+            expired = or_(expired, _session_gone())
         row = connection.execute(
             select(leases, expired.label("expired")).where(leases.c.name == self.name)
         ).one_or_none()
@@ -264,7 +293,14 @@ def _acquire(connection: Connection, database_clock: bool) -> Any:
         epoch=1,
         acquired_at=_now(database_clock),
         expires_at=_expires(database_clock),
+        session=bindparam("session", type_=leases.c.session.type),
     )
+    takeover = [
+        leases.c.expires_at <= statement.excluded.acquired_at,
+        leases.c.holder == statement.excluded.holder,
+    ]
+    if connection.dialect.name == "postgresql":
+        takeover.append(_session_gone())
     return statement.on_conflict_do_update(
         index_elements=[leases.c.name],
         set_={
@@ -272,12 +308,22 @@ def _acquire(connection: Connection, database_clock: bool) -> Any:
             "epoch": leases.c.epoch + 1,
             "acquired_at": statement.excluded.acquired_at,
             "expires_at": statement.excluded.expires_at,
+            "session": statement.excluded.session,
         },
-        where=or_(
-            leases.c.expires_at <= statement.excluded.acquired_at,
-            leases.c.holder == statement.excluded.holder,
-        ),
+        where=or_(*takeover),
     ).returning(leases.c.epoch)
+
+
+_activity = table("pg_stat_activity", column("pid"))
+
+
+def _session_gone() -> Any:
+    """PostgreSQL: the holder's session has ended (a pid reused since only delays a
+    takeover, to the lease's expiry)."""
+    return and_(
+        leases.c.session.is_not(None),
+        ~exists().where(_activity.c.pid == leases.c.session),
+    )
 
 
 _extends: dict[tuple[str, bool], DriverStatement] = {}

@@ -334,4 +334,7 @@ leases = Table(
     Column("epoch", BigInteger, nullable=False),
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # PostgreSQL: the backend pid of a connection the holder keeps open while it leads.
+    # Once that session is gone (the holder died), the lease is taken over at once.
+    Column("session", BigInteger, nullable=True),
 )

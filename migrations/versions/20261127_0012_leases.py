@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("epoch", sa.BigInteger(), nullable=False),
         sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("session", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("name"),
     )
 

@@ -145,6 +145,19 @@ def test_on_postgresql_the_database_clock_decides(services: Services, other: Ser
         first.fence(connection)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_holder_whose_session_ended_is_taken_over_at_once(
+    services: Services, other: Services, clock: Clock
+) -> None:
+    """As when the holder is killed: its connection closes, and its backend ends."""
+    first, second = lease(services, clock, "a"), lease(other, clock, "b")
+    assert first.acquire()
+    assert not second.acquire()  # its session lives (a stopped process's would too)
+    first._close_session()
+    wait_until(second.acquire)  # the clock has not moved: no waiting for the expiry
+    assert second.epoch == 2 and stored(services).holder == "b"
+
+
 # ---- fencing -------------------------------------------------------------------------------
 
 
@@ -245,7 +258,8 @@ def test_a_follower_whose_lease_was_taken_over_stands_by_without_writing(
         # Another process takes the lease over (as if this one had stopped for a whole
         # lease); here in SQL, so the running follower cannot renew it first.
         with other.database.writing() as connection:
-            connection.execute(leases.update().values(holder="b", epoch=leases.c.epoch + 1))
+            taken = {"holder": "b", "epoch": leases.c.epoch + 1, "session": None}
+            connection.execute(leases.update().values(taken))
         progress(services, 2)
         wait_until(lambda: not follower.active.is_set())
         # The new events: not projected by it.
