@@ -41,7 +41,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     column,
-    exists,
     func,
     literal,
     or_,
@@ -322,7 +321,9 @@ def _session_gone() -> Any:
     takeover, to the lease's expiry)."""
     return and_(
         leases.c.session.is_not(None),
-        ~exists().where(_activity.c.pid == leases.c.session),
+        # Not a correlated EXISTS: in ON CONFLICT DO UPDATE, SQLAlchemy does not correlate
+        # it, and the subquery would read `leases` as of the statement's snapshot.
+        leases.c.session.not_in(select(_activity.c.pid)),
     )
 
 

@@ -6,8 +6,10 @@ checkpoint) and steps down. Real processes stopped with SIGSTOP: tests/e2e/test_
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -125,6 +127,25 @@ def test_a_released_lease_is_taken_at_once_and_a_holder_retaking_its_own_gets_a_
     first.release()
     assert not first.held
     assert second.acquire() and second.epoch == 3  # no waiting for the expiry
+
+
+def test_of_holders_racing_for_a_new_lease_one_wins(services: Services, other: Services) -> None:
+    for round_ in range(10):
+        rivals = [
+            Lease(s.database, f"race-{round_}", holder=f"{name}{round_}")
+            for s, name in ((services, "a"), (other, "b"))
+        ]
+        start = threading.Barrier(2)
+
+        def race(rival: Lease, start: threading.Barrier = start) -> bool:
+            start.wait()
+            return rival.acquire()
+
+        with ThreadPoolExecutor(2) as pool:
+            won = list(pool.map(race, rivals))
+        assert sorted(won) == [False, True], round_
+        for rival in rivals:
+            rival.release()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
