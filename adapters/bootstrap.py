@@ -14,13 +14,14 @@ from adapters.checkpoints import Checkpoints, read_signer
 from adapters.database import Database
 from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
+from adapters.leases import Lease, process_holder
 from adapters.metrics import Metrics, Watched
 from adapters.migrate import require_current_schema
 from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
-from adapters.rebuild import Rebuilder
+from adapters.rebuild import Rebuilder, shadow_name
 from adapters.reports.archive import ReportArchive
-from adapters.scheduler import ReportScheduler
+from adapters.scheduler import LEASE_NAME, ReportScheduler
 from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
@@ -81,7 +82,11 @@ def bootstrap(
         raise
     unit_of_work = UnitOfWork(database, tracker)
     projection = ReadModelProjection(database, tracker)
-    follower = ProjectionFollower(projection)
+    holder = process_holder()  # one name for this process in every lease it takes
+    follower = ProjectionFollower(
+        projection,
+        lease=Lease(database, projection.name, seconds=settings.lease_seconds, holder=holder),
+    )
     unit_of_work.after_commit.append(follower.wake)
     unit_of_work.events_committed.append(metrics.written)
     checkpoints = Checkpoints(
@@ -99,6 +104,7 @@ def bootstrap(
         projection,
         checkpoints=checkpoints,
         checkpoint_seconds=settings.checkpoint_seconds,
+        lease=Lease(database, LEASE_NAME, seconds=settings.lease_seconds, holder=holder),
     )
     authenticate = Authenticator(
         database, failures=FailureLimit(settings.auth_failure_limit), metrics=metrics
@@ -117,7 +123,16 @@ def bootstrap(
         checkpoints,
         TokenStore(database, unit_of_work, authenticate),
         metrics,
-        Rebuilder(database, tracker),
+        Rebuilder(
+            database,
+            tracker,
+            lease=Lease(
+                database,
+                shadow_name(projection.name),
+                seconds=settings.lease_seconds,
+                holder=holder,
+            ),
+        ),
     )
 
 

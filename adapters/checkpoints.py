@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from adapters.database import Database
+from adapters.leases import Lease
 from adapters.ledger import STORED_EVENT, read_nodes, row_bytes, verify_log
 from adapters.metrics import Metrics
 from adapters.proofs import consistency_nodes, root_at, tree_size
@@ -154,12 +155,13 @@ class Checkpoints:
 
     # ---- signing -----------------------------------------------------------------------
 
-    def sign(self, *, whole_log: bool = False) -> Signed:
+    def sign(self, *, whole_log: bool = False, fence: Lease | None = None) -> Signed:
         """Sign the log's current tree head (or return the checkpoint of that size).
 
         The events since the last checkpoint are always hashed again; `whole_log` (on
         demand: the CLI and the API) first verifies the whole chain and tree as well, so
-        an edit of an older event's bytes is refused too, at the cost of reading the log."""
+        an edit of an older event's bytes is refused too, at the cost of reading the log.
+        `fence`: the lease of the scheduler that signs, checked in the write transaction."""
         if self.signer is None:
             raise NoSigningKey(
                 "no signing key: set COMMITMENTS_SIGNING_KEY_FILE "
@@ -192,6 +194,8 @@ class Checkpoints:
         body = Checkpoint(self.origin, size, root).body()
         note = Note(body, (self.signer.sign(body),))
         with self.database.writing() as connection:
+            if fence is not None:
+                fence.fence(connection)
             inserted = connection.execute(
                 _insert_or_nothing(connection, checkpoints).values(
                     tree_size=size, root_hash=root.hex(), note=note.text(), signed_at=self.now()

@@ -1,5 +1,5 @@
-"""The database of one process: its engine, transactions that write, snapshots that read,
-and PostgreSQL advisory locks. Every adapter reaches the database through this.
+"""The database of one process: its engine, transactions that write, snapshots that read.
+Every adapter reaches the database through this.
 
 SQLite: one file in WAL mode. Transactions that write start with BEGIN IMMEDIATE, so a
 write never fails half-way on a snapshot another process moved; inside the process they
@@ -9,7 +9,6 @@ Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from collections.abc import Iterator
@@ -207,30 +206,3 @@ def _configure_sqlite(engine: Engine) -> None:
         # On the driver: SQLAlchemy's own execution costs more than the statement.
         driver: Any = connection.connection.driver_connection
         driver.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
-
-
-def lock_key(name: str) -> int:
-    """A stable signed 64-bit key for pg_advisory_lock (the formula is shared with older
-    releases: keep it, or a mixed deployment runs two leaders)."""
-    digest = hashlib.sha256(f"commitments:projection:{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-@contextmanager
-def advisory_lock(database: Database, name: str, *, listen: str | None = None) -> Iterator[Any]:
-    """Try PostgreSQL's session-level advisory lock `name` on a connection of its own.
-
-    Yields that connection (LISTENing on `listen` if given) while the lock is held, or None
-    when another session holds it. The lock ends with the block, or with the session when
-    the process dies, so a standby takes over.
-    """
-    import psycopg  # PostgreSQL only
-
-    with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as connection:
-        row = connection.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(name),)).fetchone()
-        if not row or not row[0]:
-            yield None
-            return
-        if listen is not None:
-            connection.execute(f"LISTEN {listen}")
-        yield connection

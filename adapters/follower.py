@@ -1,8 +1,13 @@
 """Running the projection continuously: catch up, then follow the log.
 
-On SQLite the follower polls. On PostgreSQL it holds a session-level advisory lock, so
-one worker per projection is active across all processes (another waits and takes over
-when the holder's connection dies), and it LISTENs on the channel the event store
+One follower per projection leads, across all processes: the one holding the
+projection's lease (adapters/leases.py). It renews the lease from its loop, and every
+batch it writes checks the lease in its own transaction; the others stand by, look at
+the lease a few times a lease's length, and take it over once it has expired (the leader
+died, hung, or was stopped). A leader that finds its lease taken over goes back to
+standing by, having written nothing.
+
+On SQLite the leader polls. On PostgreSQL it also LISTENs on the channel the event store
 NOTIFYs on each save, as a wake-up hint only: events are always read by position.
 """
 
@@ -14,8 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from adapters.database import advisory_lock
 from adapters.event_store import EVENTS_CHANNEL
+from adapters.leases import Lease, LeaseLost
 from adapters.projection import ProjectionConflict, ReadModelProjection
 
 log = logging.getLogger(__name__)
@@ -24,20 +29,26 @@ POLL_SECONDS = 0.5
 # After a batch that did not empty the log's tail at full size, writes are arriving: let
 # a few more gather, rather than commit (and take the writers' turn) once per event.
 SETTLE_SECONDS = 0.05
-LOCK_RETRY_SECONDS = 1.0
 ERROR_BACKOFF_MAX = 10.0
 
 
 class ProjectionFollower:
     """Keeps one projection caught up until stopped; safe to run in several processes."""
 
-    def __init__(self, projection: ReadModelProjection, *, poll_seconds: float = POLL_SECONDS):
+    def __init__(
+        self,
+        projection: ReadModelProjection,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+        lease: Lease | None = None,
+    ):
         self.projection = projection
         self.poll_seconds = poll_seconds
+        self.lease = lease or Lease(projection.database, projection.name)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.active = threading.Event()  # set while this follower holds the projection
+        self.active = threading.Event()  # set while this follower holds the lease
         self.last_error: str | None = None  # why the last attempt failed, until one succeeds
         # Called (in the follower's thread) with the position after each batch applied.
         self.on_progress: list[Callable[[int], None]] = []
@@ -73,26 +84,32 @@ class ProjectionFollower:
         backoff = 0.5
         while not self.stopped:
             try:
-                with self._exclusive() as listener:
-                    if listener is False:
-                        continue  # not our turn yet; _exclusive waited a while
+                if not self.lease.acquire():
+                    self._stop.wait(self.lease.look_every)  # another worker leads
+                    continue
+                try:
                     self.active.set()
-                    self._follow(listener)
+                    with self._listening() as listener:
+                        self._follow(listener)
+                finally:
+                    self.active.clear()
+                    self.lease.release()  # (nothing to do if it was lost)
                 backoff = 0.5
             except Exception as error:  # a lost connection, a database restart: log, retry
                 self.last_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
                 log.exception("projection follower failed; retrying in %.1f s", backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_MAX)
-            finally:
-                self.active.clear()
 
     def _follow(self, listener: Any) -> None:
+        """Lead until stopped or the lease is lost (then return, to stand by)."""
         while not self.stopped:
             try:
-                applied = self.projection.run_batch()
+                applied = self.projection.run_batch(fence=self.lease)
             except ProjectionConflict:
                 continue
+            except LeaseLost:
+                return
             self.last_error = self.projection.refused  # None unless the log has shrunk
             if applied:
                 self._progressed()
@@ -100,6 +117,10 @@ class ProjectionFollower:
                 self._wait(listener)
             elif applied < self.projection.batch_size:
                 self._stop.wait(SETTLE_SECONDS)
+            # Renewed by each batch's fence; when idle, here (a loop that stops
+            # going round stops renewing, and loses the lease).
+            if not self.lease.renew_if_due():
+                return
 
     def _progressed(self) -> None:
         position = self.projection.last_position
@@ -112,26 +133,25 @@ class ProjectionFollower:
                 log.exception("projection progress listener failed")
 
     def _wait(self, listener: Any) -> None:
+        # Not past the next renewal of the lease.
+        timeout = max(0.01, min(self.poll_seconds, self.lease.due_in()))
         if listener is None:
-            self._wake.wait(self.poll_seconds)
+            self._wake.wait(timeout)
         else:
             # Returns on the first NOTIFY, or after the timeout (then we look anyway).
-            for _ in listener.notifies(timeout=self.poll_seconds, stop_after=1):
+            for _ in listener.notifies(timeout=timeout, stop_after=1):
                 pass
         self._wake.clear()
 
     @contextmanager
-    def _exclusive(self) -> Iterator[Any]:
-        """Yield a LISTENing connection holding the advisory lock (PostgreSQL), None
-        (SQLite: no lock, compare-and-set alone keeps each event once), or False when
-        another worker holds the lock."""
+    def _listening(self) -> Iterator[Any]:
+        """A connection LISTENing for new events (PostgreSQL), or None (SQLite: poll)."""
         database = self.projection.database
         if not database.is_postgres:
             yield None
             return
-        with advisory_lock(database, self.projection.name, listen=EVENTS_CHANNEL) as connection:
-            if connection is None:
-                self._stop.wait(LOCK_RETRY_SECONDS)
-                yield False
-            else:
-                yield connection
+        import psycopg  # PostgreSQL only
+
+        with psycopg.connect(database.psycopg_conninfo(), autocommit=True) as connection:
+            connection.execute(f"LISTEN {EVENTS_CHANNEL}")
+            yield connection

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.database import Database
+from adapters.leases import lease_states
 from adapters.projection import log_head, projection_position
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ REPORT_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 @dataclass(frozen=True)
 class Watched:
     """What the scrape-time collector reads: the database, and this process's workers
-    (`active()`: holds the projection's or the scheduler's lock here)."""
+    (`active()`: holds the projection's or the scheduler's lease here)."""
 
     database: Database
     follower_active: Callable[[], bool]
@@ -108,7 +109,8 @@ class Metrics:
 
 
 class _ScrapeTime(Collector):
-    """Gauges read when scraped: the log head, the projection's position and lag."""
+    """Gauges read when scraped: the log head, the projection's position and lag, the
+    leases' epochs."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -124,6 +126,7 @@ class _ScrapeTime(Collector):
             with watched.database.reading() as connection:
                 head = log_head(connection)
                 position = projection_position(connection)
+                leases = lease_states(connection)
         except SQLAlchemyError as error:
             log.warning("metrics: the database could not be read: %s", error)
             yield _gauge("commitments_database_up", "1 when the database answered the scrape", 0)
@@ -140,14 +143,22 @@ class _ScrapeTime(Collector):
         )
         yield _gauge(
             "commitments_projection_follower_active",
-            "1 when this process's projection follower holds the projection",
+            "1 when this process's projection follower holds the projection's lease",
             int(watched.follower_active()),
         )
         yield _gauge(
             "commitments_scheduler_active",
-            "1 when this process's report scheduler is the active one",
+            "1 when this process's report scheduler holds the scheduler's lease",
             int(watched.scheduler_active()),
         )
+        epochs = GaugeMetricFamily(
+            "commitments_lease_epoch",
+            "Epoch of each lease: it grows by one each time a process takes the lease",
+            labels=["lease"],
+        )
+        for name, (_, epoch) in sorted(leases.items()):
+            epochs.add_metric([name], epoch)
+        yield epochs
 
 
 def _gauge(name: str, documentation: str, value: Any) -> GaugeMetricFamily:

@@ -4,8 +4,9 @@ A batch of events is folded onto in-memory Commitment aggregates (the domain's o
 `apply` code, so the read models cannot disagree with the event store), and the rows of
 every commitment it touched are rewritten in ONE transaction together with the new
 tracked position. The position is advanced by compare-and-set, so two workers racing on
-the same batch cannot both commit it; on PostgreSQL an advisory lock (ProjectionFollower)
-also keeps all but one worker idle.
+the same batch cannot both commit it; a lease (adapters/leases.py, held by the
+ProjectionFollower) also keeps all but one worker idle, and fences the batches of the
+one that leads: a batch whose transaction finds the lease taken over writes nothing.
 
 The same code, given the shadow tables, replays the log for a rebuild
 (adapters/rebuild.py) while the live read models go on following it.
@@ -31,6 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 
 from adapters.database import Database, DriverStatement
+from adapters.leases import Lease, LeaseLost
 from adapters.ledger import STORED_EVENT
 from adapters.log_guard import shrinkage
 from adapters.tables import (
@@ -55,6 +57,8 @@ PROJECTION_NAME = "read_models"
 DEFAULT_BATCH_SIZE = 5_000
 # Commitments kept folded in memory between batches (each is small).
 AGGREGATE_CACHE_SIZE = 20_000
+# How often a batch being folded looks whether its lease is due for renewal.
+RENEW_EVERY_EVENTS = 200
 
 
 class ProjectionConflict(Exception):
@@ -138,10 +142,13 @@ class ReadModelProjection:
             batches += 1
         return applied
 
-    def run_batch(self) -> int:
+    def run_batch(self, fence: Lease | None = None) -> int:
         """Apply the next batch of events after the tracked position, atomically.
         Nothing, while the log has shrunk: what the read models hold of deleted events
-        would stay, and the events after them would be applied on top."""
+        would stay, and the events after them would be applied on top.
+
+        `fence`: the lease the caller leads by; the batch's transaction checks it holds
+        it still (else LeaseLost, and nothing is written)."""
         self._ensure_position_row()
         with self.database.reading() as connection:
             refused = shrinkage(connection)
@@ -160,8 +167,10 @@ class ReadModelProjection:
         # Read models are derived: a batch a crash undoes (position and rows alike) is
         # simply applied again, so its commit need not wait for the disk.
         with self._forgetting_on_failure():
-            rows = self._fold(notifications)
+            rows = self._fold(notifications, fence)
             with self.database.writing(durable=False) as connection:
+                if fence is not None:
+                    fence.fence(connection)
                 self._write(connection, start, notifications[-1].id, rows)
         self._position = notifications[-1].id
         return len(notifications)
@@ -213,10 +222,14 @@ class ReadModelProjection:
 
     # ---- folding --------------------------------------------------------------------
 
-    def _fold(self, notifications: Sequence[Notification]) -> _Rows:
+    def _fold(self, notifications: Sequence[Notification], fence: Lease | None = None) -> _Rows:
         rows = _Rows()
         touched: dict[UUID, tuple[Commitment, int]] = {}
-        for notification in notifications:
+        for index, notification in enumerate(notifications):
+            # A batch that loads many aggregates (a cold start) may take longer than the
+            # lease: keep it while folding, or a standby takes over and the batch is lost.
+            if fence is not None and index % RENEW_EVERY_EVENTS == 0 and not fence.renew_if_due():
+                raise LeaseLost(f"the lease {fence.name} was lost while folding a batch")
             event: Any = self.tracker.mapper.to_domain_event(notification)
             if isinstance(event, ApiToken.Event):
                 continue  # tokens have no read model: api_tokens is written with their events

@@ -11,9 +11,12 @@ the new ones, whole, never a part.
 The replay's position is a row of projection_positions of its own (`<name>:rebuild`),
 so every process sees how far it has got (`/readyz`). A rebuild that dies leaves the
 live read models untouched and the shadow half-filled; the next one starts from scratch.
-One rebuild at a time: in a process a lock says so; across processes on PostgreSQL an
-advisory lock. Across SQLite processes, a second rebuild resets the shadow and the first
-one's next batch then fails its compare-and-set: the first stops, the second carries on.
+One rebuild at a time: in a process a lock says so; across processes a lease of its own
+(adapters/leases.py, `<name>:rebuild`), renewed between batches and checked by the
+switch's transaction, so a rebuild that hangs or is stopped lets another start once its
+lease has expired, and cannot switch when it wakes. Should two rebuilds still meet (the
+Rebuild class used directly), the later one resets the shadow and the first one's next
+batch fails its compare-and-set: the first stops, the second carries on.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from adapters.database import Database, advisory_lock
+from adapters.database import Database
+from adapters.leases import Lease, LeaseLost
 from adapters.log_guard import shrinkage
 from adapters.projection import (
     DEFAULT_BATCH_SIZE,
@@ -109,10 +113,13 @@ class Rebuild:
             raise RebuildRefused(self.shadow.refused)
         return applied
 
-    def switch(self) -> int:
+    def switch(self, fence: Lease | None = None) -> int:
         """In one transaction: catch the shadow up with the log, put its rows in place of
-        the live ones, set the live position, empty the shadow. Returns the position."""
+        the live ones, set the live position, empty the shadow. Returns the position.
+        With `fence`, only while that lease is held (else LeaseLost, nothing written)."""
         with self.database.writing() as connection:
+            if fence is not None:
+                fence.fence(connection)
             # Waits for a live batch in flight; live batches after it wait for this
             # transaction, then fail their compare-and-set and read the new position.
             live = connection.execute(
@@ -169,11 +176,13 @@ class Rebuilder:
         *,
         name: str = PROJECTION_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        lease: Lease | None = None,
     ) -> None:
         self.database = database
         self.tracker = tracker
         self.name = name
         self.batch_size = batch_size
+        self.lease = lease or Lease(database, shadow_name(name))
         self._running = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -234,18 +243,17 @@ class Rebuilder:
                 log.exception("projection rebuild failed; the live read models are untouched")
 
     def _claim(self) -> ExitStack:
-        """Hold this process's lock and, on PostgreSQL, the advisory lock across processes,
-        until the returned stack is closed; RebuildRefused if either is taken."""
+        """Hold this process's lock and the rebuild's lease across processes, until the
+        returned stack is closed; RebuildRefused if either is taken."""
         held = ExitStack()
         if not self._running.acquire(blocking=False):
             raise RebuildRefused("a rebuild is running already")
         held.callback(self._running.release)
-        if self.database.is_postgres:
-            with held.pop_all() as undo:  # released again if the lock is refused
-                lock = undo.enter_context(advisory_lock(self.database, shadow_name(self.name)))
-                if lock is None:
-                    raise RebuildRefused("a rebuild is running in another process")
-                held = undo.pop_all()
+        with held.pop_all() as undo:  # released again if the lease is refused
+            if not self.lease.acquire():
+                raise RebuildRefused("a rebuild is running in another process")
+            undo.callback(self.lease.release)
+            held = undo.pop_all()
         self._stop.clear()
         return held
 
@@ -259,13 +267,18 @@ class Rebuilder:
         while True:
             if self._stop.is_set():
                 raise RebuildStopped("stopped; the live read models are untouched")
+            if not self.lease.renew_if_due():
+                raise RebuildStopped("the rebuild's lease was taken over; live untouched")
             applied = rebuild.step()
             if progress is not None and rebuild.shadow.last_position is not None:
                 progress(rebuild.shadow.last_position, rebuild.shadow.head())
             if applied < rebuild.shadow.batch_size:
                 break
         switching = time.monotonic()
-        position = rebuild.switch()
+        try:
+            position = rebuild.switch(fence=self.lease)
+        except LeaseLost:
+            raise RebuildStopped("the rebuild's lease was taken over; live untouched") from None
         done = time.monotonic()
         # The switch is one write transaction: on SQLite, writers wait for it.
         log.info(

@@ -18,6 +18,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./var/commitments.sqlite"
 DEFAULT_LOG_ORIGIN = "tracker.example/canada-mexico-action-plan-2025-2028"
 DEFAULT_CHECKPOINT_SECONDS = 300.0
 DEFAULT_MAX_POSITION_WAITERS = 64
+# The leases of the projection follower and the report scheduler (adapters/leases.py): a
+# stopped leader is replaced this long after its last renewal.
+DEFAULT_LEASE_SECONDS = 5.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -46,6 +49,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     # Readers waiting at once for `?min_position=`; more are answered 503 at once.
     max_position_waiters: int = DEFAULT_MAX_POSITION_WAITERS
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +70,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         auth_failure_limit=_limit(env, "COMMITMENTS_AUTH_FAILURE_LIMIT"),
         secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
         max_position_waiters=_count(env, "COMMITMENTS_MAX_POSITION_WAITERS"),
+        lease_seconds=_lease_seconds(env, "COMMITMENTS_LEASE_SECONDS"),
     )
 
 
@@ -104,6 +109,19 @@ def _seconds(env: Mapping[str, str], name: str) -> float:
         value = -1.0
     if not 0 <= value <= 86_400 or value != value:
         raise ConfigurationError(f"{name} must be seconds from 0 (never) to 86400; got {raw!r}")
+    return value
+
+
+def _lease_seconds(env: Mapping[str, str], name: str) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 1 <= value <= 600 or value != value:
+        raise ConfigurationError(f"{name} must be seconds from 1 to 600; got {raw!r}")
     return value
 
 

@@ -347,3 +347,19 @@ report_artefacts = Table(
     Column("sha256", String(64), nullable=False),
     Column("content", LargeBinary, nullable=False),
 )
+
+# Who leads each singleton background job (adapters/leases.py): the projection follower
+# and the report scheduler. `epoch` fences: it grows at each takeover, and a leader's
+# writes check it in their own transaction.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    # PostgreSQL: the backend pid of a connection the holder keeps open while it leads.
+    # Once that session is gone (the holder died), the lease is taken over at once.
+    Column("session", BigInteger, nullable=True),
+)

@@ -18,6 +18,7 @@ from adapters import idempotency
 from adapters.checkpoints import CheckpointRefused, Checkpoints, Covering
 from adapters.database import Database
 from adapters.idempotency import IdempotencyKey, KeyReused
+from adapters.leases import Lease
 from adapters.ledger import Verification
 from adapters.metrics import Metrics
 from adapters.projection import log_head
@@ -148,6 +149,7 @@ class ReportArchive:
         schedule: str | None = None,
         scheduled_for: datetime | None = None,
         request: IdempotencyKey | None = None,
+        fence: Lease | None = None,
     ) -> dict[str, Any] | None:
         """`_archive`, counted and timed in the metrics (runs by trigger and outcome)."""
         trigger = "schedule" if schedule is not None else "request"
@@ -161,6 +163,7 @@ class ReportArchive:
                 schedule=schedule,
                 scheduled_for=scheduled_for,
                 request=request,
+                fence=fence,
             )
             outcome = "duplicate" if stored is None else "archived"
             return stored
@@ -178,10 +181,12 @@ class ReportArchive:
         schedule: str | None = None,
         scheduled_for: datetime | None = None,
         request: IdempotencyKey | None = None,
+        fence: Lease | None = None,
     ) -> dict[str, Any] | None:
         """Generate and store a report; None when this schedule tick is archived already,
         or an earlier request with this Idempotency-Key did it (see `answered`). The
-        key's record is stored with the report."""
+        key's record is stored with the report. `fence`: the lease of the scheduler that
+        archives it, checked in the same transaction (LeaseLost: nothing stored)."""
         artefacts = self.generate(inputs, formats)
         report_id = uuid.uuid4().hex
         row = {
@@ -200,6 +205,8 @@ class ReportArchive:
         }
         try:
             with self.database.writing() as connection:
+                if fence is not None:
+                    fence.fence(connection)
                 if request is not None:
                     answer = idempotency.Record(
                         request.request_hash, uuid.UUID(report_id), 0, inputs.at_position, REPORT
@@ -227,15 +234,15 @@ class ReportArchive:
             if schedule is not None or request is not None:
                 return None  # another scheduler archived this tick first, or this key
             raise
-        self._sign_checkpoint()
+        self._sign_checkpoint(fence)
         return describe_row(row, {a.format: a.sha256 for a in artefacts})
 
-    def _sign_checkpoint(self) -> None:
+    def _sign_checkpoint(self, fence: Lease | None) -> None:
         """A checkpoint that covers the report just archived, so it verifies at once."""
         if self.checkpoints is None or self.checkpoints.signer is None:
             return
         try:
-            self.checkpoints.sign()
+            self.checkpoints.sign(fence=fence)
         except CheckpointRefused as error:  # the log is damaged: verify says so, loudly
             log.error("no checkpoint signed after archiving a report: %s", error)
             self.checkpoints.failed_in_background()

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.leases import lease_states
 from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, require_current_schema
 from adapters.projection import log_head, projection_position
@@ -27,7 +28,8 @@ def get_liveness() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: database and schema; the projection's position and lag in events",
+    summary="Readiness: database and schema; the projection's position and lag in events; "
+    "the leases of the projection and the scheduler",
     responses={
         503: {
             "description": "Not ready; `detail` says why",
@@ -43,6 +45,7 @@ def get_readiness(services: ServicesDep) -> Any:
             projected = projection_position(connection)
             shrunk = shrinkage(connection)
             rebuild = rebuild_progress(connection)
+            leases = lease_states(connection)
     except SchemaNotCurrent as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
     except SQLAlchemyError as error:
@@ -62,6 +65,9 @@ def get_readiness(services: ServicesDep) -> Any:
         state = "failing"
     else:
         state = "running" if follower.active.is_set() else "waiting"
+    # Who leads, without naming hosts to an unauthenticated prober: the epoch (it grows
+    # at each takeover) and whether this process is the leader.
+    mine = {services.follower.lease.holder, services.scheduler.lease.holder}
     return {
         "status": "ready",
         "log_position": head,
@@ -78,5 +84,9 @@ def get_readiness(services: ServicesDep) -> Any:
                 "of": head,
                 "updated_at": rebuild.updated_at.isoformat(),
             },
+        },
+        "leases": {
+            name: {"epoch": epoch, "held_here": holder in mine}
+            for name, (holder, epoch) in sorted(leases.items())
         },
     }

@@ -1,15 +1,18 @@
 """What differs over HTTP on PostgreSQL: concurrent writers (in one process and in two)
-all landing, Idempotency-Key races between processes, and min_position answered by a
-follower that LISTENs. The contract itself is tested on SQLite (the other modules)."""
+all landing, Idempotency-Key races between processes, min_position answered by a
+follower that LISTENs, and which of several processes leads the projection. The
+contract itself is tested on SQLite (the other modules)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from tests.api.client import BASE, Api, serving
+from tests.api.test_operations import samples, value
 from tests.api.test_write_api import NEW, in_threads
 
 pytestmark = pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
@@ -125,3 +128,33 @@ def test_min_position_is_reached_by_a_listening_follower(api: Api) -> None:
             assert int(listed.headers["X-Log-Position"]) >= position
         ready = follower.client.get("/readyz").json()["projection"]
         assert ready["follower"] in ("running", "waiting") and ready["last_error"] is None
+
+
+def test_readyz_and_metrics_say_which_process_leads_and_the_leases_epoch(api: Api) -> None:
+    with serving(api.url, projector=True) as first, serving(api.url, projector=True) as second:
+        apps = (first, second)
+
+        def leases(app: Api) -> dict[str, Any]:
+            return dict(app.client.get("/readyz").json()["leases"])
+
+        wait_for(lambda: "read_models" in leases(first))
+        [leader] = [a for a in apps if leases(a)["read_models"]["held_here"]]
+        standby = second if leader is first else first
+        epoch = leases(standby)["read_models"]["epoch"]
+        assert leases(standby)["read_models"] == {"epoch": epoch, "held_here": False}
+        assert "report_scheduler" not in leases(leader)  # no scheduler runs here
+        found = samples(leader)
+        assert value(found, "commitments_lease_epoch", lease="read_models") == epoch
+        assert value(found, "commitments_projection_follower_active") == 1
+        assert value(samples(standby), "commitments_projection_follower_active") == 0
+        # The leader stops (and releases its lease): the standby takes it, a new epoch.
+        leader.app.state.services.follower.stop()
+        wait_for(lambda: leases(standby)["read_models"]["held_here"])
+        assert leases(standby)["read_models"]["epoch"] == epoch + 1
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)

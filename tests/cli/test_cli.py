@@ -690,7 +690,7 @@ def eventually(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 @pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
 def test_project_follows_the_log_until_sigterm(seeded_url: str) -> None:
-    """SQLite: the worker polls. PostgreSQL: it holds the advisory lock and LISTENs."""
+    """SQLite: the worker polls. PostgreSQL: it holds the lease and LISTENs."""
     services = open_services(seeded_url)
     worker = subprocess.Popen(
         [SCRIPT, "project"], env=environment(seeded_url), stderr=subprocess.PIPE, text=True

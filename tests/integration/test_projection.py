@@ -405,7 +405,7 @@ def test_on_postgresql_one_follower_is_active_another_takes_over_and_listen_wake
         first = next(f for f in followers if f.active.is_set())
         second = next(f for f in followers if f is not first)
         wait_until(lambda: first.projection.lag() == 0)
-        assert not second.active.is_set()  # the advisory lock keeps it waiting
+        assert not second.active.is_set()  # the lease keeps it waiting
 
         # A write of a third process: the active follower hears of it by NOTIFY.
         before = count(seeded, progress_points)
@@ -413,7 +413,7 @@ def test_on_postgresql_one_follower_is_active_another_takes_over_and_listen_wake
         wait_until(lambda: count(seeded, progress_points) == before + 3)
         assert first.active.is_set() and not second.active.is_set()
 
-        stop(first, workers[0])  # the active worker ends; its session's lock goes with it
+        stop(first, workers[0])  # the active worker ends and releases its lease
         wait_until(second.active.is_set)
         more_writes(seeded, 10, start=200)
         wait_until(lambda: second.projection.lag() == 0)

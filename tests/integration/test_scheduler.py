@@ -84,8 +84,8 @@ def scheduler_at(services: Services, now: datetime) -> ReportScheduler:
 
 
 def started(scheduler: ReportScheduler) -> bool:
-    """The scheduler has made its start-up catch-up and set up its jobs."""
-    return scheduler.active.is_set() and bool(scheduler._jobs)
+    """The scheduler leads and has made its start-up catch-up."""
+    return scheduler.active.is_set() and scheduler.caught_up.is_set()
 
 
 # ---- run_due: what is due at a given time ---------------------------------------------------
@@ -229,9 +229,9 @@ def test_on_postgresql_one_scheduler_is_active_and_another_takes_over(
         wait_until(lambda: any(started(s) for s in schedulers))
         first = next(s for s in schedulers if s.active.is_set())
         second = next(s for s in schedulers if s is not first)
-        assert not second.active.is_set()  # the advisory lock keeps it waiting
+        assert not second.active.is_set()  # the lease keeps it waiting
         assert archived(services) == [("hourly", utc("2026-11-24T09:00"))]
-        first.stop()  # its lock goes with its connection
+        first.stop()  # it releases its lease
         wait_until(lambda: started(second))
         assert archived(services) == [("hourly", utc("2026-11-24T09:00"))]  # not run again
     finally:
