@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from adapters.seeds import COMMITMENTS_FILE, SEEDS_DIR
-from tests.e2e.conftest import Server
+from tests.processes import Server
 
 
 def test_every_seeded_commitment_is_served_with_its_history(server: Server) -> None:
