@@ -27,14 +27,14 @@ from domain.access import Role, system
 from tests.conftest import open_services
 
 SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
-START_SECONDS = 60  # generous: a loaded 2-core machine may take long to import
+START_SECONDS = 120  # generous: a loaded 2-core machine may take long to import
 STOP_SECONDS = 15
 
 T = TypeVar("T")
 
 
 def wait_for(
-    condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05
+    condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.05
 ) -> T:
     """The first truthy value of `condition()`, polled until `timeout` seconds have
     passed; fails the test naming `what` otherwise."""
@@ -149,7 +149,7 @@ def start_server(
     """`commitments serve` on a free port (or `port`: a restart where clients expect
     it), answering /healthz; `settings` as for `environment`."""
     env = environment(database_url, **settings)
-    for attempt in range(3):
+    for _ in range(3):
         chosen = port or free_port()
         process = spawn(
             ["serve", "--host", "127.0.0.1", "--port", str(chosen)],

@@ -18,8 +18,9 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from contextlib import redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,17 +30,58 @@ from adapters.bootstrap import Services
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from adapters.projection import log_head
 from adapters.tables import READ_MODEL_TABLES, events
-from domain.access import system
 from adapters.unit_of_work import Write
 from api.cli import main
+from domain.access import system
 from domain.commands import Command, LogProgress, RegisterCommitment
 from domain.vocabulary import Pillar
+from tests.processes import (
+    Process,
+    Server,
+    start_scheduler,
+    start_server,
+    start_worker,
+    wait_for,
+)
 
 # A client's patience with one request through restarts (then the test fails).
 RETRY_SECONDS = 90.0
 RETRY_PAUSE = 0.05  # between two tries of one request: a client's back-off
 AS_OF = date(2026, 1, 31)
 LOAD = system("resilience")
+
+
+@dataclass
+class Launcher:
+    """Starts `commitments` processes on `url`; all of them are stopped at teardown."""
+
+    url: str
+    token: str
+    folder: Path
+    started: list[Process] = field(default_factory=list)
+
+    def server(self, name: str = "serve", port: int | None = None, **settings: str) -> Server:
+        # The scheduler runs as processes of its own here, where a test wants one.
+        started = start_server(
+            self.url, self.token, self.folder, name, port, **({"scheduler": "false"} | settings)
+        )
+        self.started.append(started.process)
+        return started
+
+    def worker(self, name: str = "project") -> Process:
+        self.started.append(start_worker(self.url, self.folder, name))
+        return self.started[-1]
+
+    def scheduler(self, name: str = "scheduler") -> Process:
+        self.started.append(start_scheduler(self.url, self.folder, name))
+        return self.started[-1]
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.running:
+                process.popen.terminate()
+        for process in self.started:
+            process.stop()
 
 
 def prepare(services: Services, count: int) -> list[str]:
@@ -100,7 +142,7 @@ class Writers:
         self.prefix = prefix
         self.answers: list[Answer] = []
         self.failures: list[str] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._run, args=(k,), name=f"writer-{k}", daemon=True)
@@ -123,7 +165,7 @@ class Writers:
         return self.answers
 
     def acknowledged(self) -> int:
-        with self._lock:
+        with self.lock:
             return sum(a.acknowledged for a in self.answers)
 
     def _run(self, k: int) -> None:
@@ -139,10 +181,10 @@ class Writers:
                     etag = self._etag(client, code, k) if conditional else None
                     answer = self.send(client, code, key, body, etag, k)
                 except Exception as error:  # the thread's failure, reported by join()
-                    with self._lock:
+                    with self.lock:
                         self.failures.append(f"{key}: {error!r}")
                     return
-                with self._lock:
+                with self.lock:
                     self.answers.append(answer)
 
     def _servers(self, k: int) -> itertools.cycle[str]:
@@ -162,6 +204,7 @@ class Writers:
         body: dict[str, Any],
         if_match: str | None,
         k: int = 0,
+        base: str | None = None,
     ) -> Answer:
         headers = {"Idempotency-Key": key} | ({"If-Match": if_match} if if_match else {})
         attempts = 0
@@ -173,7 +216,7 @@ class Writers:
                 f"{base}/api/v1/commitments/{code}/progress", json=body, headers=headers
             )
 
-        response = self._retrying(post, k)
+        response = post(base) if base else self._retrying(post, k)
         assert response.status_code in (201, 412), f"{key}: {response.status_code} {response.text}"
         position = response.headers.get("X-Log-Position")
         return Answer(
@@ -205,13 +248,47 @@ class Writers:
         raise AssertionError(f"no answer within {RETRY_SECONDS} s")
 
 
+def kill_and_restart_mid_load(
+    launcher: Launcher, server: Server, writers: Writers, **settings: str
+) -> tuple[Server, list[Answer]]:
+    """SIGKILL `server` once 50 writes are acknowledged, start it again on its port and
+    let 50 more be acknowledged; the restarted server, and what was acknowledged
+    before the kill."""
+    wait_for(lambda: writers.acknowledged() >= 50, timeout=60, what="50 writes acknowledged")
+    server.process.kill()
+    with writers.lock:
+        before = [a for a in writers.answers if a.acknowledged]
+    name = server.log.stem.rsplit("-", 1)[0]
+    port = int(server.base.rsplit(":", 1)[1])
+    restarted = launcher.server(name, port=port, **settings)
+    enough = len(before) + 50
+    wait_for(lambda: writers.acknowledged() >= enough, timeout=60, what="writes after restart")
+    return restarted, before
+
+
+def check_replays(writers: Writers, base: str, acknowledged: list[Answer]) -> None:
+    """Each request sent again (the last 40) is answered from the stored answer."""
+    with httpx.Client(headers=writers.headers) as client:
+        for first in acknowledged[-40:]:
+            again = writers.send(
+                client, first.code, first.key, first.body, first.if_match, base=base
+            )
+            assert (again.status, again.position, again.replayed) == (
+                first.status,
+                first.position,
+                True,
+            ), first.key
+
+
 # ---- checks --------------------------------------------------------------------------------
 
 
 def feed(services: Services, after: int) -> list[dict[str, Any]]:
     """Every event after the position `after`, as GET /events gives them."""
     entries: list[dict[str, Any]] = []
-    while page := event_feed(services.database, services.tracker, after=after, limit=MAX_FEED_LIMIT):
+    while page := event_feed(
+        services.database, services.tracker, after=after, limit=MAX_FEED_LIMIT
+    ):
         entries += page
         after = page[-1]["position"]
     return entries

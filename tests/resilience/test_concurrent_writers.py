@@ -7,8 +7,8 @@ import pytest
 from adapters.bootstrap import Services
 from tests.conftest import STORES
 from tests.processes import wait_for
-from tests.resilience.conftest import Launcher
 from tests.resilience.support import (
+    Launcher,
     Writers,
     check_api_reads,
     check_log,
@@ -29,7 +29,9 @@ def test_concurrent_writers_with_and_without_if_match_lose_and_duplicate_nothing
     codes = prepare(direct, 8)  # 4 writers per commitment: 2 with If-Match, 2 without
     before = direct.projection.head()
     server = launcher.server()
-    answers = Writers(lambda: [server.base], launcher.token, codes, per_writer=WRITES).start().join()
+    answers = (
+        Writers(lambda: [server.base], launcher.token, codes, per_writer=WRITES).start().join()
+    )
 
     counts = check_log(direct, before, answers)
     assert counts["acknowledged"] + counts["rejected"] == 32 * WRITES
