@@ -1,4 +1,6 @@
-"""Write load over HTTP and the checks every resilience test ends with.
+"""Processes, write load over HTTP, and the checks every resilience test ends with.
+
+A `Launcher` starts `commitments` processes on the test's database (tests/processes.py).
 
 `Writers` are client threads logging progress, each request with an Idempotency-Key
 (and half of them with If-Match); a request that got no answer, or a 503, is sent again
@@ -36,6 +38,7 @@ from domain.access import system
 from domain.commands import Command, LogProgress, RegisterCommitment
 from domain.vocabulary import Pillar
 from tests.processes import (
+    START_SECONDS,
     Process,
     Server,
     start_scheduler,
@@ -44,8 +47,8 @@ from tests.processes import (
     wait_for,
 )
 
-# A client's patience with one request through restarts (then the test fails).
-RETRY_SECONDS = 90.0
+# A client's patience with one request through a restart (then the test fails).
+RETRY_SECONDS = START_SECONDS + 30.0
 RETRY_PAUSE = 0.05  # between two tries of one request: a client's back-off
 AS_OF = date(2026, 1, 31)
 LOAD = system("resilience")
