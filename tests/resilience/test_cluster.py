@@ -12,6 +12,7 @@ import pytest
 from adapters.bootstrap import Services
 from tests.processes import wait_for
 from tests.resilience.support import (
+    PATIENCE,
     Launcher,
     Writers,
     check_api_reads,
@@ -61,11 +62,13 @@ def test_two_of_each_process_on_one_database_under_write_load(
     # The tick due when the schedulers started, archived once for each schedule.
     wait_for(
         lambda: {r["schedule"] for r in archived(direct)} == set(SCHEDULES),
-        timeout=90,
+        timeout=PATIENCE,
         what="each schedule's due tick archived",
     )
     head = direct.projection.head()
-    wait_for(lambda: direct.projection.position() == head, timeout=60, what="projection at head")
+    wait_for(
+        lambda: direct.projection.position() == head, timeout=PATIENCE, what="projection at head"
+    )
     check_api_reads(bases[1], launcher.token, codes)
     launcher.stop_all()
     stopped = datetime.now(UTC)

@@ -19,6 +19,7 @@ from domain.vocabulary import Health, Pillar
 from tests.processes import wait_for
 from tests.resilience.support import (
     LOAD,
+    PATIENCE,
     Launcher,
     Writers,
     check_api_reads,
@@ -91,12 +92,16 @@ def test_sigkill_of_the_projection_worker_mid_catch_up(
     assert head - start > 2 * direct.projection.batch_size
     first = launcher.worker("project-first")
     # Killed once it has committed a batch, in the middle of the rest.
-    wait_for(lambda: direct.projection.position() > start, timeout=60, what="a batch projected")
+    wait_for(
+        lambda: direct.projection.position() > start, timeout=PATIENCE, what="a batch projected"
+    )
     first.kill()
     killed_at = direct.projection.position()
     assert start < killed_at < head
     second = launcher.worker("project-second")  # restarted: it finishes the catch-up
-    wait_for(lambda: direct.projection.position() == head, timeout=90, what="projection at head")
+    wait_for(
+        lambda: direct.projection.position() == head, timeout=PATIENCE, what="projection at head"
+    )
     assert second.running
     launcher.stop_all()
     check_rebuild(direct)
@@ -186,7 +191,7 @@ def test_sigkill_of_the_scheduler_mid_report_leaves_no_half_written_report(
         scheduler = launcher.scheduler("scheduler-first")
         waiting = wait_for(
             lambda: blocked_insert(direct, "report_artefacts"),
-            timeout=120,
+            timeout=PATIENCE,
             what="the scheduler waiting to store a report's artefacts",
         )
         # Half a report: its transaction has inserted the report's row already.
@@ -202,7 +207,9 @@ def test_sigkill_of_the_scheduler_mid_report_leaves_no_half_written_report(
     assert archived(direct) == []  # not half a report, nor a whole one
 
     launcher.scheduler("scheduler-second")
-    reports = wait_for(lambda: archived(direct), timeout=90, what="the tick archived on restart")
+    reports = wait_for(
+        lambda: archived(direct), timeout=PATIENCE, what="the tick archived on restart"
+    )
     launcher.stop_all()
     reports = archived(direct)
     assert_complete(reports)
