@@ -28,8 +28,8 @@ from domain.access import system
 from domain.checkpoint import Signer
 from domain.commands import LogProgress
 from tests.conftest import open_services
-from tests.e2e.conftest import SCRIPT
 from tests.integration.test_projection import dump, solo_rebuild
+from tests.processes import SCRIPT
 from tests.support import write
 
 pytestmark = [

@@ -31,7 +31,7 @@ from domain.commands import (
 )
 from domain.vocabulary import Health, Pillar
 from tests.conftest import open_services
-from tests.e2e.conftest import Server
+from tests.processes import Server
 
 EVENTS = int(os.environ.get("COMMITMENTS_REBUILD_EVENTS", "20000"))
 COMMITMENTS = 600  # more than a page of 500

@@ -31,12 +31,13 @@ from sqlalchemy import func, select
 from adapters.bootstrap import Services
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from adapters.projection import log_head
-from adapters.tables import READ_MODEL_TABLES, events
+from adapters.tables import events
 from adapters.unit_of_work import Write
 from api.cli import main
 from domain.access import system
 from domain.commands import Command, LogProgress, RegisterCommitment
 from domain.vocabulary import Pillar
+from tests.integration.test_projection import dump, solo_rebuild
 from tests.processes import (
     START_SECONDS,
     Process,
@@ -363,22 +364,12 @@ def check_verify(database_url: str) -> None:
     assert status == 0 and summary["verified"] is True, summary
 
 
-def read_models(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every read-model table, in a stable order."""
-    with services.database.reading() as connection:
-        return {
-            table.name: sorted((tuple(row) for row in connection.execute(select(table))), key=repr)
-            for table in READ_MODEL_TABLES
-        }
-
-
 def check_rebuild(services: Services) -> None:
-    """The live read models (caught up with the log) equal those a rebuild replays."""
+    """The live read models (caught up with the log, every process stopped) equal those
+    a fresh worker replays from the first event."""
     assert services.projection.position() == services.projection.head()
-    live = read_models(services)
-    services.projection.rebuild()
-    services.projection.catch_up()
-    rebuilt = read_models(services)
+    live = dump(services)
+    rebuilt = solo_rebuild(services)
     assert live.keys() == rebuilt.keys()
     for table in live:
         assert live[table] == rebuilt[table], f"{table} differs from its rebuild"
