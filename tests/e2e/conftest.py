@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +75,17 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], base: str, log: Path) 
 
 @pytest.fixture
 def server(seeded_url: str, tmp_path: Path) -> Iterator[Server]:
-    token = _admin_token(seeded_url)
+    with serve(seeded_url, tmp_path) as started:
+        yield started
+
+
+@contextmanager
+def serve(url: str, tmp_path: Path, **settings: str) -> Iterator[Server]:
+    """`commitments serve` on `url`, with COMMITMENTS_<NAME> settings given as name=value."""
+    token = _admin_token(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMMITMENTS_")}
-    env["COMMITMENTS_DATABASE_URL"] = seeded_url
+    env["COMMITMENTS_DATABASE_URL"] = url
+    env |= {f"COMMITMENTS_{name.upper()}": value for name, value in settings.items()}
     for attempt in range(3):
         port = free_port()
         log = tmp_path / f"serve-{attempt}.log"
@@ -99,7 +108,7 @@ def server(seeded_url: str, tmp_path: Path) -> Iterator[Server]:
     else:
         pytest.fail("no free port could be bound in 3 attempts")
     try:
-        yield Server(base, token, seeded_url, log)
+        yield Server(base, token, url, log)
     finally:
         process.terminate()
         print(f"---- {log.name} ----\n{log.read_text()}")  # shown when the test failed
