@@ -128,14 +128,16 @@ def _allowed(request: Request, named: str) -> str:
     state = request.app.state
     if not hasattr(state, "path_methods"):
         state.path_methods = [
-            (compile_path(path)[0], {method.upper() for method in operations})
+            (path, compile_path(path)[0], {method.upper() for method in operations})
             for path, operations in request.app.openapi()["paths"].items()
         ]
-    methods: set[str] = set()
-    for template, documented in state.path_methods:
-        if template.match(request.scope["path"]):
-            methods |= documented
-    return ", ".join(sorted(methods)) if methods else named
+    path = request.scope["path"]
+    # A fixed path is its own resource (/reports/verify), not one of /reports/{report_id}.
+    exact = [methods for fixed, _, methods in state.path_methods if fixed == path]
+    found = exact or [
+        methods for _, template, methods in state.path_methods if template.match(path)
+    ]
+    return ", ".join(sorted(set().union(*found))) if found else named
 
 
 def _describe_error(error: Any) -> dict[str, str]:

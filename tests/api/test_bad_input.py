@@ -228,6 +228,7 @@ def test_a_405_names_every_method_of_the_path(api: Api) -> None:
         ("/api/v1/tokens/0", "DELETE, GET"),
         (BASE, "GET, POST"),
         (f"{BASE}/{RAIL}", "GET, PATCH"),
+        ("/api/v1/reports/verify", "POST"),  # not also GET of /reports/{report_id}
     ):
         response = api.client.request("OPTIONS", path)
         problem(response, 405)
