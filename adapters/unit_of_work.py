@@ -231,7 +231,17 @@ class UnitOfWork:
         job.error = StateConflict("it is being changed by others right now; try again")
 
     def _evict(self, job: _Job) -> None:
-        self.tracker.write_cache.evict(self.tracker.target_of(job.write.command, job.write.ref))
+        target = self._target(job)
+        if target is not None:
+            self.tracker.write_cache.evict(target)
+
+    def _target(self, job: _Job) -> UUID | None:
+        """The aggregate the job writes to; None for a new one, or for a reference to
+        nothing: that write fails on its own when it runs (404), not the batch it is in."""
+        try:
+            return self.tracker.target_of(job.write.command, job.write.ref)
+        except DomainError:
+            return None
 
     def _transaction(self, jobs: list[_Job], *, gather: bool = False) -> None:
         """One transaction for the jobs; raises _Spoiled when what they wrote could not be
@@ -308,7 +318,7 @@ class UnitOfWork:
         cache = self.tracker.write_cache
         cached: dict[UUID, int] = {}
         for job in jobs:
-            target = self.tracker.target_of(job.write.command, job.write.ref)
+            target = self._target(job)
             version = cache.committed_version(target)
             if target is not None and version is not None:
                 cached[target] = version

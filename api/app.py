@@ -39,6 +39,7 @@ from api.routers import (
 from api.schemas import ProblemOut
 from api.schemas import problems as documented_problems
 from api.security import CsrfTokens, SecurityHeaders
+from domain.vocabulary import ISO_3166_ALPHA2
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -157,6 +158,8 @@ def _complete(operation: dict[str, Any], *, waits: bool) -> None:
             e400="The body is not UTF-8, or holds a non-JSON number such as NaN",
             e413="Body over its limit (64 KiB)",
         )
+    if "401" in responses:  # every authenticated operation (adapters/tokens.py)
+        needed |= documented_problems(e429=_AUTH_LIMITED)
     needed |= documented_problems(
         e503="The database is busy or unavailable (see Retry-After)"
         + ("; or min_position not reached within 5 s" if waits else "")
@@ -169,6 +172,43 @@ def _complete(operation: dict[str, Any], *, waits: bool) -> None:
             responses[str(code)] = response  # FastAPI's own 422 shape is not what is sent
         elif code == 503 and waits:
             responses[str(code)]["description"] = response["description"]
+    for parameter in operation.get("parameters", ()):
+        _constrain(parameter)
+
+
+_AUTH_LIMITED = "Too many failed authentications from this address lately (see Retry-After)"
+# What api/input_guard.py lets through in a path or query parameter: no C0 control or DEL.
+_NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+# The write headers as api/writes.py parses them; anything else is a 400.
+_HEADER_PATTERNS = {
+    "if-match": '^[ \\t]*(\\*|(W/)?"[^",]*"|[0-9]+)[ \\t]*$',
+    "idempotency-key": "^[\\x21-\\x7e]{1,200}$",
+}
+
+
+# A party filter: an ISO 3166 alpha-2 code in either case (domain/vocabulary.py).
+_PARTY = (
+    "^("
+    + "|".join("".join(f"[{c}{c.lower()}]" for c in code) for code in sorted(ISO_3166_ALPHA2))
+    + ")$"
+)
+_QUERY_PATTERNS = {"party": _PARTY}
+
+
+def _constrain(parameter: dict[str, Any]) -> None:
+    """Say in the document what the guards refuse: text parameters hold no control
+    characters, a party is an ISO code, the write headers have their syntax."""
+    schema = parameter.get("schema", {})
+    where, name = parameter["in"], parameter["name"]
+    if where == "header" and name in _HEADER_PATTERNS:
+        schema["pattern"] = _HEADER_PATTERNS[name]
+        return
+    if where not in ("path", "query"):
+        return
+    pattern = (_QUERY_PATTERNS.get(name) if where == "query" else None) or _NO_CONTROL
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string" and not {"enum", "format", "pattern"} & set(option):
+            option["pattern"] = pattern
 
 
 def _depends_on(route: APIRoute, call: Any) -> bool:

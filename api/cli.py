@@ -8,7 +8,6 @@ status; user errors are one line on stderr.
 from __future__ import annotations
 
 import gc
-import json
 import os
 import re
 import signal
@@ -44,6 +43,7 @@ from adapters.settings import (
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
+from api.json_body import dumps
 from api.logs import configure_logging
 from domain import offline_verifier
 from domain.access import Principal, Role, system
@@ -85,7 +85,7 @@ def services() -> Iterator[Services]:
 
 
 def print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False))
+    typer.echo(dumps(value, indent=True).decode())
 
 
 def parse_date(value: str | None, option: str) -> date | None:

@@ -1,6 +1,7 @@
-"""JSON request bodies as the API reads them: UTF-8 only (RFC 8259), numbers with a
-fraction or exponent as exact decimals, never through float (`99999999999999.999999`
-stays itself, `1e-999999` is refused by the domain rather than stored as 0).
+"""JSON as the API reads and writes it: UTF-8 only (RFC 8259), numbers with a fraction
+or exponent as exact decimals, never through float (`99999999999999.999999` stays
+itself, `1e-999999` is refused by the domain rather than stored as 0); answers write a
+Decimal as a JSON number with its own digits (`dumps`, `ExactJSONResponse`).
 
 Every API router makes its routes with `route_class=JsonRoute`; FastAPI then reads the
 body with `DecimalJsonRequest.json`.
@@ -13,6 +14,7 @@ from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
@@ -48,3 +50,25 @@ class JsonRoute(APIRoute):
             return await handle(DecimalJsonRequest(request.scope, request.receive))
 
         return handler
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        # Its digits as they are: FastAPI's serializers would write a string or a float.
+        return orjson.Fragment(format(value, "f"))
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def dumps(value: Any, *, indent: bool = False) -> bytes:
+    """JSON bytes of `value`, Decimals as exact JSON numbers."""
+    return orjson.dumps(value, default=_exact, option=orjson.OPT_INDENT_2 if indent else None)
+
+
+class ExactJSONResponse(Response):
+    """A JSON answer holding decimals (domain/views.py `Number`). A route returns it
+    itself; its response_model then only documents the body."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from adapters.idempotency import KeyReused
 from adapters.migrate import SchemaNotCurrent
@@ -97,10 +98,11 @@ def install(app: FastAPI) -> None:
         return problem_response(422, detail, kind="invalid-request", extra={"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return problem_response(
-            error.status_code, str(error.detail), headers=dict(error.headers or {})
-        )
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed(request, headers.get("Allow", ""))
+        return problem_response(error.status_code, str(error.detail), headers=headers)
 
     @app.exception_handler(PersistenceError)
     @app.exception_handler(SQLAlchemyError)
@@ -117,6 +119,25 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SchemaNotCurrent)
     async def _schema(_: Request, error: SchemaNotCurrent) -> JSONResponse:
         return problem_response(503, str(error), kind="schema-not-current")
+
+
+def _allowed(request: Request, named: str) -> str:
+    """Every method the API takes on this path (RFC 9110 section 15.5.6), as its OpenAPI
+    document lists them: each method of a path is a route of its own, and Starlette
+    names only those of the first route it tried (`named`, kept for the pages)."""
+    state = request.app.state
+    if not hasattr(state, "path_methods"):
+        state.path_methods = [
+            (path, compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+    path = request.scope["path"]
+    # A fixed path is its own resource (/reports/verify), not one of /reports/{report_id}.
+    exact = [methods for fixed, _, methods in state.path_methods if fixed == path]
+    found = exact or [
+        methods for _, template, methods in state.path_methods if template.match(path)
+    ]
+    return ", ".join(sorted(set().union(*found))) if found else named
 
 
 def _describe_error(error: Any) -> dict[str, str]:

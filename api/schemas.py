@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from adapters.wire import body_model
 from domain.commands import DefineSchedule, IssueToken, RegisterCommitment
@@ -262,8 +262,9 @@ class ReportRequest(BaseModel):
 
     formats: list[str] = Field(min_length=1, max_length=5, description="json, csv, md, html, xlsx")
     as_of: date | None = Field(default=None, description="Default: today")
-    at_position: int | None = Field(default=None, ge=0, le=MAX_POSITION)
-    period_days: int | None = Field(default=None, ge=1, le=366)
+    # Strict, as in every other body (adapters/wire.py): `false` or "3" is no position.
+    at_position: StrictInt | None = Field(default=None, ge=0, le=MAX_POSITION)
+    period_days: StrictInt | None = Field(default=None, ge=1, le=366)
 
 
 class ArchivedReport(BaseModel):

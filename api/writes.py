@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from inspect import Parameter, Signature
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -25,6 +24,7 @@ from adapters.idempotency import IdempotencyKey, fingerprint
 from adapters.unit_of_work import Beside, Write, Written
 from adapters.wire import body_model, to_command
 from api.dependencies import Credentials, client_address, principal_of
+from api.json_body import dumps
 from api.problems import Problem
 from api.schemas import written
 from domain.access import Principal
@@ -173,7 +173,7 @@ class WriteRequest:
             headers["Idempotent-Replayed"] = "true"
         if status_code == 204:
             return Response(status_code=204, headers=headers)
-        content = orjson.dumps(render(aggregate, written.result))
+        content = dumps(render(aggregate, written.result))
         return Response(
             content, status_code=status_code, headers=headers, media_type="application/json"
         )

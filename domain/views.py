@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from typing_extensions import TypedDict
 
@@ -20,7 +20,7 @@ _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "origi
 
 
 def jsonable(value: Any) -> Any:
-    """Dates as ISO strings, enums as values, decimals as numbers, dataclasses as dicts."""
+    """Dates as ISO strings, enums as values, decimals exact (`exact`), dataclasses as dicts."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):
@@ -28,7 +28,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return number(value)
+        return exact(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -128,8 +128,22 @@ class MilestoneResource(TypedDict):
     completion_note: str | None
 
 
+class _JsonNumber:
+    """Marks a decimal that the API writes as a JSON number with its very digits
+    (api/json_body.py `dumps`), never through float; so the OpenAPI document says
+    `number` (pydantic calls this hook; the domain does not import pydantic)."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "number"}
+
+
+# A whole number as an int, any other as the exact Decimal: `99999999999999.999999`
+# reads back as written (a float keeps only about 16 digits).
+Number = Annotated[int | Decimal, _JsonNumber()]
+
+
 class Measurement(TypedDict):
-    value: float | int
+    value: Number
     as_of: str
 
 
@@ -137,8 +151,8 @@ class IndicatorResource(TypedDict):
     id: str
     name: str
     unit: str
-    baseline: float | int
-    target: float | int
+    baseline: Number
+    target: Number
     latest: Measurement | None
     measurements: int
 
@@ -309,18 +323,18 @@ def indicator_resource(i: Indicator) -> IndicatorResource:
         "id": i.id,
         "name": i.name,
         "unit": i.unit,
-        "baseline": number(i.baseline),
-        "target": number(i.target),
+        "baseline": exact(i.baseline),
+        "target": exact(i.target),
         "latest": None
         if i.latest_as_of is None or i.latest_value is None
-        else {"value": number(i.latest_value), "as_of": i.latest_as_of.isoformat()},
+        else {"value": exact(i.latest_value), "as_of": i.latest_as_of.isoformat()},
         "measurements": i.measurements,
     }
 
 
-def number(value: Decimal) -> float | int:
-    """A decimal as a JSON number: whole numbers as integers."""
-    return int(value) if value == value.to_integral_value() else float(value)
+def exact(value: Decimal) -> int | Decimal:
+    """A decimal for a JSON answer: whole numbers as integers, others as themselves."""
+    return int(value) if value == value.to_integral_value() else value
 
 
 def _iso(value: date | None) -> str | None:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from adapters.tables import events
 from domain import clock
 from domain.commitment import Commitment, replay
-from domain.views import number, summarize
+from domain.views import summarize
 from domain.vocabulary import Health, Pillar, Status
 
 # The version of the report's layout: a report records it, and only the current one can
@@ -201,7 +201,11 @@ def _iso(value: date | None) -> str | None:
 
 
 def _number(value: Decimal | None) -> float | int | None:
-    return None if value is None else number(value)
+    """As report format 3 writes a decimal: whole numbers as integers, others as floats
+    (changing this changes the bytes of every report regenerated from the log)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _commitment(row: _Row, as_of: date) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters
 from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
-from api.json_body import JsonRoute
+from api.json_body import ExactJSONResponse, JsonRoute
 from api.problems import Problem
 from api.projection_reads import ProjectionReadDep
 from api.schemas import (
@@ -88,7 +88,7 @@ def list_commitments(
     filters = ListFilters(
         pillar=pillar.value if pillar else None,
         sector=sector.lower() if sector else None,
-        party=check_party(party.upper()) if party else None,
+        party=None if party is None else check_party(party.upper()),  # `party=`: no party
         status=status.value if status else None,
         health=health.value if health else None,
         overdue=overdue,
@@ -118,7 +118,6 @@ def get_commitment(
     ref: str,
     services: ServicesDep,
     _: Reader,
-    response: Response,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="A past version")
     ] = None,
@@ -128,11 +127,12 @@ def get_commitment(
     ] = None,
 ) -> Any:
     commitment = services.tracker.state(ref, version=version, as_of=as_of, known_at=known_at)
+    day = judgement_day(commitment, today=today(), version=version, as_of=as_of, known_at=known_at)
+    response = ExactJSONResponse(describe(commitment, day))
     if version is None and as_of is None and known_at is None:
         # Only the current state is something a write can be conditional on.
         response.headers["ETag"] = f'"{commitment.version}"'
-    day = judgement_day(commitment, today=today(), version=version, as_of=as_of, known_at=known_at)
-    return describe(commitment, day)
+    return response
 
 
 # ---- writes: a command on the commitment, through api/writes.py ----------------------------
@@ -232,7 +232,7 @@ def get_milestone(ref: str, milestone_id: str, services: ServicesDep, _: Reader)
     responses=PROBLEM_RESPONSES,
 )
 def get_indicator(ref: str, indicator_id: str, services: ServicesDep, _: Reader) -> Any:
-    return indicator_resource(services.tracker.get(ref).indicator(indicator_id))
+    return ExactJSONResponse(indicator_resource(services.tracker.get(ref).indicator(indicator_id)))
 
 
 @router.get(
@@ -257,7 +257,7 @@ def get_pending_closure(ref: str, services: ServicesDep, _: Reader, response: Re
     responses=PROBLEM_RESPONSES,
 )
 def get_history(ref: str, services: ServicesDep, _: Reader) -> Any:
-    return commitment_history(services.database, services.tracker, ref)
+    return ExactJSONResponse(commitment_history(services.database, services.tracker, ref))
 
 
 @router.get(
@@ -288,13 +288,15 @@ def get_diff(
     before, after = (
         describe(s, judgement_day(s, today=today(), version=s.version)) for s in states
     )
-    return {
-        "from_version": from_version,
-        "to_version": to_version,
-        "changes": diff(before, after),
-        "events": [
-            e
-            for e in commitment_history(services.database, tracker, ref)
-            if from_version < e["version"] <= to_version
-        ],
-    }
+    return ExactJSONResponse(
+        {
+            "from_version": from_version,
+            "to_version": to_version,
+            "changes": diff(before, after),
+            "events": [
+                e
+                for e in commitment_history(services.database, tracker, ref)
+                if from_version < e["version"] <= to_version
+            ],
+        }
+    )

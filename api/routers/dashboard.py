@@ -83,6 +83,33 @@ def _to_login(request: Request) -> RedirectResponse:
     return response
 
 
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    *,
+    form: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page. One with a form that posts (sign-in; sign-out, on every signed-in page)
+    carries a CSRF token, and its cookie (kept or made)."""
+    if not (form or context.get("signed_in")):
+        return templates.TemplateResponse(request, template, context, status_code=status_code)
+    csrf: CsrfTokens = request.app.state.csrf
+    cookie, token = csrf.issue(request)
+    response = templates.TemplateResponse(
+        request,
+        template,
+        context | {"csrf_token": token},
+        status_code=status_code,
+        headers=headers,
+    )
+    if cookie != request.cookies.get(CSRF_COOKIE):
+        set_csrf_cookie(response, request, cookie)
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request,
@@ -119,7 +146,7 @@ def overview(
     ]
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
-    return templates.TemplateResponse(
+    return _page(
         request,
         "overview.html.j2",
         {
@@ -215,7 +242,7 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
     try:
         commitment = services.tracker.get(code)
     except NotFound as error:
-        return templates.TemplateResponse(
+        return _page(
             request,
             "not_found.html.j2",
             {"message": error.message, "signed_in": signed_in},
@@ -233,7 +260,7 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
-    return templates.TemplateResponse(
+    return _page(
         request,
         "commitment.html.j2",
         {
@@ -275,19 +302,15 @@ def _safe_next(target: str) -> str:
 def _login_page(
     request: Request, next: str, error: str | None, status_code: int = 200, **headers: str
 ) -> Response:
-    """The sign-in form, with a CSRF token (and its cookie, kept or made)."""
-    csrf: CsrfTokens = request.app.state.csrf
-    cookie, token = csrf.issue(request)
-    response = templates.TemplateResponse(
+    """The sign-in form."""
+    return _page(
         request,
         "login.html.j2",
-        {"next": _safe_next(next), "error": error, "signed_in": False, "csrf_token": token},
-        status_code=status_code,
+        {"next": _safe_next(next), "error": error, "signed_in": False},
+        status_code,
+        form=True,
         headers=headers or None,
     )
-    if cookie != request.cookies.get(CSRF_COOKIE):
-        set_csrf_cookie(response, request, cookie)
-    return response
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -337,8 +360,37 @@ def login(
     return response
 
 
-@router.get("/logout")
-def logout() -> Response:
+@router.get("/logout", response_class=HTMLResponse)
+def logout_form(request: Request, services: ServicesDep) -> Response:
+    """Signing out changes state, so it is a POST with a CSRF token: a link or an image
+    on another site cannot sign anyone out. GET shows the form."""
+    return _logout_page(request, _signed_in(request, services) is True, None)
+
+
+def _logout_page(
+    request: Request, signed_in: bool, error: str | None, status_code: int = 200
+) -> Response:
+    return _page(
+        request,
+        "logout.html.j2",
+        {"signed_in": signed_in, "error": error},
+        status_code=status_code,
+    )
+
+
+@router.post("/logout", response_class=HTMLResponse)
+def logout(
+    request: Request,
+    services: ServicesDep,
+    csrf_token: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    if not request.app.state.csrf.valid(request, csrf_token):
+        return _logout_page(
+            request,
+            _signed_in(request, services) is True,
+            "This form expired or did not come from this site; sign out again.",
+            status_code=403,
+        )
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from adapters.backup import stored_event
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from api.dependencies import Reader, ServicesDep
-from api.json_body import JsonRoute
+from api.json_body import ExactJSONResponse, JsonRoute
 from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry, StoredEventOut, problems
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=JsonRoute)
@@ -30,7 +30,9 @@ def list_events(
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
-    return event_feed(services.database, services.tracker, after=after, limit=limit)
+    return ExactJSONResponse(
+        event_feed(services.database, services.tracker, after=after, limit=limit)
+    )
 
 
 @router.get(

@@ -23,12 +23,19 @@ BASE = "/api/v1/commitments"
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def csrf_token_of(page: str) -> str:
+    """The CSRF token of the form on a page (sign-in, sign-out)."""
+    match = _CSRF_FIELD.search(page)
+    assert match, page
+    return match.group(1)
+
+
 def post_login(client: TestClient, token: str, next: str | None = None) -> httpx.Response:
     """Sign in as a browser does: fetch the form (its CSRF token and cookie), then post it."""
     form = client.get("/login")
-    match = _CSRF_FIELD.search(form.text)
-    assert match, form.text
-    data = {"token": token, "csrf_token": match.group(1)} | ({"next": next} if next else {})
+    data = {"token": token, "csrf_token": csrf_token_of(form.text)} | (
+        {"next": next} if next else {}
+    )
     response: httpx.Response = client.post("/login", data=data, follow_redirects=False)
     return response
 

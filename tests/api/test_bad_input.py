@@ -4,8 +4,12 @@ hold NUL); JSON numbers reach decimal fields exactly."""
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.client import BASE, Api, problem, serving
@@ -89,6 +93,54 @@ def test_json_numbers_reach_decimal_fields_exactly(api: Api) -> None:
     )
 
 
+def exact(response: httpx.Response) -> Any:
+    assert response.status_code in (200, 201), response.text
+    return json.loads(response.content, parse_float=Decimal)
+
+
+def test_decimals_read_back_as_written(api: Api) -> None:
+    """Answers write decimals as JSON numbers with their own digits, never through a
+    float (which keeps about 16): what was written is what is read, everywhere."""
+    target, value = Decimal("99999999999999.999999"), Decimal("-0.000001")
+    created = exact(
+        api.post(
+            f"{BASE}/{RAIL}/indicators",
+            content=b'{"name": "Exact", "unit": "t", "baseline": 1.5, "target": '
+            + str(target).encode()
+            + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+    )
+    assert (created["baseline"], created["target"]) == (Decimal("1.5"), target)
+    indicator = created["id"]
+    measured = api.post(
+        f"{BASE}/{RAIL}/indicators/{indicator}/measurements",
+        content=b'{"value": ' + str(value).encode() + b', "as_of": "2026-07-31"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert exact(measured)["latest"] == {"value": value, "as_of": "2026-07-31"}
+    read = exact(api.get(f"{BASE}/{RAIL}/indicators/{indicator}"))
+    assert (read["target"], read["latest"]["value"]) == (target, value)
+    [shown] = [i for i in exact(api.get(f"{BASE}/{RAIL}"))["indicators"] if i["id"] == indicator]
+    assert shown == read
+    history = exact(api.get(f"{BASE}/{RAIL}/history"))
+    assert history[-2]["data"]["target"] == target and history[-1]["data"]["value"] == value
+    feed = exact(api.get("/api/v1/events", params={"after": api.head() - 2}))
+    assert [e["data"] for e in feed] == [history[-2]["data"], history[-1]["data"]]
+    changes = exact(api.get(f"{BASE}/{RAIL}/diff", params={"from": read_version(api) - 2}))
+    assert changes["events"] == history[-2:]
+    # Whole numbers stay integers: 1 is `1`, not `1.0`.
+    assert b'"baseline":1.5' in api.get(f"{BASE}/{RAIL}/indicators/{indicator}").content
+    # The document says what is sent: a JSON number.
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["IndicatorResource"]["properties"]["target"]["type"] == "number"
+    assert schemas["Measurement"]["properties"]["value"]["type"] == "number"
+
+
+def read_version(api: Api) -> int:
+    return int(api.commitment(RAIL)["version"])
+
+
 @pytest.mark.parametrize(
     "number",
     [
@@ -168,3 +220,44 @@ def test_urls_are_compared_as_urls(api: Api) -> None:
     assert "twice" in problem(twice, 422)
     for bad in ("https://", "https://example.org:port/x", "https:///x"):
         assert "URL" in problem(api.post(url, json={"url": bad, "title": "t"}), 422)
+
+
+def test_a_405_names_every_method_of_the_path(api: Api) -> None:
+    """Each method of a path is a route of its own: Starlette named the first one's."""
+    for path, allowed in (
+        ("/api/v1/tokens/0", "DELETE, GET"),
+        (BASE, "GET, POST"),
+        (f"{BASE}/{RAIL}", "GET, PATCH"),
+        ("/api/v1/reports/verify", "POST"),  # not also GET of /reports/{report_id}
+    ):
+        response = api.client.request("OPTIONS", path)
+        problem(response, 405)
+        assert response.headers["Allow"] == allowed
+
+
+def test_empty_or_lax_values_are_refused_not_ignored(api: Api) -> None:
+    assert "party ''" in problem(api.get(BASE, params={"party": ""}), 422)
+    for lax in (False, "3", 3.0):
+        body = {"formats": ["json"], "at_position": lax}
+        assert "at_position" in problem(api.post("/api/v1/reports", json=body), 422)
+
+
+def test_openapi_says_what_the_guards_refuse(api: Api) -> None:
+    document = api.get("/openapi.json").json()
+    operations = [op for ops in document["paths"].values() for op in ops.values()]
+    for operation in operations:  # a token may be refused, so an address locked out
+        if "401" in operation["responses"]:
+            assert "429" in operation["responses"], operation["operationId"]
+    parameters = {
+        (p["in"], p["name"]): p["schema"] for op in operations for p in op.get("parameters", ())
+    }
+    ref = re.compile(parameters["path", "ref"]["pattern"])
+    assert ref.match(RAIL) and not ref.match("CMAP\x00") and not ref.match("a\x7fb")
+    [party_schema, _] = parameters["query", "party"]["anyOf"]
+    party = re.compile(party_schema["pattern"])
+    assert all(party.match(p) for p in ("CA", "mx", "Us")) and not party.match("ZZ")
+    if_match = re.compile(parameters["header", "if-match"]["pattern"])
+    assert all(if_match.match(t) for t in ('"7"', "7", "*", 'W/"7"'))
+    assert not any(if_match.match(t) for t in ("", '"5", "6"', "garbage here"))
+    key = re.compile(parameters["header", "idempotency-key"]["pattern"])
+    assert key.match("k-1") and not key.match("a b") and not key.match("k" * 201)

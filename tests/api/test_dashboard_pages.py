@@ -16,7 +16,7 @@ from sqlalchemy import update
 from adapters.tables import api_tokens
 from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule
 from domain.vocabulary import Pillar, Status
-from tests.api.client import BASE, Api, post_login, problem, serving
+from tests.api.client import BASE, Api, csrf_token_of, post_login, problem, serving
 from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
 HOSTILE = '<script>alert(1)</script>=HYPERLINK("http://x.invalid","click")'
@@ -73,7 +73,7 @@ def test_user_text_is_escaped_in_the_portfolio(signed_in: TestClient) -> None:
         assert page.status_code == 200, page.text
         assert "<script>alert(1)</script>" not in page.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-        assert 'href="/logout"' in page.text
+        assert '<form method="post" action="/logout"' in page.text
     # A filter shows its commitments only; values it does not know are ignored.
     filtered = signed_in.get("/?pillar=governance&party=ZZ&status=nope").text
     assert 'href="/c/CMAP-GOV-XSS"' in filtered and 'href="/c/CMAP-PROS-RAIL"' not in filtered
@@ -127,7 +127,16 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
         response = post_login(client, token, asked)
         assert (response.status_code, response.headers["location"]) == (303, landed)
     assert client.get("/c/CMAP-PROS-RAIL").status_code == 200
-    out = client.get("/logout", follow_redirects=False)
+    # Signing out is a POST with the page's CSRF token: a GET (a link or an image
+    # elsewhere) or a forged form signs no one out.
+    page = client.get("/c/CMAP-PROS-RAIL")
+    assert '<form method="post" action="/logout"' in page.text
+    assert client.get("/logout").status_code == 200
+    forged = client.post("/logout", data={"csrf_token": "forged"}, follow_redirects=False)
+    assert forged.status_code == 403 and "did not come from this site" in forged.text
+    assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 200
+    token_field = {"csrf_token": csrf_token_of(page.text)}
+    out = client.post("/logout", data=token_field, follow_redirects=False)
     assert (out.status_code, out.headers["location"]) == (303, "/login")
     assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
     # The dashboard's cookie is not a bearer token for the JSON API.

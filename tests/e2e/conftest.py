@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,3 +29,14 @@ def server(seeded_url: str, tmp_path: Path) -> Iterator[Server]:
     # SIGTERM it handled, so the status is -SIGTERM (0 on older versions).
     assert status in (0, -signal.SIGTERM), started.process.output()
     assert "Application shutdown complete." in started.process.output()
+
+
+@contextmanager
+def serve(url: str, folder: Path, **settings: str) -> Iterator[Server]:
+    """`commitments serve` on `url` for the block, with COMMITMENTS_<NAME> settings given
+    as name=value (e.g. auth_failure_limit="off")."""
+    started = start_server(url, admin_token(url), folder, "serve", None, **settings)
+    try:
+        yield started
+    finally:
+        started.process.stop()

@@ -110,7 +110,7 @@ def test_the_portfolio_loads_cleanly_and_filters(signed_in: Watched, server: Ser
     page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
 
     page.select_option("#filter-pillar", "security")
-    page.click("button[type=submit]")
+    page.click("form.filters button[type=submit]")
     page.wait_for_url("**pillar=security**")
     rows = page.locator("#commitments tbody tr")
     pillars = {rows.nth(i).get_attribute("data-pillar") for i in range(rows.count())}
@@ -119,7 +119,7 @@ def test_the_portfolio_loads_cleanly_and_filters(signed_in: Watched, server: Ser
 
     page.select_option("#filter-pillar", "")
     page.select_option("#filter-health", "amber_red")
-    page.click("button[type=submit]")
+    page.click("form.filters button[type=submit]")
     page.wait_for_url("**health=amber_red**")
     health = page.locator("#commitments tbody tr")
     found = [health.nth(i).get_attribute("data-health") for i in range(health.count())]
@@ -146,6 +146,12 @@ def test_a_commitment_page_shows_its_timeline(signed_in: Watched, server: Server
     assert "Registered" in timeline.last.inner_text()  # newest first, registration last
     assert page.locator("#milestones tbody tr").count() >= 1
     page.screenshot(path=ARTIFACTS / "commitment.png", full_page=True)
+    # Signing out posts the header's form (with its CSRF token) and forgets the cookie.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{base}/login")
+    assert "commitments_token" not in {c["name"] for c in page.context.cookies()}
+    page.goto(f"{base}/c/CMAP-PROS-RAIL")
+    assert page.url.startswith(f"{base}/login")
     assert watched.errors == []
 
 

@@ -256,6 +256,8 @@ def test_in_a_batch_a_write_that_breaks_a_rule_fails_alone(
             queue.submit(on(CYBER, progress("cyber"), CA_EDITOR)),
             queue.submit(on(CODE, LogProgress(percent=120, as_of=ON, note="too much"))),
             queue.submit(on(CODE, rating("last", Health.AMBER))),
+            # No code at all: found out as the batch looks for stale caches, for it alone.
+            queue.submit(on("0", progress("lost"))),
         ]
     assert leader.result(timeout=30).version == 3
     failures = {
@@ -264,6 +266,7 @@ def test_in_a_batch_a_write_that_breaks_a_rule_fails_alone(
         5: (Forbidden, "party MX"),
         6: (NotFound, "m9"),
         8: (InvalidValue, "percent"),
+        10: (NotFound, "no commitment '0'"),
     }
     results: dict[int, Written] = {}
     for number, future in enumerate(batch, start=1):
