@@ -197,6 +197,9 @@ def get_report(
     if format is None:
         return services.reports.get(report_id)
     artefact = services.reports.artefact(report_id, format)
-    return _artefact_response(
+    response = _artefact_response(
         artefact.content, artefact.media_type, format, f"report-{report_id}", artefact.sha256
     )
+    if artefact.sealed is not None:  # a server with the signing key checked for a seal
+        response.headers["X-Content-Sealed"] = "true" if artefact.sealed else "false"
+    return response
