@@ -181,7 +181,8 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     responses=READ_PROBLEMS
     | problems(
         e404="No such report, or not archived in that format",
-        e409="The archived bytes no longer have their recorded sha256 (the archive was changed)",
+        e409="The archived bytes no longer have their recorded sha256 or seal (the archive "
+        "was changed)",
     )
     | _artefacts(
         "The description (no ?format=), or the stored artefact byte for byte",
