@@ -11,6 +11,11 @@ import goes into an empty database only, checks every line (events against the c
 artefacts against their sha256; domain/export_file.py, the offline verifier's reader
 too) before writing anything, and then writes all of it in
 one transaction, so a restored database serves and verifies every archived report.
+
+Seals (adapters/seals.py) are not exported: they are under the exporting server's key.
+An import seals the artefacts it loads with the importing server's key (when it has one),
+once the reader has checked them against the sha256 the file lists them with; snapshots
+are not exported at all (they are re-taken as the aggregates are written).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from adapters.ledger import (
     row_bytes,
 )
 from adapters.proofs import root_at
+from adapters.seals import Sealer
 from adapters.tables import (
     EVENTS_TABLE,
     checkpoint_cosignatures,
@@ -204,8 +210,11 @@ def _lines(path: Path) -> Iterator[ExportLine]:
             raise ImportRefused(str(error)) from None
 
 
-def _report_rows(line: ReportLine) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """An archived report's row and its artefacts' rows."""
+def _report_rows(
+    line: ReportLine, sealer: Sealer | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An archived report's row and its artefacts' rows (sealed, given a sealer: the
+    reader checked their bytes against their sha256)."""
     try:
         row = {key: line.fields[key] for key in _REPORT_FIELDS}
         for key in ("scheduled_for", "generated_at"):
@@ -220,6 +229,7 @@ def _report_rows(line: ReportLine) -> tuple[dict[str, Any], list[dict[str, Any]]
             "media_type": a.media_type,
             "sha256": a.sha256,
             "content": a.content,
+            "seal": None if sealer is None else sealer.artefact(row["id"], a.format, a.content),
         }
         for a in line.artefacts
     ]
@@ -252,8 +262,9 @@ def _checkpoint_rows(line: CheckpointLine) -> tuple[dict[str, Any], list[dict[st
     return row, cosignatures
 
 
-def import_log(database: Database, path: Path) -> LogSummary:
-    """Load an exported log into an empty database, positions and chain unchanged."""
+def import_log(database: Database, path: Path, sealer: Sealer | None = None) -> LogSummary:
+    """Load an exported log into an empty database, positions and chain unchanged; the
+    archived artefacts are sealed with `sealer` (this server's key), if given."""
     with database.reading() as connection:
         existing = connection.execute(select(func.count()).select_from(events)).scalar_one()
     if existing:
@@ -285,7 +296,7 @@ def import_log(database: Database, path: Path) -> LogSummary:
                 signed.append(line)  # written once the whole tree is
                 continue
             if isinstance(line, ReportLine):
-                row, artefacts = _report_rows(line)
+                row, artefacts = _report_rows(line, sealer)
                 connection.execute(insert(report_archive).values(row))
                 connection.execute(insert(report_artefacts), artefacts)
                 reports += 1

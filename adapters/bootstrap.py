@@ -22,6 +22,7 @@ from adapters.rate_limit import FailureLimit
 from adapters.rebuild import Rebuilder, shadow_name
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import LEASE_NAME, ReportScheduler
+from adapters.seals import Sealer
 from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
@@ -45,6 +46,8 @@ class Services:
     tokens: TokenStore
     metrics: Metrics
     rebuilder: Rebuilder
+    # Seals derivatives with a key derived from the signing key (None: no signing key).
+    sealer: Sealer | None = None
 
     def start(self, *, follower: bool, scheduler: bool) -> None:
         if follower:
@@ -72,11 +75,13 @@ def bootstrap(
     metrics = metrics or Metrics()
     if check_schema:
         require_database(settings.database_url)
+    signer = read_signer(settings.signing_key_file)
+    sealer = Sealer.from_signer(signer) if signer is not None else None
     database = Database(settings.database_url)
     try:
         if check_schema:
             require_current_schema(database)
-        tracker = StoredTracker(database)
+        tracker = StoredTracker(database, sealer)
     except BaseException:
         database.close()
         raise
@@ -92,12 +97,12 @@ def bootstrap(
     checkpoints = Checkpoints(
         database,
         origin=settings.log_origin,
-        signer=read_signer(settings.signing_key_file),
+        signer=signer,
         operator=Verifier.parse(settings.operator_key) if settings.operator_key else None,
         witnesses=[Verifier.parse(key) for key in settings.witness_keys],
         metrics=metrics,
     )
-    reports = ReportArchive(database, tracker, checkpoints, metrics=metrics)
+    reports = ReportArchive(database, tracker, checkpoints, metrics=metrics, sealer=sealer)
     scheduler = ReportScheduler(
         database,
         reports,
@@ -133,6 +138,7 @@ def bootstrap(
                 holder=holder,
             ),
         ),
+        sealer,
     )
 
 

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters import ledger
 from adapters.database import Database, DriverStatement
+from adapters.seals import Sealer
 from adapters.snapshots import CheckedSnapshotStore, digest_row
 from adapters.tables import (
     EVENTS_SEQUENCE,
@@ -87,8 +88,10 @@ class EventWrite:
         next_position: int,
         tip: ledger.Tip,
         shrunk: tuple[int, int] | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.connection = connection
+        self.sealer = sealer  # seals the snapshots (None: no signing key, no seal)
         self.next_position = next_position
         # (high-water mark, head) when the log was found shorter than positions written.
         self.shrunk = shrunk
@@ -116,7 +119,7 @@ class EventWrite:
 
     def add_snapshot(self, stored: StoredEvent) -> None:
         """A snapshot of an aggregate at the version of an event of this write, with its
-        digest record (adapters/snapshots.py). Nothing is written if another process stored
+        digest record and seal (adapters/snapshots.py). Nothing is written if another process stored
         this version's snapshot already."""
         row = _row(stored)
         key = (stored.originator_id, stored.originator_version)
@@ -127,7 +130,7 @@ class EventWrite:
         )
         chain_hash = next(c["hash"] for c in reversed(self.chain) if c["position"] == position)
         self.snapshots.append(row)
-        self.digests.append(digest_row(row, position, chain_hash))
+        self.digests.append(digest_row(row, position, chain_hash, self.sealer))
 
     def add_record(self, row: dict[str, Any]) -> None:
         self.records.append(row)
@@ -193,6 +196,8 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         super().__init__(*args, **kwargs)
         # The log's tip as this process last committed it (None: read it from the tables).
         self.tip: ledger.Tip | None = None
+        # Seals the snapshots written (StoredTracker sets it; None: no signing key).
+        self.sealer: Sealer | None = None
 
     def begin(self, connection: Connection) -> EventWrite:
         """Lock other writers out, and learn where the log ends: the next position, the
@@ -209,7 +214,7 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
                 shrunk[0],
                 shrunk[0],
             )
-        return EventWrite(connection, next_position, tip, shrunk)
+        return EventWrite(connection, next_position, tip, shrunk, self.sealer)
 
     @contextmanager
     def writing(self, write: EventWrite) -> Iterator[None]:
@@ -444,12 +449,15 @@ class StoredTracker(Tracker):
 
     name = Tracker.name  # table names derive from it
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, sealer: Sealer | None = None) -> None:
         self.database = database
+        # Seals snapshots when they are written, and checks them when they are loaded.
+        self.sealer = sealer
         self.write_cache = AggregateCache()
         super().__init__(
             env={"TRACKER_CREATE_TABLE": "no", "TRACKER_IS_SNAPSHOTTING_ENABLED": "yes"}
         )
+        self.event_recorder.sealer = sealer
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         return EventStoreFactory(env, self.database)
@@ -457,7 +465,7 @@ class StoredTracker(Tracker):
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots are read only when they match the log (adapters/snapshots.py)."""
         recorder = self.factory.aggregate_recorder(purpose="snapshots")
-        return CheckedSnapshotStore(self.mapper, recorder, self.database)
+        return CheckedSnapshotStore(self.mapper, recorder, self.database, self.sealer)
 
     @property
     def event_recorder(self) -> EventRecorder:

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Select, select, tuple_
 
 from adapters.database import Database
 from adapters.log_guard import shrinkage
+from adapters.seals import Sealer, check_artefacts
 from adapters.snapshots import check_snapshots
 from adapters.tables import checkpoints, event_chain, events, merkle_nodes
 from domain import merkle
@@ -185,12 +186,15 @@ def _stream(connection: Connection, query: Any) -> Iterator[Any]:
     )
 
 
-def verify(database: Database, operator: Verifier | None = None) -> Verification:
+def verify(
+    database: Database, operator: Verifier | None = None, sealer: Sealer | None = None
+) -> Verification:
     """Recompute the chain and the Merkle tree from the first event, in one snapshot of
     the log, and check them against the checkpoints signed over it (their signatures too,
-    given the operator's key)."""
+    given the operator's key). Given a sealer (a process with the signing key), the seals
+    of snapshots and archived artefacts are checked too (adapters/seals.py)."""
     with database.reading() as connection:
-        return verify_log(connection, operator)
+        return verify_log(connection, operator, sealer)
 
 
 class _Bad(Exception):
@@ -198,7 +202,9 @@ class _Bad(Exception):
         self.position, self.problem = position, problem
 
 
-def verify_log(connection: Connection, operator: Verifier | None = None) -> Verification:
+def verify_log(
+    connection: Connection, operator: Verifier | None = None, sealer: Sealer | None = None
+) -> Verification:
     """Recompute the chain and the tree from the first event; name the first position
     where what is stored differs.
 
@@ -274,9 +280,14 @@ def verify_log(connection: Connection, operator: Verifier | None = None) -> Veri
         if shrunk is not None:
             raise _Bad(None, shrunk)
         # What loads faster than the log must say what the log says (adapters/snapshots.py).
-        bad_snapshot = check_snapshots(connection)
+        bad_snapshot = check_snapshots(connection, sealer)
         if bad_snapshot is not None:
             raise _Bad(bad_snapshot.position, bad_snapshot.problem)
+        # Archived reports are served as fact as well: their bytes must be theirs.
+        if sealer is not None:
+            bad_artefact = check_artefacts(connection, sealer)
+            if bad_artefact is not None:
+                raise _Bad(None, bad_artefact)
     except _Bad as bad:
         return _result(frontier, head, previous, bad.position, bad.problem)
     return _result(frontier, head, previous, None, None)

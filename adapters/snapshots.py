@@ -3,17 +3,24 @@
 A snapshot spares replaying an aggregate's events, so an edited one would be served (and
 written on) as if it were the log's state. Each snapshot is therefore stored with a digest
 record (table snapshot_digests, written in the same transaction): the position and chain
-hash of the event it was taken at, and the SHA-256 of its stored bytes.
+hash of the event it was taken at, the SHA-256 of its stored bytes, and its seal: an
+HMAC of all of these under a key the database does not hold (adapters/seals.py, derived
+from the operator's signing key).
 
 - Loading (CheckedSnapshotStore, the repository's snapshot store) uses a snapshot only if
-  its digest record exists, its bytes still have that SHA-256, and the record names the
-  chain entry of the aggregate's event at that version; otherwise it logs the mismatch and
-  the aggregate is replayed from its events alone.
+  its digest record exists, its bytes still have that SHA-256, the record names the chain
+  entry of the aggregate's event at that version and, in a process with the signing key,
+  its seal is there and right; otherwise it logs the mismatch and the aggregate is
+  replayed from its events alone. So someone who edits a snapshot and its digest record
+  together still does not get it served: they cannot make its seal.
 - `commitments verify` and `/ledger` (check_snapshots, from adapters/ledger.py) check the
-  digest of every snapshot and also replay each snapshotted aggregate's events, comparing
-  the state at each snapshot's version with the snapshot. The digest is not secret: someone
-  who edits both a snapshot and its digest record gets past the load check, and only the
-  replay in `verify` catches them.
+  same for every snapshot and also replay each snapshotted aggregate's events, comparing
+  the state at each snapshot's version with the snapshot.
+
+A process without the signing key (a witness, a dev process) writes no seals and checks
+none: there, the digest is not secret, and only the replay in `verify` catches an edit of
+both. A snapshot sealed with another key (the key was rotated) is replayed past, and
+`verify` reports it, until it is re-taken (docs/trust.md).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 from sqlalchemy import Connection, and_, select
 
 from adapters.database import Database
+from adapters.seals import Sealer
 from adapters.tables import event_chain, events, snapshot_digests, snapshots
 from domain.tracker import Tracker
 
@@ -44,14 +52,24 @@ def state_sha256(state: bytes) -> str:
     return hashlib.sha256(state).hexdigest()
 
 
-def digest_row(snapshot: dict[str, Any], position: int, chain_hash: str) -> dict[str, Any]:
-    """The digest record of a snapshot row taken at the event at `position`."""
+def digest_row(
+    snapshot: dict[str, Any], position: int, chain_hash: str, sealer: Sealer | None
+) -> dict[str, Any]:
+    """The digest record of a snapshot row taken at the event at `position`, sealed when
+    there is a sealer."""
+    originator_id, version = snapshot["originator_id"], snapshot["originator_version"]
+    state = snapshot["state"]
     return {
-        "originator_id": snapshot["originator_id"],
-        "originator_version": snapshot["originator_version"],
+        "originator_id": originator_id,
+        "originator_version": version,
         "position": position,
         "chain_hash": chain_hash,
-        "state_sha256": state_sha256(snapshot["state"]),
+        "state_sha256": state_sha256(state),
+        "seal": (
+            None
+            if sealer is None
+            else sealer.snapshot(originator_id, version, position, chain_hash, state)
+        ),
     }
 
 
@@ -66,6 +84,7 @@ _CHECKED = (
         _d.position.label("digest_position"),
         _d.chain_hash.label("digest_chain_hash"),
         _d.state_sha256,
+        _d.seal,
         events.c.id.label("event_position"),
         event_chain.c.hash.label("event_chain_hash"),
     )
@@ -85,8 +104,9 @@ _CHECKED = (
 )
 
 
-def mismatch(row: Any) -> str | None:
-    """Why this snapshot row (from _CHECKED) does not match the log, or None."""
+def mismatch(row: Any, sealer: Sealer | None) -> str | None:
+    """Why this snapshot row (from _CHECKED) does not match the log, or None. Its seal is
+    checked when there is a sealer (a process with the signing key)."""
     what = f"the snapshot of {row.originator_id} at version {row.originator_version}"
     if row.state_sha256 is None:
         return f"{what} has no digest record"
@@ -96,6 +116,18 @@ def mismatch(row: Any) -> str | None:
         return f"{what} is of a version the log does not have"
     if row.digest_position != row.event_position or row.digest_chain_hash != row.event_chain_hash:
         return f"{what} is not anchored at the chain entry of the event at its version"
+    if sealer is not None:
+        if row.seal is None:
+            return f"{what} is not sealed (taken by a process without the signing key?)"
+        expected = sealer.snapshot(
+            row.originator_id,
+            row.originator_version,
+            row.digest_position,
+            row.digest_chain_hash,
+            bytes(row.state),
+        )
+        if not sealer.same(expected, row.seal):
+            return f"{what} does not carry its seal (edited, or sealed with another key)"
     return None
 
 
@@ -103,9 +135,12 @@ class CheckedSnapshotStore(EventStore[UUID]):
     """The repository's snapshot store: a snapshot is given only if it matches the log
     (see the module's docstring); else none, so the aggregate is replayed from events."""
 
-    def __init__(self, mapper: Mapper[UUID], recorder: Any, database: Database) -> None:
+    def __init__(
+        self, mapper: Mapper[UUID], recorder: Any, database: Database, sealer: Sealer | None
+    ) -> None:
         super().__init__(mapper, recorder)  # the library's recorder still writes (tests)
         self.database = database
+        self.sealer = sealer
         self.rejected = 0  # snapshots refused since start (also logged)
 
     def get(
@@ -128,7 +163,7 @@ class CheckedSnapshotStore(EventStore[UUID]):
             rows = connection.execute(query).all()
         found = []
         for row in rows:
-            problem = mismatch(row)
+            problem = mismatch(row, self.sealer)
             if problem is not None:
                 self.rejected += 1
                 log.warning("%s: ignored, replaying from the events", problem)
@@ -159,13 +194,14 @@ class BadSnapshot:
     problem: str
 
 
-def check_snapshots(connection: Connection) -> BadSnapshot | None:
-    """Check every snapshot: its digest record, and the state it holds against a replay of
-    its aggregate's events up to its version. The first bad one, or None."""
+def check_snapshots(connection: Connection, sealer: Sealer | None = None) -> BadSnapshot | None:
+    """Check every snapshot: its digest record (and seal, given a sealer), and the state it
+    holds against a replay of its aggregate's events up to its version. The first bad
+    one, or None."""
     rows = connection.execute(_CHECKED.order_by(_s.originator_id, _s.originator_version)).all()
     by_aggregate: dict[Any, list[Any]] = {}
     for row in rows:
-        problem = mismatch(row)
+        problem = mismatch(row, sealer)
         if problem is not None:
             return BadSnapshot(row.event_position, problem)
         by_aggregate.setdefault(row.originator_id, []).append(row)

@@ -64,6 +64,9 @@ snapshot_digests = Table(
     Column("position", BigInteger, nullable=False),
     Column("chain_hash", String(64), nullable=False),
     Column("state_sha256", String(64), nullable=False),
+    # HMAC-SHA256 under a key the database does not hold (adapters/seals.py); NULL: written
+    # by a process without the signing key.
+    Column("seal", String(64), nullable=True),
 )
 
 # The hash chain: one entry per event, written in the event's transaction (adapters/ledger.py).
@@ -346,6 +349,9 @@ report_artefacts = Table(
     Column("media_type", String(100), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # HMAC-SHA256 of (report id, format, content) under a key the database does not hold
+    # (adapters/seals.py); NULL: archived before 0014 or by a process without the key.
+    Column("seal", String(64), nullable=True),
 )
 
 # Who leads each singleton background job (adapters/leases.py): the projection follower

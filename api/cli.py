@@ -450,7 +450,7 @@ def verify(
         if given is not None:
             raise UserError(f"{option} is for offline verification: add --offline --checkpoint")
     with services() as s:
-        result = ledger.verify(s.database, s.checkpoints.operator)
+        result = ledger.verify(s.database, s.checkpoints.operator, s.sealer)
         summary = result.as_dict()
         checked = None
         if report is not None:
@@ -669,7 +669,7 @@ def import_command(
     """Restore an exported log into an empty database, then rebuild the projections."""
     with services() as s:
         try:
-            summary = backup.import_log(s.database, file)
+            summary = backup.import_log(s.database, file, s.sealer)
         except backup.ImportRefused as error:
             raise UserError(f"import refused: {error}") from None
         # The database was empty: its read models too, so no reader misses them meanwhile.

@@ -1,4 +1,10 @@
-"""Reports: built from the log, rendered, and archived byte for byte with their sha256."""
+"""Reports: built from the log, rendered, and archived byte for byte with their sha256 and,
+in a process with the operator's signing key, their seal (adapters/seals.py): an HMAC of
+(report id, format, bytes) under a key the database does not hold, so bytes edited with
+their sha256 are still refused. Serving with the key: a wrong seal is a 409 like a wrong
+sha256; an artefact without a seal (archived before seals existed, or by a process
+without the key) is served on its sha256 alone and marked unsealed (Artefact.sealed).
+Without the key: sha256 only."""
 
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from adapters.reports.data import (
 )
 from adapters.reports.render import MEDIA_TYPES, render
 from adapters.reports.verification import Recorded, check_footer, differences, read_recorded
+from adapters.seals import Sealer, artefact_problem
 from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
 from domain.errors import InvalidValue, NotFound, StateConflict
@@ -48,8 +55,8 @@ class ReproductionFailed(Exception):
 
 
 class DamagedArtefact(StateConflict):
-    """An archived artefact's bytes no longer have the sha256 recorded with them: never
-    served as the report (HTTP 409)."""
+    """An archived artefact's bytes no longer have the sha256 recorded with them, or (with
+    the signing key) not their seal: never served as the report (HTTP 409)."""
 
 
 # What an Idempotency-Key record of a report request holds as its result.
@@ -62,6 +69,9 @@ class Artefact:
     media_type: str
     sha256: str
     content: bytes
+    # Served with its seal checked (True), without a seal to check (False: archived before
+    # seals or by a process without the key), or by a process without the key (None).
+    sealed: bool | None = None
 
 
 class ReportArchive:
@@ -74,8 +84,11 @@ class ReportArchive:
         checkpoints: Checkpoints | None = None,
         *,
         metrics: Metrics | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.database = database
+        # Seals artefacts as they are archived and checks them as they are served.
+        self.sealer = sealer
         self.tracker = tracker
         self.metrics = metrics
         # Signs a checkpoint covering each archived report, and checks reports against them.
@@ -226,6 +239,7 @@ class ReportArchive:
                             "media_type": a.media_type,
                             "sha256": a.sha256,
                             "content": a.content,
+                            "seal": self._seal(report_id, a),
                         }
                         for a in artefacts
                     ],
@@ -236,6 +250,11 @@ class ReportArchive:
             raise
         self._sign_checkpoint(fence)
         return describe_row(row, {a.format: a.sha256 for a in artefacts})
+
+    def _seal(self, report_id: str, artefact: Artefact) -> str | None:
+        if self.sealer is None:
+            return None
+        return self.sealer.artefact(report_id, artefact.format, artefact.content)
 
     def _sign_checkpoint(self, fence: Lease | None) -> None:
         """A checkpoint that covers the report just archived, so it verifies at once."""
@@ -299,14 +318,12 @@ class ReportArchive:
             self.get(report_id)  # 404 for an unknown report first
             raise NotFound(f"report {report_id} was not archived as {fmt}")
         content = bytes(row.content)
-        found = hashlib.sha256(content).hexdigest()
-        if found != row.sha256:
-            log.warning("archived report %s as %s is damaged (sha256 %s)", report_id, fmt, found)
-            raise DamagedArtefact(
-                f"report {report_id} as {fmt} is damaged: its archived bytes have sha256 "
-                f"{found}, not the {row.sha256} recorded with them; the archive was changed"
-            )
-        return Artefact(row.format, row.media_type, row.sha256, content)
+        problem = artefact_problem(self.sealer, report_id, fmt, content, row.sha256, row.seal)
+        if problem is not None:
+            log.warning("%s", problem)
+            raise DamagedArtefact(problem)
+        sealed = None if self.sealer is None else row.seal is not None
+        return Artefact(row.format, row.media_type, row.sha256, content, sealed)
 
     # ---- checking and reproducing ---------------------------------------------------------
 
@@ -404,12 +421,22 @@ class ReportArchive:
         return artefact
 
     def _archived_as(self, sha256: str) -> builtins.list[str]:
-        """The archived reports with an artefact of these bytes."""
+        """The archived reports with an artefact of these bytes (as served: with the
+        signing key, one whose seal is wrong does not count)."""
         with self.database.reading() as connection:
             rows = connection.execute(
-                select(report_artefacts.c.report_id).where(report_artefacts.c.sha256 == sha256)
-            )
-            return sorted({str(r.report_id) for r in rows})
+                select(report_artefacts).where(report_artefacts.c.sha256 == sha256)
+            ).all()
+        return sorted(
+            {
+                str(r.report_id)
+                for r in rows
+                if artefact_problem(
+                    self.sealer, r.report_id, r.format, bytes(r.content), r.sha256, r.seal
+                )
+                is None
+            }
+        )
 
     def last_scheduled(self, schedule: str) -> datetime | None:
         """The tick of the newest report archived for a schedule."""

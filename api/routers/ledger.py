@@ -21,4 +21,4 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"], route_class=JsonRou
     responses=READ_PROBLEMS,
 )
 def get_ledger(services: ServicesDep, _: Reader) -> Any:
-    return verify(services.database, services.checkpoints.operator).as_dict()
+    return verify(services.database, services.checkpoints.operator, services.sealer).as_dict()

@@ -181,7 +181,8 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     responses=READ_PROBLEMS
     | problems(
         e404="No such report, or not archived in that format",
-        e409="The archived bytes no longer have their recorded sha256 (the archive was changed)",
+        e409="The archived bytes no longer have their recorded sha256 or seal (the archive "
+        "was changed)",
     )
     | _artefacts(
         "The description (no ?format=), or the stored artefact byte for byte",
@@ -197,6 +198,9 @@ def get_report(
     if format is None:
         return services.reports.get(report_id)
     artefact = services.reports.artefact(report_id, format)
-    return _artefact_response(
+    response = _artefact_response(
         artefact.content, artefact.media_type, format, f"report-{report_id}", artefact.sha256
     )
+    if artefact.sealed is not None:  # a server with the signing key checked for a seal
+        response.headers["X-Content-Sealed"] = "true" if artefact.sealed else "false"
+    return response

@@ -4,10 +4,14 @@ another event than the log's."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from sqlalchemy import update
 
 from adapters.tables import idempotency_records, report_artefacts
-from tests.api.client import BASE, Api, problem
+from domain.checkpoint import Signer
+from tests.api.client import BASE, Api, problem, serving
 
 REPORTS = "/api/v1/reports"
 RAIL = "CMAP-PROS-RAIL"
@@ -73,3 +77,43 @@ def test_an_idempotency_record_pointed_at_another_commitments_event_is_not_repla
     detail = problem(api.post(url, json=body, headers={"Idempotency-Key": "k-moved"}), 409)
     assert "of another aggregate than this request's" in detail
     assert api.head() == head
+
+
+def test_a_keyed_server_refuses_an_artefact_forged_with_its_sha256(
+    seeded_url: str, tmp_path: Path
+) -> None:
+    """Bytes and sha256 edited together still lack their seal (adapters/seals.py)."""
+    key = tmp_path / "operator.key"
+    key.write_text(Signer.generate("tracker.example/operator").encode() + "\n")
+    with serving(seeded_url, signing_key_file=str(key)) as api:
+        report = api.post(REPORTS, json={"formats": ["md", "json"]}).json()
+        url = f"{REPORTS}/{report['id']}"
+        served = api.get(url, "viewer", params={"format": "md"})
+        assert served.status_code == 200 and served.headers["X-Content-Sealed"] == "true"
+        forged = b"# Forged\n"
+        with api.services.database.writing() as connection:
+            connection.execute(
+                update(report_artefacts)
+                .where(report_artefacts.c.format == "md")
+                .values(content=forged, sha256=hashlib.sha256(forged).hexdigest())
+            )
+        detail = problem(api.get(url, "viewer", params={"format": "md"}), 409)
+        assert "do not carry their seal" in detail
+        ledger = api.get("/api/v1/ledger", "viewer").json()
+        assert ledger["verified"] is False
+        assert f"report {report['id']} as md" in ledger["problem"]
+        # Rows without a seal (archived before seals) are served, marked unsealed.
+        with api.services.database.writing() as connection:
+            connection.execute(
+                update(report_artefacts)
+                .where(report_artefacts.c.format == "json")
+                .values(seal=None)
+            )
+        unsealed = api.get(url, "viewer", params={"format": "json"})
+        assert unsealed.status_code == 200 and unsealed.headers["X-Content-Sealed"] == "false"
+
+
+def test_a_server_without_the_key_does_not_claim_seals(api: Api) -> None:
+    report = api.post(REPORTS, json={"formats": ["md"]}).json()
+    served = api.get(f"{REPORTS}/{report['id']}", "viewer", params={"format": "md"})
+    assert served.status_code == 200 and "X-Content-Sealed" not in served.headers
