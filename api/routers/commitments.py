@@ -38,6 +38,7 @@ from api.writes import (
     WRITE_HEADERS,
     CommandRoute,
     WriteDep,
+    parse_if_match,
 )
 from domain import commands
 from domain.commitment import Commitment
@@ -148,6 +149,7 @@ def get_commitment(
 )
 def register_commitment(body: CommitmentIn, write: WriteDep) -> Response:
     if write.if_match is not None:  # `*` and "0" too: nothing exists yet to match (RFC 9110)
+        parse_if_match(write.if_match)  # a malformed one is 400 first, as on every write
         raise Problem(
             412,
             "If-Match cannot hold when registering: a new commitment has no version yet",

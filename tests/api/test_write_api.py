@@ -933,6 +933,7 @@ def test_registration_with_if_match_is_refused(api: Api) -> None:
     for tag in ('"1"', '"0"', "*"):
         refused = api.post(BASE, json=NEW, headers={"If-Match": tag})
         assert "a new commitment has no version yet" in problem(refused, 412)
+    problem(api.post(BASE, json=NEW, headers={"If-Match": ""}), 400)  # malformed: 400 first
     assert api.head() == before
     assert api.post(BASE, json=NEW).status_code == 201
 
