@@ -17,7 +17,6 @@ from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
 from api.json_body import ExactJSONResponse, JsonRoute
-from api.problems import Problem
 from api.projection_reads import ProjectionReadDep
 from api.schemas import (
     MAX_VERSION,
@@ -38,7 +37,6 @@ from api.writes import (
     WRITE_HEADERS,
     CommandRoute,
     WriteDep,
-    parse_if_match,
 )
 from domain import commands
 from domain.commitment import Commitment
@@ -148,13 +146,6 @@ def get_commitment(
     openapi_extra=WRITE_HEADERS,
 )
 def register_commitment(body: CommitmentIn, write: WriteDep) -> Response:
-    if write.if_match is not None:  # `*` and "0" too: nothing exists yet to match (RFC 9110)
-        parse_if_match(write.if_match)  # a malformed one is 400 first, as on every write
-        raise Problem(
-            412,
-            "If-Match cannot hold when registering: a new commitment has no version yet",
-            kind="version-mismatch",
-        )
     command = to_command(commands.RegisterCommitment, body)
     return write.run(command, body, status_code=201, location=_commitment_url)
 

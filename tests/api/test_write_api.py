@@ -924,18 +924,20 @@ def test_openapi_documents_every_endpoint_and_error(api: Api) -> None:
 
 
 def test_registration_with_if_match_is_refused(api: Api) -> None:
-    """A new commitment has no version: If-Match cannot hold, and nothing is written."""
+    """A new commitment has no version: an If-Match naming one cannot hold, and nothing is
+    written; `*` and "0" (nothing there yet) hold."""
     spec = api.openapi()
     parameters = spec["paths"][BASE]["post"].get("parameters", [])
     assert {"if-match", "idempotency-key"} <= {p["name"] for p in parameters}
     assert "412" in spec["paths"][BASE]["post"]["responses"]
     before = api.head()
-    for tag in ('"1"', '"0"', "*"):
-        refused = api.post(BASE, json=NEW, headers={"If-Match": tag})
-        assert "a new commitment has no version yet" in problem(refused, 412)
-    problem(api.post(BASE, json=NEW, headers={"If-Match": ""}), 400)  # malformed: 400 first
+    refused = api.post(BASE, json=NEW, headers={"If-Match": '"1"'})
+    assert "does not exist yet" in problem(refused, 412)
     assert api.head() == before
-    assert api.post(BASE, json=NEW).status_code == 201
+    assert api.post(BASE, json=NEW, headers={"If-Match": "*"}).status_code == 201
+    # Registered now: a second registration is a conflict, If-Match or not.
+    again = api.post(BASE, json=NEW, headers={"If-Match": '"0"'})
+    assert "already registered" in problem(again, 409)
 
 
 def test_problems_are_documented_as_problem_json(api: Api) -> None:
