@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 
 from adapters.bootstrap import bootstrap
 from adapters.metrics import Metrics
@@ -38,7 +39,7 @@ from api.routers import (
 )
 from api.schemas import ProblemOut
 from api.schemas import problems as documented_problems
-from api.security import CsrfTokens, SecurityHeaders
+from api.security import DOCS_ASSETS, CsrfTokens, SecurityHeaders
 from domain.vocabulary import ISO_3166_ALPHA2
 
 
@@ -63,7 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             waits.close()
             services.close()
 
-    app = FastAPI(
+    # FastAPI with /docs and /redoc whose assets come from the installed package, so the
+    # docs work with no network (fastapi-offline); DOCS_ASSETS in api/security.py.
+    app = FastAPIOffline(
+        static_url=DOCS_ASSETS,
+        # Swagger UI would send the document to validator.swagger.io for a badge.
+        swagger_ui_parameters={"validatorUrl": None},
         title="Commitments tracker",
         summary="Event-sourced tracker of the Canada-Mexico Action Plan 2025-2028",
         description=(

@@ -3,8 +3,9 @@
 The pages run no scripts, so the Content-Security-Policy allows none; styles are inline
 (the pages' <style> and the report's SVG charts carry style attributes, which hashes
 cannot cover), so `style-src 'unsafe-inline'`. The interactive API docs (/docs, /redoc)
-are FastAPI's Swagger UI and ReDoc pages, which load from a CDN and start with an
-inline script: they get a policy of their own that lets exactly that work.
+are FastAPI's Swagger UI and ReDoc pages, with their assets served from this server
+(fastapi-offline, under DOCS_ASSETS) and an inline script that starts them: they get a
+policy of their own that lets exactly that work, and nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ PAGE_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_CDN = "https://cdn.jsdelivr.net"
+DOCS_ASSETS = "/docs-assets"  # Swagger UI's and ReDoc's files (fastapi-offline)
 DOCS_POLICY = (
-    f"default-src 'none'; script-src 'unsafe-inline' {_CDN}; "
-    f"style-src 'unsafe-inline' {_CDN} https://fonts.googleapis.com; "
-    "font-src https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly "
-    "https://validator.swagger.io; "
+    "default-src 'none'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; worker-src blob:; frame-ancestors 'none'; base-uri 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})

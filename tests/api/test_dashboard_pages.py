@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from adapters.tables import api_tokens
-from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule
+from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule, PlannedMilestone
 from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, csrf_token_of, post_login, problem, serving
 from tests.support import CA_EDITOR, MX_EDITOR, registration, write
@@ -226,3 +226,29 @@ def test_a_revoked_cookie_is_forgotten_so_page_views_do_not_lock_the_address_out
         for _ in range(5):  # the browser no longer sends it: no more failures counted
             assert api.client.get("/", follow_redirects=False).status_code == 303
         assert post_login(api.client, api.token("admin")).status_code == 303
+
+
+def test_a_next_milestone_past_its_due_date_is_marked_missed(seeded_url: str) -> None:
+    """The portfolio marks a next milestone the API calls missed (due before today)."""
+    today = datetime.now(UTC).date()
+    with serving(seeded_url) as api:
+        for code, due in (("CMAP-GOV-LATE", -30), ("CMAP-GOV-SOON", 30)):
+            planned = PlannedMilestone(title=f"Review {code}", due_date=today + timedelta(days=due))
+            write(
+                api.services,
+                registration(
+                    code,
+                    pillar=Pillar.GOVERNANCE,
+                    sectors=("governance",),
+                    milestones=(planned,),
+                ),
+            )
+        late = api.get(f"{BASE}/CMAP-GOV-LATE", "viewer").json()["milestones"]
+        assert [m["status"] for m in late] == ["missed"]  # what the API says
+        sign_in(api)
+        page = api.client.get("/").text
+    rows = {row.split('"')[0]: row for row in page.split('<td><a href="/c/')[1:]}
+    late_row, soon_row = rows["CMAP-GOV-LATE"], rows["CMAP-GOV-SOON"]
+    assert "Review CMAP-GOV-LATE" in late_row
+    assert '<span class="pill red">missed</span>' in late_row.split("</tr>")[0]
+    assert "Review CMAP-GOV-SOON" in soon_row and "missed" not in soon_row.split("</tr>")[0]

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
 from tests.processes import Server
 
@@ -169,3 +169,37 @@ def test_keyboard_and_phone(open_browser: OpenBrowser, server: Server) -> None:
     )
     assert overflow <= 1  # wide tables scroll inside their box, not the page
     page.screenshot(path=ARTIFACTS / "dashboard-phone.png", full_page=True)
+
+
+def test_the_api_docs_render_with_no_network(open_browser: OpenBrowser, server: Server) -> None:
+    """/docs and /redoc load nothing but from the server (their assets are installed),
+    and their policy lets them run: no CSP violation in the console."""
+    context = open_browser(viewport={"width": 1280, "height": 900})
+    elsewhere: list[str] = []
+
+    def only_the_server(route: Route) -> None:
+        if route.request.url.startswith(server.base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_server)
+    page = context.pages[0] if context.pages else context.new_page()
+    watched = Watched(page)
+    page.goto(f"{server.base}/docs")
+    title = page.locator(".swagger-ui .info .title")
+    title.wait_for()
+    assert "Commitments tracker" in title.inner_text()
+    assert page.locator(".opblock").count() > 20  # every operation, from /openapi.json
+    page.screenshot(path=ARTIFACTS / "docs.png")
+    page.goto(f"{server.base}/redoc")
+    heading = page.locator("h1").first
+    heading.wait_for()
+    assert "Commitments tracker" in heading.inner_text()
+    page.screenshot(path=ARTIFACTS / "redoc.png")
+    # ReDoc's "powered by" logo is an image on its CDN: the policy blocks it, so it never
+    # leaves the browser; anything else in the console is a failure.
+    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+    errors = [e for e in watched.errors if not (logo in e and "img-src" in e)]
+    assert elsewhere == [] and errors == [], (elsewhere, watched.errors)
