@@ -27,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from adapters import backup, ledger
 from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
+from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, upgrade
 from adapters.rebuild import RebuildRefused
 from adapters.reports import verification as report_check
@@ -331,10 +332,15 @@ def project(
             follower.start()
             try:
                 # Whichever worker holds the projection (this one, or one elsewhere on
-                # PostgreSQL) brings it to the head as it was when we started.
+                # PostgreSQL) brings it to the head as it was when we started; a log that
+                # shrank stops every worker, so say so rather than wait for ever.
                 while (
                     s.projection.position() < target or rebuilder.running
                 ) and not follower.stopped:
+                    with s.database.reading() as connection:
+                        refused = shrinkage(connection)
+                    if refused is not None:
+                        raise UserError(f"the projection cannot catch up: {refused}")
                     time.sleep(0.1)
             finally:
                 follower.stop()

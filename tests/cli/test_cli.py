@@ -40,6 +40,7 @@ from domain.checkpoint import Note, Signer, Verifier, verified_by
 from domain.commands import LogProgress
 from tests.conftest import open_services
 from tests.support import registration, write
+from tests.tampering import truncate
 
 SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "commitments"
 SETTINGS = (
@@ -603,6 +604,20 @@ def test_project_once_catches_up_and_rebuild_replays(cli: Cli, seeded_url: str) 
     assert f"read models rebuilt up to {written.position}" in rebuilt.err
     assert f"projection at position {written.position} (head {written.position})" in rebuilt.err
     assert projected_codes(seeded_url) == codes
+
+
+def test_project_once_on_a_shrunk_log_says_so_instead_of_waiting(cli: Cli, seeded_url: str) -> None:
+    services = open_services(seeded_url)
+    try:
+        written = write(services, registration("CMAP-GOV-CUT"))
+        truncate(services, written.position - 1)  # the newest event deleted
+        write(services, registration("CMAP-GOV-NEW"))  # the write that finds the log shorter
+    finally:
+        services.close()
+    ran = cli(seeded_url, "project", "--once")  # its JSON log lines come first
+    assert ran.status == 1 and "Traceback" not in ran.err, ran.err
+    last = ran.err.strip().splitlines()[-1]
+    assert last.startswith("error: the projection cannot catch up: the log shrank"), ran.err
 
 
 # ---- the installed console script, as a real process -----------------------------------------
