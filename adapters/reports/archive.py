@@ -216,6 +216,18 @@ class ReportArchive:
             "format_version": REPORT_FORMAT_VERSION,
             "language": inputs.language,
         }
+        # Sealed before the write transaction: hashing a workbook need not hold the lock.
+        stored = [
+            {
+                "report_id": report_id,
+                "format": a.format,
+                "media_type": a.media_type,
+                "sha256": a.sha256,
+                "content": a.content,
+                "seal": self._seal(report_id, a),
+            }
+            for a in artefacts
+        ]
         try:
             with self.database.writing() as connection:
                 if fence is not None:
@@ -230,20 +242,7 @@ class ReportArchive:
                         )
                     )
                 connection.execute(insert(report_archive).values(row))
-                connection.execute(
-                    insert(report_artefacts),
-                    [
-                        {
-                            "report_id": report_id,
-                            "format": a.format,
-                            "media_type": a.media_type,
-                            "sha256": a.sha256,
-                            "content": a.content,
-                            "seal": self._seal(report_id, a),
-                        }
-                        for a in artefacts
-                    ],
-                )
+                connection.execute(insert(report_artefacts), stored)
         except IntegrityError:
             if schedule is not None or request is not None:
                 return None  # another scheduler archived this tick first, or this key
