@@ -39,9 +39,10 @@ from adapters.event_store import EventWrite, StoredTracker
 from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.tables import events
 from domain.access import Principal
-from domain.commands import Command
+from domain.commands import Command, RegisterCommitment
+from domain.commitment import commitment_id
 from domain.errors import DomainError, StateConflict
-from domain.tracker import Change, snapshot_due, write_target
+from domain.tracker import Change, snapshot_due
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +161,9 @@ class UnitOfWork:
             actor, key = write.principal.actor, write.idempotency.key
             found = idempotency.find(connection, actor, key)
             if found is not None and found.request_hash == write.idempotency.request_hash:
-                target = write_target(write.command, write.ref)
+                target = self._target(write)
+                if isinstance(write.command, RegisterCommitment):  # its id is its code's
+                    target = commitment_id(write.command.code)
                 idempotency.check_anchored(connection, actor, key, found, target)
         if found is None:
             return None
@@ -231,15 +234,15 @@ class UnitOfWork:
         job.error = StateConflict("it is being changed by others right now; try again")
 
     def _evict(self, job: _Job) -> None:
-        target = self._target(job)
+        target = self._target(job.write)
         if target is not None:
             self.tracker.write_cache.evict(target)
 
-    def _target(self, job: _Job) -> UUID | None:
-        """The aggregate the job writes to; None for a new one, or for a reference to
+    def _target(self, write: Write) -> UUID | None:
+        """The aggregate the write is on; None for a new token, or for a reference to
         nothing: that write fails on its own when it runs (404), not the batch it is in."""
         try:
-            return self.tracker.target_of(job.write.command, job.write.ref)
+            return self.tracker.target_of(write.command, write.ref)
         except DomainError:
             return None
 
@@ -318,7 +321,7 @@ class UnitOfWork:
         cache = self.tracker.write_cache
         cached: dict[UUID, int] = {}
         for job in jobs:
-            target = self._target(job)
+            target = self._target(job.write)
             version = cache.committed_version(target)
             if target is not None and version is not None:
                 cached[target] = version

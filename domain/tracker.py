@@ -284,7 +284,11 @@ class Tracker(Application[UUID]):
     def _resolve(self, ref: str) -> UUID:
         """A commitment's UUID from its UUID or its code."""
         try:
-            return commitment_ref(ref)
+            return UUID(ref)
+        except ValueError:
+            pass
+        try:
+            return commitment_id(ref)
         except InvalidValue:
             raise NotFound(f"no commitment {ref!r}: give its code or its UUID") from None
 
@@ -313,31 +317,6 @@ class Tracker(Application[UUID]):
         if not isinstance(found, ApiToken):
             raise NotFound(f"no token with id {token_id.hex}")
         return found
-
-
-def commitment_ref(ref: str) -> UUID:
-    """A commitment's UUID from its UUID or its code (InvalidValue if it is neither)."""
-    try:
-        return UUID(ref)
-    except ValueError:
-        return commitment_id(ref)
-
-
-def write_target(command: Command, ref: str | None) -> UUID | None:
-    """The aggregate a write names (None when only the write decides it: a new token)."""
-    if ref is not None:
-        try:
-            return commitment_ref(ref)
-        except InvalidValue:
-            return None
-    try:
-        if isinstance(command, RegisterCommitment):
-            return commitment_id(command.code)
-        if isinstance(command, DefineSchedule | RemoveSchedule):
-            return schedule_id(command.name)
-    except InvalidValue:
-        return None
-    return None
 
 
 def _last_position(recordings: list[Recording[UUID]]) -> int:
