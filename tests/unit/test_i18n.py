@@ -49,5 +49,5 @@ def test_catalogues_compile_for_every_language() -> None:
         assert translator(language).gettext("Portfolio")
     for language in ("fr", "es"):
         with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as source:
-            catalog = read_po(source)
-        assert catalog.locale is not None and str(catalog.locale) == language
+            catalog = read_po(source, locale=language)
+        assert not [message.id for message in catalog if message.id and message.fuzzy]
