@@ -222,7 +222,7 @@ def test_a_revoked_cookie_is_forgotten_so_page_views_do_not_lock_the_address_out
         api.services.authenticate.forget(token_id)
         first = api.client.get("/", follow_redirects=False)
         assert first.status_code == 303 and first.headers["location"].startswith("/login")
-        assert 'commitments_token=""' in first.headers["set-cookie"]  # deleted
+        assert 'commitments_session=""' in first.headers["set-cookie"]  # deleted
         for _ in range(5):  # the browser no longer sends it: no more failures counted
             assert api.client.get("/", follow_redirects=False).status_code == 303
         assert post_login(api.client, api.token("admin")).status_code == 303
