@@ -69,9 +69,7 @@ class SessionStore:
         session_id = secrets.token_urlsafe(32)
         now = self.now()
         with self.database.writing() as connection:
-            connection.execute(
-                delete(sessions).where(sessions.c.expires_at < now - KEEP_ENDED)
-            )
+            connection.execute(delete(sessions).where(sessions.c.expires_at < now - KEEP_ENDED))
             connection.execute(
                 insert(sessions).values(
                     id_hash=_digest(session_id),

@@ -30,6 +30,7 @@ from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
+from api.form_specs import actions
 from api.language import chosen_language, remember_language
 from api.security import CSRF_COOKIE, CsrfTokens, set_csrf_cookie
 from api.session_cookie import (
@@ -274,8 +275,11 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
 
 
 @router.get("/c/{code}", response_class=HTMLResponse)
-def commitment_page(code: str, request: Request, services: ServicesDep) -> Response:
-    signed_in = _signed_in(request, services)
+def commitment_page(
+    code: str, request: Request, services: ServicesDep, saved: str = ""
+) -> Response:
+    holder = session_holder(request, services)
+    signed_in = holder is not None or (False if services.settings.public_read else None)
     if signed_in is None:
         return _to_login(request)
     try:
@@ -307,6 +311,8 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
             "c": described,
             "history": history,
             "signed_in": signed_in,
+            # The forms the holder may use here (api/routers/forms.py), or why none.
+            "actions": actions(described, holder, saved, language),
         },
     )
 
