@@ -507,7 +507,7 @@ def actions(
                 note = _("Your access key lets you read commitments, not change them.")
             else:
                 note = _(
-                    "You cannot edit this commitment: it is not one of %(party)s's commitments."
+                    "You cannot edit this commitment: %(party)s is not one of its parties."
                 ) % {"party": label(principal.party, language)}
         else:
             links = [(f"/c/{c['code']}/{f.slug}", f.title) for f in FORMS if f.offered(c)]

@@ -163,7 +163,7 @@ def _refused(form: _Form, principal: Principal) -> Response | None:
             message = _("Your access key lets you read commitments, not change them.")
         else:
             message = _(
-                "You cannot edit this commitment: it is not one of %(party)s's commitments."
+                "You cannot edit this commitment: %(party)s is not one of its parties."
             ) % {"party": label(principal.party, form.language)}
         return form.render(403, forbidden=message)
     return None
