@@ -140,8 +140,13 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
     assert (out.status_code, out.headers["location"]) == (303, "/login")
     assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
     # The dashboard's cookie is not a bearer token for the JSON API.
-    client.cookies.set("commitments_token", token)
+    signed = post_login(client, token)
+    assert signed.status_code == 303
     problem(client.get(f"{BASE}/CMAP-PROS-RAIL"), 401)
+    # And a cookie holding the token itself (as before sessions) signs no one in.
+    client.cookies.clear()
+    client.cookies.set("commitments_token", token)
+    assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
 
 
 def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url: str) -> None:
