@@ -162,9 +162,9 @@ def _refused(form: _Form, principal: Principal) -> Response | None:
         if principal.party is None or principal.role is Role.VIEWER:
             message = _("Your access key lets you read commitments, not change them.")
         else:
-            message = _(
-                "You cannot edit this commitment: %(party)s is not one of its parties."
-            ) % {"party": label(principal.party, form.language)}
+            message = _("You cannot edit this commitment: %(party)s is not one of its parties.") % {
+                "party": label(principal.party, form.language)
+            }
         return form.render(403, forbidden=message)
     return None
 
