@@ -12,11 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from adapters.sessions import SessionStore
 from domain.commands import ChangeStatus, LogProgress, PlannedMilestone
 from domain.vocabulary import Pillar, Status
-from tests.api.client import BASE, Api, post_login
+from tests.api.client import BASE, Api, post_login, serving
 from tests.support import MX_EDITOR, registration, write
 
 CODE = "CMAP-GOV-FORMS"
@@ -376,18 +377,31 @@ def test_the_cookie_holds_a_session_id_not_the_token(api: Api) -> None:
     session_id = api.client.cookies["commitments_session"]
     with api.services.database.reading() as connection:
         rows = connection.exec_driver_sql("SELECT id_hash, token_id FROM sessions").all()
-    assert all(session_id not in row.id_hash for row in rows)
+    assert rows and all(session_id not in row.id_hash for row in rows)  # only its hash
     # Over HTTPS (behind a TLS proxy, say), the cookie is Secure.
-    secure = post_login(api.client, api.token("ca"))
-    assert "secure" not in secure.headers["set-cookie"].lower()
-    tls = httpx_client_over_https(api)
+    tls = TestClient(api.app, base_url="https://testserver")
     assert "secure" in post_login(tls, api.token("ca")).headers["set-cookie"].lower()
 
 
-def httpx_client_over_https(api: Api) -> Any:
-    from fastapi.testclient import TestClient
-
-    return TestClient(api.app, base_url="https://testserver")
+@pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
+def test_sessions_and_forms_on_postgresql_across_two_servers(seeded_url: str) -> None:
+    """A session lives in the database: signed in on one server, a form is shown by it
+    and recorded by another; signing out on the second ends it on the first."""
+    with (
+        serving(seeded_url, secret_key="shared") as one,
+        serving(seeded_url, secret_key="shared") as two,
+    ):
+        write(one.services, registration(CODE, pillar=Pillar.GOVERNANCE, sectors=("governance",)))
+        sign_in(one, "ca")
+        two.client.cookies.update(one.client.cookies)
+        page = one.client.get(f"/c/{CODE}/health")
+        data = shown(page.text) | {"rating": "green", "rationale": "On track"}
+        recorded(send(two, "health", data), "health")
+        recorded(send(one, "health", data), "health")  # the same submit again: once
+        assert [e["type"] for e in events(two)].count("HealthRated") == 1
+        csrf = hidden(two.client.get(f"/c/{CODE}").text)["csrf_token"]
+        assert two.client.post("/logout", data={"csrf_token": csrf}).url.path == "/login"
+        assert one.client.get(f"/c/{CODE}", follow_redirects=False).status_code == 303
 
 
 def test_signing_out_ends_the_session_on_the_server(api: Api) -> None:
@@ -457,8 +471,6 @@ def test_an_expired_token_ends_its_sessions(api: Api) -> None:
 
 
 def test_failed_sign_ins_are_still_throttled(api: Api) -> None:
-    from tests.api.client import serving
-
     with serving(api.url, auth_failure_limit="3/minute") as limited:
         for _ in range(3):
             assert post_login(limited.client, "cmt_wrong").status_code == 401
