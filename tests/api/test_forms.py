@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.i18n import label
 from adapters.sessions import SessionStore
 from domain.commands import ChangeStatus, LogProgress, PlannedMilestone
 from domain.vocabulary import Pillar, Status
@@ -479,3 +480,16 @@ def test_failed_sign_ins_are_still_throttled(api: Api) -> None:
         # A forged session cookie counts as a failure, and is refused while throttled.
         limited.client.cookies.set("commitments_session", "x" * 43)
         assert limited.client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_forms_read_in_the_chosen_language(forms: Api) -> None:
+    api = forms
+    page = api.client.get(f"/c/{CODE}/milestones/complete?lang=fr")
+    assert "<h1>Marquer un jalon comme atteint</h1>" in page.text
+    assert '<option value="m1">Terms agreed (2026-06-30)</option>' in page.text
+    refused = send(api, "milestones/complete", shown(page.text) | {"milestone_id": ""})
+    assert refused.status_code == 422
+    assert field_error(refused.text, "milestone_id") == "Ce champ est obligatoire."
+    statuses = api.client.get(f"/c/{CODE}/status?lang=es").text
+    words = label("in_progress", "es")  # the label, whatever the catalogue says, not the code
+    assert f'<option value="in_progress">{words}</option>' in statuses
