@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from adapters.i18n import label
 from adapters.sessions import SessionStore
+from api.form_specs import FORMS
 from domain.commands import ChangeStatus, LogProgress, PlannedMilestone
 from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, post_login, serving
@@ -493,3 +494,29 @@ def test_forms_read_in_the_chosen_language(forms: Api) -> None:
     statuses = api.client.get(f"/c/{CODE}/status?lang=es").text
     words = label("in_progress", "es")  # the label, whatever the catalogue says, not the code
     assert f'<option value="in_progress">{words}</option>' in statuses
+
+
+ODD = ["\x00", "x" * 5000, "1e999999", "NaN", "-1", "2026-02-30", "{milestone_id}", "  "]
+
+
+def test_odd_input_in_any_field_is_a_form_error_never_a_500(forms: Api) -> None:
+    api = forms
+    for spec in FORMS:
+        page = api.client.get(f"/c/{CODE}/{spec.slug}")
+        if page.status_code != 200:
+            continue
+        base = shown(page.text)
+        for field in spec.fields:
+            for odd in ODD:
+                response = send(api, spec.slug, base | {field.name: odd})
+                assert response.status_code in (303, 401, 403, 409, 422), (
+                    spec.slug,
+                    field.name,
+                    odd,
+                    response.status_code,
+                )
+                if response.status_code == 303:  # recorded: a new form for the next
+                    base = shown(api.client.get(f"/c/{CODE}/{spec.slug}").text)
+                else:
+                    kept = shown(response.text)[field.name]
+                    assert kept.strip() == odd.strip(), (spec.slug, field.name, odd)
