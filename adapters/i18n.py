@@ -80,6 +80,7 @@ LABELS: dict[str, str] = {
     "IndicatorDefined": N_("Indicator defined"),
     "IndicatorMeasured": N_("Indicator measured"),
     "EvidenceAttached": N_("Evidence attached"),
+    "TextTranslated": N_("Text translated"),
     "ClosureProposed": N_("Closure proposed"),
     "ClosureConfirmed": N_("Closure confirmed"),
     "ClosureRejected": N_("Closure rejected"),

@@ -108,8 +108,8 @@ def list_commitments(
     page = [
         cast(
             CommitmentSummary,
-            # Rows written before closures could be proposed have no pending_closure.
-            {"pending_closure": None}
+            # Rows written before closures (translations) were recorded lack the key.
+            {"pending_closure": None, "translations": {}}
             | json.loads(row.document)
             | {"overdue": is_past(row.overdue_since, today), "milestones_missed": row.missed},
         )
