@@ -133,6 +133,7 @@ def seed_command(
         report = seed(s.unit_of_work, s.tracker, demo=demo)
     typer.echo(
         f"commitments: {report.registered} registered, {report.already_registered} already there"
+        + f"; titles translated for {report.translated}"
         + (
             f"; sample histories: {report.samples_applied} applied, "
             f"{report.samples_already_applied} already there"

@@ -145,8 +145,9 @@ class ReviseDetails(CommitmentCommand):
         return None
 
 
-MilestoneId = Annotated[str, MaxLen(12)]
-TextsById = Annotated[Mapping[MilestoneId, Title], MaxLen(100)]
+ItemId = Annotated[str, MaxLen(12)]
+# Texts by milestone or indicator id (the body limit of 64 KiB bounds how many).
+TextsById = Mapping[ItemId, Title]
 
 
 @dataclass(frozen=True, kw_only=True)

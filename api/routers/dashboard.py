@@ -25,13 +25,16 @@ from markupsafe import Markup
 from adapters.bootstrap import Services
 from adapters.history import commitment_history
 from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
+from adapters.read_models import commitment_texts
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
 from api.language import chosen_language, remember_language
 from api.security import CSRF_COOKIE, CsrfTokens, served_over_https, set_csrf_cookie
+from api.untranslated import LANGUAGE_WORDS, marked
 from domain.errors import NotFound
+from domain.translations import ORIGINAL_LANGUAGE, localized
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
@@ -170,6 +173,7 @@ def overview(
         and (not chosen["status"] or c["status"] == chosen["status"])
         and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
     ]
+    shown = _in_language(services, shown, chosen_language(request))
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
     return _page(
@@ -191,6 +195,29 @@ def overview(
             "signed_in": signed_in,
         },
     )
+
+
+def _in_language(
+    services: Services, rows: list[dict[str, Any]], language: str
+) -> list[dict[str, Any]]:
+    """The report's rows with their titles and next milestones in `language`, untranslated
+    ones marked. The translations come from the read model, which names each row's next
+    milestone by id (a report row names it by title only)."""
+    if language == ORIGINAL_LANGUAGE or not rows:
+        return rows
+    with services.database.reading() as connection:
+        texts = commitment_texts(connection)
+    shown = []
+    for row in rows:
+        known = texts.get(row["code"], {})
+        view = {"title": row["title"], "translations": known.get("translations")}
+        upcoming, stored = row["next_milestone"], known.get("next_milestone")
+        if upcoming is not None:
+            same = stored is not None and stored["title"] == upcoming["title"]
+            view["next_milestone"] = upcoming | ({"id": stored["id"]} if stored and same else {})
+        words = marked(localized(view, language))
+        shown.append(row | {k: words[k] for k in ("title", "next_milestone") if k in words})
+    return shown
 
 
 def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str) -> str:
@@ -226,6 +253,8 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
             return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
         case "EvidenceAttached":
             return str(d["evidence"]["title"])
+        case "TextTranslated":
+            return _translated_summary(d, names, language)
         case "ClosureProposed":
             return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
                 d | {"status": label(d["status"], language), "party": label(d["party"], language)}
@@ -273,6 +302,17 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
     return ""
 
 
+def _translated_summary(d: dict[str, Any], names: dict[str, str], language: str) -> str:
+    """Which texts a TextTranslated event translated, and into which language."""
+    _ = translator(language).gettext
+    texts = [_(word) for word in (N_("title"), N_("description")) if d.get(word) is not None]
+    texts += [names.get(k, k) for k in (*d.get("milestones", {}), *d.get("indicators", {}))]
+    return _("into %(language)s: %(texts)s") % {
+        "language": _(LANGUAGE_WORDS.get(d["language"], d["language"])),
+        "texts": ", ".join(texts),
+    }
+
+
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(code: str, request: Request, services: ServicesDep) -> Response:
     signed_in = _signed_in(request, services)
@@ -287,11 +327,11 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
             {"message": error.message, "signed_in": signed_in},
             status_code=404,
         )
-    described = describe(commitment, datetime.now(UTC).date())
+    language = chosen_language(request)
+    described = localized(describe(commitment, datetime.now(UTC).date()), language)
     names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
         i["id"]: f"“{i['name']}”" for i in described["indicators"]
     }
-    language = chosen_language(request)
     history = [
         e
         | {
@@ -304,7 +344,7 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         request,
         "commitment.html.j2",
         {
-            "c": described,
+            "c": marked(described),
             "history": history,
             "signed_in": signed_in,
         },

@@ -51,6 +51,7 @@ WRITES = [
     ),
     ("POST", "/indicators/i1/measurements", {"value": 1, "as_of": "2026-10-01"}, 201, "indicator"),
     ("POST", "/evidence", {"url": "https://example.org/z", "title": "Z"}, 201, "commitment"),
+    ("PUT", "/translations/fr", {"title": "T fr", "milestones": {"m2": "J2"}}, 200, "commitment"),
 ]
 WRITE_IDS = [f"{method} {path or '/'}" for method, path, *_ in WRITES]
 CREATES = {"/milestones", "/indicators"}
