@@ -15,6 +15,7 @@ from adapters.history import commitment_history
 from adapters.ledger import verify
 from adapters.seeds import SAMPLE_ACTOR, SAMPLE_PREFIX, SEED_ACTOR, SEEDS_DIR, SeedError, seed
 from adapters.tables import events
+from domain.commitment import Commitment
 from domain.vocabulary import Pillar
 from tests.conftest import open_services
 
@@ -227,7 +228,9 @@ def test_every_seeded_title_reads_in_french_and_spanish(app: Services) -> None:
             assert {f"milestones.{m}" for m in commitment.milestones} <= set(texts), code
         assert commitment.translations["fr"]["title"] != commitment.translations["es"]["title"]
     events = [
-        e for e in app.tracker.events_of("CMAP-GOV-USMCA") if type(e).__name__ == "TextTranslated"
+        e
+        for e in app.tracker.events_of("CMAP-GOV-USMCA")
+        if isinstance(e, Commitment.TextTranslated)
     ]
     assert [(e.language, e.actor) for e in events] == [("fr", SEED_ACTOR), ("es", SEED_ACTOR)]
     usmca = app.tracker.get("CMAP-GOV-USMCA")
