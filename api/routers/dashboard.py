@@ -329,6 +329,7 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         )
     language = chosen_language(request)
     described = localized(describe(commitment, datetime.now(UTC).date()), language)
+    c_sectors = described["sectors"]
     names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
         i["id"]: f"“{i['name']}”" for i in described["indicators"]
     }
@@ -344,7 +345,8 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         request,
         "commitment.html.j2",
         {
-            "c": marked(described),
+            # Sectors are an open list of slugs: the known ones read as words.
+            "c": marked(described) | {"sectors": [label(s, language) for s in c_sectors]},
             "history": history,
             "signed_in": signed_in,
         },

@@ -137,3 +137,18 @@ def test_a_translated_text_loses_its_marker_and_english_has_none(public: Api) ->
     portfolio = public.client.get("/", params={"lang": "fr"}).text
     row = portfolio[portfolio.index(f'href="/c/{RAIL}"') :].split("</tr>")[0]
     assert "Infrastructures et corridors ferroviaires à long terme" in row
+
+
+@pytest.mark.parametrize(
+    ("language", "sectors", "parties"),
+    [
+        ("fr", "<dt>Secteurs</dt><dd>Commerce, Gouvernance</dd>", "Canada, Mexique, États-Unis"),
+        ("es", "<dt>Sectores</dt><dd>Comercio, Gobernanza</dd>", "Canadá, México, Estados Unidos"),
+        ("en", "<dt>Sectors</dt><dd>Trade, Governance</dd>", "Canada, Mexico, United States"),
+    ],
+)
+def test_sectors_and_parties_read_as_words(
+    public: Api, language: str, sectors: str, parties: str
+) -> None:
+    page = public.client.get(f"/c/{USMCA}", params={"lang": language}).text
+    assert sectors in page and parties in page
