@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from adapters import idempotency
 from adapters.checkpoints import CheckpointRefused, Checkpoints, Covering
 from adapters.database import Database
-from adapters.i18n import LANGUAGES
 from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.leases import Lease
 from adapters.ledger import Verification
@@ -32,6 +31,7 @@ from adapters.projection import log_head
 from adapters.proofs import tree_head_at
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
+    LANGUAGE,
     REPORT_FORMAT_VERSION,
     ReportInputs,
     commitment_events,
@@ -338,10 +338,10 @@ class ReportArchive:
             found = [f"the log ends at position {head}, before the report's position"]
         elif recorded.format_version != REPORT_FORMAT_VERSION:
             found = None  # this version cannot regenerate it: the archive may know its bytes
-        elif recorded.language not in LANGUAGES:
+        elif recorded.language != LANGUAGE:
             found = [
                 f"the report says its language is {recorded.language!r}, but this program "
-                f"writes reports in {', '.join(LANGUAGES)} only: the footer was edited"
+                f"writes reports in {LANGUAGE!r} only: the footer was edited"
             ]
         else:
             [expected] = self.generate(recorded.inputs(), [recorded.format])
