@@ -213,8 +213,9 @@ def _in_language(
         view = {"title": row["title"], "translations": known.get("translations")}
         upcoming, stored = row["next_milestone"], known.get("next_milestone")
         if upcoming is not None:
-            same = stored is not None and stored["title"] == upcoming["title"]
-            view["next_milestone"] = upcoming | ({"id": stored["id"]} if stored and same else {})
+            if stored is not None and stored["title"] == upcoming["title"]:
+                upcoming = upcoming | {"id": stored["id"]}
+            view["next_milestone"] = upcoming
         words = marked(localized(view, language))
         shown.append(row | {k: words[k] for k in ("title", "next_milestone") if k in words})
     return shown
@@ -329,7 +330,6 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         )
     language = chosen_language(request)
     described = localized(describe(commitment, datetime.now(UTC).date()), language)
-    c_sectors = described["sectors"]
     names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
         i["id"]: f"“{i['name']}”" for i in described["indicators"]
     }
@@ -346,7 +346,8 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         "commitment.html.j2",
         {
             # Sectors are an open list of slugs: the known ones read as words.
-            "c": marked(described) | {"sectors": [label(s, language) for s in c_sectors]},
+            "c": marked(described)
+            | {"sectors": [label(s, language) for s in described["sectors"]]},
             "history": history,
             "signed_in": signed_in,
         },
