@@ -164,7 +164,8 @@ class TranslateText(CommitmentCommand):
     }
     PATH: ClassVar[tuple[str, ...]] = ("language",)
 
-    language: Annotated[str, MaxLen(8)] = field(metadata=doc("fr or es"))
+    # In the URL path (checked by the aggregate, so any string there is a 422, not a 500).
+    language: str = field(metadata=doc("fr or es"))
     title: Title | None = None
     description: Text | None = None
     milestones: TextsById = field(

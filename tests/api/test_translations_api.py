@@ -68,6 +68,9 @@ def test_only_writers_of_the_commitments_parties_translate(
     ("language", "body", "says"),
     [
         ("de", {"title": "Schienen"}, "language must be one of en, fr, es"),
+        ("a" * 40, {"title": "x"}, "language must be one of en, fr, es"),
+        ("FR", {"title": "x"}, "language must be one of en, fr, es"),
+        ("fr%20", {"title": "x"}, "language must be one of en, fr, es"),
         ("en", {"title": "Rail"}, "original language"),
         ("fr", {}, "at least one text"),
         ("fr", {"title": ""}, "title must not be empty"),
@@ -75,6 +78,8 @@ def test_only_writers_of_the_commitments_parties_translate(
         ("fr", {"milestones": {"m99": "Étude"}}, "no milestone 'm99'"),
         ("fr", {"indicators": {"i9": "Fret"}}, "no indicator 'i9'"),
         ("fr", {"milestones": ["Étude"]}, "milestones"),
+        ("fr", {"milestones": {"m" * 20: "Étude"}}, "milestones"),
+        ("fr", {"indicators": {"i1": None}}, "indicators"),
         ("fr", {"title": "Corridors", "code": "X"}, "code"),
         ("fr", {"title": 7}, "title"),
     ],
