@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from adapters import backup, ledger
 from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
+from adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, upgrade
 from adapters.rebuild import RebuildRefused
@@ -133,6 +135,7 @@ def seed_command(
         report = seed(s.unit_of_work, s.tracker, demo=demo)
     typer.echo(
         f"commitments: {report.registered} registered, {report.already_registered} already there"
+        + f"; titles translated for {report.translated}"
         + (
             f"; sample histories: {report.samples_applied} applied, "
             f"{report.samples_already_applied} already there"
@@ -713,13 +716,20 @@ def report(
             help="Regenerate the archived report with this id (its bytes are the archived ones)",
         ),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="en, fr or es (default en); recorded in the report"),
+    ] = None,
 ) -> None:
     """Write a progress report: the log up to --at-position (default: all of it), as of
-    --as-of (default: today), over --period-days (default 30); the same inputs always give
-    the same bytes. --reproduce ID regenerates an archived report from its own inputs."""
+    --as-of (default: today), over --period-days (default 30), in --lang (default en);
+    the same inputs always give the same bytes. --reproduce ID regenerates an archived
+    report from its own inputs."""
+    if lang is not None and lang not in LANGUAGES:
+        raise UserError(f"--lang must be one of {', '.join(LANGUAGES)}; got {lang!r}")
     with services() as s:
         if reproduce is not None:
-            if as_of is not None or at_position is not None or period_days is not None:
+            if as_of is not None or at_position is not None or period_days is not None or lang:
                 raise UserError(
                     "--reproduce takes the archived report's own inputs: give no others"
                 )
@@ -737,6 +747,8 @@ def report(
                 period_days=period_days,
                 today=datetime.now(UTC).date(),
             )
+            # The language is one of the report's inputs (its footer records it).
+            inputs = replace(inputs, language=lang or DEFAULT_LANGUAGE)
             [artefact] = s.reports.generate(inputs, [fmt])
             made, position = f"report as of {inputs.as_of}", inputs.at_position
     if out is None:

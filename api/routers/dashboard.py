@@ -14,7 +14,7 @@ import weakref
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -26,6 +26,7 @@ from markupsafe import Markup
 from adapters.bootstrap import Services
 from adapters.history import commitment_history
 from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
+from adapters.read_models import commitment_texts
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
@@ -39,8 +40,10 @@ from api.session_cookie import (
     session_holder,
     set_session_cookie,
 )
+from api.untranslated import LANGUAGE_WORDS, marked
 from domain.errors import NotFound
-from domain.views import describe
+from domain.translations import ORIGINAL_LANGUAGE, localized
+from domain.views import CommitmentResource, describe
 from domain.vocabulary import Health, Pillar, Status
 
 router = APIRouter(include_in_schema=False)
@@ -171,6 +174,7 @@ def overview(
         and (not chosen["status"] or c["status"] == chosen["status"])
         and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
     ]
+    shown = _in_language(services, shown, chosen_language(request))
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
     return _page(
@@ -192,6 +196,30 @@ def overview(
             "signed_in": signed_in,
         },
     )
+
+
+def _in_language(
+    services: Services, rows: list[dict[str, Any]], language: str
+) -> list[dict[str, Any]]:
+    """The report's rows with their titles and next milestones in `language`, untranslated
+    ones marked. The translations come from the read model, which names each row's next
+    milestone by id (a report row names it by title only)."""
+    if language == ORIGINAL_LANGUAGE or not rows:
+        return rows
+    with services.database.reading() as connection:
+        texts = commitment_texts(connection)
+    shown = []
+    for row in rows:
+        known = texts.get(row["code"], {})
+        view = {"title": row["title"], "translations": known.get("translations")}
+        upcoming, stored = row["next_milestone"], known.get("next_milestone")
+        if upcoming is not None:
+            if stored is not None and stored["title"] == upcoming["title"]:
+                upcoming = upcoming | {"id": stored["id"]}
+            view["next_milestone"] = upcoming
+        words = marked(localized(view, language))
+        shown.append(row | {k: words[k] for k in ("title", "next_milestone") if k in words})
+    return shown
 
 
 def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str) -> str:
@@ -227,6 +255,8 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
             return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
         case "EvidenceAttached":
             return str(d["evidence"]["title"])
+        case "TextTranslated":
+            return _translated_summary(d, names, language)
         case "ClosureProposed":
             return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
                 d | {"status": label(d["status"], language), "party": label(d["party"], language)}
@@ -274,6 +304,17 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
     return ""
 
 
+def _translated_summary(d: dict[str, Any], names: dict[str, str], language: str) -> str:
+    """Which texts a TextTranslated event translated, and into which language."""
+    _ = translator(language).gettext
+    texts = [_(word) for word in (N_("title"), N_("description")) if d.get(word) is not None]
+    texts += [names.get(k, k) for k in (*d.get("milestones", {}), *d.get("indicators", {}))]
+    return _("into %(language)s: %(texts)s") % {
+        "language": _(LANGUAGE_WORDS.get(d["language"], d["language"])),
+        "texts": ", ".join(texts),
+    }
+
+
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(
     code: str, request: Request, services: ServicesDep, saved: str = ""
@@ -291,11 +332,11 @@ def commitment_page(
             {"message": error.message, "signed_in": signed_in},
             status_code=404,
         )
-    described = describe(commitment, datetime.now(UTC).date())
+    language = chosen_language(request)
+    described = localized(describe(commitment, datetime.now(UTC).date()), language)
     names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
         i["id"]: f"“{i['name']}”" for i in described["indicators"]
     }
-    language = chosen_language(request)
     history = [
         e
         | {
@@ -308,11 +349,13 @@ def commitment_page(
         request,
         "commitment.html.j2",
         {
-            "c": described,
+            # Sectors are an open list of slugs: the known ones read as words.
+            "c": marked(described)
+            | {"sectors": [label(s, language) for s in described["sectors"]]},
             "history": history,
             "signed_in": signed_in,
             # The forms the holder may use here (api/routers/forms.py), or why none.
-            "actions": actions(described, holder, saved, language),
+            "actions": actions(cast(CommitmentResource, described), holder, saved, language),
         },
     )
 

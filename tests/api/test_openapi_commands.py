@@ -46,6 +46,7 @@ from domain.commands import (
     ReviseDetails,
     RevokeToken,
     Together,
+    TranslateText,
     Unchanged,
 )
 from tests.conftest import settings
@@ -66,6 +67,7 @@ COMMAND_ROUTES: dict[tuple[str, str], type[Any]] = {
     ("post", f"{C}/{{ref}}/indicators"): DefineIndicator,
     ("post", f"{C}/{{ref}}/indicators/{{indicator_id}}/measurements"): RecordMeasurement,
     ("post", f"{C}/{{ref}}/evidence"): AttachEvidence,
+    ("put", f"{C}/{{ref}}/translations/{{language}}"): TranslateText,
     ("post", "/api/v1/schedules"): DefineSchedule,
     ("delete", "/api/v1/schedules/{name}"): RemoveSchedule,
     ("post", "/api/v1/tokens"): IssueToken,
