@@ -27,6 +27,7 @@ from api.routers import (
     commitments,
     dashboard,
     events,
+    feeds,
     health,
     ledger,
     proofs,
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin.router,
         health.router,
         metrics_router.router,
+        feeds.router,
         dashboard.router,
     ]
     for router in routers:

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.bootstrap import Services
+from adapters.event_text import item_names, label, summary
 from adapters.history import commitment_history
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
@@ -167,73 +168,6 @@ def overview(
     )
 
 
-_LABELS = {
-    "Registered": "Registered",
-    "DetailsRevised": "Details revised",
-    "ProgressLogged": "Progress logged",
-    "StatusChanged": "Status changed",
-    "HealthRated": "Health rated",
-    "MilestoneAdded": "Milestone added",
-    "MilestoneRescheduled": "Milestone rescheduled",
-    "MilestoneRetitled": "Milestone renamed",
-    "MilestoneCompleted": "Milestone completed",
-    "IndicatorDefined": "Indicator defined",
-    "IndicatorMeasured": "Indicator measured",
-    "EvidenceAttached": "Evidence attached",
-    "ClosureProposed": "Closure proposed",
-    "ClosureConfirmed": "Closure confirmed",
-    "ClosureRejected": "Closure rejected",
-}
-
-
-def _summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
-    """One line a person reads, from the event's data (milestone and indicator ids named)."""
-    d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
-    match kind:
-        case "Registered":
-            return f"{d['title']} ({d['pillar']})"
-        case "DetailsRevised":
-            return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
-        case "ProgressLogged":
-            return f"{d['percent']}% as of {d['as_of']}: {d['note']}"
-        case "StatusChanged":
-            return f"→ {d['status']} as of {d['as_of']}: {d['reason']}"
-        case "HealthRated":
-            return f"{d['rating']} as of {d['as_of']}: {d['rationale']}"
-        case "MilestoneAdded":
-            return f"{d['title']}, due {d['due_date']}"
-        case "MilestoneRescheduled":
-            return f"{d['milestone_id']} now due {d['due_date']}: {d['reason']}"
-        case "MilestoneRetitled":
-            return f"{d['milestone_id']}: {d['title']}"
-        case "MilestoneCompleted":
-            return f"{d['milestone_id']} completed on {d['completed_on']}"
-        case "IndicatorDefined":
-            return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
-        case "IndicatorMeasured":
-            return f"{d['indicator_id']} = {d['value']} as of {d['as_of']}"
-        case "EvidenceAttached":
-            return str(d["evidence"]["title"])
-        case "ClosureProposed":
-            return f"→ {d['status']} as of {d['as_of']}, proposed by {d['party']}: {d['reason']}"
-        case "ClosureConfirmed":
-            if d["alone"]:
-                proposal = f" proposed by {d['proposed_by_party']}" if d["proposed_by"] else ""
-                return f"→ {d['status']}{proposal}, decided by an admin alone"
-            note = f": {d['note']}" if d["note"] else ""
-            return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, "
-                f"confirmed by {d['party']}{note}"
-            )
-        case "ClosureRejected":
-            by = d["party"] or "an admin"
-            return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, rejected by {by}: "
-                f"{d['reason']}"
-            )
-    return ""
-
-
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(code: str, request: Request, services: ServicesDep) -> Response:
     signed_in = _signed_in(request, services)
@@ -249,14 +183,12 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
             status_code=404,
         )
     described = describe(commitment, datetime.now(UTC).date())
-    names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
-        i["id"]: f"“{i['name']}”" for i in described["indicators"]
-    }
+    names = item_names(dict(described))
     history = [
         e
         | {
-            "label": _LABELS.get(e["type"], e["type"]),
-            "summary": _summary(e["type"], e["data"], names),
+            "label": label(e["type"]),
+            "summary": summary(e["type"], e["data"], names),
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
