@@ -94,3 +94,19 @@ def recent_commitment_events(
             return []
         query = query.where(events.c.originator_id.in_(list(commitment_ids)))
     return _entries(database, tracker, query)
+
+
+def commitment_events(
+    database: Database, tracker: Tracker, *, after: int, limit: int, up_to: int | None = None
+) -> list[dict[str, Any]]:
+    """Events of commitments in log order after a position (and at most `up_to`): the
+    open-data export and the webhooks' deliveries."""
+    query = (
+        events_with_hashes()
+        .where(events.c.topic.startswith(COMMITMENT_TOPICS, autoescape=True))
+        .where(events.c.id > after)
+        .limit(min(limit, MAX_FEED_LIMIT))
+    )
+    if up_to is not None:
+        query = query.where(events.c.id <= up_to)
+    return _entries(database, tracker, query)
