@@ -50,6 +50,8 @@ class Settings:
     # Readers waiting at once for `?min_position=`; more are answered 503 at once.
     max_position_waiters: int = DEFAULT_MAX_POSITION_WAITERS
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    # Run the webhook deliverer inside `commitments serve` (adapters/webhooks.py).
+    webhooks: bool = True
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +73,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
         max_position_waiters=_count(env, "COMMITMENTS_MAX_POSITION_WAITERS"),
         lease_seconds=_lease_seconds(env, "COMMITMENTS_LEASE_SECONDS"),
+        webhooks=_flag(env, "COMMITMENTS_WEBHOOKS", True),
     )
 
 

@@ -65,6 +65,10 @@ token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 schedule_app = typer.Typer(help="Manage report schedules.", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
+webhooks_app = typer.Typer(
+    help="Webhooks (registered with POST /api/v1/webhooks).", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 class UserError(Exception):
@@ -864,6 +868,29 @@ def scheduler() -> None:
         except KeyboardInterrupt:
             runner.stop(timeout=0)
     typer.echo("report scheduler stopped", err=True)
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Run the webhook deliverer alone (serve runs it too unless COMMITMENTS_WEBHOOKS=false);
+    one is active at a time across processes."""
+    configure_logging()
+    with services() as s:
+        deliverer = s.deliverer
+        signal.signal(signal.SIGTERM, lambda *_: deliverer.stop(timeout=0))
+        typer.echo("webhook deliverer running; Ctrl-C stops", err=True)
+        try:
+            deliverer.run()
+        except KeyboardInterrupt:
+            deliverer.stop(timeout=0)
+    typer.echo("webhook deliverer stopped", err=True)
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """Print the registered webhooks as JSON (without their secrets)."""
+    with services() as s:
+        print_json([webhook.as_dict() for webhook in s.webhooks.list()])
 
 
 @app.command()
