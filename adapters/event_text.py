@@ -1,4 +1,5 @@
-"""What an event says to a person: a label for its type and one sentence from its data.
+"""What an event says to a person: one sentence from its data, in their language (its
+type's label is adapters/i18n.py's `label`).
 
 Shared by the dashboard's history (api/routers/dashboard.py) and the Atom feeds
 (adapters/feeds.py), so a change reads the same wherever it is shown.
@@ -8,75 +9,105 @@ from __future__ import annotations
 
 from typing import Any
 
-LABELS = {
-    "Registered": "Registered",
-    "DetailsRevised": "Details revised",
-    "ProgressLogged": "Progress logged",
-    "StatusChanged": "Status changed",
-    "HealthRated": "Health rated",
-    "MilestoneAdded": "Milestone added",
-    "MilestoneRescheduled": "Milestone rescheduled",
-    "MilestoneRetitled": "Milestone renamed",
-    "MilestoneCompleted": "Milestone completed",
-    "IndicatorDefined": "Indicator defined",
-    "IndicatorMeasured": "Indicator measured",
-    "EvidenceAttached": "Evidence attached",
-    "ClosureProposed": "Closure proposed",
-    "ClosureConfirmed": "Closure confirmed",
-    "ClosureRejected": "Closure rejected",
-}
+from adapters.i18n import label, translator
+
+# The commitment events (webhooks ask for them by these names; their labels people read
+# are adapters/i18n.py's).
+EVENT_TYPES = (
+    "Registered",
+    "DetailsRevised",
+    "ProgressLogged",
+    "StatusChanged",
+    "HealthRated",
+    "MilestoneAdded",
+    "MilestoneRescheduled",
+    "MilestoneRetitled",
+    "MilestoneCompleted",
+    "IndicatorDefined",
+    "IndicatorMeasured",
+    "EvidenceAttached",
+    "ClosureProposed",
+    "ClosureConfirmed",
+    "ClosureRejected",
+)
 
 
-def label(kind: str) -> str:
-    """The event type as people call it ("Progress logged"); the type itself if unknown."""
-    return LABELS.get(kind, kind)
-
-
-def summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
-    """One line a person reads, from the event's data (milestone and indicator ids named
-    by `names`, id -> quoted title)."""
+def summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str = "en") -> str:
+    """One line a person reads, from the event's data (milestone and indicator ids named)."""
+    _ = translator(language).gettext
     d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
     match kind:
         case "Registered":
-            return f"{d['title']} ({d['pillar']})"
+            return f"{d['title']} ({label(d['pillar'], language)})"
         case "DetailsRevised":
             return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
         case "ProgressLogged":
-            return f"{d['percent']}% as of {d['as_of']}: {d['note']}"
+            return _("%(percent)s%% as of %(as_of)s: %(note)s") % d
         case "StatusChanged":
-            return f"→ {d['status']} as of {d['as_of']}: {d['reason']}"
+            return _("→ %(status)s as of %(as_of)s: %(reason)s") % (
+                d | {"status": label(d["status"], language)}
+            )
         case "HealthRated":
-            return f"{d['rating']} as of {d['as_of']}: {d['rationale']}"
+            return _("%(rating)s as of %(as_of)s: %(rationale)s") % (
+                d | {"rating": label(d["rating"], language)}
+            )
         case "MilestoneAdded":
-            return f"{d['title']}, due {d['due_date']}"
+            return _("%(title)s, due %(due_date)s") % d
         case "MilestoneRescheduled":
-            return f"{d['milestone_id']} now due {d['due_date']}: {d['reason']}"
+            return _("%(milestone_id)s now due %(due_date)s: %(reason)s") % d
         case "MilestoneRetitled":
             return f"{d['milestone_id']}: {d['title']}"
         case "MilestoneCompleted":
-            return f"{d['milestone_id']} completed on {d['completed_on']}"
+            return _("%(milestone_id)s completed on %(completed_on)s") % d
         case "IndicatorDefined":
             return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
         case "IndicatorMeasured":
-            return f"{d['indicator_id']} = {d['value']} as of {d['as_of']}"
+            return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
         case "EvidenceAttached":
             return str(d["evidence"]["title"])
         case "ClosureProposed":
-            return f"→ {d['status']} as of {d['as_of']}, proposed by {d['party']}: {d['reason']}"
+            return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
+                d | {"status": label(d["status"], language), "party": label(d["party"], language)}
+            )
         case "ClosureConfirmed":
+            named = d | {
+                "status": label(d["status"], language),
+                "proposed_by_party": label(d["proposed_by_party"], language),
+                "party": label(d["party"], language),
+            }
             if d["alone"]:
-                proposal = f" proposed by {d['proposed_by_party']}" if d["proposed_by"] else ""
-                return f"→ {d['status']}{proposal}, decided by an admin alone"
-            note = f": {d['note']}" if d["note"] else ""
+                if d["proposed_by"]:
+                    return (
+                        _(
+                            "→ %(status)s proposed by %(proposed_by_party)s, "
+                            "decided by an admin alone"
+                        )
+                        % named
+                    )
+                return _("→ %(status)s, decided by an admin alone") % named
+            if d["note"]:
+                return (
+                    _(
+                        "→ %(status)s proposed by %(proposed_by_party)s, "
+                        "confirmed by %(party)s: %(note)s"
+                    )
+                    % named
+                )
             return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, "
-                f"confirmed by {d['party']}{note}"
+                _("→ %(status)s proposed by %(proposed_by_party)s, confirmed by %(party)s") % named
             )
         case "ClosureRejected":
-            by = d["party"] or "an admin"
+            named = d | {
+                "status": label(d["status"], language),
+                "proposed_by_party": label(d["proposed_by_party"], language),
+                "party": label(d["party"], language) if d["party"] else _("an admin"),
+            }
             return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, rejected by {by}: "
-                f"{d['reason']}"
+                _(
+                    "→ %(status)s proposed by %(proposed_by_party)s, "
+                    "rejected by %(party)s: %(reason)s"
+                )
+                % named
             )
     return ""
 

@@ -21,8 +21,9 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import select
 
 from adapters.database import Database
-from adapters.event_text import item_names, label, summary
+from adapters.event_text import item_names, summary
 from adapters.history import recent_commitment_events
+from adapters.i18n import N_, label, translator
 from adapters.tables import commitment_summaries
 from domain.commitment import Commitment
 from domain.tracker import Tracker
@@ -31,46 +32,53 @@ from domain.views import describe
 # Entries per feed: feed readers poll, and keep what they saw.
 FEED_ENTRIES = 50
 ATOM_MEDIA_TYPE = "application/atom+xml"
-LANGUAGES = ("en", "fr", "es")
 
-# The feeds' own words, in one place (the event sentences are adapters/event_text.py's).
-TEXT = {
-    "generator": "Commitments tracker",
-    "changes_title": "Canada-Mexico Action Plan: all changes",
-    "changes_subtitle": "Every change recorded to the commitments, newest first",
-    "commitment_title": "{code}: changes",
-    "commitment_subtitle": "Every change recorded to {title}, newest first",
-    "pillar_title": "Canada-Mexico Action Plan: changes in the {pillar} pillar",
-    "pillar_subtitle": "Every change recorded to the commitments of this pillar, newest first",
-    "entry_title": "{code}: {label}",
-}
+# The feeds' own words (English msgids; the event sentences are adapters/event_text.py's).
+GENERATOR = N_("Commitments tracker")
+CHANGES_TITLE = N_("Canada-Mexico Action Plan: all changes")
+CHANGES_SUBTITLE = N_("Every change recorded to the commitments, newest first")
+COMMITMENT_TITLE = N_("%(code)s: changes")
+COMMITMENT_SUBTITLE = N_("Every change recorded to %(title)s, newest first")
+PILLAR_TITLE = N_("Canada-Mexico Action Plan: changes in the %(pillar)s pillar")
+PILLAR_SUBTITLE = N_("Every change recorded to the commitments of this pillar, newest first")
+ENTRY_TITLE = N_("%(code)s: %(label)s")
 
 
 @dataclass(frozen=True)
 class FeedSpec:
     """Which feed: its path under the site (`/feeds/changes.atom`), its page on the
-    dashboard, its title and subtitle, and the commitments it covers (None: all)."""
+    dashboard, its title and subtitle (msgids, and what they name), and the commitments
+    it covers (None: all)."""
 
     path: str
     page: str
     title: str
     subtitle: str
     commitment_ids: frozenset[UUID] | None = None
+    named: tuple[tuple[str, str], ...] = ()  # (placeholder, value); a pillar's code is labelled
+
+    def words(self, language: str) -> tuple[str, str]:
+        """Title and subtitle in `language`."""
+        gettext = translator(language).gettext
+        values = {
+            name: label(value, language) if name == "pillar" else value
+            for name, value in self.named
+        }
+        return gettext(self.title) % values, gettext(self.subtitle) % values
 
 
 def changes_feed() -> FeedSpec:
-    return FeedSpec(
-        "/feeds/changes.atom", "/", TEXT["changes_title"], TEXT["changes_subtitle"], None
-    )
+    return FeedSpec("/feeds/changes.atom", "/", CHANGES_TITLE, CHANGES_SUBTITLE, None)
 
 
 def commitment_feed(commitment: Commitment) -> FeedSpec:
     return FeedSpec(
         f"/feeds/commitments/{commitment.code}.atom",
         f"/c/{commitment.code}",
-        TEXT["commitment_title"].format(code=commitment.code),
-        TEXT["commitment_subtitle"].format(title=commitment.title),
+        COMMITMENT_TITLE,
+        COMMITMENT_SUBTITLE,
         frozenset({commitment.id}),
+        (("code", commitment.code), ("title", commitment.title)),
     )
 
 
@@ -87,9 +95,10 @@ def pillar_feed(database: Database, pillar: str) -> FeedSpec:
     return FeedSpec(
         f"/feeds/pillars/{pillar}.atom",
         f"/?pillar={pillar}",
-        TEXT["pillar_title"].format(pillar=pillar),
-        TEXT["pillar_subtitle"],
+        PILLAR_TITLE,
+        PILLAR_SUBTITLE,
         commitment_ids,
+        (("pillar", pillar),),
     )
 
 
@@ -117,16 +126,20 @@ def render_feed(
     changes = recent_commitment_events(
         database, tracker, limit=limit, commitment_ids=spec.commitment_ids
     )
+    gettext = translator(lang).gettext
+    generator = gettext(GENERATOR)
+    title, subtitle = spec.words(lang)
     feed = FeedGenerator()
     feed.id(f"tag:{tag}{spec.path.removesuffix('.atom')}")
-    feed.title(spec.title)
-    feed.subtitle(spec.subtitle)
+    feed.title(title)
+    feed.subtitle(subtitle)
     feed.language(lang)
-    feed.author({"name": TEXT["generator"]})
-    feed.generator(TEXT["generator"])
-    query = "" if lang == "en" else f"?lang={lang}"
+    feed.author({"name": generator})
+    feed.generator(generator)
+    query = f"?lang={lang}"
+    page = f"{base_url}{spec.page}{'&' if '?' in spec.page else '?'}lang={lang}"
     feed.link(href=f"{base_url}{spec.path}{query}", rel="self", type=ATOM_MEDIA_TYPE)
-    feed.link(href=f"{base_url}{spec.page}", rel="alternate", type="text/html")
+    feed.link(href=page, rel="alternate", type="text/html")
     newest = _recorded(changes[0]) if changes else now()
     feed.updated(newest)
     about: dict[str, dict[str, Any]] = {}
@@ -139,11 +152,12 @@ def render_feed(
         code, names = about[commitment_id]["code"], about[commitment_id]["names"]
         entry = feed.add_entry(order="append")
         entry.id(f"tag:{tag}/events/{change['position']}")
-        entry.title(TEXT["entry_title"].format(code=code, label=label(change["type"])))
-        entry.content(summary(change["type"], change["data"], names), type="text")
-        entry.author({"name": change["actor"] or TEXT["generator"]})
-        entry.link(href=f"{base_url}/c/{code}", rel="alternate", type="text/html")
-        entry.category(term=change["type"], label=label(change["type"]))
+        kind = label(change["type"], lang)
+        entry.title(gettext(ENTRY_TITLE) % {"code": code, "label": kind})
+        entry.content(summary(change["type"], change["data"], names, lang), type="text")
+        entry.author({"name": change["actor"] or generator})
+        entry.link(href=f"{base_url}/c/{code}?lang={lang}", rel="alternate", type="text/html")
+        entry.category(term=change["type"], label=kind)
         recorded = _recorded(change)
         entry.published(recorded)
         entry.updated(recorded)

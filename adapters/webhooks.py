@@ -53,7 +53,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from tenacity import RetryCallState, Retrying, wait_exponential
 
 from adapters.database import Database
-from adapters.event_text import LABELS
+from adapters.event_text import EVENT_TYPES
 from adapters.history import commitment_events
 from adapters.leases import Lease, LeaseLost
 from adapters.open_data import CLOUDEVENTS_MEDIA_TYPE, cloudevent_bytes, code_of, log_source
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "webhooks"
 SIGNATURE_HEADER = "X-Commitments-Signature"
-EVENT_TYPES = tuple(LABELS)  # the commitment events a webhook may ask for
 MAX_URL = 2000
 MAX_DESCRIPTION = 200
 POLL_SECONDS = 1.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -22,26 +23,57 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.bootstrap import Services
-from adapters.event_text import item_names, label, summary
+from adapters.event_text import item_names, summary
 from adapters.history import commitment_history
+from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
+from api.language import chosen_language, remember_language
 from api.security import CSRF_COOKIE, CsrfTokens, served_over_https, set_csrf_cookie
 from domain.errors import NotFound
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
 router = APIRouter(include_in_schema=False)
-# Autoescape everything: titles and notes are user input (the .j2 suffix would otherwise
-# switch Jinja's default escaping off).
-templates = Jinja2Templates(
-    env=Environment(
+
+
+@cache
+def templates_for(language: str) -> Jinja2Templates:
+    """The pages in `language`. Autoescape everything: titles and notes are user input
+    (the .j2 suffix would otherwise switch Jinja's default escaping off)."""
+    environment = Environment(
         loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
         autoescape=True,
     )
-)
+    return Jinja2Templates(env=add_translations(environment, language))
+
+
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page in the reader's language, with the switch to the others."""
+    language = chosen_language(request)
+    switch = []
+    for code, name in LANGUAGE_NAMES.items():
+        url = request.url.include_query_params(lang=code)
+        switch.append((code, name, f"{url.path}?{url.query}"))
+    response = templates_for(language).TemplateResponse(
+        request,
+        template,
+        context | {"languages": switch},
+        status_code=status_code,
+        headers=headers,
+    )
+    remember_language(request, response)
+    return response
+
+
 COOKIE = "commitments_token"
 
 _cache_lock = threading.Lock()
@@ -96,16 +128,10 @@ def _page(
     """A page. One with a form that posts (sign-in; sign-out, on every signed-in page)
     carries a CSRF token, and its cookie (kept or made)."""
     if not (form or context.get("signed_in")):
-        return templates.TemplateResponse(request, template, context, status_code=status_code)
+        return _render(request, template, context, status_code, headers)
     csrf: CsrfTokens = request.app.state.csrf
     cookie, token = csrf.issue(request)
-    response = templates.TemplateResponse(
-        request,
-        template,
-        context | {"csrf_token": token},
-        status_code=status_code,
-        headers=headers,
-    )
+    response = _render(request, template, context | {"csrf_token": token}, status_code, headers)
     if cookie != request.cookies.get(CSRF_COOKIE):
         set_csrf_cookie(response, request, cookie)
     return response
@@ -126,10 +152,10 @@ def overview(
     report, charts = _portfolio(services)
     parties = sorted({p for c in report["commitments"] for p in c["parties"]})
     selects = [
-        ("pillar", "Pillar", [p.value for p in Pillar]),
-        ("party", "Party", parties),
-        ("status", "Status", [s.value for s in Status]),
-        ("health", "Health", [h.value for h in Health] + ["unrated"]),
+        ("pillar", N_("Pillar"), [p.value for p in Pillar]),
+        ("party", N_("Party"), parties),
+        ("status", N_("Status"), [s.value for s in Status]),
+        ("health", N_("Health"), [h.value for h in Health] + ["unrated"]),
     ]
     requested = {"pillar": pillar, "party": party, "status": status, "health": health}
     # Unknown values are ignored rather than refused: this is a page, not an API.
@@ -184,11 +210,12 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
         )
     described = describe(commitment, datetime.now(UTC).date())
     names = item_names(dict(described))
+    language = chosen_language(request)
     history = [
         e
         | {
-            "label": label(e["type"]),
-            "summary": summary(e["type"], e["data"], names),
+            "label": label(e["type"], language),
+            "summary": summary(e["type"], e["data"], names, language),
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
@@ -207,10 +234,13 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
 def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
     """Today's full report for people signed in to the dashboard (the API wants a bearer)."""
     if fmt not in MEDIA_TYPES:
-        return templates.TemplateResponse(
+        message = translator(chosen_language(request)).gettext(
+            "There is no report format %(format)s."
+        )
+        return _render(
             request,
             "not_found.html.j2",
-            {"message": f"no report format {fmt!r}", "signed_in": False},
+            {"message": message % {"format": repr(fmt)}, "signed_in": False},
             status_code=404,
         )
     signed_in = _signed_in(request, services)

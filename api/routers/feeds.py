@@ -22,6 +22,7 @@ from adapters.feeds import (
     render_feed,
 )
 from api.dependencies import Credentials, ServicesDep, client_address, principal_of
+from api.language import chosen_language
 from api.problems import Problem
 from api.routers.dashboard import _signed_in as signed_in_by_cookie
 from api.schemas import READ_PROBLEMS, problems
@@ -30,7 +31,11 @@ from domain.vocabulary import Pillar
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
 Lang = Annotated[
-    Literal["en", "fr", "es"], Query(description="Language of the feed's text (codes stay codes)")
+    Literal["en", "fr", "es"] | None,
+    Query(
+        description="Language of the feed's text (codes stay codes); default: the "
+        "language cookie, then Accept-Language, then English"
+    ),
 ]
 _ATOM: dict[int | str, dict[str, Any]] = {
     200: {"content": {ATOM_MEDIA_TYPE: {}}, "description": "An Atom feed, newest first"}
@@ -56,14 +61,14 @@ async def feed_reader(request: Request, services: ServicesDep, credentials: Cred
 FeedReader = Annotated[None, Depends(feed_reader)]
 
 
-def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str) -> Response:
+def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str | None) -> Response:
     xml = render_feed(
         services.database,
         services.tracker,
         spec,
         base_url=str(request.base_url),
         log_origin=services.settings.log_origin,
-        lang=lang,
+        lang=lang or chosen_language(request),
     )
     return Response(xml, media_type=f"{ATOM_MEDIA_TYPE}; charset=utf-8")
 
@@ -74,7 +79,7 @@ def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str) ->
     response_class=Response,
     responses=_ATOM | READ_PROBLEMS,
 )
-def changes(request: Request, services: ServicesDep, _: FeedReader, lang: Lang = "en") -> Response:
+def changes(request: Request, services: ServicesDep, _: FeedReader, lang: Lang = None) -> Response:
     return _atom(request, services, changes_feed(), lang)
 
 
@@ -89,7 +94,7 @@ def commitment_changes(
     services: ServicesDep,
     _: FeedReader,
     code: Annotated[str, Path(max_length=64, description="The commitment's code or id")],
-    lang: Lang = "en",
+    lang: Lang = None,
 ) -> Response:
     commitment = services.tracker.get(code)  # NotFound: 404
     return _atom(request, services, commitment_feed(commitment), lang)
@@ -102,6 +107,6 @@ def commitment_changes(
     responses=_ATOM | READ_PROBLEMS,
 )
 def pillar_changes(
-    request: Request, services: ServicesDep, _: FeedReader, pillar: Pillar, lang: Lang = "en"
+    request: Request, services: ServicesDep, _: FeedReader, pillar: Pillar, lang: Lang = None
 ) -> Response:
     return _atom(request, services, pillar_feed(services.database, pillar.value), lang)

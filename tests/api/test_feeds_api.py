@@ -63,7 +63,7 @@ def test_the_changes_feed_is_atom_newest_first_with_stable_ids(api: Api) -> None
     assert first.findtext(f"{ATOM}title") == f"{CODE}: Progress logged"
     assert first.findtext(f"{ATOM}content") == "55% as of 2026-04-30: Feed-visible progress"
     assert first.findtext(f"{ATOM}author/{ATOM}name") == api.actor("admin")
-    assert first.find(f"{ATOM}link").get("href", "").endswith(f"/c/{CODE}")  # type: ignore[union-attr]
+    assert first.find(f"{ATOM}link").get("href", "").endswith(f"/c/{CODE}?lang=en")  # type: ignore[union-attr]
     # Newest first, by position (the id) and by recorded time; the feed is as new as its newest.
     positions = [int(e.findtext(f"{ATOM}id", "").rsplit("/", 1)[1]) for e in items]
     assert positions == sorted(positions, reverse=True)
@@ -109,8 +109,19 @@ def test_a_pillar_feed_holds_only_that_pillars_commitments(api: Api) -> None:
 def test_feeds_speak_the_language_asked_for(api: Api) -> None:
     feed = parse_atom(api.get("/feeds/changes.atom", params={"lang": "fr"}))
     assert feed.get("{http://www.w3.org/XML/1998/namespace}lang") == "fr"
+    assert (
+        feed.findtext(f"{ATOM}title")
+        == "Plan d\u2019action Canada-Mexique : toutes les modifications"
+    )
     self_link = feed.find(f"{ATOM}link[@rel='self']")
     assert self_link is not None and self_link.get("href", "").endswith("?lang=fr")
+    spanish = parse_atom(api.get(f"/feeds/commitments/{CODE}.atom", params={"lang": "es"}))
+    assert spanish.findtext(f"{ATOM}title") == f"{CODE}: cambios"
+    # Without ?lang=, the browser's language.
+    asked = parse_atom(api.get("/feeds/changes.atom", headers={"Accept-Language": "es-MX"}))
+    assert asked.findtext(f"{ATOM}title") == "Plan de Acción Canadá-México: todos los cambios"
+    english = parse_atom(api.get("/feeds/changes.atom"))
+    assert english.findtext(f"{ATOM}title") == "Canada-Mexico Action Plan: all changes"
     refused = api.get("/feeds/changes.atom", params={"lang": "de"})
     assert refused.status_code == 422
 
@@ -144,8 +155,11 @@ def test_every_page_links_its_feeds(seeded_url: str) -> None:
                 r'<link rel="alternate" type="application/atom\+xml" title="[^"]*" href="([^"]+)"',
                 page,
             )
-            assert "/feeds/changes.atom" in links, path
+            assert "/feeds/changes.atom?lang=en" in links, path
             for link in links:  # each one is a feed that answers
                 parse_atom(api.get(link, who=None))
         page = api.get(f"/c/{CODE}", who=None).text
-        assert f"/feeds/commitments/{CODE}.atom" in page
+        assert f"/feeds/commitments/{CODE}.atom?lang=en" in page
+        # The links carry the page's language.
+        page = api.get(f"/c/{CODE}", who=None, params={"lang": "es"}).text
+        assert f"/feeds/commitments/{CODE}.atom?lang=es" in page
