@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.webhooks import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL
+from adapters.event_text import EVENT_TYPES
+from adapters.webhooks import MAX_DESCRIPTION, MAX_URL
 from api.dependencies import Admin, ServicesDep
 from api.json_body import JsonRoute
 from api.schemas import ADMIN_PROBLEMS, problems
