@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -104,8 +105,6 @@ def cloudevent_bytes(entry: dict[str, Any], source: str) -> bytes:
 
 def _number(value: Any) -> Any:
     """Decimals (exact values of measurements) as JSON numbers."""
-    from decimal import Decimal
-
     if isinstance(value, Decimal):
         return float(value) if value != value.to_integral_value() else int(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
@@ -378,7 +377,7 @@ def write_datapackage(
                     "version": entry["version"],
                     "type": entry["type"],
                     "hash": entry["hash"],
-                    "data": json.dumps(data, ensure_ascii=False, sort_keys=True, default=str),
+                    "data": json.dumps(data, ensure_ascii=False, sort_keys=True, default=_number),
                 }
                 | who,
             )

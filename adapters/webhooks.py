@@ -70,6 +70,8 @@ SIGNATURE_HEADER = "X-Commitments-Signature"
 MAX_URL = 2000
 MAX_DESCRIPTION = 200
 POLL_SECONDS = 1.0
+# How long a receiver has to answer: 10 s, or half the lease if that is less (a leader
+# waiting longer would lose its lease mid-post, and the event be posted again).
 TIMEOUT_SECONDS = 10.0
 ERROR_BACKOFF_MAX = 10.0
 # Events examined per webhook per step (delivered or passed over).
@@ -222,24 +224,26 @@ class WebhookStore:
             return [Webhook.of(row) for row in connection.execute(query)]
 
     def get(self, webhook_id: str) -> Webhook:
+        """An active webhook (a removed one is gone: NotFound, as an unknown one)."""
         with self.database.reading() as connection:
             row = connection.execute(
-                select(webhooks).where(webhooks.c.id == webhook_id)
+                select(webhooks).where(webhooks.c.id == webhook_id, webhooks.c.removed_at.is_(None))
             ).one_or_none()
         if row is None:
             raise NotFound(f"no webhook {webhook_id!r}")
         return Webhook.of(row)
 
-    def remove(self, webhook_id: str) -> Webhook:
-        """Stop delivering to it; it stays listed (removed) with its delivery log."""
-        self.get(webhook_id)
+    def remove(self, webhook_id: str) -> None:
+        """Stop delivering to it. Its row and delivery log stay in the database, and it
+        in the list with `include_removed`."""
         with self.database.writing() as connection:
-            connection.execute(
+            removed = connection.execute(
                 update(webhooks)
                 .where(webhooks.c.id == webhook_id, webhooks.c.removed_at.is_(None))
                 .values(removed_at=self.now())
             )
-        return self.get(webhook_id)
+        if removed.rowcount != 1:
+            raise NotFound(f"no webhook {webhook_id!r}")
 
     def deliveries(
         self, webhook_id: str, *, limit: int = 100, before: int | None = None
@@ -338,7 +342,7 @@ class WebhookDeliverer:
     def client(self) -> httpx.Client:
         if self._client is None:
             self._client = httpx.Client(
-                timeout=TIMEOUT_SECONDS,
+                timeout=min(TIMEOUT_SECONDS, max(1.0, self.lease.seconds / 2)),
                 follow_redirects=False,
                 headers={"User-Agent": "commitments-tracker-webhooks/1"},
             )
@@ -423,6 +427,8 @@ class WebhookDeliverer:
                 position = entry["position"]  # passed over
                 continue
             entry = entry | {"code": code_of(entry, self.tracker, self._codes)}
+            if fence is not None and not fence.renew_if_due():
+                raise LeaseLost(f"the lease {fence.name} was lost")
             attempt = self._post(webhook, entry)
             posts += 1
             if not self._record(webhook, entry, position, attempts + 1, attempt, fence):

@@ -121,7 +121,7 @@ def get_webhook(webhook_id: str, _: Admin, services: ServicesDep) -> Any:
 @router.delete(
     "/{webhook_id}",
     status_code=204,
-    summary="Stop delivering to a webhook (it stays listed as removed, with its log)",
+    summary="Stop delivering to a webhook (listed as removed with ?include_removed=true)",
     responses=ADMIN_PROBLEMS | problems(e404="No such webhook"),
 )
 def remove_webhook(webhook_id: str, _: Admin, services: ServicesDep) -> Response:

@@ -39,6 +39,9 @@ def test_register_list_get_and_remove(api: Api) -> None:
     assert api.json(BASE) == []
     removed = api.json(BASE, params={"include_removed": "true"})
     assert removed[0]["removed_at"] is not None
+    for path in (f"{BASE}/{body['id']}", f"{BASE}/{body['id']}/deliveries"):
+        assert api.get(path).status_code == 404
+    assert api.delete(f"{BASE}/{body['id']}").status_code == 404
 
 
 @pytest.mark.parametrize(
