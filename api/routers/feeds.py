@@ -22,13 +22,14 @@ from adapters.feeds import (
     render_feed,
 )
 from api.dependencies import Credentials, ServicesDep, client_address, principal_of
+from api.json_body import JsonRoute
 from api.language import chosen_language
 from api.problems import Problem
 from api.routers.dashboard import _signed_in as signed_in_by_cookie
 from api.schemas import READ_PROBLEMS, problems
 from domain.vocabulary import Pillar
 
-router = APIRouter(prefix="/feeds", tags=["feeds"])
+router = APIRouter(prefix="/feeds", tags=["feeds"], route_class=JsonRoute)
 
 Lang = Annotated[
     Literal["en", "fr", "es"] | None,
