@@ -59,7 +59,7 @@ from adapters.leases import Lease, LeaseLost
 from adapters.open_data import CLOUDEVENTS_MEDIA_TYPE, cloudevent_bytes, code_of, log_source
 from adapters.projection import log_head
 from adapters.tables import webhook_deliveries, webhooks
-from domain import clock
+from domain import clock, vocabulary
 from domain.errors import InvalidValue, NotFound
 from domain.tracker import Tracker
 
@@ -67,8 +67,8 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "webhooks"
 SIGNATURE_HEADER = "X-Commitments-Signature"
-MAX_URL = 2000
-MAX_DESCRIPTION = 200
+MAX_URL = vocabulary.MAX_URL
+MAX_DESCRIPTION = vocabulary.MAX_TITLE
 POLL_SECONDS = 1.0
 # How long a receiver has to answer: 10 s, or half the lease if that is less (a leader
 # waiting longer would lose its lease mid-post, and the event be posted again).
@@ -98,23 +98,11 @@ def delivery_id(webhook_id: str, position: int) -> str:
 
 
 def check_url(url: str) -> str:
-    """An absolute http(s) URL with a host, without credentials, or InvalidValue."""
-    url = url.strip()
-    if len(url) > MAX_URL:
-        raise InvalidValue(f"url is longer than {MAX_URL} characters")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise InvalidValue(f"url is not a valid URL: {error}") from None
-    if parts.scheme not in ("http", "https"):
-        raise InvalidValue("url must be an http:// or https:// URL")
-    if not parts.hostname:
-        raise InvalidValue("url must name a host")
-    if parts.username is not None or parts.password is not None:
+    """An absolute http(s) URL with a host (the domain's rule for every URL), without a
+    user name or password, or InvalidValue."""
+    url = vocabulary.check_url(url.strip(), "url")
+    if urlsplit(url).username is not None:
         raise InvalidValue("url must not carry a user name or password")
-    if port == 0:
-        raise InvalidValue("url has no valid port")
     return url
 
 
@@ -196,6 +184,9 @@ class WebhookStore:
         """A new webhook, starting after the log's head; returns it and its secret."""
         url = check_url(url)
         types = check_event_types(event_types)
+        description = vocabulary.check_text(
+            description, "description", required=False, limit=MAX_DESCRIPTION
+        )
         secret = "whsec_" + secrets.token_urlsafe(32)
         webhook_id = str(uuid.uuid4())
         with self.database.writing() as connection:
@@ -204,7 +195,7 @@ class WebhookStore:
                     id=webhook_id,
                     url=url,
                     event_types=json.dumps(types),
-                    description=description[:MAX_DESCRIPTION],
+                    description=description,
                     secret=secret,
                     created_at=self.now(),
                     created_by=created_by,

@@ -52,6 +52,8 @@ def test_register_list_get_and_remove(api: Api) -> None:
         ({"url": "https://example.org/", "event_types": ["Nope"]}, "unknown event types"),
         ({"url": "https://example.org/", "secret": "mine"}, "secret"),
         ({}, "url"),
+        ({"url": "https://example.org/\u0000x"}, "http"),
+        ({"url": "https://example.org/", "description": "a\u0000b"}, "control characters"),
     ],
 )
 def test_bad_registrations_are_422_problems(api: Api, body: dict[str, object], names: str) -> None:
