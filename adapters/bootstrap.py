@@ -23,6 +23,7 @@ from adapters.rebuild import Rebuilder, shadow_name
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import LEASE_NAME, ReportScheduler
 from adapters.seals import Sealer
+from adapters.sessions import SessionStore
 from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
@@ -50,6 +51,7 @@ class Services:
     rebuilder: Rebuilder
     webhooks: WebhookStore
     deliverer: WebhookDeliverer
+    sessions: SessionStore  # dashboard sign-ins (adapters/sessions.py)
     # Seals derivatives with a key derived from the signing key (None: no signing key).
     sealer: Sealer | None = None
 
@@ -154,6 +156,11 @@ def bootstrap(
         ),
         WebhookStore(database),
         deliverer,
+        SessionStore(
+            database,
+            idle_seconds=settings.session_idle_seconds,
+            max_seconds=settings.session_max_seconds,
+        ),
         sealer,
     )
 

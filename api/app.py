@@ -28,6 +28,7 @@ from api.routers import (
     dashboard,
     events,
     feeds,
+    forms,
     health,
     ledger,
     proofs,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics_router.router,
         feeds.router,
         dashboard.router,
+        forms.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -25,8 +25,8 @@ from api.dependencies import Credentials, ServicesDep, client_address, principal
 from api.json_body import JsonRoute
 from api.language import chosen_language
 from api.problems import Problem
-from api.routers.dashboard import _signed_in as signed_in_by_cookie
 from api.schemas import READ_PROBLEMS, problems
+from api.session_cookie import session_holder
 from domain.vocabulary import Pillar
 
 router = APIRouter(prefix="/feeds", tags=["feeds"], route_class=JsonRoute)
@@ -50,8 +50,8 @@ async def feed_reader(request: Request, services: ServicesDep, credentials: Cred
         return
     if services.settings.public_read:
         return
-    if await run_in_threadpool(signed_in_by_cookie, request, services) is True:
-        return
+    if await run_in_threadpool(session_holder, request, services) is not None:
+        return  # signed in to the dashboard
     raise Problem(
         401,
         "this feed needs `Authorization: Bearer <token>` or the dashboard's sign-in",
