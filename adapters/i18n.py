@@ -36,6 +36,9 @@ def N_(message: str) -> str:
     return message
 
 
+# Each language's name in the reader's language (msgids).
+LANGUAGE_WORDS = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
+
 # The words for each code people see. Keys are the codes of domain.vocabulary and the
 # event types; values are English msgids.
 LABELS: dict[str, str] = {

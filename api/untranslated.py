@@ -14,10 +14,8 @@ from typing import Any
 
 from markupsafe import Markup
 
-from adapters.i18n import N_, translator
+from adapters.i18n import LANGUAGE_WORDS, translator
 from domain.translations import indicator_path, milestone_path
-
-LANGUAGE_WORDS = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
 
 _MARKED = Markup(
     '<span lang="{original}">{text}</span> <small class="untranslated" title="{note}" '

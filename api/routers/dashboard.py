@@ -24,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.bootstrap import Services
+from adapters.event_text import item_names, summary
 from adapters.history import commitment_history
 from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
 from adapters.read_models import commitment_texts
@@ -40,7 +41,7 @@ from api.session_cookie import (
     session_holder,
     set_session_cookie,
 )
-from api.untranslated import LANGUAGE_WORDS, marked
+from api.untranslated import marked
 from domain.errors import NotFound
 from domain.translations import ORIGINAL_LANGUAGE, localized
 from domain.views import CommitmentResource, describe
@@ -222,99 +223,6 @@ def _in_language(
     return shown
 
 
-def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str) -> str:
-    """One line a person reads, from the event's data (milestone and indicator ids named)."""
-    _ = translator(language).gettext
-    d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
-    match kind:
-        case "Registered":
-            return f"{d['title']} ({label(d['pillar'], language)})"
-        case "DetailsRevised":
-            return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
-        case "ProgressLogged":
-            return _("%(percent)s%% as of %(as_of)s: %(note)s") % d
-        case "StatusChanged":
-            return _("→ %(status)s as of %(as_of)s: %(reason)s") % (
-                d | {"status": label(d["status"], language)}
-            )
-        case "HealthRated":
-            return _("%(rating)s as of %(as_of)s: %(rationale)s") % (
-                d | {"rating": label(d["rating"], language)}
-            )
-        case "MilestoneAdded":
-            return _("%(title)s, due %(due_date)s") % d
-        case "MilestoneRescheduled":
-            return _("%(milestone_id)s now due %(due_date)s: %(reason)s") % d
-        case "MilestoneRetitled":
-            return f"{d['milestone_id']}: {d['title']}"
-        case "MilestoneCompleted":
-            return _("%(milestone_id)s completed on %(completed_on)s") % d
-        case "IndicatorDefined":
-            return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
-        case "IndicatorMeasured":
-            return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
-        case "EvidenceAttached":
-            return str(d["evidence"]["title"])
-        case "TextTranslated":
-            return _translated_summary(d, names, language)
-        case "ClosureProposed":
-            return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
-                d | {"status": label(d["status"], language), "party": label(d["party"], language)}
-            )
-        case "ClosureConfirmed":
-            named = d | {
-                "status": label(d["status"], language),
-                "proposed_by_party": label(d["proposed_by_party"], language),
-                "party": label(d["party"], language),
-            }
-            if d["alone"]:
-                if d["proposed_by"]:
-                    return (
-                        _(
-                            "→ %(status)s proposed by %(proposed_by_party)s, "
-                            "decided by an admin alone"
-                        )
-                        % named
-                    )
-                return _("→ %(status)s, decided by an admin alone") % named
-            if d["note"]:
-                return (
-                    _(
-                        "→ %(status)s proposed by %(proposed_by_party)s, "
-                        "confirmed by %(party)s: %(note)s"
-                    )
-                    % named
-                )
-            return (
-                _("→ %(status)s proposed by %(proposed_by_party)s, confirmed by %(party)s") % named
-            )
-        case "ClosureRejected":
-            named = d | {
-                "status": label(d["status"], language),
-                "proposed_by_party": label(d["proposed_by_party"], language),
-                "party": label(d["party"], language) if d["party"] else _("an admin"),
-            }
-            return (
-                _(
-                    "→ %(status)s proposed by %(proposed_by_party)s, "
-                    "rejected by %(party)s: %(reason)s"
-                )
-                % named
-            )
-    return ""
-
-
-def _translated_summary(d: dict[str, Any], names: dict[str, str], language: str) -> str:
-    """Which texts a TextTranslated event translated, and into which language."""
-    _ = translator(language).gettext
-    texts = [_(word) for word in (N_("title"), N_("description")) if d.get(word) is not None]
-    texts += [names.get(k, k) for k in (*d.get("milestones", {}), *d.get("indicators", {}))]
-    return _("into %(language)s: %(texts)s") % {
-        "language": _(LANGUAGE_WORDS.get(d["language"], d["language"])),
-        "texts": ", ".join(texts),
-    }
-
-
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(
     code: str, request: Request, services: ServicesDep, saved: str = ""
@@ -334,14 +242,12 @@ def commitment_page(
         )
     language = chosen_language(request)
     described = localized(describe(commitment, datetime.now(UTC).date()), language)
-    names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
-        i["id"]: f"“{i['name']}”" for i in described["indicators"]
-    }
+    names = item_names(described)
     history = [
         e
         | {
             "label": label(e["type"], language),
-            "summary": _summary(e["type"], e["data"], names, language),
+            "summary": summary(e["type"], e["data"], names, language),
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
