@@ -244,8 +244,9 @@ def commitment_progress(
         axes.xaxis.set_major_formatter(
             FuncFormatter(lambda value, _: month(num2date(value).date()))
         )
-        axes.legend(
-            loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize=8
-        )
+        if axes.get_legend_handles_labels()[0]:  # nothing logged or planned: no legend
+            axes.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize=8
+            )
         figure.tight_layout()
         return _svg(figure, "Commitment progress")
