@@ -62,7 +62,7 @@ def templates_for(language: str) -> Jinja2Templates:
         loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
         autoescape=True,
     )
-    environment.filters["shown_value"] = _shown_value
+    environment.filters["shown_value"] = lambda value, field: _shown_value(value, field, language)
     return Jinja2Templates(env=add_translations(environment, language))
 
 
@@ -413,14 +413,17 @@ REVISED_FIELDS = {
 }
 
 
-def _shown_value(value: Any) -> str:
-    """A revised field's value as people read it: lists joined, agencies by party."""
+def _shown_value(value: Any, field: str, language: str) -> str:
+    """A revised field's value as people read it: sectors and parties in words, lists
+    joined, agencies by party."""
     if value is None or value == "" or value == [] or value == {}:
         return "\N{EN DASH}"
     if isinstance(value, dict):
-        return "; ".join(f"{party}: {', '.join(names)}" for party, names in value.items())
+        return "; ".join(
+            f"{label(party, language)}: {', '.join(names)}" for party, names in value.items()
+        )
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(label(v, language) if field == "sectors" else str(v) for v in value)
     return str(value)
 
 

@@ -166,7 +166,8 @@ def test_the_page_charts_progress_and_shows_revisions_old_and_new(public: Api) -
     newest = page.split('<ol class="timeline"')[1].split("</li>\n")[0]
     assert "Details revised" in newest and "review" in newest
     assert "<del>2027-12-31</del> → <ins>2029-06-30</ins>" in newest
-    assert "<del>railways, infrastructure, trade</del> → <ins>railways, ports</ins>" in newest
+    assert "<del>Railways, Infrastructure, Trade</del> → <ins>Railways, Ports</ins>" in newest
     # In French, the field's name too.
     french = api.client.get(f"/c/{RAIL}", params={"lang": "fr"}).text
-    assert "Date cible" in french.split('<ol class="timeline"')[1].split("</li>")[0]
+    revision = french.split('<ol class="timeline"')[1].split("</li>\n")[0]
+    assert "Date cible" in revision and "Chemins de fer, Ports" in revision
