@@ -236,7 +236,8 @@ WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 def browse(open_browser: OpenBrowser, server: Server, viewport: dict[str, int]) -> Page:
     """A signed-in page at this size. axe-core is injected by Playwright's evaluate, which
     the pages' script-free Content-Security-Policy would otherwise refuse."""
-    context = open_browser(viewport=viewport, bypass_csp=True)
+    # en-US: the date field's order (month, day, year) the keyboard test types in.
+    context = open_browser(viewport=viewport, bypass_csp=True, locale="en-US")
     context.add_cookies([{"name": "commitments_token", "value": server.token, "url": server.base}])
     return context.pages[0] if context.pages else context.new_page()
 
