@@ -209,7 +209,8 @@ def commitment_progress(
         for m in milestones
     ]
     with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(7, 2.6))
+        # 5 inches wide: its 9-point text stays readable on a 400-pixel phone screen.
+        figure, axes = plt.subplots(figsize=(5, 2.8))
         if points:
             days = [date2num(d) for d, _ in points] + [date2num(max(day, points[-1][0]))]
             values = [v for _, v in points] + [points[-1][1]]
@@ -235,18 +236,18 @@ def commitment_progress(
                     zorder=3,
                 )
         axes.axvline(date2num(day), color="#212121", linewidth=1, linestyle="--")
-        axes.text(date2num(day), 2, f" {words['day']}", fontsize=7, va="bottom")
+        axes.text(date2num(day), 2, f"{words['day']} ", fontsize=7, va="bottom", ha="right")
         axes.set_ylim(0, 110)
         axes.set_yticks([0, 25, 50, 75, 100])
         axes.set_ylabel(words["progress"])
-        locator = AutoDateLocator(maxticks=7)
+        locator = AutoDateLocator(maxticks=5)
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(
             FuncFormatter(lambda value, _: month(num2date(value).date()))
         )
         if axes.get_legend_handles_labels()[0]:  # nothing logged or planned: no legend
             axes.legend(
-                loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=4, frameon=False, fontsize=8
+                loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False, fontsize=8
             )
         figure.tight_layout()
         return _svg(figure, "Commitment progress")
