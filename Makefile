@@ -80,7 +80,7 @@ translations: install
 	  --omit-header -o $(LOCALES)/messages.pot .
 	for lang in fr es; do \
 	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
-	    $(BIN)/pybabel -q update --no-fuzzy-matching --omit-header -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete --omit-header -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
 	  else \
 	    $(BIN)/pybabel -q init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
 	  fi; \

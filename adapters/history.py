@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from adapters.ledger import events_with_hashes
 from adapters.tables import events
 from domain.commitment import Commitment
 from domain.tracker import Tracker
-from domain.views import event_data, event_type
+from domain.views import describe, diff, event_data, event_type
 
 MAX_FEED_LIMIT = 1000
 # The topics of a commitment's events (not tokens', not schedules').
@@ -110,3 +111,53 @@ def commitment_events(
     if up_to is not None:
         query = query.where(events.c.id <= up_to)
     return _entries(database, tracker, query)
+
+
+def versions_in_view(
+    events: Iterable[Commitment.Event],
+    *,
+    version: int | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+) -> set[int]:
+    """The versions of the events a past state is made of, by the rules of
+    `domain.commitment.replay` (and `version`: the first N): what had been recorded by
+    `known_at`, less the facts effective after `as_of` (registration always counts)."""
+    kept: set[int] = set()
+    for event in events:
+        if version is not None and event.originator_version > version:
+            break
+        if known_at is not None and event.timestamp > known_at:
+            break
+        effective = event.effective_on()
+        if kept and as_of is not None and effective is not None and effective > as_of:
+            continue
+        kept.add(event.originator_version)
+    return kept
+
+
+def progress_points(events: Iterable[Commitment.Event]) -> list[tuple[date, int]]:
+    """Progress by effective date, as the commitment counts it: for each date logged,
+    the percent recorded last for that date (a late report about an earlier date
+    takes its place in the line)."""
+    by_day: dict[date, int] = {}
+    for event in events:
+        if isinstance(event, Commitment.ProgressLogged):
+            by_day[event.as_of] = event.percent
+    return sorted(by_day.items())
+
+
+def revisions(
+    tracker: Tracker, ref: str, entries: Iterable[dict[str, Any]]
+) -> dict[int, dict[str, dict[str, Any]]]:
+    """For each `DetailsRevised` among `entries`, by version: each field it changed, as
+    {from, to}; the old values are the state before the event (as GET .../diff)."""
+    found: dict[int, dict[str, dict[str, Any]]] = {}
+    for entry in entries:
+        if entry["type"] != "DetailsRevised":
+            continue
+        v = entry["version"]
+        before, after = (describe(tracker.state(ref, version=n), date.min) for n in (v - 1, v))
+        changed = diff(before, after)
+        found[v] = {name: changed[name] for name in entry["data"]["changes"] if name in changed}
+    return found

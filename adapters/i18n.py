@@ -71,7 +71,7 @@ LABELS: dict[str, str] = {
     "MX": N_("Mexico"),
     "US": N_("United States"),
     "joint": N_("Joint"),
-    # sectors (an open list: these are the seeds' and CONTRACT's; others read as slugs)
+    # sectors (open slugs: those of the seeds; `security` and `governance` are the pillars')
     "agriculture": N_("Agriculture"),
     "airports": N_("Airports"),
     "critical_minerals": N_("Critical minerals"),
@@ -92,7 +92,7 @@ LABELS: dict[str, str] = {
     "protected_areas": N_("Protected areas"),
     "railways": N_("Railways"),
     "research": N_("Research"),
-    "smes": N_("SMEs"),
+    "smes": N_("Small and medium-sized enterprises"),
     "trade": N_("Trade"),
     # event types
     "Registered": N_("Registered"),

@@ -16,22 +16,29 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapters.tables import commitment_summaries, milestone_rows
 from domain.commitment import is_past
 from domain.errors import InvalidValue
-from domain.views import CommitmentSummary
+from domain.views import CommitmentSummary, next_milestone_on
 
 S = commitment_summaries
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
 
 
+# The `health` filter's value for commitments not rated yet (health null).
+UNRATED = "unrated"
+
+
 @dataclass(frozen=True)
 class ListFilters:
-    pillar: str | None = None
-    sector: str | None = None
-    party: str | None = None
-    status: str | None = None
-    health: str | None = None
+    """What the list keeps. Several values of one filter mean either (`status=a&status=b`:
+    a or b); different filters all apply. An empty tuple does not filter."""
+
+    pillar: tuple[str, ...] = ()
+    sector: tuple[str, ...] = ()
+    party: tuple[str, ...] = ()
+    status: tuple[str, ...] = ()
+    health: tuple[str, ...] = ()  # ratings, and UNRATED for none yet
     overdue: bool | None = None
-    q: str | None = None
+    q: str | None = None  # in code, title, description and sector slugs
 
 
 def encode_cursor(code: str) -> str:
@@ -56,17 +63,19 @@ def _since(column: Any, today: date) -> ColumnElement[bool]:
 
 def _conditions(filters: ListFilters, today: date) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    for column, value in (
-        (S.c.pillar, filters.pillar),
-        (S.c.status, filters.status),
-        (S.c.health, filters.health),
-    ):
-        if value is not None:
-            conditions.append(column == value)
-    if filters.sector is not None:
-        conditions.append(S.c.sectors.contains(f"|{filters.sector}|", autoescape=True))
-    if filters.party is not None:
-        conditions.append(S.c.parties.contains(f"|{filters.party}|", autoescape=True))
+    for column, values in ((S.c.pillar, filters.pillar), (S.c.status, filters.status)):
+        if values:
+            conditions.append(column.in_(values))
+    if filters.health:
+        ratings = [h for h in filters.health if h != UNRATED]
+        either = [S.c.health.in_(ratings)] if ratings else []
+        if UNRATED in filters.health:
+            either.append(S.c.health.is_(None))
+        conditions.append(or_(*either))
+    for column, values in ((S.c.sectors, filters.sector), (S.c.parties, filters.party)):
+        if values:
+            # Stored as |a|b|: a whole name between bars, LIKE's wildcards plain characters.
+            conditions.append(or_(*(column.contains(f"|{v}|", autoescape=True) for v in values)))
     if filters.overdue is not None:
         overdue = _since(S.c.overdue_since, today)
         conditions.append(overdue if filters.overdue else not_(overdue))
@@ -77,6 +86,7 @@ def _conditions(filters: ListFilters, today: date) -> list[ColumnElement[bool]]:
                 func.lower(S.c.code).contains(needle, autoescape=True),
                 func.lower(S.c.title).contains(needle, autoescape=True),
                 func.lower(S.c.description).contains(needle, autoescape=True),
+                func.lower(S.c.sectors).contains(needle, autoescape=True),
             )
         )
     return conditions
@@ -110,23 +120,14 @@ def list_commitments(
             CommitmentSummary,
             # Rows written before closures (translations) were recorded lack the key.
             {"pending_closure": None, "translations": {}}
-            | json.loads(row.document)
-            | {"overdue": is_past(row.overdue_since, today), "milestones_missed": row.missed},
+            | (document := json.loads(row.document))
+            | {
+                "next_milestone": next_milestone_on(document["next_milestone"], today),
+                "overdue": is_past(row.overdue_since, today),
+                "milestones_missed": row.missed,
+            },
         )
         for row in rows[:limit]
     ]
     next_cursor = encode_cursor(rows[limit - 1].code) if len(rows) > limit else None
     return page, next_cursor
-
-
-def commitment_texts(connection: Connection) -> dict[str, dict[str, Any]]:
-    """Each commitment's `translations` and `next_milestone` (with its id), by code: what
-    a page needs to read a report's rows in another language (domain/translations.py)."""
-    texts = {}
-    for row in connection.execute(select(S.c.code, S.c.document)):
-        document = json.loads(row.document)
-        texts[row.code] = {
-            "translations": document.get("translations") or {},
-            "next_milestone": document.get("next_milestone"),
-        }
-    return texts

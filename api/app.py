@@ -221,8 +221,10 @@ def _constrain(parameter: dict[str, Any]) -> None:
         return
     pattern = (_QUERY_PATTERNS.get(name) if where == "query" else None) or _NO_CONTROL
     for option in schema.get("anyOf", [schema]):
-        if option.get("type") == "string" and not {"enum", "format", "pattern"} & set(option):
-            option["pattern"] = pattern
+        # A filter that repeats (`status=a&status=b`) is an array: each value is checked.
+        target = option.get("items", {}) if option.get("type") == "array" else option
+        if target.get("type") == "string" and not {"enum", "format", "pattern"} & set(target):
+            target["pattern"] = pattern
 
 
 def _depends_on(route: APIRoute, call: Any) -> bool:

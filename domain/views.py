@@ -59,10 +59,18 @@ def judgement_day(
     return today
 
 
-class NextMilestone(TypedDict):
+class StoredNextMilestone(TypedDict):
+    """The open milestone due first, as a read model keeps it."""
+
     id: str
     title: str
     due_date: str
+
+
+class NextMilestone(StoredNextMilestone):
+    """The open milestone due first, with its status on the day read (planned or missed)."""
+
+    status: MilestoneStatus
 
 
 class PendingClosureResource(TypedDict):
@@ -89,8 +97,8 @@ class TranslationResource(TypedDict, total=False):
     indicators: dict[str, str]
 
 
-class StoredSummary(TypedDict):
-    """A commitment's list item without the fields derived from the day it is read on."""
+class _Summary(TypedDict):
+    """The fields of a list item that do not depend on the day it is read on."""
 
     id: str
     code: str
@@ -111,7 +119,6 @@ class StoredSummary(TypedDict):
     progress: int | None
     progress_as_of: str | None
     confidence: int | None
-    next_milestone: NextMilestone | None
     milestones_total: int
     milestones_completed: int
     indicators_total: int
@@ -122,9 +129,16 @@ class StoredSummary(TypedDict):
     updated_at: str
 
 
-class CommitmentSummary(StoredSummary):
+class StoredSummary(_Summary):
+    """A commitment's list item without the fields derived from the day it is read on."""
+
+    next_milestone: StoredNextMilestone | None
+
+
+class CommitmentSummary(_Summary):
     """A commitment as the list shows it: every scalar field, counts, the next milestone."""
 
+    next_milestone: NextMilestone | None
     overdue: bool
     milestones_missed: int
 
@@ -225,11 +239,23 @@ def schedule_resource(schedule: ReportSchedule) -> ScheduleResource:
 def summarize(commitment: Commitment, today: date) -> CommitmentSummary:
     """The one place a commitment becomes its list item; derived fields judged on `today`."""
     c = commitment
+    stored = stored_summary(c)
     return {
-        **stored_summary(c),
+        **stored,
+        "next_milestone": next_milestone_on(stored["next_milestone"], today),
         "overdue": c.is_overdue(today),
         "milestones_missed": sum(1 for m in c.milestones.values() if m.status(today) == "missed"),
     }
+
+
+def next_milestone_on(stored: StoredNextMilestone | None, today: date) -> NextMilestone | None:
+    """The next milestone with its status judged on `today` (missed once its due date has
+    passed: the domain's one definition, Milestone.status)."""
+    if stored is None:
+        return None
+    due = date.fromisoformat(stored["due_date"])
+    status = Milestone(stored["id"], stored["title"], due, due).status(today)
+    return {**stored, "status": status}
 
 
 def stored_summary(commitment: Commitment) -> StoredSummary:

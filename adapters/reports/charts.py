@@ -7,6 +7,7 @@ text kept as text (no embedded glyph paths), so the same data gives the same byt
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,14 @@ import matplotlib
 matplotlib.use("Agg")  # no display here or on servers
 
 import matplotlib.pyplot as plt
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, date2num
+from matplotlib.dates import (
+    AutoDateLocator,
+    ConciseDateFormatter,
+    DateFormatter,
+    date2num,
+    num2date,
+)
+from matplotlib.ticker import FuncFormatter
 
 COLOURS = {
     "green": "#2e7d32",
@@ -167,3 +175,79 @@ def all_charts(report: dict[str, Any]) -> dict[str, str]:
         "Status mix by pillar": status_mix(report),
         "Milestone timeline (red: overdue, blue: ahead)": milestone_timeline(report),
     }
+
+
+# The words of the commitment chart (`commitment_progress`), in English; pages pass their
+# language's (msgids marked where the page translates them).
+COMMITMENT_CHART_WORDS = {
+    "progress": "progress (%)",
+    "logged": "progress logged",
+    "completed": "milestone completed",
+    "planned": "milestone due",
+    "missed": "milestone missed",
+    "day": "shown as of",
+}
+
+
+def commitment_progress(
+    points: Sequence[tuple[date, int]],
+    milestones: Sequence[Mapping[str, Any]],
+    day: date,
+    *,
+    words: Mapping[str, str] = COMMITMENT_CHART_WORDS,
+    month: Callable[[date], str] = lambda d: d.strftime("%b %Y"),
+) -> str:
+    """One commitment's progress over time (each logged percent held until the next),
+    its milestones along the top (completed on their day, open ones on their due date,
+    coloured planned or missed) and the day shown. `milestones` are milestone resources
+    (domain/views.py); `month` writes a tick's date in the reader's language."""
+    marks = [
+        (
+            date.fromisoformat(m["completed_on"] or m["due_date"]),
+            "completed" if m["completed_on"] else m["status"],
+        )
+        for m in milestones
+    ]
+    with plt.rc_context(_STYLE):
+        # 5 inches wide: its 9-point text stays readable on a 400-pixel phone screen.
+        figure, axes = plt.subplots(figsize=(5, 2.8))
+        if points:
+            days = [date2num(d) for d, _ in points] + [date2num(max(day, points[-1][0]))]
+            values = [v for _, v in points] + [points[-1][1]]
+            axes.step(days, values, where="post", color=COLOURS["in_progress"], linewidth=2)
+            axes.plot(
+                days[:-1],
+                values[:-1],
+                "o",
+                color=COLOURS["in_progress"],
+                label=words["logged"],
+            )
+        for state in ("completed", "planned", "missed"):
+            when = [date2num(d) for d, s in marks if s == state]
+            if when:
+                axes.scatter(
+                    when,
+                    [106] * len(when),
+                    marker="v" if state == "completed" else "D",
+                    s=36,
+                    color=COLOURS["green" if state == "completed" else state],
+                    label=words[state],
+                    clip_on=False,
+                    zorder=3,
+                )
+        axes.axvline(date2num(day), color="#212121", linewidth=1, linestyle="--")
+        axes.text(date2num(day), 2, f"{words['day']} ", fontsize=7, va="bottom", ha="right")
+        axes.set_ylim(0, 110)
+        axes.set_yticks([0, 25, 50, 75, 100])
+        axes.set_ylabel(words["progress"])
+        locator = AutoDateLocator(maxticks=5)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(
+            FuncFormatter(lambda value, _: month(num2date(value).date()))
+        )
+        if axes.get_legend_handles_labels()[0]:  # nothing logged or planned: no legend
+            axes.legend(
+                loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False, fontsize=8
+            )
+        figure.tight_layout()
+        return _svg(figure, "Commitment progress")

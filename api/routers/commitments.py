@@ -7,12 +7,14 @@ always current; the list is read from the projection (`X-Log-Position`, `min_pos
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import StringConstraints
 
 from adapters.history import commitment_history
-from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, ListFilters
+from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, UNRATED, ListFilters
 from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
 from api.dependencies import Reader, ServicesDep
@@ -55,6 +57,23 @@ from domain.views import (
 )
 from domain.vocabulary import Health, Pillar, Status, check_party
 
+# At most this many values of one filter (`status=a&status=b&…`).
+MAX_VALUES = 20
+Slug = Annotated[str, StringConstraints(max_length=40)]
+PartyCode = Annotated[str, StringConstraints(max_length=2)]
+
+
+class HealthFilter(Enum):
+    """The list's `health` filter: a rating (domain Health), or none yet."""
+
+    GREEN = Health.GREEN.value
+    AMBER_GREEN = Health.AMBER_GREEN.value
+    AMBER = Health.AMBER.value
+    AMBER_RED = Health.AMBER_RED.value
+    RED = Health.RED.value
+    UNRATED = UNRATED
+
+
 router = APIRouter(prefix=PREFIX, tags=["commitments"], route_class=JsonRoute)
 
 
@@ -69,27 +88,42 @@ def today() -> date:
     "",
     response_model=CommitmentPage,
     summary="List commitments (from the projection), filtered and paged by cursor",
+    description=(
+        "Each filter may be repeated: several values of one filter mean either "
+        "(`status=stalled&status=suspended`), different filters all apply "
+        "(`pillar=security&health=red`). `health=unrated` keeps commitments not rated yet. "
+        "Items are ordered by code. A value outside a filter's list is 422."
+    ),
     responses=PROJECTION_READ_PROBLEMS,
 )
 def list_commitments(
     _: Reader,
     projection: ProjectionReadDep,
-    pillar: Pillar | None = None,
-    sector: Annotated[str | None, Query(max_length=40)] = None,
-    party: Annotated[str | None, Query(max_length=2)] = None,
-    status: Status | None = None,
-    health: Health | None = None,
-    overdue: bool | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Search code, title, text")] = None,
+    pillar: Annotated[list[Pillar] | None, Query(max_length=MAX_VALUES)] = None,
+    sector: Annotated[list[Slug] | None, Query(max_length=MAX_VALUES)] = None,
+    party: Annotated[list[PartyCode] | None, Query(max_length=MAX_VALUES)] = None,
+    status: Annotated[list[Status] | None, Query(max_length=MAX_VALUES)] = None,
+    health: Annotated[
+        list[HealthFilter] | None,
+        Query(max_length=MAX_VALUES, description="A rating, or `unrated` for none yet"),
+    ] = None,
+    overdue: Annotated[
+        bool | None, Query(description="true: target date passed and not completed")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Words in the code, title, description or sectors"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Any:
     filters = ListFilters(
-        pillar=pillar.value if pillar else None,
-        sector=sector.lower() if sector else None,
-        party=None if party is None else check_party(party.upper()),  # `party=`: no party
-        status=status.value if status else None,
-        health=health.value if health else None,
+        pillar=tuple(p.value for p in pillar or ()),
+        sector=tuple(s.lower() for s in sector or ()),
+        # `party=` (empty) is no party, so nothing matches it, as before.
+        party=tuple(check_party(p.upper()) for p in party or ()),
+        status=tuple(s.value for s in status or ()),
+        health=tuple(h.value for h in health or ()),
         overdue=overdue,
         q=q,
     )

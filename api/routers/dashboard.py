@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import threading
 import weakref
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
+from babel.dates import format_date
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -25,15 +26,28 @@ from markupsafe import Markup
 
 from adapters.bootstrap import Services
 from adapters.event_text import item_names, summary
-from adapters.history import commitment_history
+from adapters.history import (
+    commitment_history,
+    progress_points,
+    revisions,
+    versions_in_view,
+)
 from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
-from adapters.read_models import commitment_texts
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
 from api.form_specs import actions
 from api.language import chosen_language, remember_language
+from api.portfolio import (
+    ORDERS,
+    SORTS,
+    PortfolioQuery,
+    filter_groups,
+    keeps,
+    ordered,
+    read_query,
+)
 from api.security import CSRF_COOKIE, CsrfTokens, set_csrf_cookie
 from api.session_cookie import (
     SESSION_COOKIE,
@@ -41,11 +55,12 @@ from api.session_cookie import (
     session_holder,
     set_session_cookie,
 )
+from api.time_travel import Moment, read_moment, utc_text
 from api.untranslated import marked
-from domain.errors import NotFound
-from domain.translations import ORIGINAL_LANGUAGE, localized
-from domain.views import CommitmentResource, describe
-from domain.vocabulary import Health, Pillar, Status
+from domain.errors import DomainError, InvalidValue, NotFound
+from domain.translations import localized
+from domain.views import CommitmentResource, describe, judgement_day
+from domain.vocabulary import Status
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +73,7 @@ def templates_for(language: str) -> Jinja2Templates:
         loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
         autoescape=True,
     )
+    environment.filters["shown_value"] = lambda value, field: _shown_value(value, field, language)
     return Jinja2Templates(env=add_translations(environment, language))
 
 
@@ -90,8 +106,9 @@ _cache_lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
-    """The report (and its charts) for today at the log's head, rebuilt only when either moves."""
+def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup], list[Any]]:
+    """The report (and its charts) for today at the log's head, and each commitment's
+    resource (what the table filters and sorts), rebuilt only when either moves."""
     from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
 
     key = (services.reports.head(), datetime.now(UTC).date())
@@ -100,8 +117,11 @@ def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
         if cache.get("key") != key:
             report = services.reports.build(ReportInputs(*key))
             charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
-            cache.update(key=key, report=report, charts=charts)
-        return cache["report"], cache["charts"]
+            rows = [
+                describe(services.tracker.get(c["code"]), key[1]) for c in report["commitments"]
+            ]
+            cache.update(key=key, report=report, charts=charts, rows=rows)
+        return cache["report"], cache["charts"], cache["rows"]
 
 
 def _signed_in(request: Request, services: Services) -> bool | None:
@@ -142,40 +162,20 @@ def _page(
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(
-    request: Request,
-    services: ServicesDep,
-    pillar: str = "",
-    party: str = "",
-    status: str = "",
-    health: str = "",
-) -> Response:
+def overview(request: Request, services: ServicesDep) -> Response:
+    """The portfolio: headline, a searchable, filterable, sortable table, the charts.
+    Filters repeat (`status=a&status=b`: either); see api/portfolio.py."""
     signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    report, charts = _portfolio(services)
-    parties = sorted({p for c in report["commitments"] for p in c["parties"]})
-    selects = [
-        ("pillar", N_("Pillar"), [p.value for p in Pillar]),
-        ("party", N_("Party"), parties),
-        ("status", N_("Status"), [s.value for s in Status]),
-        ("health", N_("Health"), [h.value for h in Health] + ["unrated"]),
-    ]
-    requested = {"pillar": pillar, "party": party, "status": status, "health": health}
-    # Unknown values are ignored rather than refused: this is a page, not an API.
-    chosen = {
-        name: value if value in options else ""
-        for (name, _, options), value in zip(selects, requested.values(), strict=True)
-    }
-    shown = [
-        c
-        for c in report["commitments"]
-        if (not chosen["pillar"] or c["pillar"] == chosen["pillar"])
-        and (not chosen["party"] or chosen["party"] in c["parties"])
-        and (not chosen["status"] or c["status"] == chosen["status"])
-        and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
-    ]
-    shown = _in_language(services, shown, chosen_language(request))
+    report, charts, rows = _portfolio(services)
+    language = chosen_language(request)
+    # Searched and sorted in the reader's language; untranslated text marked once shown.
+    rows = [localized(c, language) for c in rows]
+    groups = filter_groups(rows)
+    params = {name: request.query_params.getlist(name) for name in request.query_params}
+    query = read_query(params, groups)
+    shown = [marked(c) for c in ordered((c for c in rows if keeps(query.filters, c)), query)]
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
     return _page(
@@ -184,55 +184,49 @@ def overview(
         {
             "r": report,
             "charts": charts,
+            "total": len(rows),
             "shown": shown,
-            "selects": selects,
-            "chosen": chosen,
-            "filtered": any(chosen.values()),
+            "groups": groups,
+            "query": query,
+            "sorts": SORTS,
+            "orders": ORDERS,
+            "sort_links": _sort_links(request, query),
             "counts": counts,
             "progress": progress,
             "at_risk": sum(1 for c in shown if c["health"] in ("amber_red", "red")),
             "overdue": sum(1 for c in shown if c["overdue"]),
-            # Closures proposed by one party, awaiting another, by code.
-            "closing": {p["code"]: p for p in report.get("pending_closures", [])},
+            "closing": sum(1 for c in shown if c["pending_closure"]),
             "signed_in": signed_in,
         },
     )
 
 
-def _in_language(
-    services: Services, rows: list[dict[str, Any]], language: str
-) -> list[dict[str, Any]]:
-    """The report's rows with their titles and next milestones in `language`, untranslated
-    ones marked. The translations come from the read model, which names each row's next
-    milestone by id (a report row names it by title only)."""
-    if language == ORIGINAL_LANGUAGE or not rows:
-        return rows
-    with services.database.reading() as connection:
-        texts = commitment_texts(connection)
-    shown = []
-    for row in rows:
-        known = texts.get(row["code"], {})
-        view = {"title": row["title"], "translations": known.get("translations")}
-        upcoming, stored = row["next_milestone"], known.get("next_milestone")
-        if upcoming is not None:
-            if stored is not None and stored["title"] == upcoming["title"]:
-                upcoming = upcoming | {"id": stored["id"]}
-            view["next_milestone"] = upcoming
-        words = marked(localized(view, language))
-        shown.append(row | {k: words[k] for k in ("title", "next_milestone") if k in words})
-    return shown
+def _sort_links(request: Request, query: PortfolioQuery) -> dict[str, str]:
+    """For each column: this page ordered by it (the other way round if it already is)."""
+    links = {}
+    for name in SORTS:
+        order = "desc" if name == query.sort and query.order == "asc" else "asc"
+        url = request.url.remove_query_params(["sort", "order"]).include_query_params(
+            sort=name, order=order
+        )
+        links[name] = f"{url.path}?{url.query}"
+    return links
 
 
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(
     code: str, request: Request, services: ServicesDep, saved: str = ""
 ) -> Response:
+    """One commitment, now or as it was (`?as_of=`, `?known_at=`, `?version=`: the
+    questions GET /api/v1/commitments/{ref} answers), with its progress chart and timeline."""
     holder = session_holder(request, services)
     signed_in = holder is not None or (False if services.settings.public_read else None)
     if signed_in is None:
         return _to_login(request)
+    language = chosen_language(request)
+    gettext = translator(language).gettext
     try:
-        commitment = services.tracker.get(code)
+        current = services.tracker.get(code)
     except NotFound as error:
         return _page(
             request,
@@ -240,30 +234,142 @@ def commitment_page(
             {"message": error.message, "signed_in": signed_in},
             status_code=404,
         )
-    language = chosen_language(request)
-    described = localized(describe(commitment, datetime.now(UTC).date()), language)
+    moment = read_moment(request.query_params, gettext)
+    problems = list(moment.problems)
+    commitment = current
+    if moment.past:
+        try:
+            commitment = services.tracker.state(
+                code, version=moment.version, as_of=moment.as_of, known_at=moment.known_at
+            )
+        except (NotFound, InvalidValue) as error:
+            problems.append(_not_then(error, moment, current.version, gettext))
+            moment = Moment()
+    shown = moment if not problems else Moment()
+    today = datetime.now(UTC).date()
+    day = judgement_day(
+        commitment,
+        today=today,
+        version=shown.version,
+        as_of=shown.as_of,
+        known_at=shown.known_at,
+    )
+    described = localized(describe(commitment, day), language)
     names = item_names(described)
+    events = services.tracker.events_of(code)
+    in_view = versions_in_view(
+        events, version=shown.version, as_of=shown.as_of, known_at=shown.known_at
+    )
+    entries = [
+        e
+        for e in commitment_history(services.database, services.tracker, code)
+        if e["version"] in in_view
+    ]
+    revised = revisions(services.tracker, code, entries)
     history = [
         e
         | {
             "label": label(e["type"], language),
             "summary": summary(e["type"], e["data"], names, language),
+            "changes": revised.get(e["version"], {}),
         }
-        for e in commitment_history(services.database, services.tracker, code)
+        for e in entries
     ]
+    points = progress_points(e for e in events if e.originator_version in in_view)
     return _page(
         request,
         "commitment.html.j2",
         {
             # Sectors are an open list of slugs: the known ones read as words.
-            "c": marked(described)
-            | {"sectors": [label(s, language) for s in described["sectors"]]},
+            "c": marked(described),
             "history": history,
+            "moment": shown,
+            "asked": request.query_params,
+            "problems": problems,
+            "latest_version": current.version,
+            "recorded": utc_text(commitment.modified_on),
+            "known_at": utc_text(shown.known_at) if shown.known_at else None,
+            "points": points,
+            "chart": _progress_chart(points, described, day, language),
+            "c_day": day,
+            "field_names": REVISED_FIELDS,
             "signed_in": signed_in,
             # The forms the holder may use here (api/routers/forms.py), or why none.
-            "actions": actions(cast(CommitmentResource, described), holder, saved, language),
+            # None on a past state: what is recorded is recorded now, so no forms there.
+            "actions": None
+            if shown.past or problems
+            else actions(cast(CommitmentResource, described), holder, saved, language),
         },
+        status_code=400 if problems else 200,
     )
+
+
+def _not_then(error: DomainError, moment: Moment, latest: int, gettext: Any) -> str:
+    """Why the past state asked for cannot be shown, in the reader's words."""
+    if moment.version is not None and isinstance(error, NotFound):
+        return str(
+            gettext("There is no version %(asked)s: the latest is version %(latest)s.")
+            % {"asked": moment.version, "latest": latest}
+        )
+    if moment.known_at is not None and isinstance(error, NotFound):
+        return str(
+            gettext("This commitment was not registered yet at %(when)s.")
+            % {"when": utc_text(moment.known_at)}
+        )
+    return error.message
+
+
+def _progress_chart(
+    points: list[tuple[date, int]], described: Any, day: date, language: str
+) -> Markup:
+    """The commitment's chart (adapters/reports/charts.py) in the reader's words."""
+    from adapters.reports.charts import commitment_progress  # matplotlib: slow to import
+
+    gettext = translator(language).gettext
+    words = {key: gettext(message) for key, message in CHART_WORDS.items()}
+    svg = commitment_progress(
+        points,
+        described["milestones"],
+        day,
+        words=words,
+        month=lambda d: format_date(d, "MMM y", locale=language),
+    )
+    return Markup(svg)
+
+
+# The fields "Details revised" can change, in words (domain ReviseDetails).
+REVISED_FIELDS = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "target_date": N_("Target date"),
+    "agencies": N_("Agencies"),
+    "sectors": N_("Sectors"),
+}
+
+
+def _shown_value(value: Any, field: str, language: str) -> str:
+    """A revised field's value as people read it: sectors and parties in words, lists
+    joined, agencies by party."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "\N{EN DASH}"
+    if isinstance(value, dict):
+        return "; ".join(
+            f"{label(party, language)}: {', '.join(names)}" for party, names in value.items()
+        )
+    if isinstance(value, list):
+        return ", ".join(label(v, language) if field == "sectors" else str(v) for v in value)
+    return str(value)
+
+
+# The chart's words (adapters/reports/charts.py COMMITMENT_CHART_WORDS), translated here.
+CHART_WORDS = {
+    "progress": N_("progress (%)"),
+    "logged": N_("progress logged"),
+    "completed": N_("milestone completed"),
+    "planned": N_("milestone due"),
+    "missed": N_("milestone missed"),
+    "day": N_("shown as of"),
+}
 
 
 @router.get("/report.{fmt}")

@@ -252,7 +252,7 @@ def test_a_next_milestone_past_its_due_date_is_marked_missed(seeded_url: str) ->
         assert [m["status"] for m in late] == ["missed"]  # what the API says
         sign_in(api)
         page = api.client.get("/").text
-    rows = {row.split('"')[0]: row for row in page.split('<td><a href="/c/')[1:]}
+    rows = {row.split('"')[0]: row for row in page.split('<tr data-code="')[1:]}
     late_row, soon_row = rows["CMAP-GOV-LATE"], rows["CMAP-GOV-SOON"]
     assert "Review CMAP-GOV-LATE" in late_row
     assert '<span class="pill red">missed</span>' in late_row.split("</tr>")[0]

@@ -113,6 +113,7 @@ def test_registration_plans_milestones_in_the_same_write(api: Api) -> None:
         "id": "m1",
         "title": "Dialogue launched",
         "due_date": "2026-03-31",
+        "status": "missed",  # as the milestone itself says
     }
     history = api.history("CMAP-PROS-HYDRO")
     assert [(h["type"], h["actor"]) for h in history] == [

@@ -1,7 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
 Each test gets a fresh Chromium profile (its own user-data dir) and a `commitments serve`
-process on the seeded database. Screenshots land in test-artifacts/ for people to look at.
+process on the seeded database. Screenshots land in test-artifacts/ for people to look at
+(`make clean` removes them). The pages are checked on a phone (420 px) and a desktop
+(1400 px), with the keyboard alone, and by axe-core against WCAG 2.1 A and AA.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, Playwright, Route, sync_playwright
 
 from tests.processes import Server
@@ -101,8 +104,10 @@ def sign_in(page: Page, base: str, token: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def api_get(server: Server, path: str, **params: Any) -> Any:
-    response = httpx.get(f"{server.base}{path}", params=params, headers=server.auth, timeout=10)
+def api_get(server: Server, path: str, params: Any = None, **named: Any) -> Any:
+    response = httpx.get(
+        f"{server.base}{path}", params=params or named, headers=server.auth, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -116,23 +121,37 @@ def test_the_portfolio_loads_cleanly_and_filters(signed_in: Watched, server: Ser
     assert page.locator("figure svg").count() == 4
     page.screenshot(path=ARTIFACTS / "dashboard.png", full_page=True)
 
-    page.select_option("#filter-pillar", "security")
-    page.click("form.filters button[type=submit]")
-    page.wait_for_url("**pillar=security**")
+    # Filters are checkboxes (no script): ticking two values of one filter means either.
+    page.get_by_text("Filters and order").click()
+    page.check("#filter-pillar input[value=security]")
+    page.check("#filter-pillar input[value=governance]")
+    page.click("details button[type=submit]")
+    page.wait_for_url("**pillar=security&pillar=governance**")
     rows = page.locator("#commitments tbody tr")
-    pillars = {rows.nth(i).get_attribute("data-pillar") for i in range(rows.count())}
-    expected = api_get(server, "/api/v1/commitments", pillar="security")["items"]
-    assert pillars == {"security"} and rows.count() == len(expected) > 0
+    pillars = [rows.nth(i).get_attribute("data-pillar") for i in range(rows.count())]
+    params = [("pillar", "security"), ("pillar", "governance")]
+    expected = api_get(server, "/api/v1/commitments", params=params)["items"]
+    assert set(pillars) == {"security", "governance"} and len(pillars) == len(expected)
 
-    page.select_option("#filter-pillar", "")
-    page.select_option("#filter-health", "amber_red")
-    page.click("form.filters button[type=submit]")
+    page.uncheck("#filter-pillar input[value=security]")
+    page.uncheck("#filter-pillar input[value=governance]")
+    page.check("#filter-health input[value=amber_red]")
+    page.select_option("#sort", "progress")
+    page.select_option("#order", "desc")
+    page.click("details button[type=submit]")
     page.wait_for_url("**health=amber_red**")
     health = page.locator("#commitments tbody tr")
     found = [health.nth(i).get_attribute("data-health") for i in range(health.count())]
     assert found and set(found) == {"amber_red"}, found
     at_risk = api_get(server, "/api/v1/commitments", health="amber_red")["items"]
     assert len(found) == len(at_risk)
+    page.fill("#q", "corridor")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**q=corridor**")
+    searched = page.locator("#commitments tbody tr")
+    assert searched.count() == len(
+        api_get(server, "/api/v1/commitments", health="amber_red", q="corridor")["items"]
+    )
     page.screenshot(path=ARTIFACTS / "dashboard-filtered.png", full_page=True)
     assert watched.errors == []
     assert all(url.startswith(base) for url in watched.requests), watched.requests
@@ -144,7 +163,7 @@ def test_a_commitment_page_shows_its_timeline(signed_in: Watched, server: Server
     page.click("text=CMAP-PROS-RAIL")
     page.wait_for_url(f"{base}/c/CMAP-PROS-RAIL")
     assert "rail" in page.locator("h1").inner_text().lower()
-    timeline = page.locator("#timeline li")
+    timeline = page.locator("#timeline > li")
     # The browser's cookie is a session's id, not the token it signed in with.
     cookie = next(c for c in page.context.cookies() if c["name"] == "commitments_session")
     assert cookie["value"] != server.token and cookie["httpOnly"]
@@ -280,3 +299,150 @@ def test_an_official_records_progress_and_a_milestone_through_the_forms(
     # The refused form came with its status (422), which Chromium logs; nothing else.
     assert [e for e in watched.errors if "status of 422" not in e] == []
     assert all(url.startswith(base) for url in watched.requests), watched.requests
+
+
+# ---- layouts at 420 and 1400 px, the keyboard, axe-core ---------------------------------
+
+PHONE = {"width": 420, "height": 900}
+DESKTOP = {"width": 1400, "height": 900}
+RAIL = "CMAP-PROS-RAIL"
+# WCAG 2.0 and 2.1, levels A and AA: what axe-core checks them with.
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def browse(open_browser: OpenBrowser, server: Server, viewport: dict[str, int]) -> Page:
+    """A signed-in page at this size. axe-core is injected by Playwright's evaluate, which
+    the pages' script-free Content-Security-Policy would otherwise refuse."""
+    # en-US: the date field's order (month, day, year) the keyboard test types in.
+    context = open_browser(viewport=viewport, bypass_csp=True, locale="en-US")
+    page = context.pages[0] if context.pages else context.new_page()
+    sign_in(page, server.base, server.token)
+    return page
+
+
+def box(page: Page, selector: str) -> dict[str, float]:
+    found: Any = page.locator(selector).first.bounding_box()
+    assert found is not None, selector
+    return dict(found)
+
+
+def no_sideways_scroll(page: Page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, overflow
+
+
+def test_a_phone_shows_status_health_and_progress_first(
+    open_browser: OpenBrowser, server: Server
+) -> None:
+    page = browse(open_browser, server, PHONE)
+    page.goto(f"{server.base}/")
+    page.screenshot(path=ARTIFACTS / "portfolio-420.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "portfolio-420-first-screen.png")
+    no_sideways_scroll(page)
+    first = "#commitments tbody tr:first-child"
+    cells = {name: box(page, f"{first} .c-{name}") for name in ("status", "health", "progress")}
+    code, title = box(page, f"{first} .c-code"), box(page, f"{first} .c-title")
+    for name, cell in cells.items():
+        # Within the screen's width and above the fold, and before the code and title.
+        assert cell["x"] >= 0 and cell["x"] + cell["width"] <= PHONE["width"], name
+        assert cell["y"] + cell["height"] <= PHONE["height"], (name, cell)
+        assert cell["y"] < code["y"] < title["y"], name
+    assert code["x"] + code["width"] <= PHONE["width"]
+    assert title["x"] + title["width"] <= PHONE["width"] and title["height"] > 0
+    # Each row is a card: every cell of every row inside the screen's width.
+    right_edges: Any = page.evaluate(
+        "[...document.querySelectorAll('#commitments td')]"
+        ".map(td => td.getBoundingClientRect().right)"
+    )
+    assert max(right_edges) <= PHONE["width"]
+    # A commitment's page: nothing sideways either, its wide tables scroll in their box.
+    page.goto(f"{server.base}/c/{RAIL}")
+    no_sideways_scroll(page)
+    chart = box(page, "#progress-chart svg")
+    assert chart["x"] >= 0 and chart["x"] + chart["width"] <= PHONE["width"]
+    page.screenshot(path=ARTIFACTS / "commitment-420.png", full_page=True)
+
+
+def test_a_desktop_shows_the_full_table(open_browser: OpenBrowser, server: Server) -> None:
+    page = browse(open_browser, server, DESKTOP)
+    page.goto(f"{server.base}/?sort=progress&order=desc")
+    page.screenshot(path=ARTIFACTS / "portfolio-1400.png", full_page=True)
+    no_sideways_scroll(page)
+    headings = page.locator("#commitments thead th")
+    assert headings.count() == 9 and headings.first.is_visible()
+    tops = {round(box(page, f"#commitments thead th:nth-child({i})")["y"]) for i in range(1, 10)}
+    assert len(tops) == 1  # one header row
+    first = "#commitments tbody tr:first-child"
+    cells = [box(page, f"{first} td:nth-child({i})") for i in range(1, 10)]
+    assert len({round(c["y"]) for c in cells}) == 1  # a row, not a card
+    assert [c["x"] for c in cells] == sorted(c["x"] for c in cells)  # code first, as read
+    assert cells[-1]["x"] + cells[-1]["width"] <= DESKTOP["width"]
+    assert page.locator("#commitments th[aria-sort=descending]").inner_text().startswith("Progress")
+    page.goto(f"{server.base}/c/{RAIL}")
+    page.screenshot(path=ARTIFACTS / "commitment-1400.png", full_page=True)
+
+
+def test_keyboard_skip_link_focus_and_time_travel_by_form(
+    open_browser: OpenBrowser, server: Server
+) -> None:
+    page = browse(open_browser, server, DESKTOP)
+    page.goto(f"{server.base}/c/{RAIL}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    outline: Any = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline == "solid"  # focus is visible
+    assert box(page, "a.skip")["x"] >= 0  # shown on screen when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "content"
+    page.keyboard.press("Tab")
+    inside: Any = page.evaluate(
+        "document.getElementById('content').contains(document.activeElement)"
+    )
+    assert inside  # the next stop is in the page's content, past the header
+    # Time travel with the keyboard alone, through the page's form (no script).
+    page.locator("details.timetravel-forms summary").focus()
+    page.keyboard.press("Enter")  # opens the details
+    page.locator("#tt-as-of").focus()
+    page.keyboard.type("01312026")  # Chromium's date field: month, day, year
+    page.locator("#tt-as-of").press("Enter")
+    page.wait_for_url("**as_of=2026-01-31**")
+    banner = page.locator("#time-travel-banner")
+    assert "As it stood on 2026-01-31, as known now." in banner.inner_text()
+    page.screenshot(path=ARTIFACTS / "commitment-as-of.png", full_page=True)
+    page.get_by_role("link", name="Back to now").click()
+    page.wait_for_url(f"{server.base}/c/{RAIL}")
+    assert page.locator("#time-travel-banner").count() == 0
+
+
+def assert_no_violations(page: Page, where: str) -> None:
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    violations = results.response["violations"]
+    assert results.violations_count == 0, (where, results.generate_report())
+    assert violations == []
+    assert len(results.response["passes"]) > 10, where  # axe did run its checks
+
+
+def test_the_pages_pass_axe_core_wcag_aa(open_browser: OpenBrowser, server: Server) -> None:
+    """Portfolio, a commitment now and in the past, a bad time-travel value, the sign-in
+    and not-found pages: no WCAG 2.1 A/AA violation, at desktop and phone widths."""
+    for viewport in (DESKTOP, PHONE):
+        page = browse(open_browser, server, viewport)
+        for path in (
+            "/",
+            "/?status=stalled&status=in_progress&sort=health",
+            f"/c/{RAIL}",
+            f"/c/{RAIL}?as_of=2026-01-31",
+            f"/c/{RAIL}?version=3",
+            f"/c/{RAIL}?version=abc",
+            "/c/CMAP-NO-SUCH",
+            "/?lang=fr",
+            f"/c/{RAIL}?lang=es",
+        ):
+            page.goto(f"{server.base}{path}")
+            page.locator("details").first.evaluate("d => d.open = true") if path == "/" else None
+            assert_no_violations(page, f"{path} at {viewport['width']}px")
+        page.context.clear_cookies()
+        page.goto(f"{server.base}/login")
+        assert_no_violations(page, f"/login at {viewport['width']}px")

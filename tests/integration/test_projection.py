@@ -444,14 +444,40 @@ def test_the_list_filters_match_the_domain(seeded: Services) -> None:
     today = date(2026, 6, 30)
     cases: list[tuple[ListFilters, Callable[[Commitment], bool]]] = [
         (ListFilters(), lambda c: True),
-        (ListFilters(pillar="security"), lambda c: c.pillar.value == "security"),
-        (ListFilters(sector="railways"), lambda c: "railways" in c.sectors),
-        (ListFilters(party="US"), lambda c: "US" in c.parties),
-        (ListFilters(status="in_progress"), lambda c: c.status.value == "in_progress"),
-        (ListFilters(health="amber"), lambda c: c.health is not None and c.health.value == "amber"),
-        (ListFilters(q="RAIL"), lambda c: "rail" in (c.code + c.title + c.description).lower()),
+        (ListFilters(pillar=("security",)), lambda c: c.pillar.value == "security"),
+        (ListFilters(sector=("railways",)), lambda c: "railways" in c.sectors),
+        (ListFilters(party=("US",)), lambda c: "US" in c.parties),
+        (ListFilters(status=("in_progress",)), lambda c: c.status.value == "in_progress"),
         (
-            ListFilters(pillar="prosperity", party="MX", overdue=False),
+            ListFilters(health=("amber",)),
+            lambda c: c.health is not None and c.health.value == "amber",
+        ),
+        (ListFilters(q="RAIL"), lambda c: "rail" in (c.code + c.title + c.description).lower()),
+        # Several values of one filter: either.
+        (
+            ListFilters(status=("stalled", "not_started")),
+            lambda c: c.status.value in ("stalled", "not_started"),
+        ),
+        (
+            ListFilters(pillar=("security", "governance")),
+            lambda c: c.pillar.value in ("security", "governance"),
+        ),
+        (
+            ListFilters(sector=("ports", "airports")),
+            lambda c: bool({"ports", "airports"} & set(c.sectors)),
+        ),
+        (ListFilters(health=("unrated",)), lambda c: c.health is None),
+        (
+            ListFilters(health=("red", "amber_red", "unrated")),
+            lambda c: c.health is None or c.health.value in ("red", "amber_red"),
+        ),
+        # The words may be in a sector's slug too.
+        (
+            ListFilters(q="labour_mob"),
+            lambda c: "labour_mob" in (c.title + c.description + "|".join(c.sectors)).lower(),
+        ),
+        (
+            ListFilters(pillar=("prosperity",), party=("MX",), overdue=False),
             lambda c: (
                 c.pillar.value == "prosperity" and "MX" in c.parties and not c.is_overdue(today)
             ),
@@ -463,7 +489,7 @@ def test_the_list_filters_match_the_domain(seeded: Services) -> None:
         assert found == expected(seeded, today, keep), filters
         assert found and (len(found) < 22 or filters == ListFilters()), filters
     # A sector name is matched whole, and LIKE's wildcards are plain characters.
-    assert page(seeded, ListFilters(sector="rail"), today)[0] == []
+    assert page(seeded, ListFilters(sector=("rail",)), today)[0] == []
     assert page(seeded, ListFilters(q="%"), today)[0] == []
 
 
