@@ -32,7 +32,7 @@ from adapters.proofs import tree_head_at
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
     LANGUAGE,
-    REPORT_FORMAT_VERSION,
+    REGENERATED_VERSIONS,
     ReportInputs,
     commitment_events,
     compose,
@@ -213,7 +213,7 @@ class ReportArchive:
             "log_position": inputs.at_position,
             "chain_head": self.chain_head_at(inputs.at_position),
             "formats": ",".join(a.format for a in artefacts),
-            "format_version": REPORT_FORMAT_VERSION,
+            "format_version": inputs.format_version,
             "language": inputs.language,
         }
         # Sealed before the write transaction: hashing a workbook need not hold the lock.
@@ -336,7 +336,7 @@ class ReportArchive:
         found: builtins.list[str] | None
         if recorded.log_position > head:
             found = [f"the log ends at position {head}, before the report's position"]
-        elif recorded.format_version != REPORT_FORMAT_VERSION:
+        elif recorded.format_version not in REGENERATED_VERSIONS:
             found = None  # this version cannot regenerate it: the archive may know its bytes
         elif recorded.language != LANGUAGE:
             found = [
@@ -400,16 +400,18 @@ class ReportArchive:
         the archived ones (else the archive or the log changed: an error says which)."""
         described = self.get(report_id)
         archived = self.artefact(report_id, fmt)
-        if described["format_version"] != REPORT_FORMAT_VERSION:
+        if described["format_version"] not in REGENERATED_VERSIONS:
+            versions = ", ".join(str(v) for v in REGENERATED_VERSIONS)
             raise InvalidValue(
                 f"report {report_id} has format version {described['format_version']}; this "
-                f"release regenerates version {REPORT_FORMAT_VERSION}: fetch the archived bytes"
+                f"release regenerates versions {versions}: fetch the archived bytes"
             )
         inputs = ReportInputs(
             described["log_position"],
             date.fromisoformat(described["as_of"]),
             described["period_days"],
             described["language"],
+            described["format_version"],
         )
         [artefact] = self.generate(inputs, [fmt])
         if artefact.sha256 != archived.sha256:

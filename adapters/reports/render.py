@@ -111,6 +111,11 @@ def _inert(value: Any) -> Any:
 
 
 def render(report: dict[str, Any], fmt: str) -> bytes:
+    """The report in `fmt`, by the renderers of the format version its data records."""
+    if report.get("format_version") == 3:
+        from adapters.reports.v3 import render as v3
+
+        return v3.render(report, fmt)
     renderers = {
         "json": to_json,
         "csv": to_csv,

@@ -42,7 +42,9 @@ class Recorded:
     root_hash: str | None = None
 
     def inputs(self) -> ReportInputs:
-        return ReportInputs(self.log_position, self.as_of, self.period_days, self.language)
+        return ReportInputs(
+            self.log_position, self.as_of, self.period_days, self.language, self.format_version
+        )
 
     def as_dict(self) -> dict[str, Any]:
         fields = asdict(self)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from openpyxl import load_workbook
 
+from adapters.reports.data import REPORT_FORMAT_VERSION
 from tests.api.client import BASE, Api, problem, serving
 
 REPORTS = "/api/v1/reports"
@@ -93,7 +94,7 @@ def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
     assert report["generated_by"] == api.actor("admin") and report["schedule"] is None
     assert report["log_position"] == api.head() and report["period_days"] == 30
     assert report["chain_head"] == api.json("/api/v1/ledger")["chain_head"]
-    assert (report["format_version"], report["language"]) == (3, "en")
+    assert (report["format_version"], report["language"]) == (REPORT_FORMAT_VERSION, "en")
     # Its recorded inputs reproduce it (a position alone means "as of today").
     reproduced = api.get(
         f"{REPORTS}/progress",

@@ -20,7 +20,7 @@ from adapters.bootstrap import Services
 from adapters.ledger import verify
 from adapters.proofs import tree_head_at
 from adapters.reports import verification
-from adapters.reports.data import ReportInputs
+from adapters.reports.data import REPORT_FORMAT_VERSION, ReportInputs
 from adapters.reports.render import render
 from domain import clock
 from domain.access import system
@@ -367,7 +367,7 @@ def test_same_inputs_same_bytes_and_archived_sha256(app: Services, tmp_path: Pat
             "log_position": inputs.at_position,
             "chain_head": stored["chain_head"],
             "language": "en",
-            "format_version": 3,
+            "format_version": REPORT_FORMAT_VERSION,
             "tree_size": tree_size,
             "root_hash": root_hash,
         }
