@@ -176,6 +176,9 @@ class CommitmentResource(CommitmentSummary):
     agencies: dict[str, list[str]]
     status_reason: str | None
     superseded_by: str | None
+    # Completed in part only: headlines count `progress`, not 100 (`counted_progress`).
+    completion_partial: bool
+    counted_progress: int | None
     milestones: list[MilestoneResource]
     indicators: list[IndicatorResource]
     evidence: list[EvidenceResource]
@@ -270,6 +273,8 @@ def describe(commitment: Commitment, today: date) -> CommitmentResource:
         "agencies": {party: list(names) for party, names in c.agencies.items()},
         "status_reason": c.status_reason,
         "superseded_by": c.superseded_by,
+        "completion_partial": c.completion_partial,
+        "counted_progress": c.counted_progress,
         "milestones": [milestone_resource(m, today) for m in c.milestones.values()],
         "indicators": [indicator_resource(i) for i in c.indicators.values()],
         "evidence": [
