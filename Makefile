@@ -7,7 +7,7 @@ PORT ?= 8000
 
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test test-slow lint typecheck pytest install system-deps bench-deps bench bench-quick clean
+.PHONY: run test test-slow lint typecheck pytest install system-deps bench-deps bench bench-quick translations clean
 
 # One virtual environment with the project (editable) and its test tools.
 $(VENV)/.installed: pyproject.toml
@@ -71,6 +71,20 @@ bench: install bench-deps
 
 bench-quick: install bench-deps
 	$(BIN)/python -m bench --quick
+
+# After changing any human string: extract the msgids, merge them into the French and
+# Spanish catalogues, then translate the new entries (tests fail while any is missing).
+LOCALES := adapters/locales
+translations: install
+	$(BIN)/pybabel -q extract -F $(LOCALES)/babel.cfg -k N_ --no-location --sort-output \
+	  --omit-header -o $(LOCALES)/messages.pot .
+	for lang in fr es; do \
+	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --omit-header -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
+	  else \
+	    $(BIN)/pybabel -q init -i $(LOCALES)/messages.pot -d $(LOCALES) -l $$lang; \
+	  fi; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts

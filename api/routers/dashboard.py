@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,24 +24,55 @@ from markupsafe import Markup
 
 from adapters.bootstrap import Services
 from adapters.history import commitment_history
+from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
+from api.language import chosen_language, remember_language
 from api.security import CSRF_COOKIE, CsrfTokens, served_over_https, set_csrf_cookie
 from domain.errors import NotFound
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
 router = APIRouter(include_in_schema=False)
-# Autoescape everything: titles and notes are user input (the .j2 suffix would otherwise
-# switch Jinja's default escaping off).
-templates = Jinja2Templates(
-    env=Environment(
+
+
+@cache
+def templates_for(language: str) -> Jinja2Templates:
+    """The pages in `language`. Autoescape everything: titles and notes are user input
+    (the .j2 suffix would otherwise switch Jinja's default escaping off)."""
+    environment = Environment(
         loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
         autoescape=True,
     )
-)
+    return Jinja2Templates(env=add_translations(environment, language))
+
+
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A page in the reader's language, with the switch to the others."""
+    language = chosen_language(request)
+    switch = []
+    for code, name in LANGUAGE_NAMES.items():
+        url = request.url.include_query_params(lang=code)
+        switch.append((code, name, f"{url.path}?{url.query}"))
+    response = templates_for(language).TemplateResponse(
+        request,
+        template,
+        context | {"languages": switch},
+        status_code=status_code,
+        headers=headers,
+    )
+    remember_language(request, response)
+    return response
+
+
 COOKIE = "commitments_token"
 
 _cache_lock = threading.Lock()
@@ -95,16 +127,10 @@ def _page(
     """A page. One with a form that posts (sign-in; sign-out, on every signed-in page)
     carries a CSRF token, and its cookie (kept or made)."""
     if not (form or context.get("signed_in")):
-        return templates.TemplateResponse(request, template, context, status_code=status_code)
+        return _render(request, template, context, status_code, headers)
     csrf: CsrfTokens = request.app.state.csrf
     cookie, token = csrf.issue(request)
-    response = templates.TemplateResponse(
-        request,
-        template,
-        context | {"csrf_token": token},
-        status_code=status_code,
-        headers=headers,
-    )
+    response = _render(request, template, context | {"csrf_token": token}, status_code, headers)
     if cookie != request.cookies.get(CSRF_COOKIE):
         set_csrf_cookie(response, request, cookie)
     return response
@@ -125,10 +151,10 @@ def overview(
     report, charts = _portfolio(services)
     parties = sorted({p for c in report["commitments"] for p in c["parties"]})
     selects = [
-        ("pillar", "Pillar", [p.value for p in Pillar]),
-        ("party", "Party", parties),
-        ("status", "Status", [s.value for s in Status]),
-        ("health", "Health", [h.value for h in Health] + ["unrated"]),
+        ("pillar", N_("Pillar"), [p.value for p in Pillar]),
+        ("party", N_("Party"), parties),
+        ("status", N_("Status"), [s.value for s in Status]),
+        ("health", N_("Health"), [h.value for h in Health] + ["unrated"]),
     ]
     requested = {"pillar": pillar, "party": party, "status": status, "health": health}
     # Unknown values are ignored rather than refused: this is a page, not an API.
@@ -167,69 +193,82 @@ def overview(
     )
 
 
-_LABELS = {
-    "Registered": "Registered",
-    "DetailsRevised": "Details revised",
-    "ProgressLogged": "Progress logged",
-    "StatusChanged": "Status changed",
-    "HealthRated": "Health rated",
-    "MilestoneAdded": "Milestone added",
-    "MilestoneRescheduled": "Milestone rescheduled",
-    "MilestoneRetitled": "Milestone renamed",
-    "MilestoneCompleted": "Milestone completed",
-    "IndicatorDefined": "Indicator defined",
-    "IndicatorMeasured": "Indicator measured",
-    "EvidenceAttached": "Evidence attached",
-    "ClosureProposed": "Closure proposed",
-    "ClosureConfirmed": "Closure confirmed",
-    "ClosureRejected": "Closure rejected",
-}
-
-
-def _summary(kind: str, d: dict[str, Any], names: dict[str, str]) -> str:
+def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str) -> str:
     """One line a person reads, from the event's data (milestone and indicator ids named)."""
+    _ = translator(language).gettext
     d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
     match kind:
         case "Registered":
-            return f"{d['title']} ({d['pillar']})"
+            return f"{d['title']} ({label(d['pillar'], language)})"
         case "DetailsRevised":
             return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
         case "ProgressLogged":
-            return f"{d['percent']}% as of {d['as_of']}: {d['note']}"
+            return _("%(percent)s%% as of %(as_of)s: %(note)s") % d
         case "StatusChanged":
-            return f"→ {d['status']} as of {d['as_of']}: {d['reason']}"
+            return _("→ %(status)s as of %(as_of)s: %(reason)s") % (
+                d | {"status": label(d["status"], language)}
+            )
         case "HealthRated":
-            return f"{d['rating']} as of {d['as_of']}: {d['rationale']}"
+            return _("%(rating)s as of %(as_of)s: %(rationale)s") % (
+                d | {"rating": label(d["rating"], language)}
+            )
         case "MilestoneAdded":
-            return f"{d['title']}, due {d['due_date']}"
+            return _("%(title)s, due %(due_date)s") % d
         case "MilestoneRescheduled":
-            return f"{d['milestone_id']} now due {d['due_date']}: {d['reason']}"
+            return _("%(milestone_id)s now due %(due_date)s: %(reason)s") % d
         case "MilestoneRetitled":
             return f"{d['milestone_id']}: {d['title']}"
         case "MilestoneCompleted":
-            return f"{d['milestone_id']} completed on {d['completed_on']}"
+            return _("%(milestone_id)s completed on %(completed_on)s") % d
         case "IndicatorDefined":
             return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
         case "IndicatorMeasured":
-            return f"{d['indicator_id']} = {d['value']} as of {d['as_of']}"
+            return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
         case "EvidenceAttached":
             return str(d["evidence"]["title"])
         case "ClosureProposed":
-            return f"→ {d['status']} as of {d['as_of']}, proposed by {d['party']}: {d['reason']}"
+            return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
+                d | {"status": label(d["status"], language), "party": label(d["party"], language)}
+            )
         case "ClosureConfirmed":
+            named = d | {
+                "status": label(d["status"], language),
+                "proposed_by_party": label(d["proposed_by_party"], language),
+                "party": label(d["party"], language),
+            }
             if d["alone"]:
-                proposal = f" proposed by {d['proposed_by_party']}" if d["proposed_by"] else ""
-                return f"→ {d['status']}{proposal}, decided by an admin alone"
-            note = f": {d['note']}" if d["note"] else ""
+                if d["proposed_by"]:
+                    return (
+                        _(
+                            "→ %(status)s proposed by %(proposed_by_party)s, "
+                            "decided by an admin alone"
+                        )
+                        % named
+                    )
+                return _("→ %(status)s, decided by an admin alone") % named
+            if d["note"]:
+                return (
+                    _(
+                        "→ %(status)s proposed by %(proposed_by_party)s, "
+                        "confirmed by %(party)s: %(note)s"
+                    )
+                    % named
+                )
             return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, "
-                f"confirmed by {d['party']}{note}"
+                _("→ %(status)s proposed by %(proposed_by_party)s, confirmed by %(party)s") % named
             )
         case "ClosureRejected":
-            by = d["party"] or "an admin"
+            named = d | {
+                "status": label(d["status"], language),
+                "proposed_by_party": label(d["proposed_by_party"], language),
+                "party": label(d["party"], language) if d["party"] else _("an admin"),
+            }
             return (
-                f"→ {d['status']} proposed by {d['proposed_by_party']}, rejected by {by}: "
-                f"{d['reason']}"
+                _(
+                    "→ %(status)s proposed by %(proposed_by_party)s, "
+                    "rejected by %(party)s: %(reason)s"
+                )
+                % named
             )
     return ""
 
@@ -252,11 +291,12 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
     names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
         i["id"]: f"“{i['name']}”" for i in described["indicators"]
     }
+    language = chosen_language(request)
     history = [
         e
         | {
-            "label": _LABELS.get(e["type"], e["type"]),
-            "summary": _summary(e["type"], e["data"], names),
+            "label": label(e["type"], language),
+            "summary": _summary(e["type"], e["data"], names, language),
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
@@ -275,10 +315,13 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
 def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
     """Today's full report for people signed in to the dashboard (the API wants a bearer)."""
     if fmt not in MEDIA_TYPES:
-        return templates.TemplateResponse(
+        message = translator(chosen_language(request)).gettext(
+            "There is no report format %(format)s."
+        )
+        return _render(
             request,
             "not_found.html.j2",
-            {"message": f"no report format {fmt!r}", "signed_in": False},
+            {"message": message % {"format": repr(fmt)}, "signed_in": False},
             status_code=404,
         )
     signed_in = _signed_in(request, services)

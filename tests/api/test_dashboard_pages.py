@@ -146,7 +146,7 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
 
 def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url: str) -> None:
     rail = "CMAP-PROS-RAIL"  # CA-MX, stalled in the sample history
-    marker = "closure proposed by MX, awaiting CA"
+    marker = "closure proposed by Mexico, awaiting Canada"
 
     def row_of(portfolio: str) -> str:
         return portfolio.split(f'href="/c/{rail}"')[1].split("</tr>")[0]
@@ -163,7 +163,7 @@ def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url
         page = api.client.get(f"/c/{rail}").text
         assert marker in page and 'id="pending-closure"' in page
         assert "folded into the ports plan" in page
-        assert "Closure proposed" in page and "proposed by MX: folded" in page
+        assert "Closure proposed" in page and "proposed by Mexico: folded" in page
         portfolio = api.client.get("/").text
         assert marker in row_of(portfolio)
         assert "<b>1</b>closures awaiting confirmation" in portfolio
@@ -171,9 +171,9 @@ def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url
         write(api.services, ConfirmClosure(), ref=rail, principal=CA_EDITOR)
         page = api.client.get(f"/c/{rail}").text
         assert marker not in page and 'id="pending-closure"' not in page
-        assert "Closure confirmed" in page and "proposed by MX, confirmed by CA" in page
+        assert "Closure confirmed" in page and "proposed by Mexico, confirmed by Canada" in page
         portfolio = api.client.get("/").text
-        assert marker not in portfolio and "cancelled" in row_of(portfolio)
+        assert marker not in portfolio and "Cancelled" in row_of(portfolio)
 
 
 def test_a_schedule_id_is_no_commitment(seeded_url: str) -> None:
@@ -252,3 +252,22 @@ def test_a_next_milestone_past_its_due_date_is_marked_missed(seeded_url: str) ->
     assert "Review CMAP-GOV-LATE" in late_row
     assert '<span class="pill red">missed</span>' in late_row.split("</tr>")[0]
     assert "Review CMAP-GOV-SOON" in soon_row and "missed" not in soon_row.split("</tr>")[0]
+
+
+def test_the_language_comes_from_the_query_then_the_cookie_then_the_browser(
+    seeded_url: str,
+) -> None:
+    with serving(seeded_url, public_read=True) as api:
+        assert '<html lang="es">' in api.client.get("/", headers={"Accept-Language": "es-MX"}).text
+        chosen = api.client.get("/?lang=fr", headers={"Accept-Language": "es-MX"})
+        assert '<html lang="fr">' in chosen.text
+        assert "commitments_lang=fr" in chosen.headers["set-cookie"]
+        # Remembered: the next page, without ?lang=, is French whatever the browser says.
+        later = api.client.get("/c/CMAP-PROS-RAIL", headers={"Accept-Language": "es-MX"})
+        assert '<html lang="fr">' in later.text
+        # The switch links to the same page in the other languages, and names them in
+        # their own words.
+        assert 'hreflang="es"' in later.text and "Español" in later.text
+        assert "/c/CMAP-PROS-RAIL?lang=es" in later.text
+        # A language we do not have is ignored, not an error.
+        assert api.client.get("/?lang=de").status_code == 200
