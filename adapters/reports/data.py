@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from sqlalchemy import Connection, select
 
+from adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from adapters.tables import events
 from domain import clock
 from domain.commitment import Commitment, replay
@@ -28,7 +29,7 @@ from domain.vocabulary import Health, Pillar, Status
 # checked by their archived sha256 and their footer only.
 REPORT_FORMAT_VERSION = 4
 REGENERATED_VERSIONS = (3, 4)
-LANGUAGE = "en"  # the only one yet; a report records it
+LANGUAGE = DEFAULT_LANGUAGE  # a report records its language; one that does not is English
 DEFAULT_PERIOD_DAYS = 30
 DUE_SOON_DAYS = 90
 KEY_DATES_DAYS = 365
@@ -36,6 +37,11 @@ KEY_DATES_LIMIT = 20
 TREND_MONTHS = 12
 RISK_RATINGS = (Health.AMBER_RED, Health.RED)
 _STREAM_BATCH = 5_000
+
+
+def languages_of(format_version: int) -> tuple[str, ...]:
+    """The languages reports of a format version are written in (format 3: English only)."""
+    return LANGUAGES if format_version >= 4 else (DEFAULT_LANGUAGE,)
 
 
 @dataclass(frozen=True)
@@ -50,13 +56,26 @@ class ReportInputs:
     format_version: int = REPORT_FORMAT_VERSION
 
 
+Positions = dict[tuple[UUID, int], int]
+
+
 def commitment_events(
-    connection: Connection, mapper: Mapper[UUID], at_position: int
+    connection: Connection,
+    mapper: Mapper[UUID],
+    at_position: int,
+    positions: Positions | None = None,
 ) -> dict[UUID, list[Commitment.Event]]:
-    """Each commitment's events recorded at or before `at_position`, in log order."""
+    """Each commitment's events recorded at or before `at_position`, in log order; with
+    `positions`, each event's log position is put there by (commitment id, version)."""
     grouped: dict[UUID, list[Commitment.Event]] = defaultdict(list)
     query = (
-        select(events.c.originator_id, events.c.originator_version, events.c.topic, events.c.state)
+        select(
+            events.c.id,
+            events.c.originator_id,
+            events.c.originator_version,
+            events.c.topic,
+            events.c.state,
+        )
         .where(events.c.id <= at_position, events.c.topic.like("domain.commitment:%"))
         .order_by(events.c.id)
     )
@@ -66,6 +85,8 @@ def commitment_events(
             StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
         )  # type: ignore[assignment]
         grouped[event.originator_id].append(event)
+        if positions is not None:
+            positions[(event.originator_id, event.originator_version)] = row.id
     return grouped
 
 
@@ -79,6 +100,7 @@ def compose(
     chain_head: str | None,
     tree_size: int = 0,
     root_hash: str = "",
+    positions: Positions | None = None,
 ) -> dict[str, Any]:
     """The report's data, in the format version the inputs ask for. The chain head and the
     Merkle tree head (size, root) are the log's at the report's position: what a signed
@@ -91,6 +113,8 @@ def compose(
         )
     if inputs.format_version != REPORT_FORMAT_VERSION:
         raise ValueError(f"report format version {inputs.format_version} cannot be regenerated")
+    _ = translator(inputs.language).gettext
+    positions = positions or {}
     as_of = inputs.as_of
     start = as_of - timedelta(days=inputs.period_days)
     rows: list[_Row] = []
@@ -104,7 +128,7 @@ def compose(
     return {
         "report": "progress",
         "format_version": REPORT_FORMAT_VERSION,
-        "title": "Canada-Mexico Action Plan 2025-2028: progress report",
+        "title": _(TITLE),
         "as_of": as_of.isoformat(),
         "period": {
             "start": start.isoformat(),
@@ -113,16 +137,17 @@ def compose(
         },
         "headline": _headline(rows),
         "commitments": [_commitment(r, as_of) for r in rows],
-        "changes": _changes(rows, start, as_of),
+        "changes": _changes(rows, start, as_of, positions),
         # Only when some are pending: reports of logs without any keep their bytes.
         **({"pending_closures": pending} if (pending := _pending_closures(rows)) else {}),
         "milestones": _milestones(rows, as_of),
+        "milestones_all": _all_milestones(rows, as_of),
         "indicators": _indicators(rows),
         "risks": _risks(rows),
         "drift": _drift(rows),
         "key_dates": _key_dates(rows, as_of),
         "trend": _trend(rows, as_of),
-        "method": METHOD,
+        "method": [_(m) for m in METHOD],
         "sources": _sources(rows),
         "footer": {
             "as_of": as_of.isoformat(),
@@ -138,23 +163,45 @@ def compose(
     }
 
 
+TITLE = N_("Canada-Mexico Action Plan 2025-2028: progress report")
 METHOD = [
-    "Built only from the event log up to the log position in the footer, as it stood then; "
-    "regenerating with the same position, as-of date and period gives the same bytes.",
-    "Facts count when their effective date is on or before the as-of date; the change over "
-    "the period compares with the state as of the period's start.",
-    "Progress is the latest percent logged by effective date; weighted progress is the mean "
-    "over commitments, each weighing the same, a commitment without a figure counting as 0.",
-    "Health is the latest rating by effective date on a five-point scale (green, amber_green, "
-    "amber, amber_red, red); a risk is a commitment rated amber_red or red.",
-    "A milestone is overdue when its due date is before the as-of date and it is not "
-    "completed by then; a commitment is overdue when its target date has passed likewise.",
-    "The footer records every input of this report (as-of date, period, log position, "
-    "language, format version), the log's chain head at that position and the log's "
-    "Merkle tree there (size and root, RFC 9162): commitments verify --report FILE "
-    "regenerates the report from them, compares it with the file byte for byte, says "
-    "where they differ, checks the chain head, and checks that a checkpoint signed by the "
-    "operator (and co-signed by the parties' witnesses) includes that tree.",
+    N_(
+        "Built only from the event log up to the log position in the footer, as it stood "
+        "then; regenerating with the same position, as-of date, period and language gives the "
+        "same bytes."
+    ),
+    N_(
+        "Facts count when their effective date is on or before the as-of date; the change "
+        "over the period compares with the state as of the period's start."
+    ),
+    N_(
+        "Progress is the latest percent logged by effective date; weighted progress is the "
+        "mean over commitments, each weighing the same, a commitment without a figure counting "
+        "as 0 and a completed one as 100, unless its completion was recorded as partial (it "
+        "then counts its last figure)."
+    ),
+    N_(
+        "Health is the latest rating by effective date on a five-point scale (green, "
+        "amber-green, amber, amber-red, red); a risk is a commitment rated amber-red or red. "
+        "A new rating equal to the one before is not a change."
+    ),
+    N_(
+        "A milestone is overdue when its due date is before the as-of date and it is not "
+        "completed by then; a commitment is overdue when its target date has passed likewise."
+    ),
+    N_(
+        "Each change of the period names the log position of the event it comes from; "
+        "evidence counts from its publication date, or from the day it was recorded when it "
+        "has none."
+    ),
+    N_(
+        "The footer records every input of this report (as-of date, period, log position, "
+        "language, format version), the log's chain head at that position and the log's "
+        "Merkle tree there (size and root, RFC 9162): commitments verify --report FILE "
+        "regenerates the report from them, compares it with the file byte for byte, says "
+        "where they differ, checks the chain head, and checks that a checkpoint signed by the "
+        "operator (and co-signed by the parties' witnesses) includes that tree."
+    ),
 ]
 
 
@@ -166,9 +213,10 @@ class _Row:
 
 
 def _progress(commitments: list[Commitment]) -> float:
+    """Weighted progress: a commitment completed in full counts 100 (counted_progress)."""
     if not commitments:
         return 0.0
-    return round(sum(c.progress or 0 for c in commitments) / len(commitments), 1)
+    return round(sum(c.counted_progress or 0 for c in commitments) / len(commitments), 1)
 
 
 def _group(rows: list[_Row]) -> dict[str, Any]:
@@ -223,8 +271,9 @@ def _number(value: Decimal | None) -> float | int | None:
 
 def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
     """The report's row: fields of the commitment's summary (domain/views.py), with its
-    state at the period's start beside them."""
-    s = summarize(row.now, as_of)
+    state at the period's start beside them, and what an analyst reads with them."""
+    c = row.now
+    s = summarize(c, as_of)
     upcoming = s["next_milestone"]
     return {
         "code": s["code"],
@@ -233,77 +282,185 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
         "lead_party": s["lead_party"],
         "parties": s["parties"],
         "sectors": s["sectors"],
+        "agencies": {party: list(names) for party, names in sorted(c.agencies.items())},
+        "start_date": s["start_date"],
+        "target_date": s["target_date"],
         "status": s["status"],
+        "status_as_of": s["status_as_of"],
+        "completion_partial": c.status is Status.COMPLETED and c.completion_partial,
         "status_at_start": row.before.status.value,
         "health": s["health"],
+        "health_as_of": s["health_as_of"],
         "health_rationale": s["health_rationale"],
         "progress": s["progress"],
+        "counted_progress": c.counted_progress,
         "progress_at_start": row.before.progress,
         "progress_as_of": s["progress_as_of"],
         "confidence": s["confidence"],
-        "target_date": s["target_date"],
+        "latest_note": _latest_note(row, as_of),
         "overdue": s["overdue"],
         "milestones_total": s["milestones_total"],
         "milestones_completed": s["milestones_completed"],
         "milestones_missed": s["milestones_missed"],
         "next_milestone": None
         if upcoming is None
-        else {"title": upcoming["title"], "due_date": upcoming["due_date"]},
+        else {
+            "title": upcoming["title"],
+            "due_date": upcoming["due_date"],
+            "missed": date.fromisoformat(upcoming["due_date"]) < as_of,
+        },
+        "evidence_total": s["evidence_total"],
+        "last_update": s["updated_at"],
         "version": s["version"],
     }
 
 
-def _effective_evidence(row: _Row, start: date, end: date) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
+def _latest_note(row: _Row, as_of: date) -> str | None:
+    """The note of the progress figure the commitment reads as of the report's date."""
+    latest: Commitment.ProgressLogged | None = None
     for event in row.history:
-        documents = []
-        if isinstance(event, Commitment.EvidenceAttached):
-            documents = [event.evidence]
-        elif isinstance(event, Commitment.ProgressLogged) and start < event.as_of <= end:
-            documents = list(event.evidence)
-        for doc in documents:
-            published = doc.published_on
-            if isinstance(event, Commitment.EvidenceAttached) and not (
-                published is not None and start < published <= end
-            ):
-                continue
-            found.append({"url": doc.url, "title": doc.title, "published_on": _iso(published)})
-    return found
+        if (
+            isinstance(event, Commitment.ProgressLogged)
+            and event.as_of <= as_of
+            and (latest is None or event.as_of >= latest.as_of)
+        ):
+            latest = event
+    return None if latest is None else latest.note
 
 
-def _changes(rows: list[_Row], start: date, end: date) -> list[dict[str, Any]]:
+CHANGE_KINDS = (
+    "milestone_completed",
+    "progress",
+    "evidence",
+    "status",
+    "health",
+    "risk_new",
+    "risk_resolved",
+)
+
+
+def _latest_before(seen: list[tuple[date, Any]], day: date) -> Any:
+    """The value in effect on `day` among those seen so far (by effective date; among equal
+    dates the later recorded)."""
+    value = None
+    best: date | None = None
+    for when, what in seen:
+        if when <= day and (best is None or when >= best):
+            best, value = when, what
+    return value
+
+
+def _changes(
+    rows: list[_Row], start: date, end: date, positions: Positions
+) -> list[dict[str, Any]]:
+    """What happened in the period, each item traceable to its event (log position and the
+    commitment's version): milestones completed, progress figures, new evidence, status and
+    health changes (a rating equal to the one before is not a change), risks that appeared
+    or were resolved."""
+    changes = [c for row in rows for c in _row_changes(row, start, end, positions)]
+    changes.sort(
+        key=lambda c: (c["date"], c["code"], c["position"] or 0, CHANGE_KINDS.index(c["kind"]))
+    )
+    return changes
+
+
+def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = []
-    for row in rows:
-        status: str = Status.NOT_STARTED.value
-        health: str | None = None
-        evidence = _effective_evidence(row, start, end)
-        for event in row.history:
-            previous: str | None
-            value: str
-            if isinstance(event, Commitment.StatusChanged):
-                previous, status = status, event.status.value
-                kind, value, reason = "status", status, event.reason
-            elif isinstance(event, Commitment.HealthRated):
-                previous, health = health, event.rating.value
-                kind, value, reason = "health", event.rating.value, event.rationale
-            else:
-                continue
+    progress_seen: list[tuple[date, Any]] = []
+    health_seen: list[tuple[date, Any]] = []
+    status: Status = Status.NOT_STARTED
+
+    def item(event: Commitment.Event, kind: str, day: date, **fields: Any) -> None:
+        changes.append(
+            {
+                "date": day.isoformat(),
+                "kind": kind,
+                "code": row.now.code,
+                "title": row.now.title,
+                "from": None,
+                "to": None,
+                "note": None,
+            }
+            | fields
+            | {
+                "actor": event.actor,
+                "recorded_at": event.timestamp.isoformat(),
+                "position": positions.get((event.originator_id, event.originator_version)),
+                "version": event.originator_version,
+            }
+        )
+
+    def evidence(event: Commitment.Event, doc: Any, day: date) -> None:
+        item(
+            event,
+            "evidence",
+            day,
+            note=doc.title,
+            url=doc.url,
+            publisher=doc.publisher,
+            published_on=_iso(doc.published_on),
+        )
+
+    for event in row.history:
+        if isinstance(event, Commitment.ProgressLogged):
+            previous = _latest_before(progress_seen, event.as_of)
+            progress_seen.append((event.as_of, event.percent))
             if start < event.as_of <= end:
-                changes.append(
-                    {
-                        "date": event.as_of.isoformat(),
-                        "code": row.now.code,
-                        "title": row.now.title,
-                        "kind": kind,
-                        "from": previous,
-                        "to": value,
-                        "reason": reason,
-                        "actor": event.actor,
-                        "recorded_at": event.timestamp.isoformat(),
-                        "evidence": evidence,
-                    }
+                item(
+                    event,
+                    "progress",
+                    event.as_of,
+                    **{"from": previous, "to": event.percent},
+                    note=event.note,
+                    confidence=event.confidence,
                 )
-    changes.sort(key=lambda c: (c["date"], c["code"], c["recorded_at"]))
+                for doc in event.evidence:
+                    evidence(event, doc, doc.published_on or event.as_of)
+        elif isinstance(event, Commitment.StatusChanged):
+            before, status = status, event.status
+            if start < event.as_of <= end and before is not event.status:
+                partial = event.status is Status.COMPLETED and event.partial
+                item(
+                    event,
+                    "status",
+                    event.as_of,
+                    **{"from": before.value, "to": event.status.value},
+                    note=event.reason,
+                    partial=partial,
+                    superseded_by=event.superseded_by,
+                )
+        elif isinstance(event, Commitment.HealthRated):
+            previous = _latest_before(health_seen, event.as_of)
+            health_seen.append((event.as_of, event.rating))
+            if not start < event.as_of <= end or previous is event.rating:
+                continue
+            moved = {"from": previous.value if previous else None, "to": event.rating.value}
+            item(event, "health", event.as_of, **moved, note=event.rationale)
+            was, now = previous in RISK_RATINGS, event.rating in RISK_RATINGS
+            if was != now:
+                kind = "risk_new" if now else "risk_resolved"
+                item(event, kind, event.as_of, **moved, note=event.rationale)
+        elif isinstance(event, Commitment.MilestoneCompleted):
+            if not start < event.completed_on <= end:
+                continue
+            milestone = row.now.milestones[event.milestone_id]
+            late = (event.completed_on - milestone.due_date).days
+            item(
+                event,
+                "milestone_completed",
+                event.completed_on,
+                note=event.note,
+                milestone=milestone.title,
+                due_date=milestone.due_date.isoformat(),
+                completed_on=event.completed_on.isoformat(),
+                on_time=late <= 0,
+                days_late=max(late, 0),
+            )
+        elif isinstance(event, Commitment.EvidenceAttached):
+            doc = event.evidence
+            day = doc.published_on or event.timestamp.date()
+            if start < day <= end:
+                evidence(event, doc, day)
     return changes
 
 
@@ -355,6 +512,30 @@ def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]
     return {"overdue": sorted(overdue, key=order), "due_next_90_days": sorted(due_soon, key=order)}
 
 
+def _all_milestones(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
+    """Every milestone, by due date: planned, completed (on time or late) or missed."""
+    result = []
+    for row in rows:
+        for m in row.now.milestones.values():
+            late = None if m.completed_on is None else (m.completed_on - m.due_date).days
+            result.append(
+                {
+                    "code": row.now.code,
+                    "milestone": m.title,
+                    "due_date": m.due_date.isoformat(),
+                    "original_due_date": m.original_due_date.isoformat(),
+                    "status": m.status(as_of),
+                    "completed_on": _iso(m.completed_on),
+                    "on_time": None if late is None else late <= 0,
+                    "days_late": None if late is None else max(late, 0),
+                    "times_rescheduled": m.times_rescheduled,
+                    "note": m.completion_note,
+                }
+            )
+    result.sort(key=lambda m: (m["due_date"], m["code"], m["milestone"]))
+    return result
+
+
 def _indicators(rows: list[_Row]) -> list[dict[str, Any]]:
     result = []
     for row in rows:
@@ -379,20 +560,25 @@ def _indicators(rows: list[_Row]) -> list[dict[str, Any]]:
 
 
 def _risks(rows: list[_Row]) -> list[dict[str, Any]]:
-    risky = [r.now for r in rows if r.now.health in RISK_RATINGS]
-    risky.sort(key=lambda c: (list(Health).index(c.health) * -1 if c.health else 0, c.code))
+    """Commitments rated amber-red or red as of the report's date, the worst first;
+    `new_in_period`: not at risk at the period's start."""
+    risky = [r for r in rows if r.now.health in RISK_RATINGS]
+    risky.sort(
+        key=lambda r: (list(Health).index(r.now.health) * -1 if r.now.health else 0, r.now.code)
+    )
     return [
         {
-            "code": c.code,
-            "title": c.title,
-            "pillar": c.pillar.value,
-            "lead_party": c.lead_party,
-            "health": c.health.value if c.health else None,
-            "rationale": c.health_rationale,
-            "rated_as_of": _iso(c.health_as_of),
-            "status": c.status.value,
+            "code": r.now.code,
+            "title": r.now.title,
+            "pillar": r.now.pillar.value,
+            "lead_party": r.now.lead_party,
+            "health": r.now.health.value if r.now.health else None,
+            "rationale": r.now.health_rationale,
+            "rated_as_of": _iso(r.now.health_as_of),
+            "status": r.now.status.value,
+            "new_in_period": r.before.health not in RISK_RATINGS,
         }
-        for c in risky
+        for r in risky
     ]
 
 
@@ -461,20 +647,31 @@ def _month_ends(as_of: date, months: int) -> Iterator[date]:
 
 
 def _trend(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
-    """Weighted progress at month ends (the progress-over-time chart)."""
-    series: list[list[tuple[date, int]]] = []
+    """Weighted progress at month ends (the progress-over-time chart), counted as the
+    headline counts it: a commitment completed in full by then counts 100."""
+    series: list[tuple[list[tuple[date, int]], list[tuple[date, bool]]]] = []
     for row in rows:
         points = [
             (e.as_of, e.percent) for e in row.history if isinstance(e, Commitment.ProgressLogged)
         ]
+        # Whether each status change made it completed in full (status dates never go back).
+        done = [
+            (e.as_of, e.status is Status.COMPLETED and not e.partial)
+            for e in row.history
+            if isinstance(e, Commitment.StatusChanged)
+        ]
         # Sorting is stable: among equal dates the later recorded figure stays last.
-        series.append(sorted(points, key=lambda p: p[0]))
+        series.append((sorted(points, key=lambda p: p[0]), done))
     trend = []
     for day in _month_ends(as_of, TREND_MONTHS):
         values = []
-        for points in series:
+        for points, done in series:
             latest = [percent for when, percent in points if when <= day]
-            values.append(latest[-1] if latest else 0)
+            completed = [full for when, full in done if when <= day]
+            if completed and completed[-1]:
+                values.append(100)
+            else:
+                values.append(latest[-1] if latest else 0)
         average = round(sum(values) / len(values), 1) if values else 0.0
         trend.append({"date": day.isoformat(), "progress": average})
     return trend

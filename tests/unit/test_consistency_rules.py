@@ -122,7 +122,7 @@ def test_events_already_in_a_log_replay_even_if_they_break_the_rule() -> None:
     """The rule is for new commands: a log written before it keeps replaying."""
     c = started(start_date=None)
     c.log_progress(LogProgress(percent=5, as_of=date(2020, 1, 1), note="old"), actor="a")
-    events = c.collect_events()
+    events: list[Any] = list(c.collect_events())
     registered: Any = events[0]
     object.__setattr__(registered, "start_date", START)  # as if the start was always there
     again = replay(events)
