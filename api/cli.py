@@ -706,6 +706,7 @@ def report(
         int | None, typer.Option("--period-days", min=1, max=366, help="Default 30")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="en, fr or es")] = "en",
     reproduce: Annotated[
         str | None,
         typer.Option(
@@ -719,7 +720,12 @@ def report(
     the same bytes. --reproduce ID regenerates an archived report from its own inputs."""
     with services() as s:
         if reproduce is not None:
-            if as_of is not None or at_position is not None or period_days is not None:
+            if (
+                as_of is not None
+                or at_position is not None
+                or period_days is not None
+                or (lang != "en")
+            ):
                 raise UserError(
                     "--reproduce takes the archived report's own inputs: give no others"
                 )
@@ -736,6 +742,7 @@ def report(
                 as_of=parse_date(as_of, "--as-of"),
                 period_days=period_days,
                 today=datetime.now(UTC).date(),
+                language=lang,
             )
             [artefact] = s.reports.generate(inputs, [fmt])
             made, position = f"report as of {inputs.as_of}", inputs.at_position

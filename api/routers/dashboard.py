@@ -171,7 +171,9 @@ def overview(
         and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
     ]
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
-    progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
+    # As in the report: a commitment completed in full counts 100 (counted_progress).
+    counted = [c["counted_progress"] or 0 for c in shown]
+    progress = round(sum(counted) / len(shown), 1) if shown else 0.0
     return _page(
         request,
         "overview.html.j2",
