@@ -282,9 +282,9 @@ class _Sheets:
         """Frozen header row, a filter over the table, date formats and column widths."""
         from openpyxl.utils import get_column_letter
 
-        sheet.freeze_panes = sheet.cell(row=first_row + 1, column=1).coordinate
         last = get_column_letter(max(sheet.max_column, 1))
         sheet.auto_filter.ref = f"A{first_row}:{last}{max(sheet.max_row, first_row)}"
+        sheet.freeze_panes = f"A{first_row + 1}"
         widths: dict[int, int] = {}
         for row in sheet.iter_rows(min_row=first_row):
             for cell in row:
