@@ -201,7 +201,7 @@ def test_the_workbook_an_analyst_can_filter(report: dict[str, Any]) -> None:
         "Completed", datetime(2026, 3, 12), False, 11,
     )  # fmt: skip
     commitments = book["Commitments"]
-    headers = [c.value for c in commitments[1]]
+    headers = [str(c.value) for c in commitments[1]]
     rail = next(r for r in commitments.iter_rows(min_row=2) if r[0].value == RAIL)
     cell = dict(zip(headers, rail, strict=True))
     assert cell["Start date"].value == datetime(2025, 9, 18)
