@@ -23,6 +23,7 @@ from adapters.rebuild import Rebuilder, shadow_name
 from adapters.reports.archive import ReportArchive
 from adapters.scheduler import LEASE_NAME, ReportScheduler
 from adapters.seals import Sealer
+from adapters.sessions import SessionStore
 from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
@@ -46,6 +47,7 @@ class Services:
     tokens: TokenStore
     metrics: Metrics
     rebuilder: Rebuilder
+    sessions: SessionStore  # dashboard sign-ins (adapters/sessions.py)
     # Seals derivatives with a key derived from the signing key (None: no signing key).
     sealer: Sealer | None = None
 
@@ -137,6 +139,11 @@ def bootstrap(
                 seconds=settings.lease_seconds,
                 holder=holder,
             ),
+        ),
+        SessionStore(
+            database,
+            idle_seconds=settings.session_idle_seconds,
+            max_seconds=settings.session_max_seconds,
         ),
         sealer,
     )

@@ -21,6 +21,10 @@ DEFAULT_MAX_POSITION_WAITERS = 64
 # The leases of the projection follower and the report scheduler (adapters/leases.py): a
 # stopped leader is replaced this long after its last renewal.
 DEFAULT_LEASE_SECONDS = 5.0
+# Dashboard sessions (adapters/sessions.py): one ends after this long without a page
+# view (idle), and this long after its sign-in whatever happens (absolute).
+DEFAULT_SESSION_IDLE_SECONDS = 3600.0
+DEFAULT_SESSION_MAX_SECONDS = 12 * 3600.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -50,6 +54,8 @@ class Settings:
     # Readers waiting at once for `?min_position=`; more are answered 503 at once.
     max_position_waiters: int = DEFAULT_MAX_POSITION_WAITERS
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    session_idle_seconds: float = DEFAULT_SESSION_IDLE_SECONDS
+    session_max_seconds: float = DEFAULT_SESSION_MAX_SECONDS
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +77,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
         max_position_waiters=_count(env, "COMMITMENTS_MAX_POSITION_WAITERS"),
         lease_seconds=_lease_seconds(env, "COMMITMENTS_LEASE_SECONDS"),
+        session_idle_seconds=_session_seconds(
+            env, "COMMITMENTS_SESSION_IDLE_SECONDS", DEFAULT_SESSION_IDLE_SECONDS
+        ),
+        session_max_seconds=_session_seconds(
+            env, "COMMITMENTS_SESSION_MAX_SECONDS", DEFAULT_SESSION_MAX_SECONDS
+        ),
     )
 
 
@@ -122,6 +134,19 @@ def _lease_seconds(env: Mapping[str, str], name: str) -> float:
         value = -1.0
     if not 1 <= value <= 600 or value != value:
         raise ConfigurationError(f"{name} must be seconds from 1 to 600; got {raw!r}")
+    return value
+
+
+def _session_seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 60 <= value <= 30 * 86_400 or value != value:
+        raise ConfigurationError(f"{name} must be seconds from 60 to 2592000; got {raw!r}")
     return value
 
 

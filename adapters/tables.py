@@ -369,3 +369,18 @@ leases = Table(
     # Once that session is gone (the holder died), the lease is taken over at once.
     Column("session", BigInteger, nullable=True),
 )
+
+# Dashboard sign-ins (adapters/sessions.py): the browser holds a random session id, this
+# table only its SHA-256 hash, with the token it was signed in with. A session ends when
+# its holder signs out, its token is revoked or expires, or at its idle or absolute limit.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("token_id", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Index("sessions_token_id_idx", "token_id"),
+)

@@ -20,13 +20,13 @@ from functools import partial
 from typing import Any
 
 from cachetools import TTLCache
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, Update, insert, select, update
 
 from adapters.database import Database
 from adapters.event_store import EventWrite
 from adapters.metrics import Metrics
 from adapters.rate_limit import FailureLimit
-from adapters.tables import api_tokens
+from adapters.tables import api_tokens, sessions
 from adapters.unit_of_work import Beside, UnitOfWork, Write
 from domain import clock
 from domain.access import ACTOR_SEPARATOR, Principal, Role, token_actor
@@ -173,6 +173,15 @@ class Issuing:
         return self.secret if token.id in self._issued else None
 
 
+def ending_sessions(token_id: str, now: datetime) -> Update:
+    """The statement that ends every open dashboard session of a token (adapters/sessions.py)."""
+    return (
+        update(sessions)
+        .where(sessions.c.token_id == token_id, sessions.c.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
 def _holder(connection: Connection, key: str) -> TokenInfo | None:
     row = connection.execute(select(*_COLUMNS).where(api_tokens.c.name_key == key)).first()
     return None if row is None else TokenInfo.of_row(row)
@@ -248,6 +257,9 @@ class TokenStore:
             .where(api_tokens.c.id == token.token_id)
             .values(revoked_at=token.revoked_at)
         )
+        # Its dashboard sessions end with it, in the same transaction.
+        assert token.revoked_at is not None
+        write.add_statement(ending_sessions(token.token_id, token.revoked_at))
         # Once committed, this server stops accepting it at once.
         write.on_commit.append(partial(self.authenticator.forget, token.token_id))
 

@@ -27,6 +27,7 @@ from api.routers import (
     commitments,
     dashboard,
     events,
+    forms,
     health,
     ledger,
     proofs,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
         metrics_router.router,
         dashboard.router,
+        forms.router,
     ]
     for router in routers:
         app.include_router(router)

@@ -2,8 +2,9 @@
 
 `/` is the portfolio (the report's headline and charts, a filterable table) and
 `/c/{code}` one commitment with its milestones, indicators and history. Unless
-COMMITMENTS_PUBLIC_READ=true a person signs in once with a token, kept in an HttpOnly
-cookie; the JSON API itself only takes bearer tokens.
+COMMITMENTS_PUBLIC_READ=true a person signs in once with a token, which starts a
+server-side session (adapters/sessions.py) whose random id the HttpOnly cookie holds;
+the JSON API itself only takes bearer tokens.
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
+from api.form_specs import actions
 from api.language import chosen_language, remember_language
-from api.security import CSRF_COOKIE, CsrfTokens, served_over_https, set_csrf_cookie
+from api.security import CSRF_COOKIE, CsrfTokens, set_csrf_cookie
+from api.session_cookie import (
+    SESSION_COOKIE,
+    forget_session_cookie,
+    session_holder,
+    set_session_cookie,
+)
 from domain.errors import NotFound
 from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
@@ -73,8 +81,6 @@ def _render(
     return response
 
 
-COOKIE = "commitments_token"
-
 _cache_lock = threading.Lock()
 # Per process's report archive: the report and charts, and what they were built for.
 _cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -96,22 +102,17 @@ def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup]]:
 
 def _signed_in(request: Request, services: Services) -> bool | None:
     """True or False (public read) when the page may be shown; None when a sign-in is needed."""
-    token = request.cookies.get(COOKIE)
-    try:
-        if token and services.authenticate.check(token, client_address(request)) is not None:
-            return True
-    except TooManyFailures:
-        pass  # as if signed out: signing in says why it cannot be done now
+    if session_holder(request, services) is not None:
+        return True
     return False if services.settings.public_read else None
 
 
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    if COOKIE in request.cookies:
-        # Revoked or expired: forget it, so that each later page view does not count as
-        # another failed sign-in from this address (and lock it out with 429s).
-        response.delete_cookie(COOKIE, path="/")
+    # Ended, revoked or expired: forget it, so that each later page view does not count
+    # as another failed sign-in from this address (and lock it out with 429s).
+    forget_session_cookie(response, request)
     return response
 
 
@@ -276,8 +277,11 @@ def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str)
 
 
 @router.get("/c/{code}", response_class=HTMLResponse)
-def commitment_page(code: str, request: Request, services: ServicesDep) -> Response:
-    signed_in = _signed_in(request, services)
+def commitment_page(
+    code: str, request: Request, services: ServicesDep, saved: str = ""
+) -> Response:
+    holder = session_holder(request, services)
+    signed_in = holder is not None or (False if services.settings.public_read else None)
     if signed_in is None:
         return _to_login(request)
     try:
@@ -309,6 +313,8 @@ def commitment_page(code: str, request: Request, services: ServicesDep) -> Respo
             "c": described,
             "history": history,
             "signed_in": signed_in,
+            # The forms the holder may use here (api/routers/forms.py), or why none.
+            "actions": actions(described, holder, saved, language),
         },
     )
 
@@ -393,15 +399,10 @@ def login(
         return _login_page(
             request, next, "That token is unknown or revoked, or has expired.", status_code=401
         )
+    # The cookie holds a new session's id, never the token (adapters/sessions.py).
+    session_id = services.sessions.start(principal)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
-        COOKIE,
-        token.strip(),
-        httponly=True,
-        samesite="strict",
-        secure=served_over_https(request),
-        path="/",
-    )
+    set_session_cookie(response, request, session_id)
     return response
 
 
@@ -436,6 +437,10 @@ def logout(
             "This form expired or did not come from this site; sign out again.",
             status_code=403,
         )
+    # Ended on the server: the old cookie no longer works, wherever it was copied to.
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        services.sessions.end(session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    forget_session_cookie(response, request)
     return response

@@ -100,7 +100,7 @@ def test_a_sign_in_without_a_valid_csrf_token_is_refused(api: Api) -> None:
         response = client.post("/login", data=data, follow_redirects=False)
         assert response.status_code == 403, data
         assert "did not come from this site" in response.text
-        assert "commitments_token" not in response.headers.get("set-cookie", "")
+        assert "commitments_session" not in response.headers.get("set-cookie", "")
     # A valid token signed for another browser's cookie: refused (double submit).
     stranger = TestClient(api.app)
     stolen = _form_token(stranger)
@@ -108,7 +108,7 @@ def test_a_sign_in_without_a_valid_csrf_token_is_refused(api: Api) -> None:
     assert response.status_code == 403
     # The form's own token works, and no failed attempt was counted above.
     signed = post_login(client, token)
-    assert signed.status_code == 303 and "commitments_token=" in signed.headers["set-cookie"]
+    assert signed.status_code == 303 and "commitments_session=" in signed.headers["set-cookie"]
     assert client.get("/").status_code == 200
 
 

@@ -140,8 +140,13 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
     assert (out.status_code, out.headers["location"]) == (303, "/login")
     assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
     # The dashboard's cookie is not a bearer token for the JSON API.
-    client.cookies.set("commitments_token", token)
+    signed = post_login(client, token)
+    assert signed.status_code == 303
     problem(client.get(f"{BASE}/CMAP-PROS-RAIL"), 401)
+    # And a cookie holding the token itself (as before sessions) signs no one in.
+    client.cookies.clear()
+    client.cookies.set("commitments_token", token)
+    assert client.get("/c/CMAP-PROS-RAIL", follow_redirects=False).status_code == 303
 
 
 def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url: str) -> None:
@@ -222,7 +227,7 @@ def test_a_revoked_cookie_is_forgotten_so_page_views_do_not_lock_the_address_out
         api.services.authenticate.forget(token_id)
         first = api.client.get("/", follow_redirects=False)
         assert first.status_code == 303 and first.headers["location"].startswith("/login")
-        assert 'commitments_token=""' in first.headers["set-cookie"]  # deleted
+        assert 'commitments_session=""' in first.headers["set-cookie"]  # deleted
         for _ in range(5):  # the browser no longer sends it: no more failures counted
             assert api.client.get("/", follow_redirects=False).status_code == 303
         assert post_login(api.client, api.token("admin")).status_code == 303

@@ -94,6 +94,13 @@ def signed_in(open_browser: OpenBrowser, server: Server) -> Watched:
     return watched
 
 
+def sign_in(page: Page, base: str, token: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("#token", token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+
 def api_get(server: Server, path: str, **params: Any) -> Any:
     response = httpx.get(f"{server.base}{path}", params=params, headers=server.auth, timeout=10)
     assert response.status_code == 200, response.text
@@ -138,9 +145,10 @@ def test_a_commitment_page_shows_its_timeline(signed_in: Watched, server: Server
     page.wait_for_url(f"{base}/c/CMAP-PROS-RAIL")
     assert "rail" in page.locator("h1").inner_text().lower()
     timeline = page.locator("#timeline li")
-    # The browser's session cookie is the token it signed in with.
-    cookie = next(c for c in page.context.cookies() if c["name"] == "commitments_token")
-    assert cookie["value"] == server.token and cookie["httpOnly"]
+    # The browser's cookie is a session's id, not the token it signed in with.
+    cookie = next(c for c in page.context.cookies() if c["name"] == "commitments_session")
+    assert cookie["value"] != server.token and cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
     history = api_get(server, "/api/v1/commitments/CMAP-PROS-RAIL/history")
     assert timeline.count() == len(history) > 5
     assert "Registered" in timeline.last.inner_text()  # newest first, registration last
@@ -149,7 +157,7 @@ def test_a_commitment_page_shows_its_timeline(signed_in: Watched, server: Server
     # Signing out posts the header's form (with its CSRF token) and forgets the cookie.
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{base}/login")
-    assert "commitments_token" not in {c["name"] for c in page.context.cookies()}
+    assert "commitments_session" not in {c["name"] for c in page.context.cookies()}
     page.goto(f"{base}/c/CMAP-PROS-RAIL")
     assert page.url.startswith(f"{base}/login")
     assert watched.errors == []
@@ -157,9 +165,8 @@ def test_a_commitment_page_shows_its_timeline(signed_in: Watched, server: Server
 
 def test_keyboard_and_phone(open_browser: OpenBrowser, server: Server) -> None:
     context = open_browser(viewport={"width": 390, "height": 844}, is_mobile=True)
-    context.add_cookies([{"name": "commitments_token", "value": server.token, "url": server.base}])
     page = context.pages[0] if context.pages else context.new_page()
-    page.goto(f"{server.base}/")
+    sign_in(page, server.base, server.token)
     assert page.locator("h1").inner_text() == "Portfolio at a glance"
     page.keyboard.press("Tab")
     focused: Any = page.evaluate("document.activeElement.textContent")
@@ -203,3 +210,73 @@ def test_the_api_docs_render_with_no_network(open_browser: OpenBrowser, server: 
     logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
     errors = [e for e in watched.errors if not (logo in e and "img-src" in e)]
     assert elsewhere == [] and errors == [], (elsewhere, watched.errors)
+
+
+def editor_token(server: Server, name: str) -> str:
+    """A new editor token of Canada, issued over the API by the server's admin."""
+    response = httpx.post(
+        f"{server.base}/api/v1/tokens",
+        json={"name": name, "role": "editor", "party": "CA"},
+        headers=server.auth,
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["token"]
+    return token
+
+
+@pytest.mark.parametrize(("width", "height"), [(1400, 900), (420, 860)], ids=["desktop", "phone"])
+def test_an_official_records_progress_and_a_milestone_through_the_forms(
+    open_browser: OpenBrowser, server: Server, width: int, height: int
+) -> None:
+    """Sign in, log progress (after an error, shown in place, with the input kept) and
+    complete a milestone, with nothing but the forms, at desktop and phone widths."""
+    code, base = "CMAP-PROS-RAIL", server.base
+    context = open_browser(viewport={"width": width, "height": height}, is_mobile=width < 600)
+    page = context.pages[0] if context.pages else context.new_page()
+    watched = Watched(page)
+    sign_in(page, base, editor_token(server, f"ana.forms.{width}"))
+    page.goto(f"{base}/c/{code}")
+    before = len(api_get(server, f"/api/v1/commitments/{code}/history"))
+
+    page.get_by_role("link", name="Log progress").click()
+    page.wait_for_url(f"{base}/c/{code}/progress")
+    page.get_by_label("Progress (percent)").fill("45")
+    page.get_by_label("As of").fill("2099-01-31")  # in the future: refused
+    page.get_by_label("Note").fill("Corridor study: field work done")
+    page.get_by_role("button", name="Log progress").click()
+    page.wait_for_load_state()
+    error = page.locator("#f-as_of-error")
+    assert "is in the future" in error.inner_text()
+    assert page.get_by_label("As of").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Note").input_value() == "Corridor study: field work done"
+    assert page.get_by_label("Progress (percent)").input_value() == "45"
+    assert page.locator("#error-summary").is_visible()
+    page.screenshot(path=ARTIFACTS / f"form-error-{width}.png", full_page=True)
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
+    page.get_by_label("As of").fill("2026-10-31")
+    page.get_by_role("button", name="Log progress").click()
+    page.wait_for_url(f"{base}/c/{code}?saved=progress#actions")
+    assert page.get_by_role("status").filter(has_text="Progress recorded.").is_visible()
+
+    milestones = api_get(server, f"/api/v1/commitments/{code}")["milestones"]
+    open_one = next(m for m in milestones if not m["completed_on"])
+    page.get_by_role("link", name="Complete a milestone").click()
+    page.get_by_label("Milestone").select_option(open_one["id"])
+    page.get_by_label("Completed on").fill("2026-11-02")
+    page.get_by_label("Note").fill("Signed in Ottawa")
+    page.get_by_role("button", name="Complete a milestone").click()
+    page.wait_for_url(f"{base}/c/{code}?saved=milestones/complete#actions")
+    page.screenshot(path=ARTIFACTS / f"form-recorded-{width}.png", full_page=True)
+
+    history = api_get(server, f"/api/v1/commitments/{code}/history")[before:]
+    assert [e["type"] for e in history] == ["ProgressLogged", "MilestoneCompleted"]
+    assert history[0]["data"]["percent"] == 45 and history[0]["data"]["as_of"] == "2026-10-31"
+    assert history[1]["data"]["milestone_id"] == open_one["id"]
+    assert all(e["actor"].startswith(f"ana.forms.{width}#") for e in history)
+    # The refused form came with its status (422), which Chromium logs; nothing else.
+    assert [e for e in watched.errors if "status of 422" not in e] == []
+    assert all(url.startswith(base) for url in watched.requests), watched.requests

@@ -1,0 +1,516 @@
+"""The dashboard's forms, declared: which command each runs, its fields, when it is offered,
+and how a refusal of the model reads next to the field it concerns.
+
+Each form stands for one write of the REST API (the same command of domain/commands.py,
+run through the same unit of work, api/routers/forms.py); `api_path` names that write,
+so a form's Idempotency-Key fingerprints it exactly as the API would the JSON request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.i18n import N_, label, translator
+from api.writes import PREFIX
+from domain import commands
+from domain.access import Principal, Role
+from domain.errors import DomainError, Forbidden, NotFound, StateConflict
+from domain.views import CommitmentResource
+from domain.vocabulary import MAX_TEXT, MAX_TITLE, Health, Status
+
+# A form's choices, from the commitment as the API shows it: (value, words people read).
+Choices = Callable[[CommitmentResource, str], list[tuple[str, str]]]
+
+
+_TERMINAL = {s.value for s in Status if s.is_terminal}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One control. `kind`: text, textarea, date, int, decimal, url, select."""
+
+    name: str
+    label: str  # msgid
+    kind: str = "text"
+    required: bool = False
+    hint: str | None = None  # msgid
+    choices: Choices | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    slug: str  # /c/{code}/{slug}
+    title: str  # msgid
+    command: type[commands.CommitmentCommand]
+    fields: tuple[Field, ...]
+    saved: str  # msgid: what the commitment page says after it was recorded
+    method: str  # the REST API's write (for the Idempotency-Key's fingerprint)
+    path: Callable[[str, dict[str, str]], str]
+    offered: Callable[[CommitmentResource], bool] = lambda c: c["status"] not in _TERMINAL
+    path_field: str | None = None  # the command's PATH field the form chooses
+
+
+def _statuses(c: CommitmentResource, language: str) -> list[tuple[str, str]]:
+    return [(s.value, label(s.value, language)) for s in Status if s.value != c["status"]]
+
+
+def _ratings(_: CommitmentResource, language: str) -> list[tuple[str, str]]:
+    return [(h.value, label(h.value, language)) for h in Health]
+
+
+def _open_milestones(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
+    return [
+        (m["id"], f"{m['title']} ({m['due_date']})")
+        for m in c["milestones"]
+        if not m["completed_on"]
+    ]
+
+
+def _indicators(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
+    return [(i["id"], f"{i['name']} ({i['unit']})") for i in c["indicators"]]
+
+
+def _at(suffix: str) -> Callable[[str, dict[str, str]], str]:
+    return lambda code, values: f"{PREFIX}/{code}{suffix.format(**values)}"
+
+
+REASON = N_("Reason")
+NOTE = N_("Note")
+AS_OF = N_("As of")
+TODAY_HINT = N_("Leave empty for today.")
+
+FORMS: tuple[FormSpec, ...] = (
+    FormSpec(
+        "progress",
+        N_("Log progress"),
+        commands.LogProgress,
+        (
+            Field(
+                "percent",
+                N_("Progress (percent)"),
+                "int",
+                True,
+                N_("A whole number from 0 to 100."),
+                minimum=0,
+                maximum=100,
+            ),
+            Field("as_of", AS_OF, "date", True, N_("The date the figure refers to.")),
+            Field("note", NOTE, "textarea", True, max_length=MAX_TEXT),
+            Field(
+                "confidence",
+                N_("Confidence"),
+                "int",
+                False,
+                N_("Optional: from 0 (none) to 10 (certain)."),
+                minimum=0,
+                maximum=10,
+            ),
+        ),
+        N_("Progress recorded."),
+        "POST",
+        _at("/progress"),
+    ),
+    FormSpec(
+        "health",
+        N_("Rate health"),
+        commands.RateHealth,
+        (
+            Field("rating", N_("Health"), "select", True, choices=_ratings),
+            Field("rationale", N_("Rationale"), "textarea", True, max_length=MAX_TEXT),
+            Field("as_of", AS_OF, "date", False, TODAY_HINT),
+        ),
+        N_("Health rating recorded."),
+        "POST",
+        _at("/health"),
+    ),
+    FormSpec(
+        "status",
+        N_("Change status"),
+        commands.ChangeStatus,
+        (
+            Field(
+                "status",
+                N_("New status"),
+                "select",
+                True,
+                N_(
+                    "Closing a commitment of several parties (completed, cancelled, "
+                    "superseded) is a proposal that an editor of another party confirms."
+                ),
+                choices=_statuses,
+            ),
+            Field("reason", REASON, "textarea", True, max_length=MAX_TEXT),
+            Field(
+                "superseded_by",
+                N_("Replaced by (code)"),
+                "text",
+                False,
+                N_(
+                    "Only for the status Superseded: the code of the commitment that "
+                    "replaces this one."
+                ),
+                max_length=64,
+            ),
+            Field("as_of", AS_OF, "date", False, TODAY_HINT),
+        ),
+        N_("Status changed."),
+        "POST",
+        _at("/status"),
+        offered=lambda c: c.get("pending_closure") is None,
+    ),
+    FormSpec(
+        "closure/confirm",
+        N_("Confirm the proposed closure"),
+        commands.ConfirmClosure,
+        (Field("note", NOTE, "textarea", False, max_length=MAX_TEXT),),
+        N_("Closure confirmed: the status has changed."),
+        "POST",
+        _at("/closure/confirm"),
+        offered=lambda c: c.get("pending_closure") is not None,
+    ),
+    FormSpec(
+        "closure/reject",
+        N_("Reject (or withdraw) the proposed closure"),
+        commands.RejectClosure,
+        (Field("reason", REASON, "textarea", True, max_length=MAX_TEXT),),
+        N_("Closure rejected: the status stays."),
+        "POST",
+        _at("/closure/reject"),
+        offered=lambda c: c.get("pending_closure") is not None,
+    ),
+    FormSpec(
+        "milestones",
+        N_("Add a milestone"),
+        commands.AddMilestone,
+        (
+            Field("title", N_("Title"), "text", True, max_length=MAX_TITLE),
+            Field("due_date", N_("Due date"), "date", True),
+        ),
+        N_("Milestone added."),
+        "POST",
+        _at("/milestones"),
+    ),
+    FormSpec(
+        "milestones/complete",
+        N_("Complete a milestone"),
+        commands.CompleteMilestone,
+        (
+            Field("milestone_id", N_("Milestone"), "select", True, choices=_open_milestones),
+            Field("completed_on", N_("Completed on"), "date", True),
+            Field("note", NOTE, "textarea", False, max_length=MAX_TEXT),
+        ),
+        N_("Milestone completed."),
+        "POST",
+        _at("/milestones/{milestone_id}/complete"),
+        offered=lambda c: c["status"] not in _TERMINAL and bool(_open_milestones(c, "en")),
+        path_field="milestone_id",
+    ),
+    FormSpec(
+        "milestones/reschedule",
+        N_("Reschedule a milestone"),
+        commands.ChangeMilestone,
+        (
+            Field("milestone_id", N_("Milestone"), "select", True, choices=_open_milestones),
+            Field("due_date", N_("New due date"), "date", True),
+            Field("reason", REASON, "textarea", True, max_length=MAX_TEXT),
+        ),
+        N_("Milestone rescheduled."),
+        "PATCH",
+        _at("/milestones/{milestone_id}"),
+        offered=lambda c: c["status"] not in _TERMINAL and bool(_open_milestones(c, "en")),
+        path_field="milestone_id",
+    ),
+    FormSpec(
+        "indicators",
+        N_("Define an indicator"),
+        commands.DefineIndicator,
+        (
+            Field("name", N_("Name"), "text", True, max_length=MAX_TITLE),
+            Field(
+                "unit", N_("Unit"), "text", True, N_("For example: carloads/week."), max_length=60
+            ),
+            Field("baseline", N_("Baseline"), "decimal", True),
+            Field("target", N_("Target"), "decimal", True),
+        ),
+        N_("Indicator defined."),
+        "POST",
+        _at("/indicators"),
+    ),
+    FormSpec(
+        "indicators/measure",
+        N_("Record a measurement"),
+        commands.RecordMeasurement,
+        (
+            Field("indicator_id", N_("Indicator"), "select", True, choices=_indicators),
+            Field("value", N_("Value"), "decimal", True),
+            Field("as_of", AS_OF, "date", True),
+            Field("note", NOTE, "textarea", False, max_length=MAX_TEXT),
+        ),
+        N_("Measurement recorded."),
+        "POST",
+        _at("/indicators/{indicator_id}/measurements"),
+        offered=lambda c: c["status"] not in _TERMINAL and bool(c["indicators"]),
+        path_field="indicator_id",
+    ),
+    FormSpec(
+        "evidence",
+        N_("Attach evidence"),
+        commands.AttachEvidence,
+        (
+            Field("url", N_("Web address"), "url", True, N_("A public document: https://…")),
+            Field("title", N_("Title"), "text", True, max_length=MAX_TITLE),
+            Field("publisher", N_("Publisher"), "text", False, max_length=MAX_TITLE),
+            Field("published_on", N_("Published on"), "date", False),
+        ),
+        N_("Evidence attached."),
+        "POST",
+        _at("/evidence"),
+    ),
+    FormSpec(
+        "details",
+        N_("Revise details"),
+        commands.ReviseDetails,
+        (
+            Field("title", N_("Title"), "text", True, max_length=MAX_TITLE),
+            Field("description", N_("Description"), "textarea", False, max_length=MAX_TEXT),
+            Field(
+                "target_date",
+                N_("Target date"),
+                "date",
+                False,
+                N_("Leave empty for no target date."),
+            ),
+            Field(
+                "sectors",
+                N_("Sectors"),
+                "text",
+                True,
+                N_("Separated by commas, e.g. railways, trade."),
+            ),
+            Field("reason", REASON, "textarea", True, max_length=MAX_TEXT),
+        ),
+        N_("Details revised."),
+        "PATCH",
+        _at(""),
+    ),
+)
+
+BY_SLUG = {form.slug: form for form in FORMS}
+# The commitment page's confirmation after a closure was only proposed (API: 202).
+PROPOSED = "status-proposed"
+SAVED = {form.slug: form.saved for form in FORMS} | {
+    PROPOSED: N_("Closure proposed: it takes effect when an editor of another party confirms it.")
+}
+
+
+def current_values(form: FormSpec, c: CommitmentResource) -> dict[str, str]:
+    """What a form shows before anything is typed (a revision starts from the details)."""
+    if form.slug != "details":
+        return {}
+    return {
+        "title": c["title"],
+        "description": c["description"] or "",
+        "target_date": c["target_date"] or "",
+        "sectors": ", ".join(c["sectors"]),
+    }
+
+
+# ---- refusals of the model, next to their field -------------------------------------------
+
+_RULES: list[tuple[re.Pattern[str], str | None, str]] = [
+    (re.compile(r"^(?P<field>\w+) must not be empty$"), None, N_("This field is required.")),
+    (
+        re.compile(r"^(?P<field>\w+) must be at most (?P<n>\d+) characters$"),
+        None,
+        N_("Use at most %(n)s characters."),
+    ),
+    (
+        re.compile(r"^(?P<field>\w+) \S+ is in the future \(today is (?P<today>\S+)\)$"),
+        None,
+        N_("This date is in the future (today is %(today)s)."),
+    ),
+    (
+        re.compile(r"^(?P<field>\w+) \S+ is outside (?P<first>\S+) to (?P<last>\S+)$"),
+        None,
+        N_("Enter a date from %(first)s to %(last)s."),
+    ),
+    (
+        re.compile(r"^(?P<field>\w+) must be an http\(s\) URL"),
+        None,
+        N_("Enter a web address that starts with https:// or http://."),
+    ),
+    (
+        re.compile(r"^(?P<field>\w+) must not contain control characters$"),
+        None,
+        N_("Remove the control characters from this text."),
+    ),
+    (
+        re.compile(r"^target_date must not be before start_date$"),
+        "target_date",
+        N_("The target date must not be before the commitment's start date."),
+    ),
+    (
+        re.compile(
+            r"^cannot change status from (?P<current>\w+) to (?P<new>\w+); "
+            r"allowed: (?P<allowed>.*)$"
+        ),
+        "status",
+        N_("A commitment that is %(current)s cannot become %(new)s; it can become: %(allowed)s."),
+    ),
+    (
+        re.compile(r"^commitment \S+ is already (?P<status>\w+)$"),
+        "status",
+        N_("The commitment is already %(status)s."),
+    ),
+    (
+        re.compile(r"^as_of \S+ is before the current status's date (?P<date>\S+);"),
+        "as_of",
+        N_("The date must not be before the date of the current status (%(date)s)."),
+    ),
+    (
+        re.compile(r"^superseded_by must name"),
+        "superseded_by",
+        N_("Give the code of the commitment that replaces this one."),
+    ),
+    (
+        re.compile(r"^superseded_by names no registered commitment"),
+        "superseded_by",
+        N_("No commitment has this code."),
+    ),
+    (
+        re.compile(r"^superseded_by is only for status superseded$"),
+        "superseded_by",
+        N_("Leave this empty unless the new status is Superseded."),
+    ),
+    (
+        re.compile(r"^a commitment cannot supersede itself$"),
+        "superseded_by",
+        N_("A commitment cannot replace itself."),
+    ),
+    (
+        re.compile(r"already has a milestone titled"),
+        "title",
+        N_("This commitment already has a milestone with this title."),
+    ),
+    (
+        re.compile(r"already has an indicator named"),
+        "name",
+        N_("This commitment already has an indicator with this name."),
+    ),
+    (
+        re.compile(r"^evidence \S+ is already attached$"),
+        "url",
+        N_("This document is already attached."),
+    ),
+    (
+        re.compile(r"was already completed on (?P<date>\S+)$"),
+        "milestone_id",
+        N_("This milestone was already completed on %(date)s."),
+    ),
+    (
+        re.compile(r"is completed and cannot be rescheduled$"),
+        "milestone_id",
+        N_("A completed milestone cannot be rescheduled."),
+    ),
+    (
+        re.compile(r"is already due on (?P<date>\S+)$"),
+        "due_date",
+        N_("The milestone is already due on %(date)s."),
+    ),
+    (re.compile(r"has no milestone"), "milestone_id", N_("Choose a milestone of this commitment.")),
+    (
+        re.compile(r"has no indicator"),
+        "indicator_id",
+        N_("Choose an indicator of this commitment."),
+    ),
+    (
+        re.compile(r"^the revision changes nothing$"),
+        "",
+        N_("Nothing was changed: edit at least one field."),
+    ),
+    (re.compile(r"has no closure proposed"), "", N_("No closure is awaiting confirmation.")),
+    (
+        re.compile(r"^commitment \S+ is (?P<status>\w+): reopen it"),
+        "",
+        N_(
+            "This commitment is %(status)s: change its status to In progress, with a reason, first."
+        ),
+    ),
+    (
+        re.compile(r"was proposed by party (?P<party>\w+): an editor of another party"),
+        "",
+        N_("The closure was proposed by %(party)s: an editor of another party must confirm it."),
+    ),
+]
+_CODES = {"current", "new", "status", "party"}
+
+
+def explain(error: DomainError, form: FormSpec, language: str) -> tuple[str, str]:
+    """(field, message) for a refusal of the model: the field it concerns ("" for the form
+    as a whole) and what it means, in `language`; a refusal not known here reads as the
+    model says it, next to the field it starts with (the model names fields first)."""
+    _ = translator(language).gettext
+    names = {f.name for f in form.fields}
+    # Evidence's fields are named as its parts ("evidence url must be ...").
+    message = re.sub(r"^evidence (?=(url|title|publisher|published_on) )", "", error.message)
+    for pattern, field, text in _RULES:
+        match = pattern.search(message)
+        if match is None:
+            continue
+        found = match.groupdict()
+        where = found.pop("field", None) if field is None else field
+        for key in _CODES & found.keys():
+            found[key] = label(found[key], language)
+        if "allowed" in found:
+            found["allowed"] = ", ".join(
+                label(s.strip(), language) for s in found["allowed"].split(",")
+            )
+        return (where if where in names else ""), _(text) % found
+    if isinstance(error, Forbidden):
+        return "", _("Your access key does not allow this change to this commitment.")
+    first = message.split(" ", 1)[0]
+    return (first if first in names else ""), message
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status a refused form answers with (the API's, but 409 for a stale version)."""
+    if isinstance(error, Forbidden):
+        return 403
+    if isinstance(error, StateConflict):
+        return 409
+    if isinstance(error, NotFound):
+        return 422  # a milestone or indicator the form chose that is not (any longer) there
+    return 422
+
+
+def actions(
+    c: CommitmentResource, principal: Principal | None, saved: str | None, language: str
+) -> dict[str, Any]:
+    """What the commitment page offers: the forms the holder may use now, or why none,
+    and the confirmation of what was just recorded (`?saved=`, one of SAVED's keys)."""
+    _ = translator(language).gettext
+    links: list[tuple[str, str]] = []
+    note = None
+    if principal is None:
+        note = _("Sign in with an editor's access key to record changes.")
+    else:
+        try:
+            principal.require_write(c["parties"])
+        except Forbidden:
+            if principal.role is Role.VIEWER or principal.party is None:
+                note = _("Your access key lets you read commitments, not change them.")
+            else:
+                note = _(
+                    "You cannot edit this commitment: %(party)s is not one of its parties."
+                ) % {"party": label(principal.party, language)}
+        else:
+            links = [(f"/c/{c['code']}/{f.slug}", f.title) for f in FORMS if f.offered(c)]
+            if not links:
+                note = _("This commitment is closed: nothing can be recorded on it now.")
+    return {"saved": SAVED.get(saved or ""), "links": links, "note": note}
