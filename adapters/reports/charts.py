@@ -20,6 +20,7 @@ from matplotlib.dates import AutoDateLocator, date2num, num2date
 from matplotlib.ticker import FuncFormatter
 
 from adapters.i18n import DEFAULT_LANGUAGE, label, translator
+from adapters.reports.numbers import percent
 
 COLOURS = {
     "green": "#2e7d32",
@@ -83,7 +84,7 @@ def progress_by_pillar(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
             axes.text(
                 bar.get_width() + 1,
                 bar.get_y() + bar.get_height() / 2,
-                f"{value:.1f}%",
+                percent(value, language),
                 va="center",
             )
         axes.set_xlim(0, 100)
@@ -158,9 +159,9 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")
         axes.text(as_of, len(rows) - 0.4 if rows else 0, " " + _("as of"), fontsize=7, va="bottom")
         axes.invert_yaxis()
-        axes.xaxis.set_major_locator(AutoDateLocator(maxticks=8))
+        axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
         axes.xaxis.set_major_formatter(_month_year(language))
-        figure.autofmt_xdate()
+        axes.tick_params(axis="x", labelsize=7)
         figure.tight_layout()
         return _svg(figure, _("Milestone timeline"))
 

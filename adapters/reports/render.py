@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.i18n import N_, add_translations, label, translator
+from adapters.reports.numbers import percent, signed
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -145,6 +146,8 @@ def _templates(kind: str, language: str) -> Environment:
         environment.filters["link"] = markdown_link
         environment.filters["autolink"] = markdown_autolink
     add_translations(environment, language)
+    environment.filters["percent"] = lambda value: percent(value, language)
+    environment.filters["signed"] = lambda value: signed(value, language)
     environment.globals["footer_line"] = footer_line
     environment.globals["CHANGE_TITLES"] = CHANGE_TITLES
     return environment

@@ -260,6 +260,8 @@ def test_a_report_in_french_or_spanish_is_another_report_that_reproduces(
     markdown = app.reports.artefact(stored["id"], "md").content.decode()
     assert f"## {words[0]}" in markdown and f"### {words[1]}" in markdown
     assert f"· language {language} · commitments-tracker progress report v4" in markdown
+    # Figures as Canada writes them in French, and Mexico in Spanish.
+    assert {"fr": "53,3\u00a0%", "es": "53.3%"}[language] in markdown
     html = app.reports.artefact(stored["id"], "html").content.decode()
     assert f'<html lang="{language}">' in html and words[0] in html
     book = load_workbook(io.BytesIO(app.reports.artefact(stored["id"], "xlsx").content))
