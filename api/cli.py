@@ -761,13 +761,19 @@ def schedule_add(
     fmt: Annotated[list[str], typer.Option("--format", help="Repeat for several formats")],
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     period_days: Annotated[int, typer.Option("--period-days", min=1, max=366)] = 30,
+    lang: Annotated[str, typer.Option("--lang", help="en, fr or es")] = "en",
     actor: Annotated[
         str, typer.Option("--actor", help="Who changes it, recorded as cli:ACTOR")
     ] = CLI_ACTOR,
 ) -> None:
     """Define a report schedule (or redefine the one with that name)."""
     command = DefineSchedule(
-        name=name, cron=cron, formats=tuple(fmt), timezone=timezone, period_days=period_days
+        name=name,
+        cron=cron,
+        formats=tuple(fmt),
+        timezone=timezone,
+        period_days=period_days,
+        language=lang,
     )
     with services() as s:
         written = s.unit_of_work.run(Write(_operator(actor), command))

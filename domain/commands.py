@@ -367,6 +367,9 @@ class DefineSchedule:
     )
     timezone: Annotated[str, MaxLen(64)] = "UTC"
     period_days: PeriodDays = 30
+    language: Annotated[str, MaxLen(2)] = field(
+        default="en", metadata=doc("en, fr or es: the language its reports are written in")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -193,6 +193,7 @@ class ScheduleResource(TypedDict):
     formats: list[str]
     timezone: str
     period_days: int
+    language: str
     active: bool
     changed_by: str
     changed_at: str
@@ -206,6 +207,7 @@ def schedule_resource(schedule: ReportSchedule) -> ScheduleResource:
         "formats": list(schedule.formats),
         "timezone": schedule.timezone,
         "period_days": schedule.period_days,
+        "language": schedule.language,
         "active": schedule.active,
         "changed_by": schedule.changed_by,
         "changed_at": clock.as_utc(schedule.modified_on).isoformat(),
