@@ -478,6 +478,7 @@ def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
                 "title": row.now.title,
                 "status": row.now.status.value,
                 "proposed_status": p.status.value,
+                "partial": p.partial,
                 "as_of": p.as_of.isoformat(),
                 "reason": p.reason,
                 "superseded_by": p.superseded_by,

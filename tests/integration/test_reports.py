@@ -208,6 +208,7 @@ def test_a_pending_closure_is_listed_from_its_date_in_every_format(app: Services
             "title": f"Title of {CYBER}",
             "status": "in_progress",
             "proposed_status": "cancelled",
+            "partial": False,
             "as_of": "2026-03-27",
             "reason": "merged",
             "superseded_by": None,
