@@ -289,3 +289,19 @@ def test_the_seeded_plan_lists_every_milestone(seeded_url: str) -> None:
     assert book["Milestones"].max_row - 1 == total
     states = {r[4] for r in book["Milestones"].iter_rows(min_row=2, values_only=True)}
     assert states <= {"Planned", "Completed", "Missed"} and "Missed" in states
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_offline_verifier_reads_a_french_report(app: Services, fmt: str) -> None:
+    """The verifier that needs no database (domain/offline_verifier.py) finds the footer of
+    format 4 in every format and language: the CSV's last line, the first sheet."""
+    from domain.offline_verifier import read_report_head
+
+    inputs = ReportInputs(app.reports.head(), AS_OF, 30, "fr")
+    [artefact] = app.reports.generate(inputs, [fmt])
+    head = read_report_head(artefact.content)
+    assert (head.log_position, head.chain_head) == (
+        inputs.at_position,
+        app.reports.chain_head_at(inputs.at_position),
+    )
+    assert head.tree_size == inputs.at_position
