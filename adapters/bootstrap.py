@@ -27,6 +27,8 @@ from adapters.sessions import SessionStore
 from adapters.settings import Settings, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
+from adapters.webhooks import LEASE_NAME as WEBHOOKS_LEASE
+from adapters.webhooks import WebhookDeliverer, WebhookStore
 from domain.checkpoint import Verifier
 
 
@@ -47,18 +49,23 @@ class Services:
     tokens: TokenStore
     metrics: Metrics
     rebuilder: Rebuilder
+    webhooks: WebhookStore
+    deliverer: WebhookDeliverer
     sessions: SessionStore  # dashboard sign-ins (adapters/sessions.py)
     # Seals derivatives with a key derived from the signing key (None: no signing key).
     sealer: Sealer | None = None
 
-    def start(self, *, follower: bool, scheduler: bool) -> None:
+    def start(self, *, follower: bool, scheduler: bool, webhooks: bool = False) -> None:
         if follower:
             self.follower.start()
         if scheduler:
             self.scheduler.start()
+        if webhooks:
+            self.deliverer.start()
 
     def close(self) -> None:
         self.metrics.watch(None)
+        self.deliverer.stop()
         self.scheduler.stop()
         self.rebuilder.stop()
         self.follower.stop()
@@ -116,6 +123,13 @@ def bootstrap(
     authenticate = Authenticator(
         database, failures=FailureLimit(settings.auth_failure_limit), metrics=metrics
     )
+    deliverer = WebhookDeliverer(
+        database,
+        tracker,
+        log_origin=settings.log_origin,
+        lease=Lease(database, WEBHOOKS_LEASE, seconds=settings.lease_seconds, holder=holder),
+    )
+    unit_of_work.after_commit.append(deliverer.wake)
     metrics.watch(Watched(database, follower.active.is_set, scheduler.active.is_set))
     return Services(
         settings,
@@ -140,6 +154,8 @@ def bootstrap(
                 holder=holder,
             ),
         ),
+        WebhookStore(database),
+        deliverer,
         SessionStore(
             database,
             idle_seconds=settings.session_idle_seconds,

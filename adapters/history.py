@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
 from adapters.database import Database
 from adapters.ledger import events_with_hashes
@@ -14,6 +17,8 @@ from domain.tracker import Tracker
 from domain.views import event_data, event_type
 
 MAX_FEED_LIMIT = 1000
+# The topics of a commitment's events (not tokens', not schedules').
+COMMITMENT_TOPICS = get_topic(Commitment) + "."
 
 
 def _entry(
@@ -65,4 +70,43 @@ def event_feed(
 ) -> list[dict[str, Any]]:
     """Events of all aggregates in log order, after a position (GET /events)."""
     query = events_with_hashes().where(events.c.id > after).limit(min(limit, MAX_FEED_LIMIT))
+    return _entries(database, tracker, query)
+
+
+def recent_commitment_events(
+    database: Database,
+    tracker: Tracker,
+    *,
+    limit: int,
+    commitment_ids: Collection[UUID] | None = None,
+) -> list[dict[str, Any]]:
+    """The latest `limit` events of commitments (all, or those of `commitment_ids`),
+    newest first: the Atom feeds (adapters/feeds.py)."""
+    query = (
+        events_with_hashes()
+        .where(events.c.topic.startswith(COMMITMENT_TOPICS, autoescape=True))
+        .order_by(None)
+        .order_by(events.c.id.desc())
+        .limit(min(limit, MAX_FEED_LIMIT))
+    )
+    if commitment_ids is not None:
+        if not commitment_ids:
+            return []
+        query = query.where(events.c.originator_id.in_(list(commitment_ids)))
+    return _entries(database, tracker, query)
+
+
+def commitment_events(
+    database: Database, tracker: Tracker, *, after: int, limit: int, up_to: int | None = None
+) -> list[dict[str, Any]]:
+    """Events of commitments in log order after a position (and at most `up_to`): the
+    open-data export and the webhooks' deliveries."""
+    query = (
+        events_with_hashes()
+        .where(events.c.topic.startswith(COMMITMENT_TOPICS, autoescape=True))
+        .where(events.c.id > after)
+        .limit(min(limit, MAX_FEED_LIMIT))
+    )
+    if up_to is not None:
+        query = query.where(events.c.id <= up_to)
     return _entries(database, tracker, query)

@@ -36,6 +36,9 @@ def N_(message: str) -> str:
     return message
 
 
+# Each language's name in the reader's language (msgids).
+LANGUAGE_WORDS = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
+
 # The words for each code people see. Keys are the codes of domain.vocabulary and the
 # event types; values are English msgids.
 LABELS: dict[str, str] = {
@@ -66,7 +69,31 @@ LABELS: dict[str, str] = {
     # parties
     "CA": N_("Canada"),
     "MX": N_("Mexico"),
+    "US": N_("United States"),
     "joint": N_("Joint"),
+    # sectors (an open list: these are the seeds' and CONTRACT's; others read as slugs)
+    "agriculture": N_("Agriculture"),
+    "airports": N_("Airports"),
+    "critical_minerals": N_("Critical minerals"),
+    "cybersecurity": N_("Cybersecurity"),
+    "drug_trafficking": N_("Drug trafficking"),
+    "energy": N_("Energy"),
+    "environment": N_("Environment"),
+    "financial_intelligence": N_("Financial intelligence"),
+    "firearms": N_("Firearms"),
+    "infrastructure": N_("Infrastructure"),
+    "labour_mobility": N_("Labour mobility"),
+    "logistics": N_("Logistics"),
+    "methane": N_("Methane"),
+    "migration": N_("Migration"),
+    "mining": N_("Mining"),
+    "organized_crime": N_("Organized crime"),
+    "ports": N_("Ports"),
+    "protected_areas": N_("Protected areas"),
+    "railways": N_("Railways"),
+    "research": N_("Research"),
+    "smes": N_("SMEs"),
+    "trade": N_("Trade"),
     # event types
     "Registered": N_("Registered"),
     "DetailsRevised": N_("Details revised"),
@@ -80,6 +107,7 @@ LABELS: dict[str, str] = {
     "IndicatorDefined": N_("Indicator defined"),
     "IndicatorMeasured": N_("Indicator measured"),
     "EvidenceAttached": N_("Evidence attached"),
+    "TextTranslated": N_("Text translated"),
     "ClosureProposed": N_("Closure proposed"),
     "ClosureConfirmed": N_("Closure confirmed"),
     "ClosureRejected": N_("Closure rejected"),

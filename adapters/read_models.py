@@ -108,8 +108,8 @@ def list_commitments(
     page = [
         cast(
             CommitmentSummary,
-            # Rows written before closures could be proposed have no pending_closure.
-            {"pending_closure": None}
+            # Rows written before closures (translations) were recorded lack the key.
+            {"pending_closure": None, "translations": {}}
             | json.loads(row.document)
             | {"overdue": is_past(row.overdue_since, today), "milestones_missed": row.missed},
         )
@@ -117,3 +117,16 @@ def list_commitments(
     ]
     next_cursor = encode_cursor(rows[limit - 1].code) if len(rows) > limit else None
     return page, next_cursor
+
+
+def commitment_texts(connection: Connection) -> dict[str, dict[str, Any]]:
+    """Each commitment's `translations` and `next_milestone` (with its id), by code: what
+    a page needs to read a report's rows in another language (domain/translations.py)."""
+    texts = {}
+    for row in connection.execute(select(S.c.code, S.c.document)):
+        document = json.loads(row.document)
+        texts[row.code] = {
+            "translations": document.get("translations") or {},
+            "next_milestone": document.get("next_milestone"),
+        }
+    return texts

@@ -4,7 +4,10 @@ Every entry becomes a command of domain/commands.py, read with the same models a
 API's request bodies (adapters/wire.py), and is written through the unit of work.
 Idempotent: a commitment already registered is left alone, and a sample history is
 applied to a commitment in one atomic write, so a commitment either has all of it
-(recognised by its actor) or none of it.
+(recognised by its actor) or none of it. An entry's `translations` (title and planned
+milestones' titles in fr and es) are recorded in one write after its registration, each
+text only while it has no translation yet and its original still reads as in the file:
+a translation someone made, or an original someone revised, is never overwritten.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from domain.access import system
 from domain.commitment import Commitment
 from domain.errors import DomainError
 from domain.tracker import Tracker
+from domain.translations import milestone_path
 
 C = TypeVar("C")
 
@@ -55,6 +59,7 @@ class SeedError(Exception):
 class SeedReport:
     registered: int = 0
     already_registered: int = 0
+    translated: int = 0
     samples_applied: int = 0
     samples_already_applied: int = 0
 
@@ -71,12 +76,16 @@ def seed(
     for index, entry in enumerate(_entries(path, "commitments")):
         where = f"{path.name} entry {index + 1} ({entry.get('code', '?')})"
         with _explained(where):
+            entry = dict(entry)
+            translations = entry.pop("translations", {})
             command = _parse(commands.RegisterCommitment, entry)
             if tracker.exists(command.code):
                 report.already_registered += 1
-                continue
-            unit_of_work.run(Write(system(SEED_ACTOR), command))
-            report.registered += 1
+            else:
+                unit_of_work.run(Write(system(SEED_ACTOR), command))
+                report.registered += 1
+            if _translate(unit_of_work, tracker, command, translations):
+                report.translated += 1
     if demo:
         path = seeds_dir / SAMPLE_FILE
         for index, entry in enumerate(_entries(path, "sample_history")):
@@ -87,6 +96,48 @@ def seed(
                 else:
                     report.samples_already_applied += 1
     return report
+
+
+def _translate(
+    unit_of_work: UnitOfWork,
+    tracker: Tracker,
+    registered: commands.RegisterCommitment,
+    translations: Any,
+) -> bool:
+    """Record the entry's translations not yet made, in one write; False: none to make."""
+    if not isinstance(translations, dict):
+        raise SeedError("'translations' must map languages to texts")
+    commitment = tracker.get(registered.code)
+    steps: list[commands.CommitmentCommand] = []
+    for language, texts in translations.items():
+        if not isinstance(texts, dict) or not set(texts) <= {"title", "milestones"}:
+            raise SeedError(f"translations.{language} may give a title and milestones only")
+        done = commitment.translations.get(str(language), {})
+        given: dict[str, Any] = {}
+        if "title" in texts and commitment.title == registered.title and "title" not in done:
+            given["title"] = texts["title"]
+        milestones = texts.get("milestones") or {}
+        if not isinstance(milestones, dict):
+            raise SeedError(f"translations.{language}.milestones must map titles to titles")
+        by_id = {}
+        for original, translated in milestones.items():
+            found = commitment.milestone_by_title(str(original))
+            if found is None:
+                if any(m.title == original for m in registered.milestones):
+                    continue  # renamed since: its translation would be of another text
+                raise SeedError(f"{registered.code} plans no milestone called {original!r}")
+            if found.title == original and milestone_path(found.id) not in done:
+                by_id[found.id] = translated
+        if by_id:
+            given["milestones"] = by_id
+        if given:
+            steps.append(_parse(commands.TranslateText, given, language=str(language)))
+    if not steps:
+        return False
+    unit_of_work.run(
+        Write(system(SEED_ACTOR), commands.Together(tuple(steps)), ref=registered.code)
+    )
+    return True
 
 
 def _entries(path: Path, key: str) -> list[dict[str, Any]]:

@@ -54,6 +54,8 @@ class Settings:
     # Readers waiting at once for `?min_position=`; more are answered 503 at once.
     max_position_waiters: int = DEFAULT_MAX_POSITION_WAITERS
     lease_seconds: float = DEFAULT_LEASE_SECONDS
+    # Run the webhook deliverer inside `commitments serve` (adapters/webhooks.py).
+    webhooks: bool = True
     session_idle_seconds: float = DEFAULT_SESSION_IDLE_SECONDS
     session_max_seconds: float = DEFAULT_SESSION_MAX_SECONDS
 
@@ -77,6 +79,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=(env.get("COMMITMENTS_SECRET_KEY") or "").strip() or None,
         max_position_waiters=_count(env, "COMMITMENTS_MAX_POSITION_WAITERS"),
         lease_seconds=_lease_seconds(env, "COMMITMENTS_LEASE_SECONDS"),
+        webhooks=_flag(env, "COMMITMENTS_WEBHOOKS", True),
         session_idle_seconds=_session_seconds(
             env, "COMMITMENTS_SESSION_IDLE_SECONDS", DEFAULT_SESSION_IDLE_SECONDS
         ),

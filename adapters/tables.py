@@ -370,6 +370,48 @@ leases = Table(
     Column("session", BigInteger, nullable=True),
 )
 
+# Webhooks an admin registered (adapters/webhooks.py): where to post which events, the
+# secret their signatures are made with, and how far delivery has got: `position` is the
+# last log position handled (delivered, or not of a type asked for); the next event is
+# retried, with backoff, until it is delivered. Configuration, not facts: not in the log.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("url", Text, nullable=False),
+    # JSON list of event types (ProgressLogged, ...); [] means every type.
+    Column("event_types", Text, nullable=False),
+    Column("description", String(200), nullable=False),
+    # HMAC-SHA256 key of the signatures; shown once, at registration.
+    Column("secret", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("removed_at", DateTime(timezone=True), nullable=True),
+    Column("position", BigInteger, nullable=False),
+    # Failed attempts at the next event, and when to try again (null: now).
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+)
+
+# Every attempt to deliver an event to a webhook, successful or not.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("webhook_id", String(36), nullable=False),
+    # The same for every attempt at one event (X-Commitments-Delivery).
+    Column("delivery_id", String(36), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("delivered", Boolean, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Index("webhook_deliveries_webhook_idx", "webhook_id", "id"),
+)
+
 # Dashboard sign-ins (adapters/sessions.py): the browser holds a random session id, this
 # table only its SHA-256 hash, with the token it was signed in with. A session ends when
 # its holder signs out, its token is revoked or expires, or at its idle or absolute limit.

@@ -27,6 +27,7 @@ from api.routers import (
     commitments,
     dashboard,
     events,
+    feeds,
     forms,
     health,
     ledger,
@@ -34,6 +35,7 @@ from api.routers import (
     reports,
     schedules,
     tokens,
+    webhooks,
 )
 from api.routers import (
     metrics as metrics_router,
@@ -58,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.follower.on_progress.append(waits.advanced)
         services.rebuilder.on_switch.append(waits.advanced)
         app.state.position_waits = waits
-        services.start(follower=settings.projector, scheduler=settings.scheduler)
+        services.start(
+            follower=settings.projector, scheduler=settings.scheduler, webhooks=settings.webhooks
+        )
         try:
             yield
         finally:
@@ -96,12 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports.router,
         schedules.router,
         tokens.router,
+        webhooks.router,
         ledger.router,
         proofs.router,
         checkpoints.router,
         admin.router,
         health.router,
         metrics_router.router,
+        feeds.router,
         dashboard.router,
         forms.router,
     ]

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,9 +25,10 @@ import typer
 from eventsourcing.persistence import PersistenceError
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from adapters import backup, ledger
+from adapters import backup, ledger, open_data
 from adapters.bootstrap import Services, services_for
 from adapters.history import commitment_history
+from adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from adapters.log_guard import shrinkage
 from adapters.migrate import SchemaNotCurrent, upgrade
 from adapters.rebuild import RebuildRefused
@@ -65,6 +67,10 @@ token_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 schedule_app = typer.Typer(help="Manage report schedules.", no_args_is_help=True)
 app.add_typer(schedule_app, name="schedule")
+webhooks_app = typer.Typer(
+    help="Webhooks (registered with POST /api/v1/webhooks).", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 class UserError(Exception):
@@ -133,6 +139,7 @@ def seed_command(
         report = seed(s.unit_of_work, s.tracker, demo=demo)
     typer.echo(
         f"commitments: {report.registered} registered, {report.already_registered} already there"
+        + f"; titles translated for {report.translated}"
         + (
             f"; sample histories: {report.samples_applied} applied, "
             f"{report.samples_already_applied} already there"
@@ -652,12 +659,41 @@ def witness_command(
     typer.echo(done.message())
 
 
+EXPORT_FORMATS = ("jsonl", "datapackage", "cloudevents")
+
+
 @app.command("export")
 def export_command(
-    out: Annotated[Path, typer.Option("--out", help="File to write (JSON lines)")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="jsonl: the file to write; datapackage: the folder; "
+            "cloudevents: the file (default stdout)",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="jsonl (default: the full backup, for `commitments import`), datapackage "
+            "(open data: a Frictionless data package of CSVs) or cloudevents (the "
+            "commitments' events as CloudEvents JSON lines)",
+        ),
+    ] = "jsonl",
 ) -> None:
     """Write the whole event log, with its hash chain and the report archive, as JSON
-    lines (streaming)."""
+    lines (streaming); or, with --format, the commitments as open data."""
+    if fmt not in EXPORT_FORMATS:
+        raise UserError(f"--format must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}")
+    if fmt == "cloudevents":
+        _export_cloudevents(out)
+        return
+    if out is None:
+        raise UserError(f"--format {fmt} needs --out")
+    if fmt == "datapackage":
+        _export_datapackage(out)
+        return
     with services() as s, out.open("w", encoding="utf-8") as handle:
         summary = backup.export_log(s.database, handle)
     typer.echo(
@@ -666,6 +702,32 @@ def export_command(
         f"{summary.checkpoints} signed checkpoints",
         err=True,
     )
+
+
+def _export_datapackage(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {folder} is a file; the data package needs a folder")
+    with services() as s:
+        rows = open_data.write_datapackage(
+            s.database,
+            s.tracker,
+            folder,
+            log_origin=s.settings.log_origin,
+            today=datetime.now(UTC).date(),
+            now=lambda: datetime.now(UTC),
+        )
+    counts = ", ".join(f"{count} {name}" for name, count in rows.items())
+    typer.echo(f"data package written to {folder}/datapackage.json: {counts}", err=True)
+
+
+def _export_cloudevents(out: Path | None) -> None:
+    with services() as s, ExitStack() as stack:
+        handle = sys.stdout.buffer if out is None else stack.enter_context(out.open("wb"))
+        count = open_data.write_cloudevents(
+            s.database, s.tracker, handle, log_origin=s.settings.log_origin
+        )
+        handle.flush()
+    typer.echo(f"exported {count} events as CloudEvents", err=True)
 
 
 @app.command("import")
@@ -706,7 +768,6 @@ def report(
         int | None, typer.Option("--period-days", min=1, max=366, help="Default 30")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="File to write; default stdout")] = None,
-    lang: Annotated[str, typer.Option("--lang", help="en, fr or es")] = "en",
     reproduce: Annotated[
         str | None,
         typer.Option(
@@ -714,18 +775,20 @@ def report(
             help="Regenerate the archived report with this id (its bytes are the archived ones)",
         ),
     ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="en, fr or es (default en); recorded in the report"),
+    ] = None,
 ) -> None:
     """Write a progress report: the log up to --at-position (default: all of it), as of
-    --as-of (default: today), over --period-days (default 30); the same inputs always give
-    the same bytes. --reproduce ID regenerates an archived report from its own inputs."""
+    --as-of (default: today), over --period-days (default 30), in --lang (default en);
+    the same inputs always give the same bytes. --reproduce ID regenerates an archived
+    report from its own inputs."""
+    if lang is not None and lang not in LANGUAGES:
+        raise UserError(f"--lang must be one of {', '.join(LANGUAGES)}; got {lang!r}")
     with services() as s:
         if reproduce is not None:
-            if (
-                as_of is not None
-                or at_position is not None
-                or period_days is not None
-                or (lang != "en")
-            ):
+            if as_of is not None or at_position is not None or period_days is not None or lang:
                 raise UserError(
                     "--reproduce takes the archived report's own inputs: give no others"
                 )
@@ -742,7 +805,8 @@ def report(
                 as_of=parse_date(as_of, "--as-of"),
                 period_days=period_days,
                 today=datetime.now(UTC).date(),
-                language=lang,
+                # The language is one of the report's inputs (its footer records it).
+                language=lang or DEFAULT_LANGUAGE,
             )
             [artefact] = s.reports.generate(inputs, [fmt])
             made, position = f"report as of {inputs.as_of}", inputs.at_position
@@ -822,6 +886,29 @@ def scheduler() -> None:
         except KeyboardInterrupt:
             runner.stop(timeout=0)
     typer.echo("report scheduler stopped", err=True)
+
+
+@webhooks_app.command("deliver")
+def webhooks_deliver() -> None:
+    """Run the webhook deliverer alone (serve runs it too unless COMMITMENTS_WEBHOOKS=false);
+    one is active at a time across processes."""
+    configure_logging()
+    with services() as s:
+        deliverer = s.deliverer
+        signal.signal(signal.SIGTERM, lambda *_: deliverer.stop(timeout=0))
+        typer.echo("webhook deliverer running; Ctrl-C stops", err=True)
+        try:
+            deliverer.run()
+        except KeyboardInterrupt:
+            deliverer.stop(timeout=0)
+    typer.echo("webhook deliverer stopped", err=True)
+
+
+@webhooks_app.command("list")
+def webhooks_list() -> None:
+    """Print the registered webhooks as JSON (without their secrets)."""
+    with services() as s:
+        print_json([webhook.as_dict() for webhook in s.webhooks.list()])
 
 
 @app.command()

@@ -145,6 +145,41 @@ class ReviseDetails(CommitmentCommand):
         return None
 
 
+ItemId = Annotated[str, MaxLen(12)]
+# Texts by milestone or indicator id (the body limit of 64 KiB bounds how many).
+TextsById = Mapping[ItemId, Title]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranslateText(CommitmentCommand):
+    """Record translations of the commitment's text into one language (fr or es; the
+    original is English): any of its title, description, milestone titles and indicator
+    names (by id). A text given replaces its earlier translation; texts left out stay
+    as they are. Translating a text again after the original changed is how a
+    translation is brought up to date (a revised original drops its translations)."""
+
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "title": "Infrastructures et corridors ferroviaires à long terme",
+        "milestones": {"m1": "Étude des corridors convenue"},
+    }
+    PATH: ClassVar[tuple[str, ...]] = ("language",)
+
+    # In the URL path (checked by the aggregate, so any string there is a 422, not a 500).
+    language: str = field(metadata=doc("fr or es"))
+    title: Title | None = None
+    description: Text | None = None
+    milestones: TextsById = field(
+        default_factory=dict, metadata=doc("milestone titles by milestone id, e.g. m1")
+    )
+    indicators: TextsById = field(
+        default_factory=dict, metadata=doc("indicator names by indicator id, e.g. i1")
+    )
+
+    def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
+        commitment.translate(self, actor=actor)
+        return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class LogProgress(CommitmentCommand):
     """Log progress: a whole percent as of a date, with a note."""

@@ -21,6 +21,13 @@ from eventsourcing.domain import Aggregate
 from domain import clock, commands
 from domain.access import Principal, Role
 from domain.errors import Forbidden, InvalidValue, NotFound, StateConflict
+from domain.translations import (
+    DESCRIPTION,
+    TITLE,
+    check_translation_language,
+    indicator_path,
+    milestone_path,
+)
 from domain.vocabulary import (
     ALLOWED_TRANSITIONS,
     MAX_TITLE,
@@ -175,6 +182,8 @@ class Commitment(Aggregate):
         def apply(self, aggregate: Commitment) -> None:
             for name, value in self.changes.items():
                 setattr(aggregate, name, value)
+            # A translation is of the text as it stood: a revised one is untranslated.
+            aggregate.drop_translations({TITLE, DESCRIPTION} & set(self.changes))
 
     class ProgressLogged(Event):
         percent: int
@@ -326,6 +335,7 @@ class Commitment(Aggregate):
 
         def apply(self, aggregate: Commitment) -> None:
             aggregate.milestones[self.milestone_id].title = self.title
+            aggregate.drop_translations({milestone_path(self.milestone_id)})
 
     class MilestoneCompleted(Event):
         milestone_id: str
@@ -381,6 +391,32 @@ class Commitment(Aggregate):
         def apply(self, aggregate: Commitment) -> None:
             aggregate.evidence.append(self.evidence)
 
+    class TextTranslated(Event):
+        """Translations of the commitment's text into one `language` (not its original):
+        any of its title, description, milestone titles (by id) and indicator names (by
+        id). A text given replaces an earlier translation of it; others stay."""
+
+        language: str
+        title: str | None
+        description: str | None
+        milestones: dict[str, str]
+        indicators: dict[str, str]
+
+        def apply(self, aggregate: Commitment) -> None:
+            texts = dict(aggregate.translations.get(self.language, {}))
+            for path, text in self.texts().items():
+                texts[path] = text
+            # Replaced, never changed in place (the class default is shared).
+            aggregate.translations = {**aggregate.translations, self.language: texts}
+
+        def texts(self) -> dict[str, str]:
+            """The texts this event translates, by path (domain/translations.py)."""
+            found = {TITLE: self.title, DESCRIPTION: self.description}
+            texts = {path: text for path, text in found.items() if text is not None}
+            texts |= {milestone_path(k): v for k, v in self.milestones.items()}
+            texts |= {indicator_path(k): v for k, v in self.indicators.items()}
+            return texts
+
     def __init__(self) -> None:
         # Only defaults here; Registered.apply sets the rest.
         self.status = Status.NOT_STARTED
@@ -397,6 +433,7 @@ class Commitment(Aggregate):
         self.indicators: dict[str, Indicator] = {}
         self.evidence: list[Evidence] = []
         self.pending_closure = None
+        self.translations: dict[str, dict[str, str]] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         """Every write runs on a copy (adapters/event_store.py), so copying is quick: the
@@ -409,6 +446,7 @@ class Commitment(Aggregate):
         clone.milestones = {k: copy.copy(m) for k, m in self.milestones.items()}
         clone.indicators = {k: copy.copy(i) for k, i in self.indicators.items()}
         clone.evidence = list(self.evidence)
+        clone.translations = {language: dict(t) for language, t in self.translations.items()}
         clone._pending_events = list(self._pending_events)
         return clone
 
@@ -497,6 +535,61 @@ class Commitment(Aggregate):
             changes=checked,
             reason=check_text(command.reason, "reason", required=True),
         )
+
+    def translate(self, command: commands.TranslateText, *, actor: str) -> None:
+        """Record translations of any of the commitment's texts into one language. Its
+        status does not matter: a closed commitment is still read in both countries."""
+        language = check_translation_language(command.language)
+        current = self.translations.get(language, {})
+        given: dict[str, str] = {}
+        if command.title is not None:
+            given[TITLE] = check_text(command.title, "title", required=True, limit=MAX_TITLE)
+        if command.description is not None:
+            if not self.description:
+                raise InvalidValue(f"commitment {self.code} has no description to translate")
+            given[DESCRIPTION] = check_text(command.description, "description", required=True)
+        milestones: dict[str, str] = {}
+        for milestone_id, title in command.milestones.items():
+            if milestone_id not in self.milestones:
+                raise InvalidValue(f"commitment {self.code} has no milestone {milestone_id!r}")
+            milestones[milestone_id] = check_text(
+                title, f"milestones.{milestone_id}", required=True, limit=MAX_TITLE
+            )
+        indicators: dict[str, str] = {}
+        for indicator_id, name in command.indicators.items():
+            if indicator_id not in self.indicators:
+                raise InvalidValue(f"commitment {self.code} has no indicator {indicator_id!r}")
+            indicators[indicator_id] = check_text(
+                name, f"indicators.{indicator_id}", required=True, limit=MAX_TITLE
+            )
+        if not (given or milestones or indicators):
+            raise InvalidValue(
+                "give at least one text to translate: title, description, milestones or indicators"
+            )
+        # Only what changes is recorded; a translation the same as before is no news.
+        given = {path: text for path, text in given.items() if current.get(path) != text}
+        milestones = {k: v for k, v in milestones.items() if current.get(milestone_path(k)) != v}
+        indicators = {k: v for k, v in indicators.items() if current.get(indicator_path(k)) != v}
+        if not (given or milestones or indicators):
+            raise InvalidValue(f"the translation into {language} changes nothing")
+        self.trigger_event(
+            self.TextTranslated,
+            actor=_check_actor(actor),
+            language=language,
+            title=given.get(TITLE),
+            description=given.get(DESCRIPTION),
+            milestones=milestones,
+            indicators=indicators,
+        )
+
+    def drop_translations(self, paths: set[str]) -> None:
+        """Forget the translations of texts that changed (an event's apply calls this)."""
+        if not paths or not self.translations:
+            return
+        self.translations = {
+            language: {p: t for p, t in texts.items() if p not in paths}
+            for language, texts in self.translations.items()
+        }
 
     def log_progress(self, command: commands.LogProgress, *, actor: str) -> None:
         self._require_open("logging progress")
@@ -878,6 +971,13 @@ class Commitment(Aggregate):
     def _require_unique_milestone_title(self, title: str) -> None:
         if self.milestone_by_title(title) is not None:
             raise StateConflict(f"commitment {self.code} already has a milestone titled {title!r}")
+
+
+# Translated texts by language, then by path ("title", "milestones.m1"; see
+# domain/translations.py). A class default for snapshots taken before translations were
+# recorded (the aggregate is a dataclass, which takes no mutable default in its body); it
+# is never changed in place: TextTranslated.apply and drop_translations replace it.
+Commitment.translations = {}
 
 
 def _party_of(by: Principal) -> str:

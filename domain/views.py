@@ -14,6 +14,7 @@ from typing_extensions import TypedDict
 from domain import clock
 from domain.commitment import Commitment, Indicator, Milestone, MilestoneStatus, PendingClosure
 from domain.schedule import ReportSchedule
+from domain.translations import structured
 
 # Fields every event has; `event_data` leaves them out of an event's `data`.
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "actor", "originator_topic"}
@@ -78,6 +79,16 @@ class PendingClosureResource(TypedDict):
     awaiting: list[str]
 
 
+class TranslationResource(TypedDict, total=False):
+    """A commitment's text in one language other than its original: what has been
+    translated (domain/translations.py; `localized` reads a view in one language)."""
+
+    title: str
+    description: str
+    milestones: dict[str, str]
+    indicators: dict[str, str]
+
+
 class StoredSummary(TypedDict):
     """A commitment's list item without the fields derived from the day it is read on."""
 
@@ -106,6 +117,7 @@ class StoredSummary(TypedDict):
     indicators_total: int
     evidence_total: int
     pending_closure: PendingClosureResource | None
+    translations: dict[str, TranslationResource]
     registered_at: str
     updated_at: str
 
@@ -261,6 +273,7 @@ def stored_summary(commitment: Commitment) -> StoredSummary:
         "indicators_total": len(c.indicators),
         "evidence_total": len(c.evidence),
         "pending_closure": pending_closure_resource(c),
+        "translations": translations_resource(c),
         "registered_at": clock.as_utc(c.created_on).isoformat(),
         "updated_at": clock.as_utc(c.modified_on).isoformat(),
     }
@@ -291,6 +304,15 @@ def describe(commitment: Commitment, today: date) -> CommitmentResource:
         "source": None
         if c.source is None
         else {"title": c.source.title, "url": c.source.url, "quote": c.source.quote},
+    }
+
+
+def translations_resource(commitment: Commitment) -> dict[str, TranslationResource]:
+    """Each language's translated texts, languages in order, empty ones left out."""
+    return {
+        language: structured(texts)  # type: ignore[misc]
+        for language, texts in sorted(commitment.translations.items())
+        if texts
     }
 
 

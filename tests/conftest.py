@@ -34,7 +34,12 @@ SKIP_WITHOUT_POSTGRES = "no PostgreSQL: set COMMITMENTS_TEST_POSTGRES_URL to run
 
 def settings(url: str, **overrides: Any) -> Settings:
     """Settings for a test process: no follower or scheduler threads unless asked for."""
-    values: dict[str, Any] = {"public_read": False, "scheduler": False, "projector": False}
+    values: dict[str, Any] = {
+        "public_read": False,
+        "scheduler": False,
+        "projector": False,
+        "webhooks": False,
+    }
     values |= overrides
     return Settings(database_url=url, **values)
 

@@ -198,6 +198,9 @@ WRITES = (
                  INDICATOR),
     CommandRoute("POST", "/{ref}/evidence", commands.AttachEvidence, 201,
                  "Attach a public document as evidence"),
+    CommandRoute("PUT", "/{ref}/translations/{language}", commands.TranslateText, 200,
+                 "Record translations of the title, description, milestone titles and "
+                 "indicator names into fr or es"),
 )  # fmt: skip
 
 for route in WRITES:

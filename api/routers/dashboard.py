@@ -14,7 +14,7 @@ import weakref
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -24,8 +24,10 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.bootstrap import Services
+from adapters.event_text import item_names, summary
 from adapters.history import commitment_history
 from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
+from adapters.read_models import commitment_texts
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
@@ -39,8 +41,10 @@ from api.session_cookie import (
     session_holder,
     set_session_cookie,
 )
+from api.untranslated import marked
 from domain.errors import NotFound
-from domain.views import describe
+from domain.translations import ORIGINAL_LANGUAGE, localized
+from domain.views import CommitmentResource, describe
 from domain.vocabulary import Health, Pillar, Status
 
 router = APIRouter(include_in_schema=False)
@@ -171,6 +175,7 @@ def overview(
         and (not chosen["status"] or c["status"] == chosen["status"])
         and (not chosen["health"] or (c["health"] or "unrated") == chosen["health"])
     ]
+    shown = _in_language(services, shown, chosen_language(request))
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     # As in the report: a commitment completed in full counts 100 (counted_progress).
     counted = [c["counted_progress"] or 0 for c in shown]
@@ -196,84 +201,28 @@ def overview(
     )
 
 
-def _summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str) -> str:
-    """One line a person reads, from the event's data (milestone and indicator ids named)."""
-    _ = translator(language).gettext
-    d = {k: names.get(v, v) if k in ("milestone_id", "indicator_id") else v for k, v in d.items()}
-    match kind:
-        case "Registered":
-            return f"{d['title']} ({label(d['pillar'], language)})"
-        case "DetailsRevised":
-            return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
-        case "ProgressLogged":
-            return _("%(percent)s%% as of %(as_of)s: %(note)s") % d
-        case "StatusChanged":
-            return _("→ %(status)s as of %(as_of)s: %(reason)s") % (
-                d | {"status": label(d["status"], language)}
-            )
-        case "HealthRated":
-            return _("%(rating)s as of %(as_of)s: %(rationale)s") % (
-                d | {"rating": label(d["rating"], language)}
-            )
-        case "MilestoneAdded":
-            return _("%(title)s, due %(due_date)s") % d
-        case "MilestoneRescheduled":
-            return _("%(milestone_id)s now due %(due_date)s: %(reason)s") % d
-        case "MilestoneRetitled":
-            return f"{d['milestone_id']}: {d['title']}"
-        case "MilestoneCompleted":
-            return _("%(milestone_id)s completed on %(completed_on)s") % d
-        case "IndicatorDefined":
-            return f"{d['name']} ({d['unit']}): {d['baseline']} → {d['target']}"
-        case "IndicatorMeasured":
-            return _("%(indicator_id)s = %(value)s as of %(as_of)s") % d
-        case "EvidenceAttached":
-            return str(d["evidence"]["title"])
-        case "ClosureProposed":
-            return _("→ %(status)s as of %(as_of)s, proposed by %(party)s: %(reason)s") % (
-                d | {"status": label(d["status"], language), "party": label(d["party"], language)}
-            )
-        case "ClosureConfirmed":
-            named = d | {
-                "status": label(d["status"], language),
-                "proposed_by_party": label(d["proposed_by_party"], language),
-                "party": label(d["party"], language),
-            }
-            if d["alone"]:
-                if d["proposed_by"]:
-                    return (
-                        _(
-                            "→ %(status)s proposed by %(proposed_by_party)s, "
-                            "decided by an admin alone"
-                        )
-                        % named
-                    )
-                return _("→ %(status)s, decided by an admin alone") % named
-            if d["note"]:
-                return (
-                    _(
-                        "→ %(status)s proposed by %(proposed_by_party)s, "
-                        "confirmed by %(party)s: %(note)s"
-                    )
-                    % named
-                )
-            return (
-                _("→ %(status)s proposed by %(proposed_by_party)s, confirmed by %(party)s") % named
-            )
-        case "ClosureRejected":
-            named = d | {
-                "status": label(d["status"], language),
-                "proposed_by_party": label(d["proposed_by_party"], language),
-                "party": label(d["party"], language) if d["party"] else _("an admin"),
-            }
-            return (
-                _(
-                    "→ %(status)s proposed by %(proposed_by_party)s, "
-                    "rejected by %(party)s: %(reason)s"
-                )
-                % named
-            )
-    return ""
+def _in_language(
+    services: Services, rows: list[dict[str, Any]], language: str
+) -> list[dict[str, Any]]:
+    """The report's rows with their titles and next milestones in `language`, untranslated
+    ones marked. The translations come from the read model, which names each row's next
+    milestone by id (a report row names it by title only)."""
+    if language == ORIGINAL_LANGUAGE or not rows:
+        return rows
+    with services.database.reading() as connection:
+        texts = commitment_texts(connection)
+    shown = []
+    for row in rows:
+        known = texts.get(row["code"], {})
+        view = {"title": row["title"], "translations": known.get("translations")}
+        upcoming, stored = row["next_milestone"], known.get("next_milestone")
+        if upcoming is not None:
+            if stored is not None and stored["title"] == upcoming["title"]:
+                upcoming = upcoming | {"id": stored["id"]}
+            view["next_milestone"] = upcoming
+        words = marked(localized(view, language))
+        shown.append(row | {k: words[k] for k in ("title", "next_milestone") if k in words})
+    return shown
 
 
 @router.get("/c/{code}", response_class=HTMLResponse)
@@ -293,16 +242,14 @@ def commitment_page(
             {"message": error.message, "signed_in": signed_in},
             status_code=404,
         )
-    described = describe(commitment, datetime.now(UTC).date())
-    names = {m["id"]: f"“{m['title']}”" for m in described["milestones"]} | {
-        i["id"]: f"“{i['name']}”" for i in described["indicators"]
-    }
     language = chosen_language(request)
+    described = localized(describe(commitment, datetime.now(UTC).date()), language)
+    names = item_names(described)
     history = [
         e
         | {
             "label": label(e["type"], language),
-            "summary": _summary(e["type"], e["data"], names, language),
+            "summary": summary(e["type"], e["data"], names, language),
         }
         for e in commitment_history(services.database, services.tracker, code)
     ]
@@ -310,11 +257,13 @@ def commitment_page(
         request,
         "commitment.html.j2",
         {
-            "c": described,
+            # Sectors are an open list of slugs: the known ones read as words.
+            "c": marked(described)
+            | {"sectors": [label(s, language) for s in described["sectors"]]},
             "history": history,
             "signed_in": signed_in,
             # The forms the holder may use here (api/routers/forms.py), or why none.
-            "actions": actions(described, holder, saved, language),
+            "actions": actions(cast(CommitmentResource, described), holder, saved, language),
         },
     )
 

@@ -33,6 +33,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 
 from adapters.bootstrap import Services
+from adapters.event_text import item_names, summary
 from adapters.history import commitment_history
 from adapters.i18n import N_, label, translator
 from adapters.idempotency import IdempotencyKey, KeyReused, fingerprint
@@ -49,7 +50,7 @@ from api.form_specs import (
     status_of,
 )
 from api.language import chosen_language
-from api.routers.dashboard import _page, _summary, _to_login
+from api.routers.dashboard import _page, _to_login
 from api.session_cookie import session_holder
 from domain.access import Principal, Role
 from domain.commands import CommitmentCommand
@@ -280,14 +281,12 @@ def submit(request: Request, code: str, slug: str, typed: dict[str, str]) -> Res
 
 def _changes_since(services: Services, form: _Form, version: int) -> list[dict[str, Any]]:
     """The commitment's events after `version`, as the timeline shows them."""
-    names = {m["id"]: f"“{m['title']}”" for m in form.c["milestones"]} | {
-        i["id"]: f"“{i['name']}”" for i in form.c["indicators"]
-    }
+    names = item_names(dict(form.c))
     return [
         e
         | {
             "label": label(e["type"], form.language),
-            "summary": _summary(e["type"], e["data"], names, form.language),
+            "summary": summary(e["type"], e["data"], names, form.language),
         }
         for e in commitment_history(services.database, services.tracker, form.commitment.code)
         if e["version"] > version

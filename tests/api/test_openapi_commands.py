@@ -46,6 +46,7 @@ from domain.commands import (
     ReviseDetails,
     RevokeToken,
     Together,
+    TranslateText,
     Unchanged,
 )
 from tests.conftest import settings
@@ -66,6 +67,7 @@ COMMAND_ROUTES: dict[tuple[str, str], type[Any]] = {
     ("post", f"{C}/{{ref}}/indicators"): DefineIndicator,
     ("post", f"{C}/{{ref}}/indicators/{{indicator_id}}/measurements"): RecordMeasurement,
     ("post", f"{C}/{{ref}}/evidence"): AttachEvidence,
+    ("put", f"{C}/{{ref}}/translations/{{language}}"): TranslateText,
     ("post", "/api/v1/schedules"): DefineSchedule,
     ("delete", "/api/v1/schedules/{name}"): RemoveSchedule,
     ("post", "/api/v1/tokens"): IssueToken,
@@ -79,6 +81,9 @@ OTHER_WRITES = {
     ("post", "/api/v1/admin/projections/rebuild"),
     ("post", "/api/v1/checkpoint"),
     ("post", "/api/v1/checkpoint/cosignatures"),
+    # Webhooks are configuration rows, not events (adapters/webhooks.py).
+    ("post", "/api/v1/webhooks"),
+    ("delete", "/api/v1/webhooks/{webhook_id}"),
 }
 # POSTs that write nothing (a report file sent to be checked).
 NOT_WRITES = {("post", "/api/v1/reports/verify")}
@@ -306,6 +311,7 @@ def _routers() -> list[Any]:
         checkpoints,
         commitments,
         events,
+        feeds,
         health,
         ledger,
         metrics,
@@ -313,10 +319,11 @@ def _routers() -> list[Any]:
         reports,
         schedules,
         tokens,
+        webhooks,
     )
 
-    modules = (admin, checkpoints, commitments, events, health, ledger, metrics, proofs)
-    return [m.router for m in (*modules, reports, schedules, tokens)]
+    modules = (admin, checkpoints, commitments, events, feeds, health, ledger, metrics, proofs)
+    return [m.router for m in (*modules, reports, schedules, tokens, webhooks)]
 
 
 def _command_names() -> set[str]:

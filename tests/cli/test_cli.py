@@ -647,7 +647,9 @@ def test_console_script_migrates_seeds_and_shows(empty_database_url: str) -> Non
     shown = run(empty_database_url, "show", RAIL)
     assert shown.returncode == 0, shown.stderr
     state = json.loads(shown.stdout)
-    assert (state["code"], state["version"], state["status"]) == (RAIL, 1, "not_started")
+    # Registered, then its title translated into French and Spanish.
+    assert (state["code"], state["version"], state["status"]) == (RAIL, 3, "not_started")
+    assert state["translations"]["es"]["title"].startswith("Infraestructura")
 
 
 def test_console_script_user_error_is_one_line_with_its_status(seeded_url: str) -> None:

@@ -34,6 +34,7 @@ from domain.commands import (
     RemoveSchedule,
     ReviseDetails,
     Together,
+    TranslateText,
 )
 from domain.commitment import Commitment
 from domain.errors import DuplicateCode, InvalidValue, NotFound, VersionMismatch
@@ -104,6 +105,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
         RecordMeasurement(indicator_id="i1", value=Decimal("1.75"), as_of=date(2026, 3, 31)),
         attached,
         ReviseDetails(title="Rail", reason="shorter"),
+        TranslateText(language="fr", title="Rail (fr)", milestones={"m1": "Étude"}),
     ]
     with clock.frozen_at(at("2026-07-01T12:00")):  # every effective date above is past
         written = [write(services, step, ref=CODE, principal=ANA) for step in steps]
@@ -111,7 +113,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     assert [w.result for w in written][2:8] == ["m1", "m1", "m1", "m1", "i1", "i1"]
     positions = [w.position for w in [*written, last]]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
-    assert last.version == 13 and last.position == 13
+    assert last.version == 14 and last.position == 14
     # Closing takes two parties: proposed, rejected, proposed again, confirmed.
     with clock.frozen_at(at("2026-07-02T12:00")):
         cancel = ChangeStatus(status=Status.CANCELLED, reason="no budget", as_of=date(2026, 7, 1))
@@ -119,7 +121,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
         write(services, RejectClosure(reason="wait"), ref=CODE, principal=CA_EDITOR)
         write(services, cancel, ref=CODE, principal=MX_EDITOR)
         closed = write(services, ConfirmClosure(), ref=CODE, principal=CA_EDITOR)
-    assert closed.version == 18
+    assert closed.version == 19
 
     write(services, DefineSchedule(name="monthly", cron="0 6 1 * *", formats=("json",)))
     write(
@@ -132,7 +134,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     more_services.append(other)
     c = other.tracker.get(CODE)
     assert closed.change is not None
-    assert c.version == closed.change.commitment.version == 18
+    assert c.version == closed.change.commitment.version == 19
     assert (c.title, c.pillar, c.status, c.health, c.pending_closure) == (
         "Rail",
         Pillar.PROSPERITY,
@@ -140,10 +142,10 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
         Health.AMBER,
         None,
     )
-    assert other.tracker.state(CODE, version=16).pending_closure == (
-        services.tracker.state(CODE, version=16).pending_closure
+    assert other.tracker.state(CODE, version=17).pending_closure == (
+        services.tracker.state(CODE, version=17).pending_closure
     )
-    assert other.tracker.state(CODE, version=16).pending_closure is not None
+    assert other.tracker.state(CODE, version=17).pending_closure is not None
     assert c.agencies == {"CA": ["Transport Canada"]}
     assert c.source == Source("Action Plan", "https://example.org/plan", "rail")
     assert c.evidence == [doc, attached.evidence()]
@@ -158,6 +160,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
     assert c.indicators["i1"].latest_value == Decimal("1.75")
     assert c.indicators["i1"].target == Decimal("2.5")
     assert (c.progress, c.confidence) == (20, 6)
+    assert c.translations == {"fr": {"title": "Rail (fr)", "milestones.m1": "Étude"}}
     assert describe(c, date(2026, 7, 1)) == describe(closed.change.commitment, date(2026, 7, 1))
     kinds = {event_type(e) for e in other.tracker.events_of(CODE)}
     assert kinds == commitment_event_kinds()
@@ -171,7 +174,7 @@ def test_every_kind_of_event_is_saved_and_loads_in_another_process(
         ["json", "csv"],
     )
     assert (schedule.period_days, schedule.changed_by) == (7, "admin-1")
-    assert verify(other.database).events == log_head(other) == 21
+    assert verify(other.database).events == log_head(other) == 22
 
 
 def test_registering_a_code_twice_is_a_conflict(app: Services) -> None:

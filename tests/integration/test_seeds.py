@@ -15,6 +15,7 @@ from adapters.history import commitment_history
 from adapters.ledger import verify
 from adapters.seeds import SAMPLE_ACTOR, SAMPLE_PREFIX, SEED_ACTOR, SEEDS_DIR, SeedError, seed
 from adapters.tables import events
+from domain.commitment import Commitment
 from domain.vocabulary import Pillar
 from tests.conftest import open_services
 
@@ -54,12 +55,13 @@ def test_seeding_registers_the_plan_then_the_samples_then_nothing(app: Services)
     plain = seed(app.unit_of_work, app.tracker)
     codes = seeded_codes()
     assert (plain.registered, plain.already_registered, plain.samples_applied) == (len(codes), 0, 0)
-    assert len(commits) == len(codes)  # one write through the unit of work per entry
+    # Per entry, one write through the unit of work registers it, one translates it.
+    assert plain.translated == len(codes) and len(commits) == 2 * len(codes)
     commitments = [app.tracker.get(code) for code in codes]
     assert len(commitments) >= 15
     assert {c.pillar for c in commitments} == set(Pillar)
-    # Planned milestones come in the registration's write.
-    assert all(c.version == 1 + len(c.milestones) for c in commitments)
+    # Planned milestones come in the registration's write; then French, then Spanish.
+    assert all(c.version == 1 + len(c.milestones) + 2 for c in commitments)
     sectors = {s for c in commitments for s in c.sectors}
     assert {"railways", "ports", "airports", "cybersecurity"} <= sectors
     assert all(c.source is not None and c.source.title for c in commitments)
@@ -70,13 +72,13 @@ def test_seeding_registers_the_plan_then_the_samples_then_nothing(app: Services)
     assert {h["actor"] for history in histories for h in history} == {SEED_ACTOR}
 
     demo = seed(app.unit_of_work, app.tracker, demo=True)
-    assert (demo.registered, demo.already_registered) == (0, len(codes))
+    assert (demo.registered, demo.already_registered, demo.translated) == (0, len(codes), 0)
     assert demo.samples_applied > 10 and demo.samples_already_applied == 0
-    assert len(commits) == len(codes) + demo.samples_applied  # one atomic write per entry
+    assert len(commits) == 2 * len(codes) + demo.samples_applied  # one atomic write per entry
     count = event_count(app)
 
     again = seed(app.unit_of_work, app.tracker, demo=True)
-    assert (again.registered, again.samples_applied) == (0, 0)
+    assert (again.registered, again.samples_applied, again.translated) == (0, 0, 0)
     assert again.already_registered == len(codes)
     assert again.samples_already_applied == demo.samples_applied
     assert event_count(app) == count
@@ -211,3 +213,62 @@ def test_a_sample_entry_must_say_it_is_sample_data(app: Services, tmp_path: Path
     with pytest.raises(SeedError, match="must say `sample: true`"):
         seed(app.unit_of_work, app.tracker, demo=True, seeds_dir=tmp_path)
     assert app.tracker.get("CMAP-GOV-EVAL").version == 1
+
+
+def test_every_seeded_title_reads_in_french_and_spanish(app: Services) -> None:
+    seed(app.unit_of_work, app.tracker)
+    codes = seeded_codes()
+    assert len(codes) == 22
+    for code in codes:
+        commitment = app.tracker.get(code)
+        for language in ("fr", "es"):
+            texts = commitment.translations[language]
+            assert texts["title"] and texts["title"] != commitment.title, (code, language)
+            # Every planned milestone too, by its id.
+            assert {f"milestones.{m}" for m in commitment.milestones} <= set(texts), code
+        assert commitment.translations["fr"]["title"] != commitment.translations["es"]["title"]
+    events = [
+        e
+        for e in app.tracker.events_of("CMAP-GOV-USMCA")
+        if isinstance(e, Commitment.TextTranslated)
+    ]
+    assert [(e.language, e.actor) for e in events] == [("fr", SEED_ACTOR), ("es", SEED_ACTOR)]
+    usmca = app.tracker.get("CMAP-GOV-USMCA")
+    review = next(m for m in usmca.milestones.values() if "34.7" in m.title)
+    assert "T-MEC" in usmca.translations["es"][f"milestones.{review.id}"]
+
+
+def test_seeding_never_overwrites_a_translation_or_translates_a_revised_title(
+    app: Services,
+) -> None:
+    """A database seeded before the seeds had translations gets them; one somebody
+    translated or revised since keeps what they wrote."""
+    from domain.commands import ReviseDetails, TranslateText
+    from tests.support import write
+
+    path = SEEDS_DIR / "commitments.yaml"
+    document = yaml.safe_load(path.read_text())
+    untranslated = {
+        "commitments": [
+            {k: v for k, v in entry.items() if k != "translations"}
+            for entry in document["commitments"]
+        ]
+    }
+    folder = Path(app.settings.database_url.removeprefix("sqlite:///")).parent / "old-seeds"
+    folder.mkdir()
+    (folder / "commitments.yaml").write_text(yaml.safe_dump(untranslated, allow_unicode=True))
+    assert seed(app.unit_of_work, app.tracker, seeds_dir=folder).translated == 0
+    write(app, TranslateText(language="fr", title="Titre d'un traducteur"), ref="CMAP-PROS-RAIL")
+    write(app, ReviseDetails(title="Ports 2.0", reason="renamed"), ref="CMAP-PROS-PORTS")
+
+    report = seed(app.unit_of_work, app.tracker)
+    # All but PORTS, whose revised title (and no milestone) leaves nothing to translate.
+    assert report.translated == len(seeded_codes()) - 1
+    rail, ports = app.tracker.get("CMAP-PROS-RAIL"), app.tracker.get("CMAP-PROS-PORTS")
+    assert rail.translations["fr"]["title"] == "Titre d'un traducteur"
+    assert rail.translations["es"]["title"].startswith("Infraestructura")
+    assert "title" not in ports.translations.get("fr", {})
+    assert "title" not in ports.translations.get("es", {})
+    count = event_count(app)
+    assert seed(app.unit_of_work, app.tracker).translated == 0
+    assert event_count(app) == count

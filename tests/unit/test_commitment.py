@@ -35,6 +35,7 @@ from domain.commands import (
     RejectClosure,
     ReviseDetails,
     Together,
+    TranslateText,
 )
 from domain.commitment import (
     Commitment,
@@ -1388,6 +1389,9 @@ def every_kind_of_state() -> Commitment:
     )
     c.attach_evidence(evidence_of("https://example.org/e", "Statement"), actor="a")
     c.rate_health(RateHealth(rating=Health.AMBER, rationale="slow"), actor="a")
+    c.translate(
+        TranslateText(language="fr", title="Corridors", milestones={"m1": "Étude"}), actor="a"
+    )
     c.change_status(status(Status.STALLED, "funding"), actor="a", by=ADMIN)
     c.change_status(status(Status.CANCELLED, "dropped"), actor="m", by=MX_EDITOR)
     return c

@@ -34,6 +34,7 @@ from domain.commands import (
     RemoveSchedule,
     ReviseDetails,
     Together,
+    TranslateText,
 )
 from domain.commitment import Commitment, commitment_id
 from domain.errors import (
@@ -254,6 +255,12 @@ CASES = [
         None,
         ["EvidenceAttached"],
         lambda c: c.evidence == [Evidence("https://example.org/e", "Statement", "GAC")],
+    ),
+    Case(
+        TranslateText(language="fr", title="Corridors", milestones={"m1": "Étude"}),
+        None,
+        ["TextTranslated"],
+        lambda c: c.translations == {"fr": {"title": "Corridors", "milestones.m1": "Étude"}},
     ),
     Case(
         Together(

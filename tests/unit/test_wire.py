@@ -34,6 +34,7 @@ from domain.commands import (
     RegisterCommitment,
     RejectClosure,
     ReviseDetails,
+    TranslateText,
 )
 from domain.errors import InvalidValue
 from domain.views import jsonable
@@ -56,12 +57,14 @@ API_COMMANDS: list[type[Any]] = [
     RejectClosure,
     DefineSchedule,
     IssueToken,
+    TranslateText,
 ]
 # What the URL path names, for the commands that have PATH fields.
 PATHS: dict[type[Any], dict[str, str]] = {
     ChangeMilestone: {"milestone_id": "m1"},
     CompleteMilestone: {"milestone_id": "m1"},
     RecordMeasurement: {"indicator_id": "i1"},
+    TranslateText: {"language": "fr"},
 }
 
 by_name = pytest.mark.parametrize("command", API_COMMANDS, ids=lambda c: c.__name__)
@@ -381,6 +384,8 @@ ROUND_TRIPS: list[Any] = [
         status=Status.SUPERSEDED, reason="merged", superseded_by="CMAP-X-Y", as_of=date(2026, 2, 1)
     ),
     ConfirmClosure(),
+    TranslateText(language="fr", title="Corridors", milestones={"m1": "Étude"}),
+    TranslateText(language="es", indicators={"i1": "Carga"}),
     ConfirmClosure(note="agreed at the joint review"),
     RejectClosure(reason="the final report is not out"),
     RateHealth(rating=Health.AMBER_GREEN, rationale="ok", as_of=date(2026, 2, 1)),

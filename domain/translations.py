@@ -1,0 +1,127 @@
+"""Commitment text in several languages: what may be translated, and reading a commitment
+in one language.
+
+A commitment's title, description, milestone titles and indicator names are written in
+their original language (English, for every commitment so far). Translations of them are
+facts recorded like any other (`Commitment.TextTranslated`, with their actor); a
+translation is of the text as it stood: when the original changes (a revised title, a
+renamed milestone), its translations are dropped and the new text reads in the original
+until someone translates it again.
+
+`localized` is the one place a commitment's view (domain/views.py `describe`,
+`summarize`, or a report row with the same keys) becomes its text in one language, so
+pages, reports and feeds all show the same words and the same fallbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.errors import InvalidValue
+
+# The languages commitment text can be read in (adapters/i18n.py LANGUAGES: the same).
+TEXT_LANGUAGES = ("en", "fr", "es")
+# The language commitment text is registered in.
+ORIGINAL_LANGUAGE = "en"
+
+# Where a text sits in a commitment, as a path: "title", "description",
+# "milestones.<id>" (the milestone's title), "indicators.<id>" (the indicator's name).
+TITLE = "title"
+DESCRIPTION = "description"
+MILESTONES = "milestones"
+INDICATORS = "indicators"
+
+
+def milestone_path(milestone_id: str) -> str:
+    return f"{MILESTONES}.{milestone_id}"
+
+
+def indicator_path(indicator_id: str) -> str:
+    return f"{INDICATORS}.{indicator_id}"
+
+
+def check_translation_language(language: str, original: str = ORIGINAL_LANGUAGE) -> str:
+    """A language commitment text may be translated into: one we read, not the original's."""
+    if language not in TEXT_LANGUAGES:
+        raise InvalidValue(
+            f"language must be one of {', '.join(TEXT_LANGUAGES)}; got {language[:20]!r}"
+        )
+    if language == original:
+        others = ", ".join(lang for lang in TEXT_LANGUAGES if lang != original)
+        raise InvalidValue(
+            f"the commitment's text is written in {original}, its original language: "
+            f"translate it into {others}"
+        )
+    return language
+
+
+def structured(texts: Mapping[str, str]) -> dict[str, Any]:
+    """One language's translated texts (paths -> text) as the API shows them:
+    `{title?, description?, milestones?: {id: title}, indicators?: {id: name}}`."""
+    result: dict[str, Any] = {}
+    for path, text in sorted(texts.items()):
+        kind, _, key = path.partition(".")
+        if key:
+            result.setdefault(kind, {})[key] = text
+        else:
+            result[kind] = text
+    return result
+
+
+def localized(view: Mapping[str, Any], language: str) -> dict[str, Any]:
+    """The commitment `view` with its text in `language` where a translation exists, and
+    where none does the original, named in `untranslated` (its paths, sorted).
+
+    `view` is a commitment as domain/views.py describes or summarizes it (any subset of
+    its text fields: `title`, `description`, `milestones`, `indicators`,
+    `next_milestone`), with its `translations`. The result adds `language` (what was
+    asked for), `original_language`, and `untranslated`. In the original language
+    nothing is translated and nothing is missing. The view itself is left unchanged.
+    """
+    if language not in TEXT_LANGUAGES:
+        raise InvalidValue(f"language must be one of {', '.join(TEXT_LANGUAGES)}")
+    result = dict(view)
+    result["language"] = language
+    result["original_language"] = ORIGINAL_LANGUAGE
+    untranslated: set[str] = set()
+    if language == ORIGINAL_LANGUAGE:
+        result["untranslated"] = []
+        return result
+    texts: Mapping[str, Any] = (view.get("translations") or {}).get(language) or {}
+
+    def choose(path: str, original: Any) -> Any:
+        """The translation at `path`, else the original (noted as untranslated)."""
+        kind, _, key = path.partition(".")
+        found = texts.get(kind)
+        if key:
+            found = found.get(key) if isinstance(found, Mapping) else None
+        if isinstance(found, str) and found:
+            return found
+        if original:  # nothing to translate in an empty text
+            untranslated.add(path)
+        return original
+
+    for field in (TITLE, DESCRIPTION):
+        if field in view:
+            result[field] = choose(field, view[field])
+    if view.get("milestones") is not None:
+        result["milestones"] = [
+            dict(m) | {"title": choose(milestone_path(m["id"]), m["title"])}
+            for m in view["milestones"]
+        ]
+    if view.get("indicators") is not None:
+        result["indicators"] = [
+            dict(i) | {"name": choose(indicator_path(i["id"]), i["name"])}
+            for i in view["indicators"]
+        ]
+    upcoming = view.get("next_milestone")
+    if upcoming is not None:
+        if "id" in upcoming:
+            title = choose(milestone_path(upcoming["id"]), upcoming["title"])
+        else:  # a row that does not say which milestone: its title is all we know
+            untranslated.add("next_milestone")
+            title = upcoming["title"]
+        result["next_milestone"] = dict(upcoming) | {"title": title}
+    result["untranslated"] = sorted(untranslated)
+    return result
