@@ -163,8 +163,25 @@ def _inert(value: Any) -> Any:
     return value
 
 
+class SerializerChanged(RuntimeError):
+    """openpyxl writes XML with lxml in this process: its workbooks would not be the bytes
+    archived (adapters/__init__.py must be imported before openpyxl)."""
+
+
+def _check_workbook_writer() -> None:
+    from openpyxl import xml
+
+    if xml.LXML:
+        raise SerializerChanged(
+            "openpyxl was imported with lxml before the adapters package set "
+            "OPENPYXL_LXML=False: its workbooks would not reproduce; import adapters first"
+        )
+
+
 def render(report: dict[str, Any], fmt: str) -> bytes:
     """The report in `fmt`, by the renderers of the format version its data records."""
+    if fmt == "xlsx":
+        _check_workbook_writer()
     if report.get("format_version") == 3:
         from adapters.reports.v3 import render as v3
 

@@ -248,8 +248,8 @@ def test_a_report_in_french_or_spanish_is_another_report_that_reproduces(
     assert stored is not None and stored["language"] == language
     english = {a.format: a for a in app.reports.generate(ReportInputs(inputs.at_position, AS_OF),
                                                          FORMATS)}  # fmt: skip
-    words = {"fr": ("Changements de la période", "Jalons achevés", "Résumé"),
-             "es": ("Cambios en el periodo", "Hitos completados", "Resumen")}[language]  # fmt: skip
+    words = {"fr": ("Changements de la période", "Jalons atteints", "Résumé"),
+             "es": ("Cambios en el periodo", "Hitos cumplidos", "Resumen")}[language]  # fmt: skip
     for fmt in FORMATS:
         artefact = app.reports.artefact(stored["id"], fmt)
         assert app.reports.reproduce(stored["id"], fmt).content == artefact.content

@@ -79,3 +79,22 @@ def test_new_reports_are_the_current_version(imported: Services) -> None:
     stored = imported.reports.archive(inputs, ["json"], generated_by="t")
     assert stored is not None and stored["format_version"] == REPORT_FORMAT_VERSION == 4
     assert imported.reports.build(inputs)["footer"]["format_version"] == 4
+
+
+def test_workbooks_do_not_depend_on_whether_lxml_is_installed(
+    imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl writes other XML bytes with lxml (which feedgen installs): the adapters
+    package keeps it on the standard library's writer, and rendering refuses otherwise,
+    rather than archive a workbook that will not reproduce."""
+    import openpyxl.xml
+
+    from adapters.reports import render as renderers
+
+    assert openpyxl.xml.LXML is False
+    report = _archived_v3(imported)
+    golden = (GOLDEN / "v3-report.xlsx").read_bytes()
+    assert imported.reports.reproduce(str(report["id"]), "xlsx").content == golden
+    monkeypatch.setattr(openpyxl.xml, "LXML", True)
+    with pytest.raises(renderers.SerializerChanged, match="import adapters first"):
+        imported.reports.generate(ReportInputs(imported.reports.head(), AS_OF), ["xlsx"])
