@@ -19,7 +19,13 @@ from sqlalchemy import Connection, select
 from adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, translator
 from adapters.tables import events
 from domain import clock
-from domain.commitment import Commitment, replay
+from domain.commitment import Commitment, Indicator, Milestone, replay
+from domain.translations import (
+    ORIGINAL_LANGUAGE,
+    TITLE,
+    indicator_path,
+    milestone_path,
+)
 from domain.views import summarize
 from domain.vocabulary import Health, Pillar, Status
 
@@ -123,12 +129,12 @@ def compose(
         before = replay(history, as_of=start)
         if now is None or before is None:
             continue
-        rows.append(_Row(now, before, history))
+        rows.append(_Row(now, before, history, inputs.language))
     rows.sort(key=lambda r: r.now.code)
     return {
         "report": "progress",
         "format_version": REPORT_FORMAT_VERSION,
-        "title": _(TITLE),
+        "title": _(REPORT_TITLE),
         "as_of": as_of.isoformat(),
         "period": {
             "start": start.isoformat(),
@@ -163,7 +169,7 @@ def compose(
     }
 
 
-TITLE = N_("Canada-Mexico Action Plan 2025-2028: progress report")
+REPORT_TITLE = N_("Canada-Mexico Action Plan 2025-2028: progress report")
 METHOD = [
     N_(
         "Built only from the event log up to the log position in the footer, as it stood "
@@ -210,6 +216,36 @@ class _Row:
     now: Commitment
     before: Commitment
     history: list[Commitment.Event]
+    language: str = DEFAULT_LANGUAGE
+
+    def text(self, path: str, original: str) -> str:
+        """The commitment's text at `path` (domain/translations.py) in the report's
+        language: its translation, else the original."""
+        if self.language == ORIGINAL_LANGUAGE:
+            return original
+        translations = getattr(self.now, "translations", {}) or {}
+        return translations.get(self.language, {}).get(path) or original
+
+    @property
+    def title(self) -> str:
+        return self.text(TITLE, self.now.title)
+
+    def milestone(self, m: Milestone) -> str:
+        return self.text(milestone_path(m.id), m.title)
+
+    def indicator(self, i: Indicator) -> str:
+        return self.text(indicator_path(i.id), i.name)
+
+    def untranslated(self) -> list[str]:
+        """The texts of the commitment that read in the original for want of a
+        translation into the report's language (none in the original language)."""
+        if self.language == ORIGINAL_LANGUAGE:
+            return []
+        texts = [(TITLE, self.now.title)]
+        texts += [(milestone_path(m.id), m.title) for m in self.now.milestones.values()]
+        texts += [(indicator_path(i.id), i.name) for i in self.now.indicators.values()]
+        known = (getattr(self.now, "translations", {}) or {}).get(self.language, {})
+        return sorted(path for path, original in texts if original and not known.get(path))
 
 
 def _progress(commitments: list[Commitment]) -> float:
@@ -277,7 +313,8 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
     upcoming = s["next_milestone"]
     return {
         "code": s["code"],
-        "title": s["title"],
+        "title": row.title,
+        "untranslated": row.untranslated(),
         "pillar": s["pillar"],
         "lead_party": s["lead_party"],
         "parties": s["parties"],
@@ -305,7 +342,7 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
         "next_milestone": None
         if upcoming is None
         else {
-            "title": upcoming["title"],
+            "title": row.text(milestone_path(upcoming["id"]), upcoming["title"]),
             "due_date": upcoming["due_date"],
             "missed": date.fromisoformat(upcoming["due_date"]) < as_of,
         },
@@ -376,7 +413,7 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
                 "date": day.isoformat(),
                 "kind": kind,
                 "code": row.now.code,
-                "title": row.now.title,
+                "title": row.title,
                 "from": None,
                 "to": None,
                 "note": None,
@@ -450,7 +487,7 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
                 "milestone_completed",
                 event.completed_on,
                 note=event.note,
-                milestone=milestone.title,
+                milestone=row.milestone(milestone),
                 due_date=milestone.due_date.isoformat(),
                 completed_on=event.completed_on.isoformat(),
                 on_time=late <= 0,
@@ -475,7 +512,7 @@ def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
         pending.append(
             {
                 "code": row.now.code,
-                "title": row.now.title,
+                "title": row.title,
                 "status": row.now.status.value,
                 "proposed_status": p.status.value,
                 "partial": p.partial,
@@ -501,7 +538,7 @@ def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]
                 continue
             item = {
                 "code": row.now.code,
-                "milestone": m.title,
+                "milestone": row.milestone(m),
                 "due_date": m.due_date.isoformat(),
                 "days": (m.due_date - as_of).days,
             }
@@ -522,7 +559,7 @@ def _all_milestones(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
             result.append(
                 {
                     "code": row.now.code,
-                    "milestone": m.title,
+                    "milestone": row.milestone(m),
                     "due_date": m.due_date.isoformat(),
                     "original_due_date": m.original_due_date.isoformat(),
                     "status": m.status(as_of),
@@ -548,7 +585,7 @@ def _indicators(rows: list[_Row]) -> list[dict[str, Any]]:
             result.append(
                 {
                     "code": row.now.code,
-                    "indicator": i.name,
+                    "indicator": row.indicator(i),
                     "unit": i.unit,
                     "baseline": _number(i.baseline),
                     "target": _number(i.target),
@@ -570,7 +607,7 @@ def _risks(rows: list[_Row]) -> list[dict[str, Any]]:
     return [
         {
             "code": r.now.code,
-            "title": r.now.title,
+            "title": r.title,
             "pillar": r.now.pillar.value,
             "lead_party": r.now.lead_party,
             "health": r.now.health.value if r.now.health else None,
@@ -592,7 +629,7 @@ def _drift(rows: list[_Row]) -> dict[str, list[dict[str, Any]]]:
                 rescheduled.append(
                     {
                         "code": row.now.code,
-                        "milestone": m.title,
+                        "milestone": row.milestone(m),
                         "original_due_date": m.original_due_date.isoformat(),
                         "due_date": m.due_date.isoformat(),
                         "slip_days": (m.due_date - m.original_due_date).days,
@@ -624,7 +661,7 @@ def _drift(rows: list[_Row]) -> dict[str, list[dict[str, Any]]]:
 def _key_dates(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
     horizon = as_of + timedelta(days=KEY_DATES_DAYS)
     ahead = [
-        {"date": m.due_date.isoformat(), "code": row.now.code, "what": m.title}
+        {"date": m.due_date.isoformat(), "code": row.now.code, "what": row.milestone(m)}
         for row in rows
         for m in row.now.milestones.values()
         if m.completed_on is None and as_of <= m.due_date <= horizon

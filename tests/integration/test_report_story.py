@@ -305,3 +305,34 @@ def test_the_offline_verifier_reads_a_french_report(app: Services, fmt: str) -> 
         app.reports.chain_head_at(inputs.at_position),
     )
     assert head.tree_size == inputs.at_position
+
+
+def test_a_french_report_reads_the_commitments_translated_text(app: Services) -> None:
+    """Titles, milestones and indicators in the report's language where translated; the
+    original, marked, where not."""
+    from domain.commands import TranslateText
+
+    with at("2026-03-30T10:00"):
+        write(
+            app,
+            TranslateText(language="fr", title="Titre du rail", milestones={"m2": "Relevé"}),
+            ref=RAIL,
+            principal=system("a"),
+        )
+    report = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, "fr"))
+    rows = {c["code"]: c for c in report["commitments"]}
+    assert (rows[RAIL]["title"], rows[RAIL]["untranslated"]) == ("Titre du rail", ["milestones.m1"])
+    assert (rows[CYBER]["title"], rows[CYBER]["untranslated"]) == (
+        f"Title of {CYBER}", ["indicators.i1", "milestones.m1", "title"],
+    )  # fmt: skip
+    late = next(c for c in report["changes"] if c["kind"] == "milestone_completed" and
+                c["code"] == RAIL)  # fmt: skip
+    assert (late["title"], late["milestone"]) == ("Titre du rail", "Relevé")
+    markdown = render(report, "md").decode()
+    assert f"| {RAIL} | Titre du rail | " in markdown
+    assert f"| {CYBER} | Title of {CYBER} (EN) | " in markdown
+    english = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
+    assert next(c for c in english["commitments"] if c["code"] == RAIL)["untranslated"] == []
+    assert next(c["title"] for c in english["commitments"] if c["code"] == RAIL) == (
+        f"Title of {RAIL}"
+    )
