@@ -58,7 +58,11 @@ def list_schedules(
     query = select(report_schedules.c.document).order_by(report_schedules.c.name)
     if not include_removed:
         query = query.where(report_schedules.c.active.is_(True))
-    return [json.loads(document) for document in connection.execute(query).scalars()]
+    # Documents projected before schedules had a language are English ones.
+    return [
+        {"language": "en"} | json.loads(document)
+        for document in connection.execute(query).scalars()
+    ]
 
 
 class ReportScheduler:
@@ -130,6 +134,7 @@ class ReportScheduler:
             at_position=self.archive.head(),
             as_of=tick.astimezone(ZoneInfo(schedule["timezone"])).date(),
             period_days=schedule["period_days"],
+            language=schedule["language"],
         )
         stored = self.archive.archive(
             inputs,

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -805,9 +804,9 @@ def report(
                 as_of=parse_date(as_of, "--as-of"),
                 period_days=period_days,
                 today=datetime.now(UTC).date(),
+                # The language is one of the report's inputs (its footer records it).
+                language=lang or DEFAULT_LANGUAGE,
             )
-            # The language is one of the report's inputs (its footer records it).
-            inputs = replace(inputs, language=lang or DEFAULT_LANGUAGE)
             [artefact] = s.reports.generate(inputs, [fmt])
             made, position = f"report as of {inputs.as_of}", inputs.at_position
     if out is None:
@@ -825,13 +824,19 @@ def schedule_add(
     fmt: Annotated[list[str], typer.Option("--format", help="Repeat for several formats")],
     timezone: Annotated[str, typer.Option("--timezone")] = "UTC",
     period_days: Annotated[int, typer.Option("--period-days", min=1, max=366)] = 30,
+    lang: Annotated[str, typer.Option("--lang", help="en, fr or es")] = "en",
     actor: Annotated[
         str, typer.Option("--actor", help="Who changes it, recorded as cli:ACTOR")
     ] = CLI_ACTOR,
 ) -> None:
     """Define a report schedule (or redefine the one with that name)."""
     command = DefineSchedule(
-        name=name, cron=cron, formats=tuple(fmt), timezone=timezone, period_days=period_days
+        name=name,
+        cron=cron,
+        formats=tuple(fmt),
+        timezone=timezone,
+        period_days=period_days,
+        language=lang,
     )
     with services() as s:
         written = s.unit_of_work.run(Write(_operator(actor), command))

@@ -4,7 +4,7 @@ bodies are made from the commands of domain/commands.py (adapters/wire.py)."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -265,6 +265,9 @@ class ReportRequest(BaseModel):
     # Strict, as in every other body (adapters/wire.py): `false` or "3" is no position.
     at_position: StrictInt | None = Field(default=None, ge=0, le=MAX_POSITION)
     period_days: StrictInt | None = Field(default=None, ge=1, le=366)
+    lang: Literal["en", "fr", "es"] = Field(
+        default="en", description="The report's language (recorded with it)"
+    )
 
 
 class ArchivedReport(BaseModel):

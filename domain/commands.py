@@ -216,6 +216,13 @@ class ChangeStatus(CommitmentCommand):
         default=None, metadata=doc("code of the successor, for status superseded")
     )
     as_of: date | None = field(default=None, metadata=doc("Effective date; default today"))
+    partial: bool = field(
+        default=False,
+        metadata=doc(
+            "for status completed: achieved only in part; headlines then count its last "
+            "logged percent instead of 100"
+        ),
+    )
 
     def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.change_status(self, actor=actor, by=by)
@@ -395,6 +402,9 @@ class DefineSchedule:
     )
     timezone: Annotated[str, MaxLen(64)] = "UTC"
     period_days: PeriodDays = 30
+    language: Annotated[str, MaxLen(2)] = field(
+        default="en", metadata=doc("en, fr or es: the language its reports are written in")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -115,6 +115,8 @@ class PendingClosure:
     proposed_by_party: str
     proposed_at: datetime
     version: int
+    # A completion that achieved only part of the commitment (see StatusChanged.partial).
+    partial: bool = False
 
 
 def _check_percent(percent: int) -> int:
@@ -203,10 +205,20 @@ class Commitment(Aggregate):
             aggregate.evidence.extend(self.evidence)
 
     class StatusChanged(Event):
+        """`partial` (version 2 on): a move to completed that achieved only part of the
+        commitment; it then counts its last logged percent in headlines, not 100."""
+
+        class_version = 2
+
         status: Status
         reason: str
         as_of: date
         superseded_by: str | None
+        partial: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["partial"] = False  # before version 2 every completion was in full
 
         def effective_on(self) -> date | None:
             return self.as_of
@@ -216,16 +228,24 @@ class Commitment(Aggregate):
             aggregate.status_reason = self.reason
             aggregate.status_as_of = self.as_of
             aggregate.superseded_by = self.superseded_by
+            aggregate.completion_partial = self.status is Status.COMPLETED and self.partial
 
     class ClosureProposed(Event):
         """An editor of one party of a commitment of several proposed to close it; the
         status changes only when another party confirms (ClosureConfirmed)."""
+
+        class_version = 2
 
         status: Status
         reason: str
         as_of: date
         superseded_by: str | None
         party: str
+        partial: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["partial"] = False
 
         def effective_on(self) -> date | None:
             # A proposed status change, dated like the change it proposes.
@@ -241,6 +261,7 @@ class Commitment(Aggregate):
                 proposed_by_party=self.party,
                 proposed_at=self.timestamp,
                 version=self.originator_version,
+                partial=self.partial,
             )
 
     class ClosureConfirmed(Event):
@@ -444,6 +465,9 @@ class Commitment(Aggregate):
     # None when no closure is proposed. A class default too: snapshots taken before
     # closures could be proposed do not carry the attribute.
     pending_closure: PendingClosure | None = None
+    # Completed in part only (StatusChanged.partial); a class default for older snapshots.
+    completion_partial: bool = False
+
     # ---- commands -------------------------------------------------------------
 
     @classmethod
@@ -576,7 +600,7 @@ class Commitment(Aggregate):
             raise InvalidValue("the same evidence url is given twice")
         for url in urls:
             self._require_new_evidence(url)
-        as_of = check_past_date(command.as_of, "as_of", today)
+        as_of = self._since_start(check_past_date(command.as_of, "as_of", today), "as_of")
         self.trigger_event(
             self.ProgressLogged,
             actor=_check_actor(actor),
@@ -595,6 +619,7 @@ class Commitment(Aggregate):
                 reason="progress logged",
                 as_of=max(as_of, self.status_as_of or as_of),
                 superseded_by=None,
+                partial=False,
             )
 
     def change_status(self, command: commands.ChangeStatus, *, actor: str, by: Principal) -> None:
@@ -610,6 +635,9 @@ class Commitment(Aggregate):
         superseded_by, effective = self._check_status_change(
             new, command.superseded_by, command.as_of
         )
+        partial = bool(command.partial)
+        if partial and new is not Status.COMPLETED:
+            raise InvalidValue("partial is only for status completed")
         actor = _check_actor(actor)
         reason = check_text(command.reason, "reason", required=True)
         if new.is_terminal and len(self.parties) > 1:
@@ -622,6 +650,7 @@ class Commitment(Aggregate):
                     as_of=effective,
                     superseded_by=superseded_by,
                     party=_party_of(by),
+                    partial=partial,
                 )
                 return
             self.trigger_event(
@@ -641,6 +670,7 @@ class Commitment(Aggregate):
             reason=reason,
             as_of=effective,
             superseded_by=superseded_by,
+            partial=partial,
         )
 
     def _check_status_change(
@@ -663,7 +693,7 @@ class Commitment(Aggregate):
         elif superseded_by is not None:
             raise InvalidValue("superseded_by is only for status superseded")
         today = _today()
-        effective = check_past_date(as_of or today, "as_of", today)
+        effective = self._since_start(check_past_date(as_of or today, "as_of", today), "as_of")
         if self.status_as_of is not None and effective < self.status_as_of:
             raise InvalidValue(
                 f"as_of {effective.isoformat()} is before the current status's date "
@@ -711,6 +741,7 @@ class Commitment(Aggregate):
             reason=pending.reason,
             as_of=effective,
             superseded_by=superseded_by,
+            partial=pending.partial,
         )
 
     def reject_closure(self, command: commands.RejectClosure, *, actor: str, by: Principal) -> None:
@@ -735,7 +766,9 @@ class Commitment(Aggregate):
             actor=_check_actor(actor),
             rating=parse_enum(Health, command.rating, "rating"),
             rationale=check_text(command.rationale, "rationale", required=True),
-            as_of=check_past_date(command.as_of or today, "as_of", today),
+            as_of=self._since_start(
+                check_past_date(command.as_of or today, "as_of", today), "as_of"
+            ),
         )
 
     def add_milestone(self, command: commands.AddMilestone, *, actor: str) -> str:
@@ -808,7 +841,9 @@ class Commitment(Aggregate):
             self.MilestoneCompleted,
             actor=_check_actor(actor),
             milestone_id=milestone.id,
-            completed_on=check_past_date(command.completed_on, "completed_on", _today()),
+            completed_on=self._since_start(
+                check_past_date(command.completed_on, "completed_on", _today()), "completed_on"
+            ),
             note=check_text(command.note, "note", required=False) or None,
         )
 
@@ -837,7 +872,7 @@ class Commitment(Aggregate):
             actor=_check_actor(actor),
             indicator_id=indicator.id,
             value=check_decimal(command.value, "value"),
-            as_of=check_past_date(command.as_of, "as_of", _today()),
+            as_of=self._since_start(check_past_date(command.as_of, "as_of", _today()), "as_of"),
             note=check_text(command.note, "note", required=False) or None,
         )
 
@@ -847,7 +882,26 @@ class Commitment(Aggregate):
         self._require_new_evidence(evidence.url)
         self.trigger_event(self.EvidenceAttached, actor=_check_actor(actor), evidence=evidence)
 
+    def _since_start(self, day: date, field: str) -> date:
+        """An effective date of a fact about the commitment: not before it started. Rules
+        check new commands only; events already in the log replay as they are. (Evidence
+        may be older: a document published before the start can support a claim.)"""
+        if self.start_date is not None and day < self.start_date:
+            raise InvalidValue(
+                f"{field} {day.isoformat()} is before {self.code}'s start date "
+                f"{self.start_date.isoformat()}: nothing about it can take effect before it started"
+            )
+        return day
+
     # ---- queries --------------------------------------------------------------
+
+    @property
+    def counted_progress(self) -> int | None:
+        """The percent that counts in headlines: 100 for a commitment completed in full,
+        whatever its last figure; otherwise (a partial completion included) that figure."""
+        if self.status is Status.COMPLETED and not self.completion_partial:
+            return 100
+        return self.progress
 
     def milestone(self, milestone_id: str) -> Milestone:
         try:

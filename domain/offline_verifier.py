@@ -658,7 +658,14 @@ def _report_head(fmt: str, position: Any, chain: Any, size: Any, root: Any) -> R
 
 
 def _csv_head(text: str) -> ReportHead:
-    """Every row of the CSV repeats the footer; they must all agree."""
+    """From report format 4, the CSV's last line is its footer ("# As of ..."); before, every
+    row repeated the footer in columns, and they must all agree."""
+    lines = text.splitlines()
+    if lines and lines[-1].startswith("# "):
+        match = _TEXT_FOOTER.search(lines[-1])
+        if match is None:
+            raise Unreadable("the CSV's last line is not a report footer")
+        return _report_head("csv", *match.groups())
     columns = ("log_position", "chain_head", "tree_size", "root_hash")
     try:
         footers = {tuple(row.get(c) for c in columns) for row in csv.DictReader(io.StringIO(text))}
@@ -685,16 +692,15 @@ def _xlsx_head(content: bytes) -> ReportHead:
 
 
 def _xlsx_summary(content: bytes) -> dict[str, str]:
-    """Column A -> column B of the sheet named Summary, as text."""
+    """Column A -> column B of the sheet named Summary (report format 3 and before), else of
+    the first sheet (from format 4 its name is in the report's language), as text."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as book:
             workbook = _xml_part(book, "xl/workbook.xml")
             relationships = _xml_part(book, "xl/_rels/workbook.xml.rels")
-            sheet_id = next(
-                sheet.get(_RELATIONSHIP)
-                for sheet in workbook.iter(f"{_MAIN}sheet")
-                if sheet.get("name") == "Summary"
-            )
+            sheets = list(workbook.iter(f"{_MAIN}sheet"))
+            named = [sheet for sheet in sheets if sheet.get("name") == "Summary"]
+            sheet_id = (named or sheets[:1])[0].get(_RELATIONSHIP)
             target = next(
                 str(r.get("Target"))
                 for r in relationships.iter(_PACKAGE)
@@ -705,7 +711,14 @@ def _xlsx_summary(content: bytes) -> dict[str, str]:
                 strings = _xml_part(book, "xl/sharedStrings.xml")
                 shared = [_text(item) for item in strings.iter(f"{_MAIN}si")]
             sheet = _xml_part(book, target[1:] if target.startswith("/") else f"xl/{target}")
-    except (zipfile.BadZipFile, KeyError, StopIteration, ElementTree.ParseError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        StopIteration,
+        IndexError,
+        ElementTree.ParseError,
+        ValueError,
+    ):
         raise Unreadable("the file is not a workbook with a Summary sheet") from None
     values: dict[str, str] = {}
     for row in sheet.iter(f"{_MAIN}row"):

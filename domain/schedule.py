@@ -22,6 +22,8 @@ from domain.vocabulary import MAX_TITLE, check_text
 SCHEDULE_NAMESPACE = uuid5(NAMESPACE_URL, "urn:commitments-tracker:report-schedule")
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 REPORT_FORMATS = ("json", "csv", "md", "html", "xlsx")
+# The languages reports are written in (adapters/i18n.py has their catalogues).
+REPORT_LANGUAGES = ("en", "fr", "es")
 MAX_PERIOD_DAYS = 366
 
 
@@ -54,6 +56,12 @@ def check_period(period_days: int) -> int:
     return period_days
 
 
+def check_language(language: str) -> str:
+    if language not in REPORT_LANGUAGES:
+        raise InvalidValue(f"language must be one of {', '.join(REPORT_LANGUAGES)}")
+    return language
+
+
 class ReportSchedule(Aggregate):
     """A named, cron-driven report. Removing it keeps its history; defining the same
     name again brings it back."""
@@ -66,26 +74,46 @@ class ReportSchedule(Aggregate):
             return clock.now()
 
     class Defined(Aggregate.Created, Event):
+        """`language` from version 2 on (the reports' language; English before)."""
+
+        class_version = 2
+
         name: str
         cron: str
         formats: list[str]
         timezone: str
         period_days: int
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["language"] = "en"
 
         def apply(self, aggregate: ReportSchedule) -> None:
             aggregate.name = self.name
             aggregate.changed_by = self.actor
-            aggregate._define(self.cron, self.formats, self.timezone, self.period_days)
+            aggregate._define(
+                self.cron, self.formats, self.timezone, self.period_days, self.language
+            )
 
     class Redefined(Event):
+        class_version = 2
+
         cron: str
         formats: list[str]
         timezone: str
         period_days: int
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, object]) -> None:
+            state["language"] = "en"
 
         def apply(self, aggregate: ReportSchedule) -> None:
             aggregate.changed_by = self.actor
-            aggregate._define(self.cron, self.formats, self.timezone, self.period_days)
+            aggregate._define(
+                self.cron, self.formats, self.timezone, self.period_days, self.language
+            )
 
     class Removed(Event):
         def apply(self, aggregate: ReportSchedule) -> None:
@@ -103,12 +131,17 @@ class ReportSchedule(Aggregate):
     period_days: int
     active: bool
     changed_by: str
+    # A class default too: snapshots taken before schedules had a language.
+    language: str = "en"
 
-    def _define(self, cron: str, formats: list[str], timezone: str, period_days: int) -> None:
+    def _define(
+        self, cron: str, formats: list[str], timezone: str, period_days: int, language: str
+    ) -> None:
         self.cron = cron
         self.formats = list(formats)
         self.timezone = timezone
         self.period_days = period_days
+        self.language = language
         self.active = True
 
     @classmethod
@@ -147,4 +180,5 @@ def _checked(command: DefineSchedule) -> dict[str, object]:
         "formats": check_formats(command.formats),
         "timezone": timezone,
         "period_days": check_period(command.period_days),
+        "language": check_language(command.language),
     }

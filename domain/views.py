@@ -202,6 +202,9 @@ class CommitmentResource(CommitmentSummary):
     agencies: dict[str, list[str]]
     status_reason: str | None
     superseded_by: str | None
+    # Completed in part only: headlines count `progress`, not 100 (`counted_progress`).
+    completion_partial: bool
+    counted_progress: int | None
     milestones: list[MilestoneResource]
     indicators: list[IndicatorResource]
     evidence: list[EvidenceResource]
@@ -216,6 +219,7 @@ class ScheduleResource(TypedDict):
     formats: list[str]
     timezone: str
     period_days: int
+    language: str
     active: bool
     changed_by: str
     changed_at: str
@@ -229,6 +233,7 @@ def schedule_resource(schedule: ReportSchedule) -> ScheduleResource:
         "formats": list(schedule.formats),
         "timezone": schedule.timezone,
         "period_days": schedule.period_days,
+        "language": schedule.language,
         "active": schedule.active,
         "changed_by": schedule.changed_by,
         "changed_at": clock.as_utc(schedule.modified_on).isoformat(),
@@ -309,6 +314,8 @@ def describe(commitment: Commitment, today: date) -> CommitmentResource:
         "agencies": {party: list(names) for party, names in c.agencies.items()},
         "status_reason": c.status_reason,
         "superseded_by": c.superseded_by,
+        "completion_partial": c.completion_partial,
+        "counted_progress": c.counted_progress,
         "milestones": [milestone_resource(m, today) for m in c.milestones.values()],
         "indicators": [indicator_resource(i) for i in c.indicators.values()],
         "evidence": [

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from adapters import idempotency
 from adapters.checkpoints import CheckpointRefused, Checkpoints, Covering
 from adapters.database import Database
+from adapters.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from adapters.idempotency import IdempotencyKey, KeyReused
 from adapters.leases import Lease
 from adapters.ledger import Verification
@@ -31,11 +32,12 @@ from adapters.projection import log_head
 from adapters.proofs import tree_head_at
 from adapters.reports.data import (
     DEFAULT_PERIOD_DAYS,
-    LANGUAGE,
-    REPORT_FORMAT_VERSION,
+    REGENERATED_VERSIONS,
+    Positions,
     ReportInputs,
     commitment_events,
     compose,
+    languages_of,
 )
 from adapters.reports.render import MEDIA_TYPES, render
 from adapters.reports.verification import Recorded, check_footer, differences, read_recorded
@@ -103,6 +105,7 @@ class ReportArchive:
         as_of: date | None,
         period_days: int | None,
         today: date,
+        language: str = DEFAULT_LANGUAGE,
     ) -> ReportInputs:
         """The report's inputs, checked: the log up to `at_position` (default: all of it),
         as of `as_of` (default: today), over `period_days` (default 30). Nothing else counts,
@@ -117,7 +120,9 @@ class ReportArchive:
         period = DEFAULT_PERIOD_DAYS if period_days is None else period_days
         if not 1 <= period <= MAX_PERIOD_DAYS:
             raise InvalidValue(f"period_days must be from 1 to {MAX_PERIOD_DAYS}")
-        return ReportInputs(position, as_of or today, period)
+        if language not in LANGUAGES:
+            raise InvalidValue(f"lang must be one of {', '.join(LANGUAGES)}")
+        return ReportInputs(position, as_of or today, period, language)
 
     def head(self) -> int:
         with self.database.reading() as connection:
@@ -131,8 +136,11 @@ class ReportArchive:
 
     def build(self, inputs: ReportInputs) -> dict[str, Any]:
         """The report's data (JSON is the source of every format)."""
+        positions: Positions = {}
         with self.database.reading() as connection:
-            histories = commitment_events(connection, self.tracker.mapper, inputs.at_position)
+            histories = commitment_events(
+                connection, self.tracker.mapper, inputs.at_position, positions
+            )
             chain_head = chain_head_at(connection, inputs.at_position)
             tree_size, root_hash = tree_head_at(connection, inputs.at_position)
         return compose(
@@ -141,6 +149,7 @@ class ReportArchive:
             chain_head=chain_head,
             tree_size=tree_size,
             root_hash=root_hash,
+            positions=positions,
         )
 
     def generate(self, inputs: ReportInputs, formats: list[str]) -> list[Artefact]:
@@ -213,7 +222,7 @@ class ReportArchive:
             "log_position": inputs.at_position,
             "chain_head": self.chain_head_at(inputs.at_position),
             "formats": ",".join(a.format for a in artefacts),
-            "format_version": REPORT_FORMAT_VERSION,
+            "format_version": inputs.format_version,
             "language": inputs.language,
         }
         # Sealed before the write transaction: hashing a workbook need not hold the lock.
@@ -336,12 +345,13 @@ class ReportArchive:
         found: builtins.list[str] | None
         if recorded.log_position > head:
             found = [f"the log ends at position {head}, before the report's position"]
-        elif recorded.format_version != REPORT_FORMAT_VERSION:
+        elif recorded.format_version not in REGENERATED_VERSIONS:
             found = None  # this version cannot regenerate it: the archive may know its bytes
-        elif recorded.language != LANGUAGE:
+        elif recorded.language not in languages_of(recorded.format_version):
+            written = ", ".join(languages_of(recorded.format_version))
             found = [
-                f"the report says its language is {recorded.language!r}, but this program "
-                f"writes reports in {LANGUAGE!r} only: the footer was edited"
+                f"the report says its language is {recorded.language!r}, but format version "
+                f"{recorded.format_version} is written in {written} only: the footer was edited"
             ]
         else:
             [expected] = self.generate(recorded.inputs(), [recorded.format])
@@ -400,16 +410,18 @@ class ReportArchive:
         the archived ones (else the archive or the log changed: an error says which)."""
         described = self.get(report_id)
         archived = self.artefact(report_id, fmt)
-        if described["format_version"] != REPORT_FORMAT_VERSION:
+        if described["format_version"] not in REGENERATED_VERSIONS:
+            versions = ", ".join(str(v) for v in REGENERATED_VERSIONS)
             raise InvalidValue(
                 f"report {report_id} has format version {described['format_version']}; this "
-                f"release regenerates version {REPORT_FORMAT_VERSION}: fetch the archived bytes"
+                f"release regenerates versions {versions}: fetch the archived bytes"
             )
         inputs = ReportInputs(
             described["log_position"],
             date.fromisoformat(described["as_of"]),
             described["period_days"],
             described["language"],
+            described["format_version"],
         )
         [artefact] = self.generate(inputs, [fmt])
         if artefact.sha256 != archived.sha256:

@@ -16,14 +16,16 @@ import matplotlib
 matplotlib.use("Agg")  # no display here or on servers
 
 import matplotlib.pyplot as plt
+from babel.dates import format_date
 from matplotlib.dates import (
     AutoDateLocator,
-    ConciseDateFormatter,
-    DateFormatter,
     date2num,
     num2date,
 )
 from matplotlib.ticker import FuncFormatter
+
+from adapters.i18n import DEFAULT_LANGUAGE, label, translator
+from adapters.reports.numbers import percent
 
 COLOURS = {
     "green": "#2e7d32",
@@ -52,13 +54,12 @@ _STYLE: Any = {
     "axes.spines.right": False,
 }
 
-PILLAR_LABELS = {
-    "prosperity": "Prosperity",
-    "mobility_inclusivity_wellbeing": "Mobility, inclusivity, well-being",
-    "security": "Security",
-    "environment_sustainability": "Environment, sustainability",
-    "governance": "Governance",
-}
+
+def _month_year(language: str) -> FuncFormatter:
+    """Month and year in the report's language (matplotlib's own names are English)."""
+    return FuncFormatter(
+        lambda value, _: format_date(num2date(value).date(), "MMM y", locale=language)
+    )
 
 
 def _svg(figure: Any, title: str) -> str:
@@ -72,32 +73,34 @@ def _svg(figure: Any, title: str) -> str:
     return svg[svg.index("<svg") :]
 
 
-def progress_by_pillar(report: dict[str, Any]) -> str:
+def progress_by_pillar(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
+    _ = translator(language).gettext
     groups = report["headline"]["by_pillar"]
     with plt.rc_context(_STYLE):
         figure, axes = plt.subplots(figsize=(7, 2.8))
-        labels = [PILLAR_LABELS.get(g["pillar"], g["pillar"]) for g in groups][::-1]
+        labels = [label(g["pillar"], language) for g in groups][::-1]
         ends = [g["progress"]["end"] for g in groups][::-1]
         starts = [g["progress"]["start"] for g in groups][::-1]
-        bars = axes.barh(labels, ends, color="#1565c0", label="as of the report date")
+        bars = axes.barh(labels, ends, color="#1565c0", label=_("as of the report date"))
         axes.scatter(
-            starts, labels, marker="|", s=200, color="#212121", label="period start", zorder=3
+            starts, labels, marker="|", s=200, color="#212121", label=_("period start"), zorder=3
         )
         for bar, value in zip(bars, ends, strict=True):
             axes.text(
                 bar.get_width() + 1,
                 bar.get_y() + bar.get_height() / 2,
-                f"{value:.1f}%",
+                percent(value, language),
                 va="center",
             )
         axes.set_xlim(0, 100)
-        axes.set_xlabel("weighted progress (%)")
+        axes.set_xlabel(_("weighted progress (%)"))
         axes.legend(loc="lower right", frameon=False, fontsize=8)
         figure.tight_layout()
-        return _svg(figure, "Progress by pillar")
+        return _svg(figure, _("Progress by pillar"))
 
 
-def progress_over_time(report: dict[str, Any]) -> str:
+def progress_over_time(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
+    _ = translator(language).gettext
     points = report["trend"]
     with plt.rc_context(_STYLE):
         figure, axes = plt.subplots(figsize=(7, 2.6))
@@ -105,39 +108,41 @@ def progress_over_time(report: dict[str, Any]) -> str:
         values = [p["progress"] for p in points]
         axes.plot(days, values, marker="o", color="#1565c0")
         axes.fill_between(days, values, color="#1565c0", alpha=0.1)
-        axes.xaxis.set_major_formatter(DateFormatter("%b %Y"))
+        axes.xaxis.set_major_formatter(_month_year(language))
         axes.set_ylim(0, 100)
-        axes.set_ylabel("weighted progress (%)")
+        axes.set_ylabel(_("weighted progress (%)"))
         figure.autofmt_xdate()
         figure.tight_layout()
-        return _svg(figure, "Progress over time")
+        return _svg(figure, _("Progress over time"))
 
 
-def status_mix(report: dict[str, Any]) -> str:
+def status_mix(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
+    _ = translator(language).gettext
     groups = report["headline"]["by_pillar"]
     statuses = list(report["headline"]["by_status"])
     with plt.rc_context(_STYLE):
         figure, axes = plt.subplots(figsize=(7, 2.8))
-        labels = [PILLAR_LABELS.get(g["pillar"], g["pillar"]) for g in groups][::-1]
+        labels = [label(g["pillar"], language) for g in groups][::-1]
         left = [0] * len(groups)
         for status in statuses:
             counts = [g["by_status"][status] for g in groups][::-1]
             if not any(counts):
                 continue
             axes.barh(
-                labels, counts, left=left, color=COLOURS[status], label=status.replace("_", " ")
+                labels, counts, left=left, color=COLOURS[status], label=label(status, language)
             )
             left = [a + b for a, b in zip(left, counts, strict=True)]
-        axes.set_xlabel("commitments")
+        axes.set_xlabel(_("commitments"))
         axes.legend(
             loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=4, frameon=False, fontsize=8
         )
         figure.tight_layout()
-        return _svg(figure, "Status mix by pillar")
+        return _svg(figure, _("Status mix by pillar"))
 
 
-def milestone_timeline(report: dict[str, Any]) -> str:
+def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     """Open milestones overdue and due soon, plus key dates ahead, on one time axis."""
+    _ = translator(language).gettext
     items = {
         (m["code"], m["milestone"], m["due_date"], "missed")
         for m in report["milestones"]["overdue"]
@@ -147,33 +152,37 @@ def milestone_timeline(report: dict[str, Any]) -> str:
         height = max(2.0, 0.28 * len(rows) + 1.0)
         figure, axes = plt.subplots(figsize=(7, height))
         as_of = date2num(date.fromisoformat(report["as_of"]))
-        for index, (_, _, due, state) in enumerate(rows):
+        for index, (_code, _what, due, state) in enumerate(rows):
             axes.scatter(
                 date2num(date.fromisoformat(due)), index, color=COLOURS[state], s=30, zorder=3
             )
         axes.set_yticks(
-            range(len(rows)), [f"{code}: {_short(what)}" for code, what, _, _ in rows], fontsize=7
+            range(len(rows)),
+            [f"{code}: {_short(what)}" for code, what, _due, _state in rows],
+            fontsize=7,
         )
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")
-        axes.text(as_of, len(rows) - 0.4 if rows else 0, " as of", fontsize=7, va="bottom")
+        axes.text(as_of, len(rows) - 0.4 if rows else 0, " " + _("as of"), fontsize=7, va="bottom")
         axes.invert_yaxis()
-        locator = AutoDateLocator(maxticks=8)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
+        axes.xaxis.set_major_formatter(_month_year(language))
+        axes.tick_params(axis="x", labelsize=7)
         figure.tight_layout()
-        return _svg(figure, "Milestone timeline")
+        return _svg(figure, _("Milestone timeline"))
 
 
 def _short(text: str, limit: int = 38) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def all_charts(report: dict[str, Any]) -> dict[str, str]:
+def all_charts(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """Each chart's caption (in `language`) and its SVG."""
+    _ = translator(language).gettext
     return {
-        "Progress by pillar": progress_by_pillar(report),
-        "Progress over time": progress_over_time(report),
-        "Status mix by pillar": status_mix(report),
-        "Milestone timeline (red: overdue, blue: ahead)": milestone_timeline(report),
+        _("Progress by pillar"): progress_by_pillar(report, language),
+        _("Progress over time"): progress_over_time(report, language),
+        _("Status mix by pillar"): status_mix(report, language),
+        _("Milestone timeline (red: overdue, blue: ahead)"): milestone_timeline(report, language),
     }
 
 

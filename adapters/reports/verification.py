@@ -16,7 +16,7 @@ from typing import Any
 
 from adapters.ledger import Verification
 from adapters.reports.data import LANGUAGE, ReportInputs
-from adapters.reports.render import CSV_COLUMNS
+from adapters.reports.render import FOOTER_PREFIX
 
 # Differences named in one answer at most (the first ones, in document order).
 MAX_DIFFERENCES = 5
@@ -42,7 +42,9 @@ class Recorded:
     root_hash: str | None = None
 
     def inputs(self) -> ReportInputs:
-        return ReportInputs(self.log_position, self.as_of, self.period_days, self.language)
+        return ReportInputs(
+            self.log_position, self.as_of, self.period_days, self.language, self.format_version
+        )
 
     def as_dict(self) -> dict[str, Any]:
         fields = asdict(self)
@@ -126,6 +128,16 @@ def _from_json(text: str) -> Recorded:
 
 
 def _from_csv(text: str) -> Recorded:
+    lines = text.splitlines()
+    if lines and lines[-1].startswith(FOOTER_PREFIX):
+        # Format 4 on: the provenance is the last line (the text footer), not columns.
+        match = _TEXT_FOOTER.fullmatch(lines[-1][len(FOOTER_PREFIX) :])
+        if match is None:
+            raise UnreadableReport("the CSV's last line is not a report footer")
+        as_of, period, position, head, size, root, language, version = match.groups()
+        return _recorded(
+            "csv", as_of, period, position, head, language or LANGUAGE, version, size, root
+        )
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows:
         raise UnreadableReport("the CSV lists no commitment, so it records no inputs")
@@ -172,7 +184,9 @@ def _summary_values(content: bytes) -> dict[str, Any]:
     from openpyxl import load_workbook  # slow to import: only where it is used
 
     try:
-        sheet = load_workbook(io.BytesIO(content), read_only=True)["Summary"]
+        book = load_workbook(io.BytesIO(content), read_only=True)
+        # "Summary" up to format 3; from 4 the first sheet, named in the report's language.
+        sheet = book["Summary"] if "Summary" in book.sheetnames else book.worksheets[0]
     except Exception:
         raise UnreadableReport("the file is not a workbook with a Summary sheet") from None
     values: dict[str, Any] = {}
@@ -201,6 +215,7 @@ def differences(expected: bytes, found: bytes, fmt: str) -> list[str]:
 def _line_differences(expected: bytes, found: bytes, fmt: str) -> list[str]:
     old = expected.decode("utf-8", errors="replace").splitlines()
     new = found.decode("utf-8", errors="replace").splitlines()
+    columns = next(csv.reader(old[:1]), []) if fmt == "csv" else []
     result = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, _, j1, _ in matcher.get_opcodes():
@@ -212,7 +227,7 @@ def _line_differences(expected: bytes, found: bytes, fmt: str) -> list[str]:
         elif tag == "insert":
             what = f"not in the regenerated report: {_short(new[j1])}"
         else:
-            what = _changed(old[i1], new[j1], fmt)
+            what = _changed(old[i1], new[j1], fmt, columns)
         result.append(f"{where}: {what}")
         if len(result) == MAX_DIFFERENCES:
             break
@@ -245,14 +260,14 @@ def _short(line: str, limit: int = 120) -> str:
     return repr(line if len(line) <= limit else line[:limit] + "...")
 
 
-def _changed(old: str, new: str, fmt: str, context: int = 50) -> str:
+def _changed(old: str, new: str, fmt: str, columns: list[str], context: int = 50) -> str:
     """What changed in a line: the CSV column, else the text around the first character
     that differs (long lines would otherwise show the same beginning twice)."""
     if fmt == "csv":
         before, after = next(csv.reader([old]), []), next(csv.reader([new]), [])
         for column, (a, b) in enumerate(zip(before, after, strict=False)):
             if a != b:
-                name = CSV_COLUMNS[column] if column < len(CSV_COLUMNS) else f"#{column + 1}"
+                name = columns[column] if column < len(columns) else f"#{column + 1}"
                 return f"column {name}: expected {_short(a)}, found {_short(b)}"
     if len(old) <= 120 and len(new) <= 120:
         return f"expected {_short(old)}, found {_short(new)}"

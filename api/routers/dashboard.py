@@ -106,21 +106,21 @@ _cache_lock = threading.Lock()
 _cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
-def _portfolio(services: Services) -> tuple[dict[str, Any], dict[str, Markup], list[Any]]:
-    """The report (and its charts) for today at the log's head, and each commitment's
-    resource (what the table filters and sorts), rebuilt only when either moves."""
+def _portfolio(
+    services: Services, language: str
+) -> tuple[dict[str, Any], dict[str, Markup], list[Any]]:
+    """The report (and its charts) in `language` for today at the log's head, and each
+    commitment's resource (what the table filters and sorts), rebuilt only when either moves."""
     from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
 
-    key = (services.reports.head(), datetime.now(UTC).date())
+    head, today = services.reports.head(), datetime.now(UTC).date()
     with _cache_lock:
-        cache = _cache.setdefault(services.reports, {})
-        if cache.get("key") != key:
-            report = services.reports.build(ReportInputs(*key))
-            charts = {title: Markup(svg) for title, svg in all_charts(report).items()}
-            rows = [
-                describe(services.tracker.get(c["code"]), key[1]) for c in report["commitments"]
-            ]
-            cache.update(key=key, report=report, charts=charts, rows=rows)
+        cache = _cache.setdefault(services.reports, {}).setdefault(language, {})
+        if cache.get("key") != (head, today):
+            report = services.reports.build(ReportInputs(head, today, language=language))
+            charts = {title: Markup(svg) for title, svg in all_charts(report, language).items()}
+            rows = [describe(services.tracker.get(c["code"]), today) for c in report["commitments"]]
+            cache.update(key=(head, today), report=report, charts=charts, rows=rows)
         return cache["report"], cache["charts"], cache["rows"]
 
 
@@ -168,8 +168,8 @@ def overview(request: Request, services: ServicesDep) -> Response:
     signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    report, charts, rows = _portfolio(services)
     language = chosen_language(request)
+    report, charts, rows = _portfolio(services, language)
     # Searched and sorted in the reader's language; untranslated text marked once shown.
     rows = [localized(c, language) for c in rows]
     groups = filter_groups(rows)
@@ -177,7 +177,9 @@ def overview(request: Request, services: ServicesDep) -> Response:
     query = read_query(params, groups)
     shown = [marked(c) for c in ordered((c for c in rows if keeps(query.filters, c)), query)]
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
-    progress = round(sum(c["progress"] or 0 for c in shown) / len(shown), 1) if shown else 0.0
+    # As in the report: a commitment completed in full counts 100 (counted_progress).
+    counted = [c["counted_progress"] or 0 for c in shown]
+    progress = round(sum(counted) / len(shown), 1) if shown else 0.0
     return _page(
         request,
         "overview.html.j2",
@@ -388,7 +390,9 @@ def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
     signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    inputs = ReportInputs(services.reports.head(), datetime.now(UTC).date())
+    inputs = ReportInputs(
+        services.reports.head(), datetime.now(UTC).date(), language=chosen_language(request)
+    )
     [artefact] = services.reports.generate(inputs, [fmt])
     disposition = "inline" if fmt in ("html", "json") else "attachment"
     return Response(

@@ -28,6 +28,7 @@ from domain.errors import InvalidValue
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=JsonRoute)
 
 Format = Literal["json", "csv", "md", "html", "xlsx"]
+Language = Literal["en", "fr", "es"]
 
 
 def _artefacts(description: str, json_schema: dict[str, Any] | None) -> dict[int | str, Any]:
@@ -80,12 +81,14 @@ def get_progress_report(
     as_of: date | None = None,
     at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     period_days: Annotated[int | None, Query(ge=1, le=366)] = None,
+    lang: Language = "en",
 ) -> Response:
     inputs = services.reports.inputs(
         at_position=at_position,
         as_of=as_of,
         period_days=period_days,
         today=datetime.now(UTC).date(),
+        language=lang,
     )
     [artefact] = services.reports.generate(inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
@@ -137,6 +140,7 @@ def create_report(body: ReportRequest, write: AdminWriteDep, response: Response)
             as_of=body.as_of,
             period_days=body.period_days,
             today=datetime.now(UTC).date(),
+            language=body.lang,
         )
         stored = reports.archive(inputs, body.formats, generated_by=actor, request=request)
         if stored is None:  # the same request, at the same moment: its report is the answer

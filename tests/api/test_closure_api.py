@@ -72,6 +72,7 @@ def test_an_editors_closing_status_is_a_proposal_answered_202(api: Api) -> None:
         "as_of": "2026-06-01",
         "superseded_by": None,
         "party": "MX",
+        "partial": False,
     }
 
 

@@ -164,6 +164,8 @@ def agree(spec: dict[str, Any], annotation: Any, schema: dict[str, Any], where: 
         assert schema["type"] == "string", where
     elif annotation is int:
         assert schema["type"] == "integer", where
+    elif annotation is bool:
+        assert schema["type"] == "boolean", where
     elif annotation is datetime:
         assert (schema["type"], schema["format"]) == ("string", "date-time"), where
     elif annotation is date:

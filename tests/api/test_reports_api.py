@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from openpyxl import load_workbook
 
+from adapters.reports.data import REPORT_FORMAT_VERSION
 from tests.api.client import BASE, Api, problem, serving
 
 REPORTS = "/api/v1/reports"
@@ -48,7 +49,8 @@ def test_live_report_in_each_format(api: Api, fmt: str, media_type: str, disposi
     if fmt == "json":
         assert len(json.loads(response.content)["commitments"]) == 22
     if fmt == "csv":
-        assert len(list(csv.DictReader(io.StringIO(response.text)))) == 22
+        *table, footer = response.text.splitlines()  # the provenance is the last line
+        assert len(list(csv.DictReader(table))) == 22 and footer.startswith("# As of ")
     if fmt == "xlsx":
         assert load_workbook(io.BytesIO(response.content))["Commitments"].max_row == 23
 
@@ -93,7 +95,7 @@ def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
     assert report["generated_by"] == api.actor("admin") and report["schedule"] is None
     assert report["log_position"] == api.head() and report["period_days"] == 30
     assert report["chain_head"] == api.json("/api/v1/ledger")["chain_head"]
-    assert (report["format_version"], report["language"]) == (3, "en")
+    assert (report["format_version"], report["language"]) == (REPORT_FORMAT_VERSION, "en")
     # Its recorded inputs reproduce it (a position alone means "as of today").
     reproduced = api.get(
         f"{REPORTS}/progress",

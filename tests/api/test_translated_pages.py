@@ -152,3 +152,16 @@ def test_sectors_and_parties_read_as_words(
 ) -> None:
     page = public.client.get(f"/c/{USMCA}", params={"lang": language}).text
     assert sectors in page and parties in page
+
+
+def test_the_portfolio_charts_and_its_report_links_speak_the_page_language(public: Api) -> None:
+    french = public.client.get("/?lang=fr").text
+    assert "Avancement par pilier" in french and "Progress by pillar" not in french
+    public.client.cookies.clear()  # ?lang=fr was remembered
+    spanish = public.client.get("/", headers={"Accept-Language": "es-MX"}).text
+    assert "Avance por pilar" in spanish
+    # The report behind the page's links is the reader's language too, and says so.
+    report = public.client.get("/report.json?lang=es").json()
+    assert report["footer"]["language"] == "es"
+    english = public.client.get("/report.json?lang=en").json()
+    assert english["footer"]["language"] == "en"

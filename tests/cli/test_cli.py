@@ -516,7 +516,7 @@ def test_report_reproduce_and_verify_by_content(
     assert f"md report as of {today} at log position {head}," in latest.err
 
     edited = tmp_path / "edited.md"
-    edited.write_bytes(latest.stdout.replace(b"weighted progress **", b"weighted progress **9"))
+    edited.write_bytes(latest.stdout.replace(b"; weighted progress ", b"; weighted progress 9", 1))
     refused = cli_bytes(seeded_url, "verify", "--report", str(edited))
     assert "does not verify" in one_line_error(refused)
     assert "section 'Headline'" in one_line_error(refused)

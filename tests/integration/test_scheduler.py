@@ -26,6 +26,7 @@ from adapters.scheduler import SCHEDULER_ACTOR, ReportScheduler
 from adapters.tables import report_archive
 from domain import clock
 from domain.commands import DefineSchedule, LogProgress, RemoveSchedule
+from domain.errors import InvalidValue
 from tests.conftest import open_services
 from tests.support import CODE, registration, write
 
@@ -156,6 +157,26 @@ def test_ticks_are_read_in_the_schedules_timezone(app: Services) -> None:
         "2026-12-01",
     )
     assert app.reports.last_scheduled("evening") == utc("2026-11-25T02:00")
+
+
+def test_a_schedule_writes_its_reports_in_its_language(app: Services) -> None:
+    """A French schedule archives French reports; an English one (the default, and every
+    schedule defined before schedules had a language) English ones."""
+    define(app, "2026-11-20T00:00", name="hebdo", cron="0 6 * * 1", formats=("md",),
+           language="fr")  # fmt: skip
+    define(app, "2026-11-20T00:00", name="weekly", cron="0 6 * * 1", formats=("md",))
+    reports = {r["schedule"]: r for r in app.scheduler.run_due(utc("2026-11-23T07:00"))}
+    assert (reports["hebdo"]["language"], reports["weekly"]["language"]) == ("fr", "en")
+    french = app.reports.artefact(reports["hebdo"]["id"], "md").content.decode()
+    assert french.startswith("# Plan d'action Canada-Mexique 2025-2028")
+    assert app.reports.reproduce(reports["hebdo"]["id"], "md").content.decode() == french
+    with app.database.reading() as connection:
+        from adapters.scheduler import list_schedules
+
+        languages = {s["name"]: s["language"] for s in list_schedules(connection)}
+    assert languages == {"hebdo": "fr", "weekly": "en"}
+    with pytest.raises(InvalidValue, match="language must be one of en, fr, es"):
+        define(app, "2026-11-24T00:00", name="x", cron="0 6 * * 1", language="de")
 
 
 def start_a_process(url: str, now: datetime) -> None:
