@@ -32,6 +32,16 @@ EVENT_TYPES = (
 )
 
 
+# The fields "Details revised" can change, in words (domain ReviseDetails).
+REVISED_FIELDS = {
+    "title": N_("Title"),
+    "description": N_("Description"),
+    "target_date": N_("Target date"),
+    "agencies": N_("Agencies"),
+    "sectors": N_("Sectors"),
+}
+
+
 def summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str = "en") -> str:
     """One line a person reads, from the event's data (milestone and indicator ids named)."""
     _ = translator(language).gettext
@@ -40,7 +50,11 @@ def summary(kind: str, d: dict[str, Any], names: dict[str, str], language: str =
         case "Registered":
             return f"{d['title']} ({label(d['pillar'], language)})"
         case "DetailsRevised":
-            return f"{', '.join(sorted(d['changes']))}: {d['reason']}"
+            fields = [_(REVISED_FIELDS.get(name, name)) for name in sorted(d["changes"])]
+            return _("%(fields)s: %(reason)s") % {
+                "fields": ", ".join(fields),
+                "reason": d["reason"],
+            }
         case "ProgressLogged":
             return _("%(percent)s%% as of %(as_of)s: %(note)s") % d
         case "StatusChanged":

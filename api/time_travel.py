@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from domain import clock
+from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
 
 MAX_VERSION = 10**9
 
@@ -36,19 +37,31 @@ def read_moment(params: Mapping[str, str], gettext: Callable[[str], str]) -> Mom
     problems: list[str] = []
     as_of = known_at = None
     version = None
+    # The API's bounds: outside them a date is a typing mistake (and the chart's
+    # calendar cannot draw it).
+    bounds = _("Choose a date from %(first)s to %(last)s.") % {
+        "first": EARLIEST_DATE.isoformat(),
+        "last": LATEST_DATE.isoformat(),
+    }
     if raw := params.get("as_of", "").strip():
         try:
             as_of = date.fromisoformat(raw)
         except ValueError:
             problems.append(_("“%(value)s” is not a date such as 2026-03-31.") % {"value": raw})
+        else:
+            if not EARLIEST_DATE <= as_of <= LATEST_DATE:
+                problems.append(bounds)
     if raw := params.get("known_at", "").strip():
         try:
             known_at = clock.as_utc(datetime.fromisoformat(raw))
-        except ValueError:
+        except (ValueError, OverflowError):
             problems.append(
                 _("“%(value)s” is not a date and time such as 2026-04-01T09:00 (UTC).")
                 % {"value": raw}
             )
+        else:
+            if not EARLIEST_DATE <= known_at.date() <= LATEST_DATE:
+                problems.append(bounds)
     if raw := params.get("version", "").strip():
         if raw.isdigit() and 1 <= int(raw) <= MAX_VERSION:
             version = int(raw)

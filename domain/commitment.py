@@ -773,6 +773,7 @@ class Commitment(Aggregate):
 
     def add_milestone(self, command: commands.AddMilestone, *, actor: str) -> str:
         self._require_open("adding milestones")
+        self._due_since_start(check_date(command.due_date, "due_date"))
         return self._add_milestone(command.title, command.due_date, actor)
 
     def _add_milestone(self, title: str, due_date: date, actor: str) -> str:
@@ -806,7 +807,7 @@ class Commitment(Aggregate):
     ) -> None:
         if milestone.completed_on is not None:
             raise StateConflict(f"milestone {milestone.id} is completed and cannot be rescheduled")
-        check_date(due_date, "due_date")
+        self._due_since_start(check_date(due_date, "due_date"))
         if due_date == milestone.due_date:
             raise InvalidValue(f"milestone {milestone.id} is already due on {due_date.isoformat()}")
         self.trigger_event(
@@ -892,6 +893,14 @@ class Commitment(Aggregate):
                 f"{self.start_date.isoformat()}: nothing about it can take effect before it started"
             )
         return day
+
+    def _due_since_start(self, due_date: date) -> None:
+        """A milestone planned from now on falls due once the commitment has started."""
+        if self.start_date is not None and due_date < self.start_date:
+            raise InvalidValue(
+                f"due_date {due_date.isoformat()} is before {self.code}'s start date "
+                f"{self.start_date.isoformat()}: a milestone cannot fall due before it started"
+            )
 
     # ---- queries --------------------------------------------------------------
 

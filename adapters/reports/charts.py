@@ -195,6 +195,7 @@ COMMITMENT_CHART_WORDS = {
     "planned": "milestone due",
     "missed": "milestone missed",
     "day": "shown as of",
+    "title": "Progress over time",
 }
 
 
@@ -259,4 +260,4 @@ def commitment_progress(
                 loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False, fontsize=8
             )
         figure.tight_layout()
-        return _svg(figure, "Commitment progress")
+        return _svg(figure, words.get("title", COMMITMENT_CHART_WORDS["title"]))

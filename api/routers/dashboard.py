@@ -25,7 +25,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.bootstrap import Services
-from adapters.event_text import item_names, summary
+from adapters.event_text import REVISED_FIELDS, item_names, summary
 from adapters.history import (
     commitment_history,
     progress_points,
@@ -58,9 +58,10 @@ from api.session_cookie import (
 from api.time_travel import Moment, read_moment, utc_text
 from api.untranslated import marked
 from domain.errors import DomainError, InvalidValue, NotFound
+from domain.schedule import MAX_PERIOD_DAYS
 from domain.translations import localized
 from domain.views import CommitmentResource, describe, judgement_day
-from domain.vocabulary import Status
+from domain.vocabulary import EARLIEST_DATE, LATEST_DATE, Status
 
 router = APIRouter(include_in_schema=False)
 
@@ -229,13 +230,8 @@ def commitment_page(
     gettext = translator(language).gettext
     try:
         current = services.tracker.get(code)
-    except NotFound as error:
-        return _page(
-            request,
-            "not_found.html.j2",
-            {"message": error.message, "signed_in": signed_in},
-            status_code=404,
-        )
+    except NotFound:
+        return not_found_page(request, code, signed_in)
     moment = read_moment(request.query_params, gettext)
     problems = list(moment.problems)
     commitment = current
@@ -306,6 +302,18 @@ def commitment_page(
     )
 
 
+def not_found_page(request: Request, code: str, signed_in: bool) -> Response:
+    """The page for a code (or id) that names no commitment, in the reader's words."""
+    _ = translator(chosen_language(request)).gettext
+    message = _("There is no commitment “%(code)s”. Check its code on the portfolio.")
+    return _page(
+        request,
+        "not_found.html.j2",
+        {"message": message % {"code": code}, "signed_in": signed_in},
+        status_code=404,
+    )
+
+
 def _not_then(error: DomainError, moment: Moment, latest: int, gettext: Any) -> str:
     """Why the past state asked for cannot be shown, in the reader's words."""
     if moment.version is not None and isinstance(error, NotFound):
@@ -339,16 +347,6 @@ def _progress_chart(
     return Markup(svg)
 
 
-# The fields "Details revised" can change, in words (domain ReviseDetails).
-REVISED_FIELDS = {
-    "title": N_("Title"),
-    "description": N_("Description"),
-    "target_date": N_("Target date"),
-    "agencies": N_("Agencies"),
-    "sectors": N_("Sectors"),
-}
-
-
 def _shown_value(value: Any, field: str, language: str) -> str:
     """A revised field's value as people read it: sectors and parties in words, lists
     joined, agencies by party."""
@@ -371,6 +369,7 @@ CHART_WORDS = {
     "planned": N_("milestone due"),
     "missed": N_("milestone missed"),
     "day": N_("shown as of"),
+    "title": N_("Progress over time"),
 }
 
 
@@ -390,9 +389,32 @@ def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
     signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
-    inputs = ReportInputs(
-        services.reports.head(), datetime.now(UTC).date(), language=chosen_language(request)
+    language = chosen_language(request)
+    _ = translator(language).gettext
+    # The month (or any period) an official asks for: ?as_of=DATE&period_days=N, as the API.
+    as_of, period = (
+        request.query_params.get("as_of", ""),
+        request.query_params.get("period_days", ""),
     )
+    try:
+        inputs = services.reports.inputs(
+            at_position=None,
+            as_of=date.fromisoformat(as_of) if as_of else None,
+            period_days=int(period) if period else None,
+            today=datetime.now(UTC).date(),
+            language=language,
+        )
+    except (ValueError, InvalidValue):
+        message = _(
+            "Choose a date from %(first)s to %(last)s (such as 2026-03-31) for as_of, "
+            "and from 1 to %(days)s days for period_days."
+        ) % {"first": EARLIEST_DATE, "last": LATEST_DATE, "days": MAX_PERIOD_DAYS}
+        return _page(
+            request,
+            "not_found.html.j2",
+            {"heading": _("This report cannot be made"), "message": message, "signed_in": True},
+            status_code=400,
+        )
     [artefact] = services.reports.generate(inputs, [fmt])
     disposition = "inline" if fmt in ("html", "json") else "attachment"
     return Response(
@@ -434,12 +456,13 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
     csrf_token: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
+    _ = translator(chosen_language(request)).gettext
     # Before the token is looked at: a forged sign-in (login CSRF) counts as no attempt.
     if not request.app.state.csrf.valid(request, csrf_token):
         return _login_page(
             request,
             next,
-            "This form expired or did not come from this site; sign in again.",
+            _("This form expired or did not come from this site; sign in again."),
             status_code=403,
         )
     try:
@@ -448,13 +471,17 @@ def login(
         return _login_page(
             request,
             next,
-            f"Too many failed sign-ins from here; try again in {error.seconds} s.",
+            _("Too many failed sign-ins from here; try again in %(seconds)s seconds.")
+            % {"seconds": error.seconds},
             status_code=429,
             **{"Retry-After": str(error.seconds)},
         )
     if principal is None:
         return _login_page(
-            request, next, "That token is unknown or revoked, or has expired.", status_code=401
+            request,
+            next,
+            _("That access key is unknown, has been revoked or has expired."),
+            status_code=401,
         )
     # The cookie holds a new session's id, never the token (adapters/sessions.py).
     session_id = services.sessions.start(principal)
@@ -491,7 +518,9 @@ def logout(
         return _logout_page(
             request,
             _signed_in(request, services) is True,
-            "This form expired or did not come from this site; sign out again.",
+            translator(chosen_language(request)).gettext(
+                "This form expired or did not come from this site; sign out again."
+            ),
             status_code=403,
         )
     # Ended on the server: the old cookie no longer works, wherever it was copied to.

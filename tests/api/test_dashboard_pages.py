@@ -119,7 +119,7 @@ def test_a_private_dashboard_asks_strangers_to_sign_in(api: Api) -> None:
     form = client.get("/login", params={"next": "/c/CMAP-PROS-RAIL"})
     assert form.status_code == 200 and 'value="/c/CMAP-PROS-RAIL"' in form.text
     wrong = post_login(client, "cmt_nope")
-    assert wrong.status_code == 401 and "unknown or revoked" in wrong.text
+    assert wrong.status_code == 401 and "unknown, has been revoked" in wrong.text
     assert "set-cookie" not in wrong.headers
     # Sign-in goes back where asked, but never to another site.
     token = api.token("viewer")
@@ -171,7 +171,7 @@ def test_a_pending_closure_is_marked_on_its_page_and_in_the_portfolio(seeded_url
         assert "Closure proposed" in page and "proposed by Mexico: folded" in page
         portfolio = api.client.get("/").text
         assert marker in row_of(portfolio)
-        assert "<b>1</b>closures awaiting confirmation" in portfolio
+        assert "<b>1</b>closure awaiting confirmation" in portfolio
 
         write(api.services, ConfirmClosure(), ref=rail, principal=CA_EDITOR)
         page = api.client.get(f"/c/{rail}").text

@@ -138,6 +138,11 @@ def test_a_commitment_page_travels_in_time(public: Api) -> None:
         ({"version": "999999"}, "There is no version 999999: the latest is version"),
         ({"version": "2", "as_of": "2026-01-01"}, "not both"),
         ({"known_at": "2000-01-01T00:00"}, "was not registered yet at 2000-01-01 00:00 UTC"),
+        # Out of the API's bounds (the chart's calendar could not even draw them).
+        ({"as_of": "9999-12-31"}, "Choose a date from 2000-01-01 to 2100-12-31."),
+        ({"as_of": "0001-01-01"}, "Choose a date from 2000-01-01 to 2100-12-31."),
+        ({"known_at": "9999-12-31T00:00"}, "Choose a date from 2000-01-01 to 2100-12-31."),
+        ({"known_at": "0001-01-01T00:00+01:00"}, "is not a date and time"),
     ],
 )
 def test_a_bad_moment_is_a_message_on_the_page(

@@ -165,3 +165,27 @@ def test_the_portfolio_charts_and_its_report_links_speak_the_page_language(publi
     assert report["footer"]["language"] == "es"
     english = public.client.get("/report.json?lang=en").json()
     assert english["footer"]["language"] == "en"
+
+
+def test_a_missing_commitment_and_a_wrong_access_key_are_told_in_the_language(
+    public: Api,
+) -> None:
+    missing = public.client.get("/c/CMAP-NOPE-NOPE?lang=es")
+    assert missing.status_code == 404
+    assert "No existe ningún compromiso con la clave «CMAP-NOPE-NOPE»" in missing.text
+    form = public.client.get("/login?lang=fr").text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf
+    refused = public.client.post(
+        "/login", data={"token": "wrong", "csrf_token": csrf.group(1), "next": "/"}
+    )
+    assert refused.status_code == 401
+    assert "Cette clé d\N{RIGHT SINGLE QUOTATION MARK}accès est inconnue" in refused.text
+
+
+def test_a_page_report_for_a_chosen_month_and_a_bad_one(public: Api) -> None:
+    chosen = public.client.get("/report.json?as_of=2026-10-31&period_days=31&lang=en")
+    assert chosen.status_code == 200
+    assert chosen.json()["as_of"] == "2026-10-31"
+    bad = public.client.get("/report.json?as_of=9999-01-01&lang=es")
+    assert bad.status_code == 400 and "Elija para as_of una fecha" in bad.text

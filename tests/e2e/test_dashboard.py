@@ -88,7 +88,7 @@ def signed_in(open_browser: OpenBrowser, server: Server) -> Watched:
     assert page.url.startswith(f"{server.base}/login")  # a wrong token does not sign in
     assert (
         page.get_by_role("alert").inner_text()
-        == "That token is unknown or revoked, or has expired."
+        == "That access key is unknown, has been revoked or has expired."
     )
     watched = Watched(page)  # from here on: no console error, no request elsewhere
     page.fill("#token", server.token)

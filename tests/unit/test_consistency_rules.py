@@ -15,6 +15,7 @@ from domain import clock
 from domain.commands import (
     AddMilestone,
     AttachEvidence,
+    ChangeMilestone,
     ChangeStatus,
     CompleteMilestone,
     ConfirmClosure,
@@ -184,3 +185,17 @@ def test_an_event_of_version_1_reads_as_a_full_completion() -> None:
     proposal: dict[str, Any] = {}
     Commitment.ClosureProposed.upcast_v1_v2(proposal)
     assert proposal["partial"] is False
+
+
+def test_a_milestone_cannot_fall_due_before_the_commitment_started() -> None:
+    c = started()
+    with pytest.raises(InvalidValue, match="before CMAP-PROS-RAIL's start date 2025-09-18"):
+        c.add_milestone(AddMilestone(title="Old", due_date=BEFORE), actor="a")
+    [milestone] = c.milestones
+    with pytest.raises(InvalidValue, match="cannot fall due before it started"):
+        c.change_milestone(
+            ChangeMilestone(milestone_id=milestone, due_date=BEFORE, reason="earlier"), actor="a"
+        )
+    # On the start date itself, it can.
+    c.add_milestone(AddMilestone(title="Kick-off", due_date=START), actor="a")
+    assert len(c.milestones) == 2
