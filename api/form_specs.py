@@ -18,6 +18,7 @@ from api.writes import PREFIX
 from domain import commands
 from domain.access import Principal, Role
 from domain.errors import DomainError, Forbidden, NotFound, StateConflict
+from domain.translations import ORIGINAL_LANGUAGE, TEXT_LANGUAGES, indicator_path, milestone_path
 from domain.views import CommitmentResource
 from domain.vocabulary import MAX_TEXT, MAX_TITLE, Health, Status
 
@@ -30,10 +31,12 @@ _TERMINAL = {s.value for s in Status if s.is_terminal}
 
 @dataclass(frozen=True)
 class Field:
-    """One control. `kind`: text, textarea, date, int, decimal, url, select."""
+    """One control. `kind`: text, textarea, date, int, decimal, url, select, checkbox (a
+    ticked box is sent as "true", an empty one not at all: the command's flag is then
+    false)."""
 
     name: str
-    label: str  # msgid
+    label: str  # msgid, with `%(n)s` when `number` is given
     kind: str = "text"
     required: bool = False
     hint: str | None = None  # msgid
@@ -41,6 +44,8 @@ class Field:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int | None = None
+    number: int | None = None  # which one of several alike (milestone 2, say)
+    original: str | None = None  # the text in its original language, shown next to it
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,16 @@ class FormSpec:
     path: Callable[[str, dict[str, str]], str]
     offered: Callable[[CommitmentResource], bool] = lambda c: c["status"] not in _TERMINAL
     path_field: str | None = None  # the command's PATH field the form chooses
+    # Fields that depend on the commitment (one per milestone, say), after `fields`.
+    more_fields: Callable[[CommitmentResource], tuple[Field, ...]] | None = None
+    # A field chosen first, on a page of its own, because the others depend on it
+    # (the language of a translation: its fields start from that language's texts).
+    step: str | None = None
+
+
+def fields_of(form: FormSpec, c: CommitmentResource) -> tuple[Field, ...]:
+    """The form's fields on this commitment."""
+    return form.fields + (form.more_fields(c) if form.more_fields is not None else ())
 
 
 def _statuses(c: CommitmentResource, language: str) -> list[tuple[str, str]]:
@@ -74,6 +89,54 @@ def _open_milestones(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
 
 def _indicators(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
     return [(i["id"], f"{i['name']} ({i['unit']})") for i in c["indicators"]]
+
+
+_LANGUAGE_NAMES = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
+
+
+def _translation_languages(_: CommitmentResource, language: str) -> list[tuple[str, str]]:
+    gettext = translator(language).gettext
+    return [
+        (code, gettext(_LANGUAGE_NAMES[code]))
+        for code in TEXT_LANGUAGES
+        if code != ORIGINAL_LANGUAGE
+    ]
+
+
+def _texts(c: CommitmentResource) -> tuple[Field, ...]:
+    """A field for each text of the commitment there is to translate, with its original."""
+    fields = [Field("title", N_("Title"), "text", original=c["title"], max_length=MAX_TITLE)]
+    if c["description"]:
+        fields.append(
+            Field(
+                "description",
+                N_("Description"),
+                "textarea",
+                original=c["description"],
+                max_length=MAX_TEXT,
+            )
+        )
+    fields += [
+        Field(
+            milestone_path(m["id"]),
+            N_("Milestone %(n)s"),
+            number=n,
+            original=m["title"],
+            max_length=MAX_TITLE,
+        )
+        for n, m in enumerate(c["milestones"], start=1)
+    ]
+    fields += [
+        Field(
+            indicator_path(i["id"]),
+            N_("Indicator %(n)s"),
+            number=n,
+            original=i["name"],
+            max_length=MAX_TITLE,
+        )
+        for n, i in enumerate(c["indicators"], start=1)
+    ]
+    return tuple(fields)
 
 
 def _at(suffix: str) -> Callable[[str, dict[str, str]], str]:
@@ -156,6 +219,17 @@ FORMS: tuple[FormSpec, ...] = (
                     "replaces this one."
                 ),
                 max_length=64,
+            ),
+            Field(
+                "partial",
+                N_("Completed in part"),
+                "checkbox",
+                False,
+                N_(
+                    "Only with the status Completed: tick it when the commitment ends having "
+                    "achieved only part of what was promised. Headlines then count its last "
+                    "logged progress instead of 100%."
+                ),
             ),
             Field("as_of", AS_OF, "date", False, TODAY_HINT),
         ),
@@ -299,6 +373,28 @@ FORMS: tuple[FormSpec, ...] = (
         "PATCH",
         _at(""),
     ),
+    FormSpec(
+        "translations",
+        N_("Translate the text"),
+        commands.TranslateText,
+        (
+            Field(
+                "language",
+                N_("Translate into"),
+                "select",
+                True,
+                N_("The fields then show the current translation in that language, if any."),
+                choices=_translation_languages,
+            ),
+        ),
+        N_("Translation recorded."),
+        "PUT",
+        _at("/translations/{language}"),
+        offered=lambda c: True,  # a closed commitment is still read in every language
+        path_field="language",
+        more_fields=_texts,
+        step="language",
+    ),
 )
 
 BY_SLUG = {form.slug: form for form in FORMS}
@@ -309,8 +405,19 @@ SAVED = {form.slug: form.saved for form in FORMS} | {
 }
 
 
-def current_values(form: FormSpec, c: CommitmentResource) -> dict[str, str]:
-    """What a form shows before anything is typed (a revision starts from the details)."""
+def current_values(
+    form: FormSpec, c: CommitmentResource, chosen: dict[str, str] | None = None
+) -> dict[str, str]:
+    """What a form shows before anything is typed: a revision starts from the details, a
+    translation from the texts already translated into the chosen language."""
+    if form.slug == "translations":
+        language = (chosen or {}).get("language", "")
+        texts: Any = c["translations"].get(language) or {}
+        values = {name: texts[name] for name in ("title", "description") if name in texts}
+        for kind in ("milestones", "indicators"):
+            for key, text in (texts.get(kind) or {}).items():
+                values[f"{kind}.{key}"] = text
+        return values
     if form.slug != "details":
         return {}
     return {
@@ -324,29 +431,29 @@ def current_values(form: FormSpec, c: CommitmentResource) -> dict[str, str]:
 # ---- refusals of the model, next to their field -------------------------------------------
 
 _RULES: list[tuple[re.Pattern[str], str | None, str]] = [
-    (re.compile(r"^(?P<field>\w+) must not be empty$"), None, N_("This field is required.")),
+    (re.compile(r"^(?P<field>[\w.]+) must not be empty$"), None, N_("This field is required.")),
     (
-        re.compile(r"^(?P<field>\w+) must be at most (?P<n>\d+) characters$"),
+        re.compile(r"^(?P<field>[\w.]+) must be at most (?P<n>\d+) characters$"),
         None,
         N_("Use at most %(n)s characters."),
     ),
     (
-        re.compile(r"^(?P<field>\w+) \S+ is in the future \(today is (?P<today>\S+)\)$"),
+        re.compile(r"^(?P<field>[\w.]+) \S+ is in the future \(today is (?P<today>\S+)\)$"),
         None,
         N_("This date is in the future (today is %(today)s)."),
     ),
     (
-        re.compile(r"^(?P<field>\w+) \S+ is outside (?P<first>\S+) to (?P<last>\S+)$"),
+        re.compile(r"^(?P<field>[\w.]+) \S+ is outside (?P<first>\S+) to (?P<last>\S+)$"),
         None,
         N_("Enter a date from %(first)s to %(last)s."),
     ),
     (
-        re.compile(r"^(?P<field>\w+) must be an http\(s\) URL"),
+        re.compile(r"^(?P<field>[\w.]+) must be an http\(s\) URL"),
         None,
         N_("Enter a web address that starts with https:// or http://."),
     ),
     (
-        re.compile(r"^(?P<field>\w+) must not contain control characters$"),
+        re.compile(r"^(?P<field>[\w.]+) must not contain control characters$"),
         None,
         N_("Remove the control characters from this text."),
     ),
@@ -430,6 +537,31 @@ _RULES: list[tuple[re.Pattern[str], str | None, str]] = [
         N_("Choose an indicator of this commitment."),
     ),
     (
+        re.compile(r"^language must be one of"),
+        "language",
+        N_("Choose one of the options."),
+    ),
+    (
+        re.compile(r"^the commitment's text is written in \w+, its original language"),
+        "language",
+        N_("The text is written in English: choose French or Spanish."),
+    ),
+    (
+        re.compile(r"^partial is only for status completed$"),
+        "partial",
+        N_("Tick this only when the new status is Completed."),
+    ),
+    (
+        re.compile(r"^(give at least one text to translate|the translation into \w+ changes)"),
+        "",
+        N_("Nothing was changed: enter or change at least one translation."),
+    ),
+    (
+        re.compile(r"^commitment \S+ has no description to translate$"),
+        "description",
+        N_("This commitment has no description to translate."),
+    ),
+    (
         re.compile(r"^the revision changes nothing$"),
         "",
         N_("Nothing was changed: edit at least one field."),
@@ -451,12 +583,14 @@ _RULES: list[tuple[re.Pattern[str], str | None, str]] = [
 _CODES = {"current", "new", "status", "party"}
 
 
-def explain(error: DomainError, form: FormSpec, language: str) -> tuple[str, str]:
+def explain(
+    error: DomainError, form: FormSpec, language: str, fields: tuple[Field, ...] | None = None
+) -> tuple[str, str]:
     """(field, message) for a refusal of the model: the field it concerns ("" for the form
     as a whole) and what it means, in `language`; a refusal not known here reads as the
     model says it, next to the field it starts with (the model names fields first)."""
     _ = translator(language).gettext
-    names = {f.name for f in form.fields}
+    names = {f.name for f in (form.fields if fields is None else fields)}
     # Evidence's fields are named as its parts ("evidence url must be ...").
     message = re.sub(r"^evidence (?=(url|title|publisher|published_on) )", "", error.message)
     for pattern, field, text in _RULES:

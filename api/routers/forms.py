@@ -47,6 +47,7 @@ from api.form_specs import (
     FormSpec,
     current_values,
     explain,
+    fields_of,
     status_of,
 )
 from api.language import chosen_language
@@ -82,6 +83,7 @@ class _Form:
         self.spec = spec
         self.commitment = commitment
         self.c: CommitmentResource = describe(commitment, datetime.now(UTC).date())
+        self.fields = fields_of(spec, self.c)
         self.language = language
         self.gettext = translator(language).gettext
         self.values: dict[str, str] = {}
@@ -91,9 +93,29 @@ class _Form:
         self.version = str(commitment.version)
         self.changes: list[dict[str, Any]] = []
 
-    def render(self, status_code: int = 200, *, forbidden: str | None = None) -> Response:
+    def seen(self) -> CommitmentResource:
+        """The commitment as it was when the form was filled in (its `version`): what a
+        revision or a translation says the official changed. Against the state now, a
+        double submit would send less the second time, and not be the same request."""
+        now = self.commitment.version
+        if not (self.version.isdigit() and len(self.version) < 12):
+            return self.c
+        version = int(self.version)
+        if version == now or not 1 <= version < now:
+            return self.c
+        services: Services = self.request.app.state.services
+        then = services.tracker.version_of(self.commitment.id, version)
+        assert isinstance(then, Commitment)
+        return describe(then, datetime.now(UTC).date())
+
+    def render(
+        self, status_code: int = 200, *, forbidden: str | None = None, choosing: bool = False
+    ) -> Response:
+        """The form; `choosing`: only its first step (`spec.step`), asked on a page of its
+        own that reloads the form with the choice (GET, nothing recorded)."""
         _ = self.gettext
-        fields = [self._field(f) for f in self.spec.fields]
+        shown = [f for f in self.fields if not choosing or f.name == self.spec.step]
+        fields = [self._field(f) for f in shown]
         summary = list(self.general) + [
             {"href": f"#f-{f['name']}", "text": f"{f['label']}: {f['error']}"}
             for f in fields
@@ -113,6 +135,7 @@ class _Form:
                 "version": self.version,
                 "changes": self.changes,
                 "forbidden": forbidden,
+                "choosing": choosing,
                 "signed_in": True,
             },
             status_code,
@@ -124,9 +147,10 @@ class _Form:
         value = self.values.get(f.name, "")
         if value and f.choices is not None and value not in {v for v, _ in choices}:
             choices.append((value, value))  # chosen, and no longer offered: kept as chosen
+        error = self.errors.get(f.name)
         return {
             "name": f.name,
-            "label": _(f.label),
+            "label": _(f.label) % {"n": f.number} if f.number is not None else _(f.label),
             "kind": f.kind,
             "required": f.required,
             "hint": _(f.hint) if f.hint else None,
@@ -135,7 +159,11 @@ class _Form:
             "maximum": f.maximum,
             "max_length": f.max_length,
             "value": value,
-            "error": self.errors.get(f.name),
+            "error": error,
+            "original": f.original,
+            # The step chosen on the page before: shown, not asked again (unless refused).
+            "fixed": f.name == self.spec.step and not error and bool(value),
+            "shown_value": dict(choices).get(value, value),
         }
 
 
@@ -181,8 +209,15 @@ def show(request: Request, code: str, slug: str) -> Response:
     refused = _refused(form, principal)
     if refused is not None:
         return refused
-    form.values = current_values(form.spec, form.c)
-    for f in form.spec.fields:
+    step = form.spec.step
+    if step is not None:
+        chosen = request.query_params.get(step, "")
+        step_field = next(f for f in form.fields if f.name == step)
+        offered = step_field.choices(form.c, form.language) if step_field.choices else []
+        if chosen not in {value for value, _ in offered}:
+            return form.render(choosing=True)
+    form.values = current_values(form.spec, form.c, dict(request.query_params))
+    for f in form.fields:
         asked = request.query_params.get(f.name)
         if asked is not None and len(asked) <= 200:
             form.values[f.name] = asked  # a link may choose the milestone, say
@@ -198,7 +233,7 @@ def submit(request: Request, code: str, slug: str, typed: dict[str, str]) -> Res
         return form
     _ = form.gettext
     spec = form.spec
-    form.values = {f.name: typed.get(f.name, "") for f in spec.fields}
+    form.values = {f.name: typed.get(f.name, "") for f in form.fields}
     form.key = typed.get("idempotency_key", "")
     form.version = typed.get("version", "")
     if not _KEY.fullmatch(form.key):
@@ -260,7 +295,7 @@ def submit(request: Request, code: str, slug: str, typed: dict[str, str]) -> Res
         )
         return form.render(409)
     except DomainError as error:
-        field, message = explain(error, spec, form.language)
+        field, message = explain(error, spec, form.language, form.fields)
         if field:
             form.errors[field] = message
         else:
@@ -303,7 +338,7 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
     spec = form.spec
     data: dict[str, Any] = {}
     path: dict[str, str] = {}
-    for f in spec.fields:
+    for f in form.fields:
         raw = form.values[f.name].replace("\r\n", "\n")
         text = raw.strip()
         if f.name == spec.path_field:
@@ -315,6 +350,9 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
         if not text:
             if f.required:
                 form.errors[f.name] = _(REQUIRED)
+            continue
+        if f.kind == "checkbox":
+            data[f.name] = True  # ticked (left empty, the command's default: false)
             continue
         if f.kind == "int":
             try:
@@ -335,6 +373,8 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
             data[f.name] = raw if f.kind == "textarea" else text
     if spec.slug == "details":
         data = _revision(form, data)
+    elif spec.slug == "translations":
+        data = _translation(form, data, path.get("language", ""))
     if form.errors:
         return None
     model = body_model(spec.command)
@@ -343,8 +383,11 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
         command = to_command(spec.command, body, **path)
     except ValidationError as error:
         for problem in error.errors():
-            name = str(problem["loc"][0]) if problem["loc"] else ""
-            field = next((f for f in spec.fields if f.name == name), None)
+            # A translation's milestone titles are at ("milestones", "m1"): its field.
+            name = ".".join(str(part) for part in problem["loc"][:2])
+            if not any(f.name == name for f in form.fields):
+                name = str(problem["loc"][0]) if problem["loc"] else ""
+            field = next((f for f in form.fields if f.name == name), None)
             message = _invalid(problem, field, _)
             if field is not None:
                 form.errors.setdefault(name, message)
@@ -355,8 +398,9 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
 
 
 def _revision(form: _Form, data: dict[str, Any]) -> dict[str, Any]:
-    """A revision sends only what differs from the commitment now (and its reason)."""
-    c = form.c
+    """A revision sends only what differs from the commitment as the form showed it (and
+    its reason)."""
+    c = form.seen()
     revised: dict[str, Any] = {"reason": data.get("reason")} if "reason" in data else {}
     for name in ("title", "description"):
         if name in data and data[name].strip() != (c[name] or ""):
@@ -371,6 +415,24 @@ def _revision(form: _Form, data: dict[str, Any]) -> dict[str, Any]:
         if sectors != c["sectors"]:
             revised["sectors"] = sectors
     return revised
+
+
+def _translation(form: _Form, data: dict[str, Any], language: str) -> dict[str, Any]:
+    """A translation sends only the texts typed that differ from that language's current
+    translation, as the form showed it: a field left empty (or as it was) leaves its
+    translation as it is."""
+    current = current_values(form.spec, form.seen(), {"language": language})
+    body: dict[str, Any] = {}
+    for name, text in data.items():
+        text = text.strip()
+        if not text or current.get(name) == text:
+            continue
+        kind, _, key = name.partition(".")
+        if key:
+            body.setdefault(kind, {})[key] = text
+        else:
+            body[name] = text
+    return body
 
 
 def _invalid(problem: Any, field: Field | None, _: Callable[[str], str]) -> str:

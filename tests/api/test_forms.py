@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from html.parser import HTMLParser
 from typing import Any
 
@@ -17,7 +18,13 @@ from fastapi.testclient import TestClient
 from adapters.i18n import label
 from adapters.sessions import SessionStore
 from api.form_specs import FORMS
-from domain.commands import ChangeStatus, LogProgress, PlannedMilestone
+from domain.commands import (
+    ChangeStatus,
+    DefineIndicator,
+    LogProgress,
+    PlannedMilestone,
+    ReviseDetails,
+)
 from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, post_login, serving
 from tests.support import MX_EDITOR, registration, write
@@ -68,6 +75,8 @@ class _Controls(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         if tag == "input" and a.get("name"):
+            if a.get("type") == "checkbox" and "checked" not in a:
+                return  # an empty box is not sent
             self.values[str(a["name"])] = a.get("value") or ""
         elif tag == "textarea":
             self._textarea = a.get("name")
@@ -298,9 +307,9 @@ def test_a_joint_closure_is_proposed_confirmed_and_rejected_through_forms(forms:
     recorded(confirmed, "closure/confirm")
     assert [e["type"] for e in events(api)[-2:]] == ["ClosureConfirmed", "StatusChanged"]
     assert api.commitment(CODE)["status"] == "completed"
-    # Closed: only reopening is offered.
+    # Closed: only reopening is offered, and translating (a closed commitment is still read).
     offered = re.findall(rf'<li><a href="/c/{CODE}/([a-z/]+)">', api.client.get(f"/c/{CODE}").text)
-    assert offered == ["status"]
+    assert offered == ["status", "translations"]
 
 
 def test_a_stale_form_says_what_changed_and_keeps_the_input(forms: Api) -> None:
@@ -364,6 +373,232 @@ def test_forms_need_a_session(forms: Api) -> None:
     ended = send(api, "progress", data)
     assert ended.status_code == 401 and "Your sign-in has ended" in ended.text
     assert "kept</textarea>" in ended.text
+
+
+# ---- a partial completion ----------------------------------------------------------------
+
+
+def test_a_partial_completion_recorded_through_forms_is_counted_as_logged(forms: Api) -> None:
+    api = forms
+    recorded(fill(api, "progress", percent="70", as_of="2026-03-31", note="most done"), "progress")
+    page = api.client.get(f"/c/{CODE}/status").text
+    assert '<input type="checkbox" id="f-partial" name="partial"' in page
+    assert '<label for="f-partial">Completed in part</label>' in page
+    assert "partial" not in shown(page)  # not ticked unless the official ticks it
+    # A joint commitment: Ana's completion is a proposal that carries the flag...
+    proposed = fill(api, "status", status="completed", reason="rail study only", partial="true")
+    assert proposed.headers["location"] == f"/c/{CODE}?saved=status-proposed#actions"
+    proposal = events(api)[-1]
+    assert proposal["type"] == "ClosureProposed" and proposal["data"]["partial"] is True
+    # ...to the completion Mexico confirms.
+    sign_in(api, "mx")
+    recorded(fill(api, "closure/confirm", note="agreed"), "closure/confirm")
+    completion = events(api)[-1]
+    assert completion["type"] == "StatusChanged" and completion["data"]["partial"] is True
+    commitment = api.commitment(CODE)
+    assert commitment["status"] == "completed" and commitment["completion_partial"] is True
+    assert commitment["counted_progress"] == 70  # not 100: done in part
+
+
+def test_a_full_completion_leaves_the_box_empty(forms: Api) -> None:
+    api = forms
+    recorded(fill(api, "progress", percent="70", as_of="2026-03-31", note="most done"), "progress")
+    sign_in(api, "admin")
+    recorded(fill(api, "status", status="completed", reason="all delivered"), "status")
+    assert events(api)[-1]["data"]["partial"] is False
+    assert api.commitment(CODE)["counted_progress"] == 100
+
+
+def test_partial_with_another_status_is_refused_at_the_box_input_kept(forms: Api) -> None:
+    api = forms
+    before = len(events(api))
+    typed = {"status": "suspended", "reason": "funding paused", "partial": "true"}
+    response = fill(api, "status", **typed)
+    assert response.status_code == 422
+    assert field_error(response.text, "partial") == (
+        "Tick this only when the new status is Completed."
+    )
+    kept = shown(response.text)
+    assert {k: kept.get(k) for k in typed} == typed  # the box is still ticked
+    assert len(events(api)) == before
+    # Untick it and the same form records the suspension.
+    recorded(send(api, "status", {k: v for k, v in kept.items() if k != "partial"}), "status")
+    assert events(api)[-1]["data"]["partial"] is False
+
+
+# ---- translating a commitment's text -------------------------------------------------------
+
+TWIN = "CMAP-GOV-TWIN"
+
+
+@pytest.fixture
+def texts(forms: Api) -> Api:
+    """The forms' commitment and a twin, each with a description and an indicator."""
+    api = forms
+    for code in (CODE, TWIN):
+        if code == TWIN:
+            write(
+                api.services,
+                registration(
+                    TWIN,
+                    pillar=Pillar.GOVERNANCE,
+                    sectors=("governance",),
+                    milestones=(
+                        PlannedMilestone(title="Terms agreed", due_date=date(2026, 6, 30)),
+                        PlannedMilestone(title="First review", due_date=date(2027, 3, 31)),
+                    ),
+                ),
+            )
+        write(api.services, ReviseDetails(description="Joint review", reason="r"), ref=code)
+        write(
+            api.services,
+            DefineIndicator(name="Reviews", unit="n", baseline=Decimal(0), target=Decimal(4)),
+            ref=code,
+        )
+    return api
+
+
+def translate(api: Api, language: str, code: str = CODE, **values: str) -> httpx.Response:
+    page = api.client.get(f"/c/{code}/translations?language={language}")
+    assert page.status_code == 200, page.text
+    return send(api, "translations", shown(page.text) | values, code)
+
+
+def test_the_language_is_chosen_first_and_the_originals_are_shown(texts: Api) -> None:
+    api = texts
+    page = api.client.get(f"/c/{CODE}").text
+    assert f'<a href="/c/{CODE}/translations">Translate the text</a>' in page
+    chooser = api.client.get(f"/c/{CODE}/translations").text
+    assert f'<form method="get" action="/c/{CODE}/translations"' in chooser
+    assert 'method="post"' not in chooser.split("<main", 1)[1].split('action="/logout"')[0]
+    assert '<option value="fr">French</option>' in chooser
+    assert '<option value="es">Spanish</option>' in chooser
+    assert 'name="title"' not in chooser
+    form = api.client.get(f"/c/{CODE}/translations?language=es").text
+    assert shown(form)["language"] == "es" and "Translate into <strong>Spanish</strong>" in form
+    for name, original in [
+        ("title", "Rail corridors"),
+        ("description", "Joint review"),
+        ("milestones.m1", "Terms agreed"),
+        ("milestones.m2", "First review"),
+        ("indicators.i1", "Reviews"),
+    ]:
+        assert f'id="f-{name}-original">Original (English): <span lang="en">{original}</span>' in (
+            form
+        )
+        control = re.search(rf'<(?:input|textarea)[^>]*id="f-{re.escape(name)}"[^>]*>', form)
+        assert control and f"f-{name}-original" in control.group(0)  # aria-describedby
+        assert shown(form)[name] == ""  # nothing translated yet
+    assert '<label for="f-milestones.m2">Milestone 2</label>' in form
+    # In French, the form reads in French; the originals stay in English.
+    french = api.client.get(f"/c/{CODE}/translations?language=fr&lang=fr").text
+    assert '<span lang="en">Terms agreed</span>' in french and "Jalon 2" in french
+
+
+def test_a_translation_records_the_event_the_api_records(texts: Api) -> None:
+    api = texts
+    typed = {
+        "title": "Corredores ferroviarios",
+        "milestones.m2": "Primera revisión",
+        "indicators.i1": "Revisiones",
+    }
+    recorded(translate(api, "es", **typed), "translations")
+    event = events(api)[-1]
+    body = {
+        "title": "Corredores ferroviarios",
+        "milestones": {"m2": "Primera revisión"},
+        "indicators": {"i1": "Revisiones"},
+    }
+    through_api = api.request("PUT", f"{BASE}/{TWIN}/translations/es", "ca", json=body)
+    assert through_api.status_code == 200, through_api.text
+    twin = events(api, TWIN)[-1]
+    assert event["type"] == twin["type"] == "TextTranslated"
+    assert event["actor"] == twin["actor"] == api.actor("ca")
+    assert event["data"] == twin["data"]  # left-empty fields were not sent
+    assert event["data"]["description"] is None and "m1" not in event["data"]["milestones"]
+    assert api.commitment(CODE)["translations"] == api.commitment(TWIN)["translations"]
+    # The form now starts from that translation; only what is changed is sent again.
+    again = api.client.get(f"/c/{CODE}/translations?language=es").text
+    assert {k: shown(again)[k] for k in typed} == typed
+    assert shown(api.client.get(f"/c/{CODE}/translations?language=fr").text)["title"] == ""
+    recorded(translate(api, "es", **{"milestones.m1": "Términos acordados"}), "translations")
+    latest = events(api)[-1]["data"]
+    assert latest["milestones"] == {"m1": "Términos acordados"} and latest["title"] is None
+    assert latest["indicators"] == {}
+
+
+def test_translating_keeps_the_party_scope_of_revising_details(texts: Api) -> None:
+    api = texts
+    body = {"title": "Corridors ferroviaires"}
+    refused = api.request("PUT", f"{BASE}/{CODE}/translations/fr", "us", json=body)
+    assert refused.status_code == 403
+    sign_in(api, "ca")
+    data = shown(api.client.get(f"/c/{CODE}/translations?language=fr").text) | body
+    for who in ("us", "viewer"):
+        sign_in(api, who)
+        page = api.client.get(f"/c/{CODE}")
+        assert f'href="/c/{CODE}/translations"' not in page.text
+        assert api.client.get(f"/c/{CODE}/translations?language=fr").status_code == 403
+        posted = send(api, "translations", data | {"csrf_token": hidden(page.text)["csrf_token"]})
+        assert posted.status_code == 403 and '<form method="post" action="/c/' not in posted.text
+    assert not any(e["type"] == "TextTranslated" for e in events(api))
+    sign_in(api, "mx")  # Mexico is a party
+    recorded(translate(api, "fr", **body), "translations")
+
+
+def test_translation_errors_are_shown_in_place_and_nothing_typed_is_lost(texts: Api) -> None:
+    api = texts
+    typed = {
+        "title": "T" * 201,
+        "description": "Examen\nconjoint",
+        "milestones.m1": "Conditions\x01 convenues",
+    }
+    response = translate(api, "fr", **typed)
+    assert response.status_code == 422
+    assert field_error(response.text, "title") == "Use at most 200 characters."
+    kept = shown(response.text)
+    assert {k: kept[k] for k in typed} == typed and kept["language"] == "fr"
+    response = send(api, "translations", kept | {"title": "Corridors ferroviaires"})
+    assert response.status_code == 422
+    assert field_error(response.text, "milestones.m1") == (
+        "Remove the control characters from this text."
+    )
+    assert shown(response.text)["title"] == "Corridors ferroviaires"
+    # Nothing typed at all: said on top of the form.
+    nothing = translate(api, "fr")
+    assert nothing.status_code == 422
+    assert "Nothing was changed: enter or change at least one translation." in nothing.text
+    # A language the text cannot be translated into: at the language, as a choice again.
+    wrong = send(
+        api, "translations", kept | {"language": "en", "title": "Corridors", "milestones.m1": "ok"}
+    )
+    assert wrong.status_code == 422
+    assert field_error(wrong.text, "language") == (
+        "The text is written in English: choose French or Spanish."
+    )
+    assert shown(wrong.text)["milestones.m1"] == "ok"
+    assert not any(e["type"] == "TextTranslated" for e in events(api))
+
+
+def test_a_translation_submitted_twice_is_recorded_once(texts: Api) -> None:
+    api = texts
+    page = api.client.get(f"/c/{CODE}/translations?language=fr").text
+    data = shown(page) | {"title": "Corridors ferroviaires", "indicators.i1": "Examens"}
+    first, second = send(api, "translations", data), send(api, "translations", data)
+    recorded(first, "translations")
+    recorded(second, "translations")  # lands where the first did
+    assert [e["type"] for e in events(api)].count("TextTranslated") == 1
+
+
+def test_a_revision_submitted_twice_is_recorded_once(forms: Api) -> None:
+    """What a revision sends is what differs from the commitment as the form showed it, so
+    the second submit is the same request as the first (not an empty revision)."""
+    api = forms
+    page = api.client.get(f"/c/{CODE}/details").text
+    data = shown(page) | {"title": "Joint evaluation forms", "reason": "clearer"}
+    recorded(send(api, "details", data), "details")
+    recorded(send(api, "details", data), "details")
+    assert [e["type"] for e in events(api)].count("DetailsRevised") == 1
 
 
 # ---- sessions ---------------------------------------------------------------------------
@@ -496,27 +731,39 @@ def test_forms_read_in_the_chosen_language(forms: Api) -> None:
     assert f'<option value="in_progress">{words}</option>' in statuses
 
 
+_HIDDEN_NAMES = {"csrf_token", "idempotency_key", "version"}
 ODD = ["\x00", "x" * 5000, "1e999999", "NaN", "-1", "2026-02-30", "{milestone_id}", "  "]
 
 
 def test_odd_input_in_any_field_is_a_form_error_never_a_500(forms: Api) -> None:
     api = forms
+    write(
+        api.services,
+        DefineIndicator(name="Reviews", unit="count", baseline=Decimal(0), target=Decimal(4)),
+        ref=CODE,
+    )
     for spec in FORMS:
-        page = api.client.get(f"/c/{CODE}/{spec.slug}")
+        url = f"/c/{CODE}/{spec.slug}" + (f"?{spec.step}=fr" if spec.step else "")
+        page = api.client.get(url)
         if page.status_code != 200:
             continue
         base = shown(page.text)
-        for field in spec.fields:
+        # Every control, those made for this commitment's milestones and indicators too.
+        names = [f.name for f in spec.fields] + [n for n in base if n not in _HIDDEN_NAMES]
+        for name in dict.fromkeys(names):
             for odd in ODD:
-                response = send(api, spec.slug, base | {field.name: odd})
+                response = send(api, spec.slug, base | {name: odd})
                 assert response.status_code in (303, 401, 403, 409, 422), (
                     spec.slug,
-                    field.name,
+                    name,
                     odd,
                     response.status_code,
                 )
                 if response.status_code == 303:  # recorded: a new form for the next
-                    base = shown(api.client.get(f"/c/{CODE}/{spec.slug}").text)
+                    base = shown(api.client.get(url).text)
+                elif any(f.name == name and f.kind == "checkbox" for f in spec.fields):
+                    ticked = name in shown(response.text)
+                    assert ticked == bool(odd.strip()), (spec.slug, name, odd)
                 else:
-                    kept = shown(response.text)[field.name]
-                    assert kept.strip() == odd.strip(), (spec.slug, field.name, odd)
+                    kept = shown(response.text)[name]
+                    assert kept.strip() == odd.strip(), (spec.slug, name, odd)
