@@ -431,6 +431,25 @@ def current_values(
 # ---- refusals of the model, next to their field -------------------------------------------
 
 _RULES: list[tuple[re.Pattern[str], str | None, str]] = [
+    (
+        re.compile(
+            r"^(?P<field>[\w.]+) \S+ is before \S+'s start date (?P<start>\S+): "
+            r"nothing about it can take effect before it started$"
+        ),
+        None,
+        N_(
+            "This date is before the commitment's start date (%(start)s): nothing can "
+            "take effect before it started."
+        ),
+    ),
+    (
+        re.compile(
+            r"^(?P<field>due_date) \S+ is before \S+'s start date (?P<start>\S+): "
+            r"a milestone cannot fall due before it started$"
+        ),
+        None,
+        N_("A milestone cannot fall due before the commitment's start date (%(start)s)."),
+    ),
     (re.compile(r"^(?P<field>[\w.]+) must not be empty$"), None, N_("This field is required.")),
     (
         re.compile(r"^(?P<field>[\w.]+) must be at most (?P<n>\d+) characters$"),
@@ -644,7 +663,14 @@ def actions(
                     "You cannot edit this commitment: %(party)s is not one of its parties."
                 ) % {"party": label(principal.party, language)}
         else:
-            links = [(f"/c/{c['code']}/{f.slug}", f.title) for f in FORMS if f.offered(c)]
+            pending = c.get("pending_closure")
+            # The party that proposed a closure awaits the other: it may withdraw, not confirm.
+            own = pending is not None and principal.party == pending["proposed_by_party"]
+            links = [
+                (f"/c/{c['code']}/{f.slug}", f.title)
+                for f in FORMS
+                if f.offered(c) and not (own and f.slug == "closure/confirm")
+            ]
             if not links:
                 note = _("This commitment is closed: nothing can be recorded on it now.")
     return {"saved": SAVED.get(saved or ""), "links": links, "note": note}

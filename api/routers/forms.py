@@ -51,12 +51,14 @@ from api.form_specs import (
     status_of,
 )
 from api.language import chosen_language
-from api.routers.dashboard import _page, _to_login
+from api.routers.dashboard import _page, _to_login, not_found_page
 from api.session_cookie import session_holder
+from api.untranslated import marked
 from domain.access import Principal, Role
 from domain.commands import CommitmentCommand
 from domain.commitment import Commitment
 from domain.errors import DomainError, Forbidden, NotFound, VersionMismatch
+from domain.translations import localized
 from domain.views import CommitmentResource, describe
 
 router = APIRouter(include_in_schema=False)
@@ -117,7 +119,10 @@ class _Form:
         shown = [f for f in self.fields if not choosing or f.name == self.spec.step]
         fields = [self._field(f) for f in shown]
         summary = list(self.general) + [
-            {"href": f"#f-{f['name']}", "text": f"{f['label']}: {f['error']}"}
+            {
+                "href": f"#f-{f['name']}",
+                "text": _("%(label)s: %(message)s") % {"label": f["label"], "message": f["error"]},
+            }
             for f in fields
             if f["error"]
         ]
@@ -129,6 +134,8 @@ class _Form:
                 "title": _(self.spec.title),
                 "action": f"/c/{self.c['code']}/{self.spec.slug}",
                 "c": self.c,
+                # The heading in the reader's language (fields keep the original text).
+                "commitment_title": marked(localized(self.c, self.language))["title"],
                 "fields": fields,
                 "summary": summary,
                 "key": self.key,
@@ -172,13 +179,8 @@ def _open(request: Request, services: Services, code: str, slug: str) -> _Form |
     language = chosen_language(request)
     try:
         commitment = services.tracker.get(code)
-    except NotFound as error:
-        return _page(
-            request,
-            "not_found.html.j2",
-            {"message": error.message, "signed_in": True},
-            status_code=404,
-        )
+    except NotFound:
+        return not_found_page(request, code, True)
     return _Form(request, BY_SLUG[slug], commitment, language)
 
 

@@ -210,6 +210,12 @@ def test_errors_are_shown_next_to_their_field_and_nothing_typed_is_lost(forms: A
          "baseline", 422, "Enter a number, such as 12.5."),
         ("evidence", {"url": "ftp://example.org/x", "title": "Minutes"},
          "url", 422, "Enter a web address that starts with https:// or http://."),
+        ("progress", {"percent": "20", "as_of": "2020-01-01", "note": "early"},
+         "as_of", 422, "This date is before the commitment's start date (2025-09-18): nothing "
+         "can take effect before it started."),
+        ("milestones", {"title": "Old plan", "due_date": "2020-01-01"},
+         "due_date", 422,
+         "A milestone cannot fall due before the commitment's start date (2025-09-18)."),
     ],
 )  # fmt: skip
 def test_refusals_of_the_model_name_their_field(
@@ -286,9 +292,11 @@ def test_a_joint_closure_is_proposed_confirmed_and_rejected_through_forms(forms:
     assert proposed.headers["location"] == f"/c/{CODE}?saved=status-proposed#actions"
     assert events(api)[-1]["type"] == "ClosureProposed"
     page = api.client.get(f"/c/{CODE}").text
-    assert f'href="/c/{CODE}/closure/confirm"' in page
+    # The proposing party is offered to withdraw it, not to confirm it.
+    assert f'href="/c/{CODE}/closure/confirm"' not in page
+    assert f'href="/c/{CODE}/closure/reject"' in page
     assert f'href="/c/{CODE}/status"' not in page  # one proposal at a time
-    # The proposing party cannot confirm its own proposal: said at the form, input kept.
+    # Nor can it confirm at the form's address: said at the form, input kept.
     own = fill(api, "closure/confirm", note="we agree with ourselves")
     assert own.status_code == 403 and "an editor of another party must confirm" in own.text
     assert "we agree with ourselves</textarea>" in own.text
@@ -767,3 +775,28 @@ def test_odd_input_in_any_field_is_a_form_error_never_a_500(forms: Api) -> None:
                 else:
                     kept = shown(response.text)[name]
                     assert kept.strip() == odd.strip(), (spec.slug, name, odd)
+
+
+def test_start_date_refusals_and_the_heading_speak_the_language(forms: Api) -> None:
+    api = forms
+    api.client.get("/?lang=es")  # the switch, remembered
+    response = fill(api, "progress", percent="20", as_of="2024-01-01", note="temprano")
+    assert response.status_code == 422
+    assert field_error(response.text, "as_of").startswith(
+        "Esta fecha es anterior a la fecha de inicio del compromiso (2025-09-18)"
+    )
+    assert 'value="2024-01-01"' in response.text and "temprano" in response.text
+    # The commitment's title in the heading: untranslated here, so marked as the original.
+    assert 'class="untranslated"' in response.text
+
+
+def test_the_proposing_party_may_withdraw_but_is_not_offered_to_confirm(forms: Api) -> None:
+    api = forms
+    write(api.services, ChangeStatus(status=Status.IN_PROGRESS, reason="started"), ref=CODE)
+    proposed = fill(api, "status", status="cancelled", reason="folded into another")
+    assert proposed.status_code == 303, proposed.text
+    own = api.client.get(f"/c/{CODE}").text
+    assert f"/c/{CODE}/closure/reject" in own and f"/c/{CODE}/closure/confirm" not in own
+    sign_in(api, "mx")
+    other = api.client.get(f"/c/{CODE}").text
+    assert f"/c/{CODE}/closure/confirm" in other
