@@ -144,9 +144,12 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
     """Open milestones overdue and due soon, plus key dates ahead, on one time axis."""
     _ = translator(language).gettext
     items = {
-        (m["code"], m["milestone"], m["due_date"], "missed")
+        (m["code"], _short(m["milestone"]) + _mark(m, "milestone"), m["due_date"], "missed")
         for m in report["milestones"]["overdue"]
-    } | {(k["code"], k["what"], k["date"], "planned") for k in report["key_dates"]}
+    } | {
+        (k["code"], _short(k["what"]) + _mark(k, "what"), k["date"], "planned")
+        for k in report["key_dates"]
+    }
     rows = sorted(items, key=lambda i: (i[2], i[0], i[1]))[:24]
     with plt.rc_context(_STYLE):
         height = max(2.0, 0.28 * len(rows) + 1.0)
@@ -158,7 +161,7 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
             )
         axes.set_yticks(
             range(len(rows)),
-            [f"{code}: {_short(what)}" for code, what, _due, _state in rows],
+            [f"{code}: {what}" for code, what, _due, _state in rows],
             fontsize=7,
         )
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")
@@ -169,6 +172,11 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
         axes.tick_params(axis="x", labelsize=7)
         figure.tight_layout()
         return _svg(figure, _("Milestone timeline"))
+
+
+def _mark(item: dict[str, Any], field: str) -> str:
+    """ " (EN)" after a text that reads in English for want of a translation (render.py)."""
+    return " (EN)" if field in (item.get("untranslated") or ()) else ""
 
 
 def _short(text: str, limit: int = 38) -> str:

@@ -336,3 +336,58 @@ def test_a_french_report_reads_the_commitments_translated_text(app: Services) ->
     assert next(c["title"] for c in english["commitments"] if c["code"] == RAIL) == (
         f"Title of {RAIL}"
     )
+
+
+def test_every_format_marks_each_text_that_reads_in_english(app: Services) -> None:
+    """A Spanish report marks every untranslated title, milestone and indicator "(EN)"
+    wherever it shows it (Markdown, HTML, XLSX, CSV, the timeline chart), and nothing else."""
+    from domain.commands import TranslateText
+
+    with at("2026-03-30T10:00"):
+        write(
+            app,
+            TranslateText(language="es", title="Título del tren", milestones={"m2": "Estudio"}),
+            ref=RAIL,
+            principal=system("a"),
+        )
+    report = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, "es"))
+    [overdue] = report["milestones"]["overdue"]
+    [indicator] = report["indicators"]
+    assert (overdue["code"], overdue["untranslated"]) == (CYBER, ["milestone"])
+    assert (indicator["code"], indicator["untranslated"]) == (CYBER, ["indicator"])
+    english_texts = [f"Title of {CYBER}", overdue["milestone"], indicator["indicator"]]
+
+    markdown = render(report, "md").decode()
+    assert f"{CYBER}: {overdue['milestone']} (EN) (" in markdown
+    assert f"| {CYBER} | {indicator['indicator']} (EN) |" in markdown
+    assert "Título del tren (EN)" not in markdown and "Estudio (EN)" not in markdown
+    assert "Estudio" in markdown
+
+    html = render(report, "html").decode()
+    for text in english_texts:
+        assert f'<span lang="en">{text}</span> <span class="ev">(EN)</span>' in html
+    assert f"<td>{overdue['milestone']}</td>" not in html
+    assert f"<td>{indicator['indicator']}</td>" not in html
+    assert '<span lang="en">Título del tren</span>' not in html
+    assert f"{CYBER}: {overdue['milestone']} (EN)" in html  # the timeline's label
+
+    book = load_workbook(io.BytesIO(render(report, "xlsx")))
+    cells = {
+        str(cell)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+        for cell in row
+        if cell is not None
+    }
+    assert {f"{text} (EN)" for text in english_texts} <= cells
+    assert not set(english_texts) & cells
+    assert "Título del tren" in cells and "Título del tren (EN)" not in cells
+
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(render(report, "csv").decode()))
+            if not r["code"].startswith("#")}  # fmt: skip
+    assert (rows[CYBER]["title"], rows[RAIL]["title"]) == (
+        f"Title of {CYBER} (EN)", "Título del tren",
+    )  # fmt: skip
+
+    english = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
+    assert all(b"(EN)" not in render(english, fmt) for fmt in ("md", "html", "csv"))
