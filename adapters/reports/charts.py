@@ -26,7 +26,7 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from adapters.i18n import DEFAULT_LANGUAGE, N_, label, translator
-from adapters.reports.numbers import percent
+from adapters.reports.numbers import colon, percent
 
 COLOURS = {
     "green": "#2e7d32",
@@ -162,7 +162,7 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
             )
         axes.set_yticks(
             range(len(rows)),
-            [f"{code}: {what}" for code, what, _due, _state in rows],
+            [f"{code}{colon(language)} {what}" for code, what, _due, _state in rows],
             fontsize=8,
         )
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.i18n import N_, add_translations, label, translator
-from adapters.reports.numbers import percent, signed
+from adapters.reports.numbers import colon, percent, semicolon, signed
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -177,6 +177,8 @@ def _templates(kind: str, language: str) -> Environment:
         environment.filters["autolink"] = markdown_autolink
     environment.globals["en"] = _html_marked if kind == "html" else _markdown_marked
     environment.globals["marked"] = marked  # plain text, for a message's placeholder
+    environment.globals["COLON"] = colon(language)
+    environment.globals["SEMICOLON"] = semicolon(language)
     add_translations(environment, language)
     environment.filters["percent"] = lambda value: percent(value, language)
     environment.filters["signed"] = lambda value: signed(value, language)
@@ -459,7 +461,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
     sheets.table(
         N_("Changes"),
-        [N_("Date"), N_("Change"), N_("Code"), N_("Commitment"), N_("From"), N_("To"),
+        [N_("Date"), N_("Kind of change"), N_("Code"), N_("Commitment"), N_("From"), N_("To"),
          N_("Note or reason"), N_("Milestone"), N_("Due date"), N_("On time"), N_("Days late"),
          N_("Completed in part"), N_("Document"), N_("Actor"), N_("Recorded (UTC)"),
          N_("Log position"), N_("Version")],

@@ -391,3 +391,47 @@ def test_every_format_marks_each_text_that_reads_in_english(app: Services) -> No
 
     english = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
     assert all(b"(EN)" not in render(english, fmt) for fmt in ("md", "html", "csv"))
+
+
+def test_report_words_in_french_and_spanish(app: Services) -> None:
+    """The workbook's Changes sheet names the kind of change; Spanish says "semáforo" for
+    health (its "estado" and "situación" read as status); French puts a no-break space
+    before its colons and semicolons, the report's own as well as its messages'."""
+    import re
+
+    def build(language: str) -> dict[str, Any]:
+        return app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, language))
+
+    french, spanish = build("fr"), build("es")
+    headers = {
+        language: {
+            sheet.title: [c.value for c in sheet[1]]
+            for sheet in load_workbook(io.BytesIO(render(report, "xlsx"))).worksheets[1:]
+        }
+        for language, report in (("fr", french), ("es", spanish))
+    }
+    assert headers["fr"]["Changements"][1] == "Type de changement"
+    assert headers["es"]["Cambios"][1] == "Tipo de cambio"
+    assert {"Semáforo", "Justificación del semáforo"} <= set(headers["es"]["Compromisos"])
+    assert "Semáforo" in headers["es"]["Riesgos"]
+    markdown = render(spanish, "md").decode()
+    assert "Semáforo:" in markdown and "### Cambios de semáforo" in markdown
+    assert "Estado" not in markdown
+
+    typed_texts = sorted(
+        {c["note"] for c in french["changes"] if c["note"]}
+        | {k["rationale"] for k in french["risks"] if k["rationale"]},
+        key=len,
+        reverse=True,
+    )
+    for fmt in ("md", "html"):
+        text = render(french, fmt).decode()
+        if fmt == "html":
+            text = re.sub(r"<style>.*?</style>|<svg.*?</svg>|<[^>]+>", " ", text, flags=re.S)
+        text = re.sub(r"https?://\S+", "", text)
+        for typed in typed_texts:  # people's words keep their own punctuation
+            text = text.replace(typed, "")
+        loose = re.findall(r".{0,30}(?<!\u00a0)[:;?!](?=\s).{0,10}", text)
+        assert loose == [], fmt
+        assert re.search(r"\d %", text) is None  # 40,0 % with a no-break space
+    assert "CMAP-SEC-CYBER\u00a0: Plan" in render(french, "md").decode()
