@@ -23,9 +23,10 @@ from matplotlib.dates import (
     num2date,
 )
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import blended_transform_factory
 
 from adapters.i18n import DEFAULT_LANGUAGE, label, translator
-from adapters.reports.numbers import percent
+from adapters.reports.numbers import colon, percent
 
 COLOURS = {
     "green": "#2e7d32",
@@ -144,9 +145,12 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
     """Open milestones overdue and due soon, plus key dates ahead, on one time axis."""
     _ = translator(language).gettext
     items = {
-        (m["code"], m["milestone"], m["due_date"], "missed")
+        (m["code"], _short(m["milestone"], 32) + _mark(m, "milestone"), m["due_date"], "missed")
         for m in report["milestones"]["overdue"]
-    } | {(k["code"], k["what"], k["date"], "planned") for k in report["key_dates"]}
+    } | {
+        (k["code"], _short(k["what"], 32) + _mark(k, "what"), k["date"], "planned")
+        for k in report["key_dates"]
+    }
     rows = sorted(items, key=lambda i: (i[2], i[0], i[1]))[:24]
     with plt.rc_context(_STYLE):
         height = max(2.0, 0.28 * len(rows) + 1.0)
@@ -158,17 +162,31 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
             )
         axes.set_yticks(
             range(len(rows)),
-            [f"{code}: {_short(what)}" for code, what, _due, _state in rows],
-            fontsize=7,
+            [f"{code}{colon(language)} {what}" for code, what, _due, _state in rows],
+            fontsize=8,
         )
         axes.axvline(as_of, color="#212121", linewidth=1, linestyle="--")
-        axes.text(as_of, len(rows) - 0.4 if rows else 0, " " + _("as of"), fontsize=7, va="bottom")
+        # Above the plot, at the line (x in data, y in axes units): never on a tick label.
+        axes.text(
+            as_of,
+            1.0,
+            _("as of %(date)s") % {"date": report["as_of"]} + " ",
+            fontsize=8,
+            ha="right",
+            va="bottom",
+            transform=blended_transform_factory(axes.transData, axes.transAxes),
+        )
         axes.invert_yaxis()
-        axes.xaxis.set_major_locator(AutoDateLocator(maxticks=6))
+        axes.xaxis.set_major_locator(AutoDateLocator(maxticks=4))
         axes.xaxis.set_major_formatter(_month_year(language))
-        axes.tick_params(axis="x", labelsize=7)
+        axes.tick_params(axis="x", labelsize=8)
         figure.tight_layout()
         return _svg(figure, _("Milestone timeline"))
+
+
+def _mark(item: dict[str, Any], field: str) -> str:
+    """ " (EN)" after a text that reads in English for want of a translation (render.py)."""
+    return " (EN)" if field in (item.get("untranslated") or ()) else ""
 
 
 def _short(text: str, limit: int = 38) -> str:
@@ -195,7 +213,7 @@ COMMITMENT_CHART_WORDS = {
     "planned": "milestone due",
     "missed": "milestone missed",
     "day": "shown as of",
-    "title": "Progress over time",
+    "title": "Progress over time",  # the SVG's <title>, its accessible name
 }
 
 

@@ -236,6 +236,12 @@ class _Row:
     def indicator(self, i: Indicator) -> str:
         return self.text(indicator_path(i.id), i.name)
 
+    def english(self, **paths: str) -> list[str]:
+        """An item's `untranslated`: which of its fields (field=path of the text it shows)
+        read in the original for want of a translation, so every format can mark them."""
+        missing = set(self.untranslated())
+        return sorted(field for field, path in paths.items() if path in missing)
+
     def untranslated(self) -> list[str]:
         """The texts of the commitment that read in the original for want of a
         translation into the report's language (none in the original language)."""
@@ -345,6 +351,7 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
             "title": row.text(milestone_path(upcoming["id"]), upcoming["title"]),
             "due_date": upcoming["due_date"],
             "missed": date.fromisoformat(upcoming["due_date"]) < as_of,
+            "untranslated": row.english(title=milestone_path(upcoming["id"])),
         },
         "evidence_total": s["evidence_total"],
         "last_update": s["updated_at"],
@@ -408,6 +415,8 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
     status: Status = Status.NOT_STARTED
 
     def item(event: Commitment.Event, kind: str, day: date, **fields: Any) -> None:
+        # `english`: the change's fields that show a commitment's text, and its paths.
+        english: dict[str, str] = fields.pop("english", {})
         changes.append(
             {
                 "date": day.isoformat(),
@@ -417,6 +426,7 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
                 "from": None,
                 "to": None,
                 "note": None,
+                "untranslated": row.english(title=TITLE, **english),
             }
             | fields
             | {
@@ -486,6 +496,7 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
                 event,
                 "milestone_completed",
                 event.completed_on,
+                english={"milestone": milestone_path(milestone.id)},
                 note=event.note,
                 milestone=row.milestone(milestone),
                 due_date=milestone.due_date.isoformat(),
@@ -513,6 +524,7 @@ def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
             {
                 "code": row.now.code,
                 "title": row.title,
+                "untranslated": row.english(title=TITLE),
                 "status": row.now.status.value,
                 "proposed_status": p.status.value,
                 "partial": p.partial,
@@ -539,6 +551,7 @@ def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]
             item = {
                 "code": row.now.code,
                 "milestone": row.milestone(m),
+                "untranslated": row.english(milestone=milestone_path(m.id)),
                 "due_date": m.due_date.isoformat(),
                 "days": (m.due_date - as_of).days,
             }
@@ -560,6 +573,7 @@ def _all_milestones(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
                 {
                     "code": row.now.code,
                     "milestone": row.milestone(m),
+                    "untranslated": row.english(milestone=milestone_path(m.id)),
                     "due_date": m.due_date.isoformat(),
                     "original_due_date": m.original_due_date.isoformat(),
                     "status": m.status(as_of),
@@ -586,6 +600,7 @@ def _indicators(rows: list[_Row]) -> list[dict[str, Any]]:
                 {
                     "code": row.now.code,
                     "indicator": row.indicator(i),
+                    "untranslated": row.english(indicator=indicator_path(i.id)),
                     "unit": i.unit,
                     "baseline": _number(i.baseline),
                     "target": _number(i.target),
@@ -608,6 +623,7 @@ def _risks(rows: list[_Row]) -> list[dict[str, Any]]:
         {
             "code": r.now.code,
             "title": r.title,
+            "untranslated": r.english(title=TITLE),
             "pillar": r.now.pillar.value,
             "lead_party": r.now.lead_party,
             "health": r.now.health.value if r.now.health else None,
@@ -630,6 +646,7 @@ def _drift(rows: list[_Row]) -> dict[str, list[dict[str, Any]]]:
                     {
                         "code": row.now.code,
                         "milestone": row.milestone(m),
+                        "untranslated": row.english(milestone=milestone_path(m.id)),
                         "original_due_date": m.original_due_date.isoformat(),
                         "due_date": m.due_date.isoformat(),
                         "slip_days": (m.due_date - m.original_due_date).days,
@@ -661,7 +678,12 @@ def _drift(rows: list[_Row]) -> dict[str, list[dict[str, Any]]]:
 def _key_dates(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
     horizon = as_of + timedelta(days=KEY_DATES_DAYS)
     ahead = [
-        {"date": m.due_date.isoformat(), "code": row.now.code, "what": row.milestone(m)}
+        {
+            "date": m.due_date.isoformat(),
+            "code": row.now.code,
+            "what": row.milestone(m),
+            "untranslated": row.english(what=milestone_path(m.id)),
+        }
         for row in rows
         for m in row.now.milestones.values()
         if m.completed_on is None and as_of <= m.due_date <= horizon

@@ -1,4 +1,4 @@
-"""Figures as each report language writes them (Babel's locale data)."""
+"""Figures (Babel's locale data) and punctuation as each report language writes them."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ def percent(value: Any, language: str) -> str:
 def signed(value: Any, language: str) -> str:
     """A change in points with its sign and one decimal: +4.4, +4,4."""
     return format_decimal(value, "+#,##0.0;-#,##0.0", locale=NUMBER_LOCALES[language])
+
+
+def colon(language: str) -> str:
+    """The colon that joins a label and its text: French typography puts a no-break space
+    before it, as the catalogues' French messages do."""
+    return "\u00a0:" if language == "fr" else ":"
+
+
+def semicolon(language: str) -> str:
+    """The semicolon between items of a list, likewise."""
+    return "\u00a0;" if language == "fr" else ";"

@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from adapters.i18n import N_, add_translations, label, translator
-from adapters.reports.numbers import percent, signed
+from adapters.reports.numbers import colon, percent, semicolon, signed
 
 MEDIA_TYPES = {
     "json": "application/json",
@@ -61,6 +61,36 @@ CHANGE_LABELS = {
     "risk_new": N_("New risk"),
     "risk_resolved": N_("Risk resolved"),
 }
+
+
+# What follows a text that reads in the original (English) for want of a translation.
+ENGLISH_MARK = " (EN)"
+
+
+def english(item: dict[str, Any], field: str) -> bool:
+    """Whether `item[field]` reads in the original for want of a translation (the item's
+    `untranslated` names such fields; a commitment's names paths, its title's is "title")."""
+    return field in (item.get("untranslated") or ())
+
+
+def marked(item: dict[str, Any], field: str) -> Any:
+    """`item[field]`, followed by "(EN)" when it reads in English for want of a translation:
+    the words of the XLSX and CSV cells (the templates mark it their own way)."""
+    value = item.get(field)
+    return f"{value}{ENGLISH_MARK}" if value is not None and english(item, field) else value
+
+
+def _markdown_marked(item: dict[str, Any], field: str) -> str:
+    return MarkdownSafe(markdown_text(marked(item, field)))
+
+
+def _html_marked(item: dict[str, Any], field: str) -> Markup:
+    value = item.get(field)
+    if value is None:
+        return Markup("")
+    if english(item, field):
+        return Markup('<span lang="en">{}</span> <span class="ev">(EN)</span>').format(value)
+    return Markup("{}").format(value)
 
 
 def footer_line(footer: dict[str, Any]) -> str:
@@ -145,6 +175,10 @@ def _templates(kind: str, language: str) -> Environment:
         )
         environment.filters["link"] = markdown_link
         environment.filters["autolink"] = markdown_autolink
+    environment.globals["en"] = _html_marked if kind == "html" else _markdown_marked
+    environment.globals["marked"] = marked  # plain text, for a message's placeholder
+    environment.globals["COLON"] = colon(language)
+    environment.globals["SEMICOLON"] = semicolon(language)
     add_translations(environment, language)
     environment.filters["percent"] = lambda value: percent(value, language)
     environment.filters["signed"] = lambda value: signed(value, language)
@@ -217,7 +251,8 @@ def _csv_row(item: dict[str, Any]) -> dict[str, Any]:
     row["parties"] = " ".join(item["parties"])
     row["sectors"] = " ".join(item["sectors"])
     row["agencies"] = _agencies_text(item["agencies"])
-    row["next_milestone"] = upcoming["title"] if upcoming else None
+    row["title"] = marked(item, "title")
+    row["next_milestone"] = marked(upcoming, "title") if upcoming else None
     row["next_milestone_due"] = upcoming["due_date"] if upcoming else None
     row["next_milestone_missed"] = upcoming["missed"] if upcoming else None
     return {k: _csv_value(v) for k, v in row.items()}
@@ -402,8 +437,9 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
          N_("Milestones completed"), N_("Milestones missed"), N_("Next milestone"),
          N_("Next milestone due"), N_("Evidence"), N_("Version")],
         [
-            [c["code"], c["title"], sheets.label(c["pillar"]), sheets.label(c["lead_party"]),
-             ", ".join(c["parties"]), ", ".join(c["sectors"]), _agencies_text(c["agencies"]),
+            [c["code"], marked(c, "title"), sheets.label(c["pillar"]),
+             sheets.label(c["lead_party"]), ", ".join(c["parties"]), ", ".join(c["sectors"]),
+             _agencies_text(c["agencies"]),
              _day(c["start_date"]), _day(c["target_date"]), sheets.label(c["status"]),
              _day(c["status_as_of"]), yes(c["completion_partial"]),
              sheets.label(c["status_at_start"]),
@@ -412,7 +448,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
              c["progress_at_start"], _day(c["progress_as_of"]), c["confidence"],
              c["latest_note"], _moment(c["last_update"]), c["overdue"],
              c["milestones_total"], c["milestones_completed"], c["milestones_missed"],
-             c["next_milestone"]["title"] if c["next_milestone"] else None,
+             marked(c["next_milestone"], "title") if c["next_milestone"] else None,
              _day(c["next_milestone"]["due_date"]) if c["next_milestone"] else None,
              c["evidence_total"], c["version"]]
             for c in report["commitments"]
@@ -425,13 +461,13 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
     sheets.table(
         N_("Changes"),
-        [N_("Date"), N_("Change"), N_("Code"), N_("Commitment"), N_("From"), N_("To"),
+        [N_("Date"), N_("Kind of change"), N_("Code"), N_("Commitment"), N_("From"), N_("To"),
          N_("Note or reason"), N_("Milestone"), N_("Due date"), N_("On time"), N_("Days late"),
          N_("Completed in part"), N_("Document"), N_("Actor"), N_("Recorded (UTC)"),
          N_("Log position"), N_("Version")],
         [
-            [_day(c["date"]), _(CHANGE_LABELS[c["kind"]]), c["code"], c["title"],
-             moved(c, "from"), moved(c, "to"), c["note"], c.get("milestone"),
+            [_day(c["date"]), _(CHANGE_LABELS[c["kind"]]), c["code"], marked(c, "title"),
+             moved(c, "from"), moved(c, "to"), c["note"], marked(c, "milestone"),
              _day(c.get("due_date")), c.get("on_time"), c.get("days_late"), c.get("partial"),
              c.get("url"), c["actor"], _moment(c["recorded_at"]), c["position"], c["version"]]
             for c in report["changes"]
@@ -443,7 +479,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
          N_("Completed on"), N_("On time"), N_("Days late"), N_("Times rescheduled"),
          N_("Days from the as-of date"), N_("Note")],
         [
-            [m["code"], m["milestone"], _day(m["due_date"]), _day(m["original_due_date"]),
+            [m["code"], marked(m, "milestone"), _day(m["due_date"]), _day(m["original_due_date"]),
              sheets.label(m["status"]), _day(m["completed_on"]), m["on_time"], m["days_late"],
              m["times_rescheduled"],
              None if m["completed_on"] else (_day(m["due_date"]) - _day(report["as_of"])).days,  # type: ignore[operator]
@@ -456,7 +492,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         [N_("Code"), N_("Title"), N_("Pillar"), N_("Lead party"), N_("Health"), N_("Rated on"),
          N_("Rationale"), N_("Status"), N_("New in the period")],
         [
-            [k["code"], k["title"], sheets.label(k["pillar"]), sheets.label(k["lead_party"]),
+            [k["code"], marked(k, "title"), sheets.label(k["pillar"]),
+             sheets.label(k["lead_party"]),
              sheets.label(k["health"]), _day(k["rated_as_of"]), k["rationale"],
              sheets.label(k["status"]), k["new_in_period"]]
             for k in report["risks"]
@@ -467,7 +504,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
         [N_("Code"), N_("Indicator"), N_("Unit"), N_("Baseline"), N_("Target"), N_("Latest"),
          N_("Latest as of"), N_("Achieved (%)")],
         [
-            [i["code"], i["indicator"], i["unit"], i["baseline"], i["target"], i["latest"],
+            [i["code"], marked(i, "indicator"), i["unit"], i["baseline"], i["target"], i["latest"],
              _day(i["latest_as_of"]), i["achieved_percent"]]
             for i in report["indicators"]
         ],

@@ -336,3 +336,103 @@ def test_a_french_report_reads_the_commitments_translated_text(app: Services) ->
     assert next(c["title"] for c in english["commitments"] if c["code"] == RAIL) == (
         f"Title of {RAIL}"
     )
+
+
+def test_every_format_marks_each_text_that_reads_in_english(app: Services) -> None:
+    """A Spanish report marks every untranslated title, milestone and indicator "(EN)"
+    wherever it shows it (Markdown, HTML, XLSX, CSV, the timeline chart), and nothing else."""
+    from domain.commands import TranslateText
+
+    with at("2026-03-30T10:00"):
+        write(
+            app,
+            TranslateText(language="es", title="Título del tren", milestones={"m2": "Estudio"}),
+            ref=RAIL,
+            principal=system("a"),
+        )
+    report = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, "es"))
+    [overdue] = report["milestones"]["overdue"]
+    [indicator] = report["indicators"]
+    assert (overdue["code"], overdue["untranslated"]) == (CYBER, ["milestone"])
+    assert (indicator["code"], indicator["untranslated"]) == (CYBER, ["indicator"])
+    english_texts = [f"Title of {CYBER}", overdue["milestone"], indicator["indicator"]]
+
+    markdown = render(report, "md").decode()
+    assert f"{CYBER}: {overdue['milestone']} (EN) (" in markdown
+    assert f"| {CYBER} | {indicator['indicator']} (EN) |" in markdown
+    assert "Título del tren (EN)" not in markdown and "Estudio (EN)" not in markdown
+    assert "Estudio" in markdown
+
+    html = render(report, "html").decode()
+    for text in english_texts:
+        assert f'<span lang="en">{text}</span> <span class="ev">(EN)</span>' in html
+    assert f"<td>{overdue['milestone']}</td>" not in html
+    assert f"<td>{indicator['indicator']}</td>" not in html
+    assert '<span lang="en">Título del tren</span>' not in html
+    assert f"{CYBER}: {overdue['milestone']} (EN)" in html  # the timeline's label
+
+    book = load_workbook(io.BytesIO(render(report, "xlsx")))
+    cells = {
+        str(cell)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+        for cell in row
+        if cell is not None
+    }
+    assert {f"{text} (EN)" for text in english_texts} <= cells
+    assert not set(english_texts) & cells
+    assert "Título del tren" in cells and "Título del tren (EN)" not in cells
+
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(render(report, "csv").decode()))
+            if not r["code"].startswith("#")}  # fmt: skip
+    assert (rows[CYBER]["title"], rows[RAIL]["title"]) == (
+        f"Title of {CYBER} (EN)", "Título del tren",
+    )  # fmt: skip
+
+    english = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
+    assert all(b"(EN)" not in render(english, fmt) for fmt in ("md", "html", "csv"))
+
+
+def test_report_words_in_french_and_spanish(app: Services) -> None:
+    """The workbook's Changes sheet names the kind of change; Spanish says "semáforo" for
+    health, and "estado" for status only; French puts a no-break space
+    before its colons and semicolons, the report's own as well as its messages'."""
+    import re
+
+    def build(language: str) -> dict[str, Any]:
+        return app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, language))
+
+    french, spanish = build("fr"), build("es")
+    headers = {
+        language: {
+            sheet.title: [c.value for c in sheet[1]]
+            for sheet in load_workbook(io.BytesIO(render(report, "xlsx"))).worksheets[1:]
+        }
+        for language, report in (("fr", french), ("es", spanish))
+    }
+    assert headers["fr"]["Changements"][1] == "Type de changement"
+    assert headers["es"]["Cambios"][1] == "Tipo de cambio"
+    assert {"Semáforo", "Justificación del semáforo"} <= set(headers["es"]["Compromisos"])
+    assert "Semáforo" in headers["es"]["Riesgos"]
+    markdown = render(spanish, "md").decode()
+    assert "Semáforo:" in markdown and "### Cambios de semáforo" in markdown
+    # Status is "estado", never health's word.
+    assert "### Cambios de estado" in markdown and "Estado de salud" not in markdown
+
+    typed_texts = sorted(
+        {c["note"] for c in french["changes"] if c["note"]}
+        | {k["rationale"] for k in french["risks"] if k["rationale"]},
+        key=len,
+        reverse=True,
+    )
+    for fmt in ("md", "html"):
+        text = render(french, fmt).decode()
+        if fmt == "html":
+            text = re.sub(r"<style>.*?</style>|<svg.*?</svg>|<[^>]+>", " ", text, flags=re.S)
+        text = re.sub(r"https?://\S+", "", text)
+        for typed in typed_texts:  # people's words keep their own punctuation
+            text = text.replace(typed, "")
+        loose = re.findall(r".{0,30}(?<!\u00a0)[:;?!](?=\s).{0,10}", text)
+        assert loose == [], fmt
+        assert re.search(r"\d %", text) is None  # 40,0 % with a no-break space
+    assert "CMAP-SEC-CYBER\u00a0: Plan" in render(french, "md").decode()

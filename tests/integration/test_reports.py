@@ -156,8 +156,9 @@ def test_sections_worked_out_by_hand(report: dict[str, Any]) -> None:
     assert (change["actor"], change["recorded_at"]) == ("a", "2026-03-21T09:00:00+00:00")
     assert (change["position"], change["version"]) == (15, 7)
     assert report["milestones"]["overdue"] == [
-        {"code": CYBER, "milestone": "Plan", "due_date": "2026-03-15", "days": -16}
-    ]
+        {"code": CYBER, "milestone": "Plan", "untranslated": [], "due_date": "2026-03-15",
+         "days": -16}
+    ]  # fmt: skip
     assert [(m["code"], m["days"]) for m in report["milestones"]["due_next_90_days"]] == [
         (RAIL, 30),
         (EVAL, 76),
@@ -206,6 +207,7 @@ def test_a_pending_closure_is_listed_from_its_date_in_every_format(app: Services
         {
             "code": CYBER,
             "title": f"Title of {CYBER}",
+            "untranslated": [],
             "status": "in_progress",
             "proposed_status": "cancelled",
             "partial": False,
