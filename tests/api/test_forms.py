@@ -576,13 +576,13 @@ def test_translation_errors_are_shown_in_place_and_nothing_typed_is_lost(texts: 
     nothing = translate(api, "fr")
     assert nothing.status_code == 422
     assert "Nothing was changed: enter or change at least one translation." in nothing.text
-    # A language the text cannot be translated into: at the language, as a choice again.
+    # A text already written in the language chosen: at that text, to be left empty.
     wrong = send(
         api, "translations", kept | {"language": "en", "title": "Corridors", "milestones.m1": "ok"}
     )
     assert wrong.status_code == 422
-    assert field_error(wrong.text, "language") == (
-        "The text is written in English: choose French or Spanish."
+    assert field_error(wrong.text, "title") == (
+        "This text is written in the language chosen: leave it empty."
     )
     assert shown(wrong.text)["milestones.m1"] == "ok"
     assert not any(e["type"] == "TextTranslated" for e in events(api))
