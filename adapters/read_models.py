@@ -118,8 +118,8 @@ def list_commitments(
     page = [
         cast(
             CommitmentSummary,
-            # Rows written before closures (translations) were recorded lack the key.
-            {"pending_closure": None, "translations": {}}
+            # Rows written before closures (translations, text languages) lack the key.
+            {"pending_closure": None, "translations": {}, "text_languages": {}}
             | (document := json.loads(row.document))
             | {
                 "next_milestone": next_milestone_on(document["next_milestone"], today),

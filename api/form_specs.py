@@ -18,7 +18,12 @@ from api.writes import PREFIX
 from domain import commands
 from domain.access import Principal, Role
 from domain.errors import DomainError, Forbidden, NotFound, StateConflict
-from domain.translations import ORIGINAL_LANGUAGE, TEXT_LANGUAGES, indicator_path, milestone_path
+from domain.translations import (
+    TEXT_LANGUAGES,
+    indicator_path,
+    milestone_path,
+    text_language,
+)
 from domain.views import CommitmentResource
 from domain.vocabulary import MAX_TEXT, MAX_TITLE, Health, Status
 
@@ -46,6 +51,7 @@ class Field:
     max_length: int | None = None
     number: int | None = None  # which one of several alike (milestone 2, say)
     original: str | None = None  # the text in its original language, shown next to it
+    original_language: str = "en"  # the language `original` is written in
 
 
 @dataclass(frozen=True)
@@ -94,18 +100,31 @@ def _indicators(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
 _LANGUAGE_NAMES = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
 
 
-def _translation_languages(_: CommitmentResource, language: str) -> list[tuple[str, str]]:
+# The forms whose texts are recorded as written in the reader's language (the command's
+# `language`): a Spanish page writes Spanish.
+WRITTEN_IN_PAGE_LANGUAGE = frozenset({"milestones", "indicators", "details"})
+
+
+def _translation_languages(c: CommitmentResource, language: str) -> list[tuple[str, str]]:
+    """The languages some text of the commitment is not written in (English too, once a
+    text is written in French or Spanish)."""
     gettext = translator(language).gettext
-    return [
-        (code, gettext(_LANGUAGE_NAMES[code]))
-        for code in TEXT_LANGUAGES
-        if code != ORIGINAL_LANGUAGE
-    ]
+    written = {f.original_language for f in _texts(c)}
+    return [(code, gettext(_LANGUAGE_NAMES[code])) for code in TEXT_LANGUAGES if written - {code}]
 
 
 def _texts(c: CommitmentResource) -> tuple[Field, ...]:
     """A field for each text of the commitment there is to translate, with its original."""
-    fields = [Field("title", N_("Title"), "text", original=c["title"], max_length=MAX_TITLE)]
+    fields = [
+        Field(
+            "title",
+            N_("Title"),
+            "text",
+            original=c["title"],
+            original_language=text_language(c, "title"),
+            max_length=MAX_TITLE,
+        )
+    ]
     if c["description"]:
         fields.append(
             Field(
@@ -113,6 +132,7 @@ def _texts(c: CommitmentResource) -> tuple[Field, ...]:
                 N_("Description"),
                 "textarea",
                 original=c["description"],
+                original_language=text_language(c, "description"),
                 max_length=MAX_TEXT,
             )
         )
@@ -122,6 +142,7 @@ def _texts(c: CommitmentResource) -> tuple[Field, ...]:
             N_("Milestone %(n)s"),
             number=n,
             original=m["title"],
+            original_language=text_language(c, milestone_path(m["id"])),
             max_length=MAX_TITLE,
         )
         for n, m in enumerate(c["milestones"], start=1)
@@ -132,6 +153,7 @@ def _texts(c: CommitmentResource) -> tuple[Field, ...]:
             N_("Indicator %(n)s"),
             number=n,
             original=i["name"],
+            original_language=text_language(c, indicator_path(i["id"])),
             max_length=MAX_TITLE,
         )
         for n, i in enumerate(c["indicators"], start=1)
@@ -561,9 +583,9 @@ _RULES: list[tuple[re.Pattern[str], str | None, str]] = [
         N_("Choose one of the options."),
     ),
     (
-        re.compile(r"^the commitment's text is written in \w+, its original language"),
-        "language",
-        N_("The text is written in English: choose French or Spanish."),
+        re.compile(r"^the commitment's text (?P<field>[\w.]+) is written in \w+, its original"),
+        None,
+        N_("This text is written in the language chosen: leave it empty."),
     ),
     (
         re.compile(r"^partial is only for status completed$"),

@@ -3,8 +3,9 @@ that is not yet translated and so reads in its original language.
 
 `localized` (domain/translations.py) chooses the words and names the fallbacks; here
 each fallback becomes HTML: the original text with its `lang`, and a small badge naming
-that language ("EN") whose tooltip, and a visually hidden note for screen readers, say
-it is not yet translated. Templates print these values as they print any text.
+that text's own language ("EN", "ES", "FR") whose tooltip, and a visually hidden note
+for screen readers, say it is not yet translated. Templates print these values as they
+print any text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from adapters.i18n import LANGUAGE_WORDS, translator
-from domain.translations import indicator_path, milestone_path
+from domain.translations import ORIGINAL_LANGUAGE, indicator_path, milestone_path
 
 _MARKED = Markup(
     '<span lang="{original}">{text}</span> <small class="untranslated" title="{note}" '
@@ -40,12 +41,13 @@ def marked(view: Mapping[str, Any]) -> dict[str, Any]:
     fallbacks = set(view.get("untranslated") or ())
     if not fallbacks:
         return result
-    original = view["original_language"]
-    note = untranslated_note(view["language"], original)
+    originals = view.get("original_language") or {}
 
     def mark(path: str, text: Any) -> Any:
         if path not in fallbacks or not text:
             return text
+        original = originals.get(path, ORIGINAL_LANGUAGE)  # each text its own language
+        note = untranslated_note(view["language"], original)
         return _MARKED.format(original=original, text=text, note=note, badge=original.upper())
 
     for field in ("title", "description"):

@@ -32,11 +32,18 @@ Code = Annotated[str, MaxLen(64)]
 Percent = Annotated[int, Ge(0), Le(100)]
 Confidence = Annotated[int, Ge(0), Le(10)]
 PeriodDays = Annotated[int, Ge(1), Le(366)]
+# The language a text is written in (domain/translations.py TEXT_LANGUAGES; checked by
+# the aggregate, so any other string is a 422).
+Language = Annotated[str, MaxLen(2)]
 
 
 def doc(text: str) -> dict[str, str]:
     """Field metadata: the description shown in the API documentation."""
     return {"doc": text}
+
+
+# The documentation of the optional `language` field of a command that carries text.
+WRITTEN_IN: Final = doc("en, fr or es: the language the text is written in")
 
 
 class Unchanged(Enum):
@@ -52,6 +59,9 @@ UNCHANGED: Final = Unchanged.UNCHANGED
 class PlannedMilestone:
     title: Title
     due_date: date
+    language: Language | None = field(
+        default=None, metadata=doc("en, fr or es; by default the commitment's language")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,6 +91,7 @@ class RegisterCommitment:
     target_date: date | None = None
     source: Source | None = None
     milestones: Annotated[tuple[PlannedMilestone, ...], MaxLen(100)] = ()
+    language: Language = field(default="en", metadata=WRITTEN_IN)
 
 
 class CommitmentCommand:
@@ -131,6 +142,10 @@ class ReviseDetails(CommitmentCommand):
     target_date: date | Unchanged | None = UNCHANGED
     agencies: Mapping[str, tuple[Title, ...]] | Unchanged = UNCHANGED
     sectors: Annotated[tuple[str, ...], MaxLen(30)] | Unchanged = UNCHANGED
+    language: Language = field(
+        default="en",
+        metadata=doc("en, fr or es: the language a new title or description is written in"),
+    )
 
     def changes(self) -> dict[str, Any]:
         """The fields this revision names, with their new values."""
@@ -152,9 +167,9 @@ TextsById = Mapping[ItemId, Title]
 
 @dataclass(frozen=True, kw_only=True)
 class TranslateText(CommitmentCommand):
-    """Record translations of the commitment's text into one language (fr or es; the
-    original is English): any of its title, description, milestone titles and indicator
-    names (by id). A text given replaces its earlier translation; texts left out stay
+    """Record translations of the commitment's text into one language (en, fr or es; not
+    the language a text is written in): any of its title, description, milestone titles
+    and indicator names (by id). A text given replaces its earlier translation; texts left out stay
     as they are. Translating a text again after the original changed is how a
     translation is brought up to date (a revised original drops its translations)."""
 
@@ -165,7 +180,7 @@ class TranslateText(CommitmentCommand):
     PATH: ClassVar[tuple[str, ...]] = ("language",)
 
     # In the URL path (checked by the aggregate, so any string there is a 422, not a 500).
-    language: str = field(metadata=doc("fr or es"))
+    language: str = field(metadata=doc("en, fr or es"))
     title: Title | None = None
     description: Text | None = None
     milestones: TextsById = field(
@@ -280,6 +295,7 @@ class AddMilestone(CommitmentCommand):
 
     title: Title
     due_date: date
+    language: Language = field(default="en", metadata=WRITTEN_IN)
 
     def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         return commitment.add_milestone(self, actor=actor)
@@ -299,6 +315,9 @@ class ChangeMilestone(CommitmentCommand):
     due_date: date | None = None
     reason: Text | None = None
     title: Title | None = None
+    language: Language = field(
+        default="en", metadata=doc("en, fr or es: the language a new title is written in")
+    )
 
     def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         commitment.change_milestone(self, actor=actor)
@@ -336,6 +355,7 @@ class DefineIndicator(CommitmentCommand):
     unit: Annotated[str, MaxLen(60)]
     baseline: Decimal
     target: Decimal
+    language: Language = field(default="en", metadata=WRITTEN_IN)
 
     def apply(self, commitment: Commitment, actor: str, by: Principal) -> str | None:
         return commitment.define_indicator(self, actor=actor)

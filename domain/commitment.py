@@ -23,7 +23,9 @@ from domain.access import Principal, Role
 from domain.errors import Forbidden, InvalidValue, NotFound, StateConflict
 from domain.translations import (
     DESCRIPTION,
+    ORIGINAL_LANGUAGE,
     TITLE,
+    check_text_language,
     check_translation_language,
     indicator_path,
     milestone_path,
@@ -150,6 +152,11 @@ class Commitment(Aggregate):
             return None
 
     class Registered(Aggregate.Created, Event):
+        """`language` (version 2 on): the language the title and description are written
+        in; every commitment registered before was written in English."""
+
+        class_version = 2
+
         code: str
         title: str
         description: str
@@ -161,8 +168,14 @@ class Commitment(Aggregate):
         start_date: date | None
         target_date: date | None
         source: Source | None
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["language"] = ORIGINAL_LANGUAGE
 
         def apply(self, aggregate: Commitment) -> None:
+            aggregate.written_in({TITLE, DESCRIPTION}, self.language)
             aggregate.code = self.code
             aggregate.title = self.title
             aggregate.description = self.description
@@ -176,12 +189,23 @@ class Commitment(Aggregate):
             aggregate.source = self.source
 
     class DetailsRevised(Event):
+        """`language` (version 2 on): the language a revised title or description is
+        written in (English before)."""
+
+        class_version = 2
+
         changes: dict[str, Any]
         reason: str
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["language"] = ORIGINAL_LANGUAGE
 
         def apply(self, aggregate: Commitment) -> None:
             for name, value in self.changes.items():
                 setattr(aggregate, name, value)
+            aggregate.written_in({TITLE, DESCRIPTION} & set(self.changes), self.language)
             # A translation is of the text as it stood: a revised one is untranslated.
             aggregate.drop_translations({TITLE, DESCRIPTION} & set(self.changes))
 
@@ -307,11 +331,21 @@ class Commitment(Aggregate):
                 aggregate.health_as_of = self.as_of
 
     class MilestoneAdded(Event):
+        """`language` (version 2 on): the language of its title (English before)."""
+
+        class_version = 2
+
         milestone_id: str
         title: str
         due_date: date
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["language"] = ORIGINAL_LANGUAGE
 
         def apply(self, aggregate: Commitment) -> None:
+            aggregate.written_in({milestone_path(self.milestone_id)}, self.language)
             aggregate.milestones[self.milestone_id] = Milestone(
                 id=self.milestone_id,
                 title=self.title,
@@ -330,10 +364,20 @@ class Commitment(Aggregate):
             milestone.times_rescheduled += 1
 
     class MilestoneRetitled(Event):
+        """`language` (version 2 on): the language of the new title (English before)."""
+
+        class_version = 2
+
         milestone_id: str
         title: str
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["language"] = ORIGINAL_LANGUAGE
 
         def apply(self, aggregate: Commitment) -> None:
+            aggregate.written_in({milestone_path(self.milestone_id)}, self.language)
             aggregate.milestones[self.milestone_id].title = self.title
             aggregate.drop_translations({milestone_path(self.milestone_id)})
 
@@ -351,13 +395,23 @@ class Commitment(Aggregate):
             milestone.completion_note = self.note
 
     class IndicatorDefined(Event):
+        """`language` (version 2 on): the language of its name (English before)."""
+
+        class_version = 2
+
         indicator_id: str
         name: str
         unit: str
         baseline: Decimal
         target: Decimal
+        language: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["language"] = ORIGINAL_LANGUAGE
 
         def apply(self, aggregate: Commitment) -> None:
+            aggregate.written_in({indicator_path(self.indicator_id)}, self.language)
             aggregate.indicators[self.indicator_id] = Indicator(
                 id=self.indicator_id,
                 name=self.name,
@@ -434,6 +488,7 @@ class Commitment(Aggregate):
         self.evidence: list[Evidence] = []
         self.pending_closure = None
         self.translations: dict[str, dict[str, str]] = {}
+        self.text_languages: dict[str, str] = {}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Commitment:
         """Every write runs on a copy (adapters/event_store.py), so copying is quick: the
@@ -447,6 +502,7 @@ class Commitment(Aggregate):
         clone.indicators = {k: copy.copy(i) for k, i in self.indicators.items()}
         clone.evidence = list(self.evidence)
         clone.translations = {language: dict(t) for language, t in self.translations.items()}
+        clone.text_languages = dict(self.text_languages)
         clone._pending_events = list(self._pending_events)
         return clone
 
@@ -502,9 +558,12 @@ class Commitment(Aggregate):
             start_date=start_date,
             target_date=target_date,
             source=check_source(command.source) if command.source is not None else None,
+            language=check_text_language(command.language),
         )
         for planned in command.milestones:
-            commitment._add_milestone(planned.title, planned.due_date, actor)
+            commitment._add_milestone(
+                planned.title, planned.due_date, actor, planned.language or command.language
+            )
         return commitment
 
     def revise_details(self, command: commands.ReviseDetails, *, actor: str, by: Principal) -> None:
@@ -527,6 +586,11 @@ class Commitment(Aggregate):
                 value = check_sectors(value)
             if getattr(self, name) != value:
                 checked[name] = value
+        language = check_text_language(command.language)
+        for name in (TITLE, DESCRIPTION):
+            # The same words in another language are a new text (a corrected language).
+            if name in command.changes() and self.text_language(name) != language:
+                checked[name] = getattr(self, name) if name not in checked else checked[name]
         if not checked:
             raise InvalidValue("the revision changes nothing")
         self.trigger_event(
@@ -534,6 +598,7 @@ class Commitment(Aggregate):
             actor=_check_actor(actor),
             changes=checked,
             reason=check_text(command.reason, "reason", required=True),
+            language=language,
         )
 
     def translate(self, command: commands.TranslateText, *, actor: str) -> None:
@@ -541,6 +606,12 @@ class Commitment(Aggregate):
         status does not matter: a closed commitment is still read in both countries."""
         language = check_translation_language(command.language)
         current = self.translations.get(language, {})
+        paths = [TITLE] if command.title is not None else []
+        paths += [DESCRIPTION] if command.description is not None else []
+        paths += [milestone_path(k) for k in command.milestones if k in self.milestones]
+        paths += [indicator_path(k) for k in command.indicators if k in self.indicators]
+        for path in paths:
+            check_translation_language(language, self.text_language(path), path)
         given: dict[str, str] = {}
         if command.title is not None:
             given[TITLE] = check_text(command.title, "title", required=True, limit=MAX_TITLE)
@@ -581,6 +652,20 @@ class Commitment(Aggregate):
             milestones=milestones,
             indicators=indicators,
         )
+
+    def text_language(self, path: str) -> str:
+        """The language the text at `path` (domain/translations.py) is written in."""
+        return self.text_languages.get(path, ORIGINAL_LANGUAGE)
+
+    def written_in(self, paths: set[str], language: str) -> None:
+        """Note the language of texts just written (an event's apply calls this); only
+        those not in English are kept, so the map stays small."""
+        if not paths or (language == ORIGINAL_LANGUAGE and not paths & set(self.text_languages)):
+            return
+        languages = {p: lang for p, lang in self.text_languages.items() if p not in paths}
+        if language != ORIGINAL_LANGUAGE:
+            languages |= dict.fromkeys(paths, language)
+        self.text_languages = languages  # replaced, never changed in place
 
     def drop_translations(self, paths: set[str]) -> None:
         """Forget the translations of texts that changed (an event's apply calls this)."""
@@ -774,9 +859,9 @@ class Commitment(Aggregate):
     def add_milestone(self, command: commands.AddMilestone, *, actor: str) -> str:
         self._require_open("adding milestones")
         self._due_since_start(check_date(command.due_date, "due_date"))
-        return self._add_milestone(command.title, command.due_date, actor)
+        return self._add_milestone(command.title, command.due_date, actor, command.language)
 
-    def _add_milestone(self, title: str, due_date: date, actor: str) -> str:
+    def _add_milestone(self, title: str, due_date: date, actor: str, language: str) -> str:
         title = check_text(title, "title", required=True, limit=MAX_TITLE)
         self._require_unique_milestone_title(title)
         milestone_id = f"m{len(self.milestones) + 1}"
@@ -786,6 +871,7 @@ class Commitment(Aggregate):
             milestone_id=milestone_id,
             title=title,
             due_date=check_date(due_date, "due_date"),
+            language=check_text_language(language),
         )
         return milestone_id
 
@@ -800,7 +886,7 @@ class Commitment(Aggregate):
         if command.due_date is not None:
             self._reschedule(milestone, command.due_date, command.reason, actor)
         if command.title is not None:
-            self._retitle(milestone, command.title, actor)
+            self._retitle(milestone, command.title, actor, command.language)
 
     def _reschedule(
         self, milestone: Milestone, due_date: date, reason: str | None, actor: str
@@ -818,16 +904,20 @@ class Commitment(Aggregate):
             reason=check_text(reason, "reason", required=True),
         )
 
-    def _retitle(self, milestone: Milestone, title: str, actor: str) -> None:
+    def _retitle(self, milestone: Milestone, title: str, actor: str, language: str) -> None:
         title = check_text(title, "title", required=True, limit=MAX_TITLE)
-        if title == milestone.title:
+        language = check_text_language(language)
+        same_language = self.text_language(milestone_path(milestone.id)) == language
+        if title == milestone.title and same_language:
             raise InvalidValue(f"milestone {milestone.id} already has that title")
-        self._require_unique_milestone_title(title)
+        if title.casefold() != milestone.title.casefold():
+            self._require_unique_milestone_title(title)
         self.trigger_event(
             self.MilestoneRetitled,
             actor=_check_actor(actor),
             milestone_id=milestone.id,
             title=title,
+            language=language,
         )
 
     def complete_milestone(self, command: commands.CompleteMilestone, *, actor: str) -> None:
@@ -862,6 +952,7 @@ class Commitment(Aggregate):
             unit=check_text(command.unit, "unit", required=True, limit=60),
             baseline=check_decimal(command.baseline, "baseline"),
             target=check_decimal(command.target, "target"),
+            language=check_text_language(command.language),
         )
         return indicator_id
 
@@ -987,6 +1078,10 @@ class Commitment(Aggregate):
 # recorded (the aggregate is a dataclass, which takes no mutable default in its body); it
 # is never changed in place: TextTranslated.apply and drop_translations replace it.
 Commitment.translations = {}
+# The language of each text not written in English, by path (the rest are in English):
+# a class default for snapshots taken before languages were recorded; replaced, never
+# changed in place (Commitment.written_in).
+Commitment.text_languages = {}
 
 
 def _party_of(by: Principal) -> str:

@@ -1,8 +1,11 @@
 """Commitment text in several languages: what may be translated, and reading a commitment
 in one language.
 
-A commitment's title, description, milestone titles and indicator names are written in
-their original language (English, for every commitment so far). Translations of them are
+A commitment's title, description, milestone titles and indicator names are each written
+in their own original language: the one given with the command that wrote them (a
+Spanish page's form writes Spanish), English for every text written before languages
+were recorded. The commitment's `text_languages` names the texts not in English, by
+path. Translations of them are
 facts recorded like any other (`Commitment.TextTranslated`, with their actor); a
 translation is of the text as it stood: when the original changes (a revised title, a
 renamed milestone), its translations are dropped and the new text reads in the original
@@ -22,7 +25,8 @@ from domain.errors import InvalidValue
 
 # The languages commitment text can be read in (adapters/i18n.py LANGUAGES: the same).
 TEXT_LANGUAGES = ("en", "fr", "es")
-# The language commitment text is registered in.
+# The language a text is in when nothing says otherwise (every text written before
+# languages were recorded).
 ORIGINAL_LANGUAGE = "en"
 
 # Where a text sits in a commitment, as a path: "title", "description",
@@ -41,19 +45,33 @@ def indicator_path(indicator_id: str) -> str:
     return f"{INDICATORS}.{indicator_id}"
 
 
-def check_translation_language(language: str, original: str = ORIGINAL_LANGUAGE) -> str:
-    """A language commitment text may be translated into: one we read, not the original's."""
+def check_text_language(language: str) -> str:
+    """A language commitment text may be written or translated in: one we read."""
     if language not in TEXT_LANGUAGES:
         raise InvalidValue(
-            f"language must be one of {', '.join(TEXT_LANGUAGES)}; got {language[:20]!r}"
-        )
-    if language == original:
-        others = ", ".join(lang for lang in TEXT_LANGUAGES if lang != original)
-        raise InvalidValue(
-            f"the commitment's text is written in {original}, its original language: "
-            f"translate it into {others}"
+            f"language must be one of {', '.join(TEXT_LANGUAGES)}; got {str(language)[:20]!r}"
         )
     return language
+
+
+def check_translation_language(
+    language: str, original: str | None = None, path: str | None = None
+) -> str:
+    """A language the text at `path`, written in `original`, may be translated into: one
+    we read, not its own."""
+    check_text_language(language)
+    if language == original:
+        others = ", ".join(lang for lang in TEXT_LANGUAGES if lang != original)
+        text = f"the commitment's text {path}" if path else "the commitment's text"
+        raise InvalidValue(
+            f"{text} is written in {original}, its original language: translate it into {others}"
+        )
+    return language
+
+
+def text_language(view: Mapping[str, Any], path: str) -> str:
+    """The language the text at `path` of a commitment `view` is written in."""
+    return str((view.get("text_languages") or {}).get(path, ORIGINAL_LANGUAGE))
 
 
 def structured(texts: Mapping[str, str]) -> dict[str, Any]:
@@ -70,28 +88,31 @@ def structured(texts: Mapping[str, str]) -> dict[str, Any]:
 
 
 def localized(view: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """The commitment `view` with its text in `language` where a translation exists, and
-    where none does the original, named in `untranslated` (its paths, sorted).
+    """The commitment `view` with its text in `language`: a text written in `language`
+    as it is; another its translation where one exists, and where none does the
+    original, named in `untranslated` (its paths, sorted).
 
     `view` is a commitment as domain/views.py describes or summarizes it (any subset of
     its text fields: `title`, `description`, `milestones`, `indicators`,
-    `next_milestone`), with its `translations`. The result adds `language` (what was
-    asked for), `original_language`, and `untranslated`. In the original language
-    nothing is translated and nothing is missing. The view itself is left unchanged.
+    `next_milestone`), with its `translations` and `text_languages`. The result adds
+    `language` (what was asked for), `untranslated`, and `original_language`: the
+    language each untranslated text is shown in, by path. The view itself is left
+    unchanged.
     """
     if language not in TEXT_LANGUAGES:
         raise InvalidValue(f"language must be one of {', '.join(TEXT_LANGUAGES)}")
     result = dict(view)
     result["language"] = language
-    result["original_language"] = ORIGINAL_LANGUAGE
     untranslated: set[str] = set()
-    if language == ORIGINAL_LANGUAGE:
-        result["untranslated"] = []
-        return result
+    originals: dict[str, str] = {}
     texts: Mapping[str, Any] = (view.get("translations") or {}).get(language) or {}
 
     def choose(path: str, original: Any) -> Any:
-        """The translation at `path`, else the original (noted as untranslated)."""
+        """The text at `path` if written in `language`, else its translation, else the
+        original (noted as untranslated, with its language)."""
+        written = text_language(view, path)
+        if written == language:
+            return original
         kind, _, key = path.partition(".")
         found = texts.get(kind)
         if key:
@@ -100,6 +121,7 @@ def localized(view: Mapping[str, Any], language: str) -> dict[str, Any]:
             return found
         if original:  # nothing to translate in an empty text
             untranslated.add(path)
+            originals[path] = written
         return original
 
     for field in (TITLE, DESCRIPTION):
@@ -119,9 +141,14 @@ def localized(view: Mapping[str, Any], language: str) -> dict[str, Any]:
     if upcoming is not None:
         if "id" in upcoming:
             title = choose(milestone_path(upcoming["id"]), upcoming["title"])
-        else:  # a row that does not say which milestone: its title is all we know
+        elif language != ORIGINAL_LANGUAGE:
+            # A row that does not say which milestone: its title is all we know.
             untranslated.add("next_milestone")
+            originals["next_milestone"] = ORIGINAL_LANGUAGE
+            title = upcoming["title"]
+        else:
             title = upcoming["title"]
         result["next_milestone"] = dict(upcoming) | {"title": title}
     result["untranslated"] = sorted(untranslated)
+    result["original_language"] = dict(sorted(originals.items()))
     return result

@@ -125,6 +125,7 @@ class _Summary(TypedDict):
     evidence_total: int
     pending_closure: PendingClosureResource | None
     translations: dict[str, TranslationResource]
+    text_languages: dict[str, str]
     registered_at: str
     updated_at: str
 
@@ -300,6 +301,8 @@ def stored_summary(commitment: Commitment) -> StoredSummary:
         "evidence_total": len(c.evidence),
         "pending_closure": pending_closure_resource(c),
         "translations": translations_resource(c),
+        # The language of each text not written in English, by path (domain/translations.py).
+        "text_languages": dict(sorted(c.text_languages.items())),
         "registered_at": clock.as_utc(c.created_on).isoformat(),
         "updated_at": clock.as_utc(c.modified_on).isoformat(),
     }

@@ -27,6 +27,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from adapters.i18n import DEFAULT_LANGUAGE, label, translator
 from adapters.reports.numbers import colon, percent
+from adapters.reports.render import untranslated_mark
 
 COLOURS = {
     "green": "#2e7d32",
@@ -185,8 +186,9 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
 
 
 def _mark(item: dict[str, Any], field: str) -> str:
-    """ " (EN)" after a text that reads in English for want of a translation (render.py)."""
-    return " (EN)" if field in (item.get("untranslated") or ()) else ""
+    """ " (EN)" (" (ES)", " (FR)") after a text that reads in its original language for
+    want of a translation (render.py)."""
+    return untranslated_mark(item, field)
 
 
 def _short(text: str, limit: int = 38) -> str:

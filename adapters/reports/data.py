@@ -218,10 +218,15 @@ class _Row:
     history: list[Commitment.Event]
     language: str = DEFAULT_LANGUAGE
 
+    def written_in(self, path: str) -> str:
+        """The language the commitment's text at `path` is written in."""
+        languages = getattr(self.now, "text_languages", {}) or {}
+        return str(languages.get(path, ORIGINAL_LANGUAGE))
+
     def text(self, path: str, original: str) -> str:
         """The commitment's text at `path` (domain/translations.py) in the report's
-        language: its translation, else the original."""
-        if self.language == ORIGINAL_LANGUAGE:
+        language: itself if written in it, else its translation, else the original."""
+        if self.written_in(path) == self.language:
             return original
         translations = getattr(self.now, "translations", {}) or {}
         return translations.get(self.language, {}).get(path) or original
@@ -242,16 +247,35 @@ class _Row:
         missing = set(self.untranslated())
         return sorted(field for field, path in paths.items() if path in missing)
 
+    def marks(self, **paths: str) -> dict[str, Any]:
+        """An item's `untranslated` fields (`english`) and, when any of them is written in
+        another language than English, `original_language`: the language of each, so
+        every format marks it with its own code ("(ES)"). Left out when all are in
+        English, so reports of English-only texts stay as they were."""
+        fields = self.english(**paths)
+        marks: dict[str, Any] = {"untranslated": fields}
+        languages = {field: self.written_in(paths[field]) for field in fields}
+        if any(language != ORIGINAL_LANGUAGE for language in languages.values()):
+            marks["original_language"] = languages
+        return marks
+
+    def all_marks(self) -> dict[str, Any]:
+        """`marks` of the commitment's row, whose `untranslated` names paths."""
+        paths = self.untranslated()
+        return self.marks(**dict(zip(paths, paths, strict=True))) | {"untranslated": paths}
+
     def untranslated(self) -> list[str]:
-        """The texts of the commitment that read in the original for want of a
-        translation into the report's language (none in the original language)."""
-        if self.language == ORIGINAL_LANGUAGE:
-            return []
+        """The texts of the commitment that read in their original language for want of a
+        translation into the report's language (none written in it)."""
         texts = [(TITLE, self.now.title)]
         texts += [(milestone_path(m.id), m.title) for m in self.now.milestones.values()]
         texts += [(indicator_path(i.id), i.name) for i in self.now.indicators.values()]
         known = (getattr(self.now, "translations", {}) or {}).get(self.language, {})
-        return sorted(path for path, original in texts if original and not known.get(path))
+        return sorted(
+            path
+            for path, original in texts
+            if original and not known.get(path) and self.written_in(path) != self.language
+        )
 
 
 def _progress(commitments: list[Commitment]) -> float:
@@ -320,7 +344,7 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
     return {
         "code": s["code"],
         "title": row.title,
-        "untranslated": row.untranslated(),
+        **row.all_marks(),
         "pillar": s["pillar"],
         "lead_party": s["lead_party"],
         "parties": s["parties"],
@@ -351,7 +375,7 @@ def _commitment(row: _Row, as_of: date) -> dict[str, Any]:
             "title": row.text(milestone_path(upcoming["id"]), upcoming["title"]),
             "due_date": upcoming["due_date"],
             "missed": date.fromisoformat(upcoming["due_date"]) < as_of,
-            "untranslated": row.english(title=milestone_path(upcoming["id"])),
+            **row.marks(title=milestone_path(upcoming["id"])),
         },
         "evidence_total": s["evidence_total"],
         "last_update": s["updated_at"],
@@ -426,7 +450,7 @@ def _row_changes(row: _Row, start: date, end: date, positions: Positions) -> lis
                 "from": None,
                 "to": None,
                 "note": None,
-                "untranslated": row.english(title=TITLE, **english),
+                **row.marks(title=TITLE, **english),
             }
             | fields
             | {
@@ -524,7 +548,7 @@ def _pending_closures(rows: list[_Row]) -> list[dict[str, Any]]:
             {
                 "code": row.now.code,
                 "title": row.title,
-                "untranslated": row.english(title=TITLE),
+                **row.marks(title=TITLE),
                 "status": row.now.status.value,
                 "proposed_status": p.status.value,
                 "partial": p.partial,
@@ -551,7 +575,7 @@ def _milestones(rows: list[_Row], as_of: date) -> dict[str, list[dict[str, Any]]
             item = {
                 "code": row.now.code,
                 "milestone": row.milestone(m),
-                "untranslated": row.english(milestone=milestone_path(m.id)),
+                **row.marks(milestone=milestone_path(m.id)),
                 "due_date": m.due_date.isoformat(),
                 "days": (m.due_date - as_of).days,
             }
@@ -573,7 +597,7 @@ def _all_milestones(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
                 {
                     "code": row.now.code,
                     "milestone": row.milestone(m),
-                    "untranslated": row.english(milestone=milestone_path(m.id)),
+                    **row.marks(milestone=milestone_path(m.id)),
                     "due_date": m.due_date.isoformat(),
                     "original_due_date": m.original_due_date.isoformat(),
                     "status": m.status(as_of),
@@ -600,7 +624,7 @@ def _indicators(rows: list[_Row]) -> list[dict[str, Any]]:
                 {
                     "code": row.now.code,
                     "indicator": row.indicator(i),
-                    "untranslated": row.english(indicator=indicator_path(i.id)),
+                    **row.marks(indicator=indicator_path(i.id)),
                     "unit": i.unit,
                     "baseline": _number(i.baseline),
                     "target": _number(i.target),
@@ -623,7 +647,7 @@ def _risks(rows: list[_Row]) -> list[dict[str, Any]]:
         {
             "code": r.now.code,
             "title": r.title,
-            "untranslated": r.english(title=TITLE),
+            **r.marks(title=TITLE),
             "pillar": r.now.pillar.value,
             "lead_party": r.now.lead_party,
             "health": r.now.health.value if r.now.health else None,
@@ -646,7 +670,7 @@ def _drift(rows: list[_Row]) -> dict[str, list[dict[str, Any]]]:
                     {
                         "code": row.now.code,
                         "milestone": row.milestone(m),
-                        "untranslated": row.english(milestone=milestone_path(m.id)),
+                        **row.marks(milestone=milestone_path(m.id)),
                         "original_due_date": m.original_due_date.isoformat(),
                         "due_date": m.due_date.isoformat(),
                         "slip_days": (m.due_date - m.original_due_date).days,
@@ -682,7 +706,7 @@ def _key_dates(rows: list[_Row], as_of: date) -> list[dict[str, Any]]:
             "date": m.due_date.isoformat(),
             "code": row.now.code,
             "what": row.milestone(m),
-            "untranslated": row.english(what=milestone_path(m.id)),
+            **row.marks(what=milestone_path(m.id)),
         }
         for row in rows
         for m in row.now.milestones.values()

@@ -63,21 +63,30 @@ CHANGE_LABELS = {
 }
 
 
-# What follows a text that reads in the original (English) for want of a translation.
-ENGLISH_MARK = " (EN)"
-
-
 def english(item: dict[str, Any], field: str) -> bool:
     """Whether `item[field]` reads in the original for want of a translation (the item's
     `untranslated` names such fields; a commitment's names paths, its title's is "title")."""
     return field in (item.get("untranslated") or ())
 
 
+def original_language(item: dict[str, Any], field: str) -> str:
+    """The language an untranslated `item[field]` is written in (English unless the item's
+    `original_language` says otherwise; adapters/reports/data.py `_Row.marks`)."""
+    return str((item.get("original_language") or {}).get(field, "en"))
+
+
+def untranslated_mark(item: dict[str, Any], field: str) -> str:
+    """What follows a text that reads in its original language for want of a translation:
+    that language's code, " (EN)", " (ES)" or " (FR)"; "" for a text in the report's."""
+    return f" ({original_language(item, field).upper()})" if english(item, field) else ""
+
+
 def marked(item: dict[str, Any], field: str) -> Any:
-    """`item[field]`, followed by "(EN)" when it reads in English for want of a translation:
-    the words of the XLSX and CSV cells (the templates mark it their own way)."""
+    """`item[field]`, followed by "(EN)" ("(ES)", "(FR)") when it reads in its original
+    language for want of a translation: the words of the XLSX and CSV cells (the templates
+    mark it their own way)."""
     value = item.get(field)
-    return f"{value}{ENGLISH_MARK}" if value is not None and english(item, field) else value
+    return f"{value}{untranslated_mark(item, field)}" if value is not None else value
 
 
 def _markdown_marked(item: dict[str, Any], field: str) -> str:
@@ -89,7 +98,10 @@ def _html_marked(item: dict[str, Any], field: str) -> Markup:
     if value is None:
         return Markup("")
     if english(item, field):
-        return Markup('<span lang="en">{}</span> <span class="ev">(EN)</span>').format(value)
+        language = original_language(item, field)
+        return Markup('<span lang="{}">{}</span> <span class="ev">({})</span>').format(
+            language, value, language.upper()
+        )
     return Markup("{}").format(value)
 
 

@@ -234,7 +234,7 @@ WRITES = (
                  "Attach a public document as evidence"),
     CommandRoute("PUT", "/{ref}/translations/{language}", commands.TranslateText, 200,
                  "Record translations of the title, description, milestone titles and "
-                 "indicator names into fr or es"),
+                 "indicator names into en, fr or es (not a text's own language)"),
 )  # fmt: skip
 
 for route in WRITES:

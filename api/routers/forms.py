@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from adapters.bootstrap import Services
 from adapters.event_text import item_names, summary
 from adapters.history import commitment_history
-from adapters.i18n import N_, label, translator
+from adapters.i18n import LANGUAGE_WORDS, N_, label, translator
 from adapters.idempotency import IdempotencyKey, KeyReused, fingerprint
 from adapters.unit_of_work import Write
 from adapters.wire import body_model, to_command
@@ -43,6 +43,7 @@ from api.form_specs import (
     BY_SLUG,
     FORMS,
     PROPOSED,
+    WRITTEN_IN_PAGE_LANGUAGE,
     Field,
     FormSpec,
     current_values,
@@ -143,6 +144,10 @@ class _Form:
                 "changes": self.changes,
                 "forbidden": forbidden,
                 "choosing": choosing,
+                # The language the texts typed here are recorded in: the page's.
+                "written_in": _(LANGUAGE_WORDS[self.language])
+                if self.spec.slug in WRITTEN_IN_PAGE_LANGUAGE
+                else None,
                 "signed_in": True,
             },
             status_code,
@@ -168,6 +173,8 @@ class _Form:
             "value": value,
             "error": error,
             "original": f.original,
+            "original_language": f.original_language,
+            "original_language_name": _(LANGUAGE_WORDS[f.original_language]),
             # The step chosen on the page before: shown, not asked again (unless refused).
             "fixed": f.name == self.spec.step and not error and bool(value),
             "shown_value": dict(choices).get(value, value),
@@ -373,6 +380,8 @@ def _parse(form: _Form) -> tuple[CommitmentCommand, Any, dict[str, str]] | None:
             data[f.name] = number
         else:
             data[f.name] = raw if f.kind == "textarea" else text
+    if spec.slug in WRITTEN_IN_PAGE_LANGUAGE:
+        data["language"] = form.language  # what the official typed is in the page's language
     if spec.slug == "details":
         data = _revision(form, data)
     elif spec.slug == "translations":
@@ -409,6 +418,8 @@ def _revision(form: _Form, data: dict[str, Any]) -> dict[str, Any]:
             revised[name] = data[name]
     if not form.values["description"].strip() and c["description"]:
         revised["description"] = ""
+    if "title" in revised or "description" in revised:
+        revised["language"] = data["language"]  # the new text's language: the page's
     target = data.get("target_date")
     if target != c["target_date"]:
         revised["target_date"] = target  # None (left empty) clears it

@@ -576,13 +576,13 @@ def test_translation_errors_are_shown_in_place_and_nothing_typed_is_lost(texts: 
     nothing = translate(api, "fr")
     assert nothing.status_code == 422
     assert "Nothing was changed: enter or change at least one translation." in nothing.text
-    # A language the text cannot be translated into: at the language, as a choice again.
+    # A text already written in the language chosen: at that text, to be left empty.
     wrong = send(
         api, "translations", kept | {"language": "en", "title": "Corridors", "milestones.m1": "ok"}
     )
     assert wrong.status_code == 422
-    assert field_error(wrong.text, "language") == (
-        "The text is written in English: choose French or Spanish."
+    assert field_error(wrong.text, "title") == (
+        "This text is written in the language chosen: leave it empty."
     )
     assert shown(wrong.text)["milestones.m1"] == "ok"
     assert not any(e["type"] == "TextTranslated" for e in events(api))
@@ -800,3 +800,48 @@ def test_the_proposing_party_may_withdraw_but_is_not_offered_to_confirm(forms: A
     sign_in(api, "mx")
     other = api.client.get(f"/c/{CODE}").text
     assert f"/c/{CODE}/closure/confirm" in other
+
+
+def test_a_milestone_added_from_a_spanish_page_is_spanish_and_marked_only_elsewhere(
+    forms: Api,
+) -> None:
+    api = forms
+    sign_in(api, "mx")
+    page = api.client.get(f"/c/{CODE}/milestones?lang=es")
+    assert "Redactado en: español" in page.text  # the official knows what is recorded
+    typed = {"title": "Informe conjunto de puertos", "due_date": "2027-06-30"}
+    recorded(send(api, "milestones", shown(page.text) | typed), "milestones")
+    event = events(api)[-1]
+    assert (event["type"], event["data"]["language"]) == ("MilestoneAdded", "es")
+    assert api.commitment(CODE)["text_languages"] == {"milestones.m3": "es"}
+    spanish = api.client.get(f"/c/{CODE}?lang=es").text
+    assert "Informe conjunto de puertos" in spanish
+    assert '<span lang="es">Informe conjunto de puertos</span> <small class="untranslated"' not in (
+        spanish
+    )
+    assert "se muestra en el idioma original (español)" not in spanish
+    english = api.client.get(f"/c/{CODE}?lang=en").text
+    assert '<span lang="es">Informe conjunto de puertos</span> <small class="untranslated"' in (
+        english
+    )
+    assert '<span aria-hidden="true">ES</span>' in english
+    assert "Not yet translated; shown in the original language (Spanish)." in english
+    # An indicator defined from the French page is French.
+    page = api.client.get(f"/c/{CODE}/indicators?lang=fr")
+    typed = {"name": "Escales conjointes", "unit": "escales", "baseline": "0", "target": "4"}
+    recorded(send(api, "indicators", shown(page.text) | typed), "indicators")
+    assert events(api)[-1]["data"]["language"] == "fr"
+    assert api.commitment(CODE)["text_languages"]["indicators.i1"] == "fr"
+
+
+def test_details_revised_from_a_spanish_page_record_a_spanish_title(forms: Api) -> None:
+    api = forms
+    page = api.client.get(f"/c/{CODE}/details?lang=es")
+    typed = {"title": "Revisión conjunta", "reason": "Título en español"}
+    recorded(send(api, "details", shown(page.text) | typed), "details")
+    event = events(api)[-1]
+    assert (event["type"], event["data"]["language"]) == ("DetailsRevised", "es")
+    assert api.commitment(CODE)["text_languages"] == {"title": "es"}
+    # Translating it into English is offered, and the original shown in its own language.
+    form = api.client.get(f"/c/{CODE}/translations?language=en&lang=en").text
+    assert 'Original (Spanish): <span lang="es">Revisión conjunta</span>' in form

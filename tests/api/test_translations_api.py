@@ -118,3 +118,55 @@ def test_the_endpoint_is_documented(api: Api) -> None:
     operation = api.openapi()["paths"][f"{BASE}/{{ref}}/translations/{{language}}"]["put"]
     assert operation["operationId"] == "translate_text"
     assert {"403", "422"} <= set(operation["responses"])
+
+
+def test_a_text_written_in_spanish_is_recorded_so_and_translated_into_english(api: Api) -> None:
+    added = api.post(
+        f"{BASE}/{RAIL}/milestones",
+        "mx",
+        json={"title": "Informe conjunto de puertos", "due_date": "2027-03-31", "language": "es"},
+    )
+    assert added.status_code == 201, added.text
+    milestone = added.json()["id"]
+    path = f"milestones.{milestone}"
+    assert api.commitment(RAIL)["text_languages"] == {path: "es"}
+    assert api.history(RAIL)[-1]["data"]["language"] == "es"
+    indicator = api.post(
+        f"{BASE}/{RAIL}/indicators",
+        "mx",
+        json={
+            "name": "Escalas conjuntas",
+            "unit": "u",
+            "baseline": 0,
+            "target": 4,
+            "language": "es",
+        },
+    )
+    assert indicator.status_code == 201, indicator.text
+    # Not into its own language: a 422 that says which text is written in it.
+    own = put(api, f"{BASE}/{RAIL}/translations/es", {"milestones": {milestone: "Informe"}}, "mx")
+    assert f"text {path} is written in es" in problem(own, 422)
+    # Into English (refused for an English text) and French, it is.
+    en = put(
+        api, f"{BASE}/{RAIL}/translations/en", {"milestones": {milestone: "Joint ports report"}}
+    )
+    assert en.status_code == 200, en.text
+    assert en.json()["translations"]["en"] == {"milestones": {milestone: "Joint ports report"}}
+    english_title = put(api, f"{BASE}/{RAIL}/translations/en", {"title": "Rail"})
+    assert "text title is written in en" in problem(english_title, 422)
+    # A text without a language is English, as before; a language we do not read is a 422.
+    bad = api.post(
+        f"{BASE}/{RAIL}/milestones",
+        "ca",
+        json={"title": "X", "due_date": "2027-03-31", "language": "de"},
+    )
+    assert "language must be one of en, fr, es" in problem(bad, 422)
+
+
+def test_the_language_of_a_text_is_documented_in_the_request_bodies(api: Api) -> None:
+    schemas = api.openapi()["components"]["schemas"]
+    described = [
+        name for name, schema in schemas.items() if "language" in schema.get("properties", {})
+    ]
+    for command in ("AddMilestone", "DefineIndicator", "ReviseDetails", "RegisterCommitment"):
+        assert any(name.startswith(command) for name in described), (command, described)

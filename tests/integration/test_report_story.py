@@ -436,3 +436,36 @@ def test_report_words_in_french_and_spanish(app: Services) -> None:
         assert loose == [], fmt
         assert re.search(r"\d %", text) is None  # 40,0 % with a no-break space
     assert "CMAP-SEC-CYBER\u00a0: Plan" in render(french, "md").decode()
+
+
+def test_a_text_written_in_spanish_is_marked_es_in_an_english_report(app: Services) -> None:
+    """A Spanish title reads as it is in a Spanish report; an English report shows it
+    marked with its own language, "(ES)", in every format."""
+    from domain.commands import ReviseDetails
+
+    title = "Corredores ferroviarios"
+    with at("2026-03-30T10:00"):
+        write(
+            app,
+            ReviseDetails(title=title, reason="Título en español", language="es"),
+            ref=RAIL,
+            principal=system("a"),
+        )
+    english = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30))
+    row = next(c for c in english["commitments"] if c["code"] == RAIL)
+    assert (row["title"], row["untranslated"], row["original_language"]) == (
+        title, ["title"], {"title": "es"},
+    )  # fmt: skip
+    # English texts in an English report carry no marks, as before.
+    assert all("original_language" not in c for c in english["commitments"] if c["code"] != RAIL)
+    assert f"| {RAIL} | {title} (ES) | " in render(english, "md").decode()
+    html = render(english, "html").decode()
+    assert f'<span lang="es">{title}</span> <span class="ev">(ES)</span>' in html
+    assert f"{title} (EN)" not in html
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(render(english, "csv").decode()))
+            if not r["code"].startswith("#")}  # fmt: skip
+    assert rows[RAIL]["title"] == f"{title} (ES)"
+    spanish = app.reports.build(ReportInputs(app.reports.head(), AS_OF, 30, "es"))
+    row = next(c for c in spanish["commitments"] if c["code"] == RAIL)
+    assert (row["title"], row["untranslated"]) == (title, ["milestones.m1", "milestones.m2"])
+    assert f"{title} (ES)" not in render(spanish, "md").decode()

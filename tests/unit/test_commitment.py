@@ -1373,7 +1373,9 @@ def every_kind_of_state() -> Commitment:
     c.log_progress(
         progress(30, date(2026, 1, 5), "first", confidence=6, evidence=(doc,)), actor="a"
     )
-    c.add_milestone(AddMilestone(title="Tender", due_date=date(2026, 12, 1)), actor="a")
+    c.add_milestone(
+        AddMilestone(title="Licitación", due_date=date(2026, 12, 1), language="es"), actor="a"
+    )
     c.change_milestone(
         ChangeMilestone(milestone_id="m2", due_date=date(2027, 1, 15), reason="later"), actor="a"
     )

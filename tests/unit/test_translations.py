@@ -13,6 +13,7 @@ import pytest
 
 from domain import clock
 from domain.commands import (
+    AddMilestone,
     ChangeMilestone,
     ChangeStatus,
     DefineIndicator,
@@ -219,7 +220,8 @@ def test_localized_gives_translated_text_and_names_every_fallback() -> None:
     assert [i["name"] for i in fr["indicators"]] == ["Freight"]
     assert fr["next_milestone"]["title"] == "Étude convenue"
     assert fr["untranslated"] == ["description", "indicators.i1", "milestones.m2"]
-    assert (fr["language"], fr["original_language"]) == ("fr", "en")
+    assert fr["language"] == "fr"
+    assert fr["original_language"] == dict.fromkeys(fr["untranslated"], "en")
     assert view == before  # the view itself is left as it was
     # Other fields are the view's.
     assert fr["milestones"][1]["due_date"] == view["milestones"][1]["due_date"]
@@ -264,3 +266,144 @@ def test_the_text_languages_are_the_languages_people_read() -> None:
     from adapters.i18n import LANGUAGES
 
     assert tuple(LANGUAGES) == TEXT_LANGUAGES
+
+
+# ---- the language each text is written in --------------------------------------------------
+
+
+def test_events_from_before_languages_were_recorded_read_as_english() -> None:
+    """Version 1 of every text-bearing event carried no language: its text is English."""
+    for event in (
+        Commitment.Registered,
+        Commitment.DetailsRevised,
+        Commitment.MilestoneAdded,
+        Commitment.MilestoneRetitled,
+        Commitment.IndicatorDefined,
+    ):
+        assert event.class_version == 2
+        state: dict[str, Any] = {"title": "Corridor study agreed"}
+        event.upcast_v1_v2(state)
+        assert state["language"] == "en"
+    c = commitment()
+    assert c.text_languages == {} and describe(c, TODAY)["text_languages"] == {}
+    # Snapshots taken before carry no languages: the class default reads as none.
+    assert vars(Commitment)["text_languages"] == {}
+
+
+def spanish() -> Commitment:
+    """A commitment registered in Spanish, with an English indicator and a Spanish one."""
+    c = Commitment.register(
+        registration(
+            title="Corredores ferroviarios",
+            description="Corredores de largo plazo.",
+            language="es",
+            milestones=(
+                PlannedMilestone(title="Estudio acordado", due_date=date(2026, 12, 31)),
+                PlannedMilestone(
+                    title="Tender launched", due_date=date(2027, 6, 30), language="en"
+                ),
+            ),
+        ),
+        actor="seed",
+        by=ADMIN,
+    )
+    for name, language in (("Freight", "en"), ("Escalas conjuntas", "es")):
+        c.define_indicator(
+            DefineIndicator(
+                name=name, unit="u", baseline=Decimal(1), target=Decimal(2), language=language
+            ),
+            actor="seed",
+        )
+    return c
+
+
+def test_each_text_records_the_language_it_was_written_in() -> None:
+    c = spanish()
+    registered = c.pending_events[0]
+    assert isinstance(registered, Commitment.Registered) and registered.language == "es"
+    assert [e.language for e in c.pending_events if isinstance(e, Commitment.MilestoneAdded)] == [
+        "es",
+        "en",
+    ]
+    expected = {
+        "description": "es",
+        "indicators.i2": "es",
+        "milestones.m1": "es",
+        "title": "es",
+    }
+    assert describe(c, TODAY)["text_languages"] == expected
+    assert summarize(c, TODAY)["text_languages"] == expected
+    again = replay(cast(list[Commitment.Event], copy.deepcopy(c.pending_events)))
+    assert again is not None and again.text_languages == expected
+
+
+def test_a_language_we_do_not_read_is_refused_for_a_new_text() -> None:
+    c = commitment()
+    with pytest.raises(InvalidValue, match="language must be one of en, fr, es"):
+        c.add_milestone(
+            AddMilestone(title="Studie", due_date=date(2026, 12, 1), language="de"), actor="a"
+        )
+
+
+def test_a_revised_or_renamed_text_takes_the_language_it_is_now_written_in() -> None:
+    c = spanish()
+    translate(c, language="en", title="Rail corridors", milestones={"m1": "Study agreed"})
+    c.revise_details(
+        ReviseDetails(title="Rail corridors (revised)", reason="English wording"),
+        actor="a",
+        by=ADMIN,
+    )
+    c.change_milestone(
+        ChangeMilestone(milestone_id="m2", title="Licitación lanzada", language="es"), actor="a"
+    )
+    assert c.text_languages == {
+        "description": "es",
+        "indicators.i2": "es",
+        "milestones.m1": "es",
+        "milestones.m2": "es",
+    }
+    # The revised title dropped its translation; the milestone's stays.
+    assert c.translations == {"en": {"milestones.m1": "Study agreed"}}
+    with pytest.raises(InvalidValue, match="already has that title"):
+        c.change_milestone(
+            ChangeMilestone(milestone_id="m2", title="Licitación lanzada", language="es"),
+            actor="a",
+        )
+
+
+def test_a_text_is_not_translated_into_its_own_language_but_into_any_other() -> None:
+    c = spanish()
+    with pytest.raises(InvalidValue, match=r"text milestones\.m1 is written in es"):
+        translate(c, language="es", milestones={"m1": "Estudio"})
+    with pytest.raises(InvalidValue, match="text title is written in es"):
+        translate(c, language="es", title="Corredores")
+    # The English milestone and indicator may be translated into Spanish ...
+    translate(c, language="es", milestones={"m2": "Licitación lanzada"}, indicators={"i1": "Carga"})
+    # ... the Spanish texts into English and French; an English text not into English.
+    translate(c, language="en", title="Rail corridors", milestones={"m1": "Study agreed"})
+    translate(c, language="fr", milestones={"m1": "Étude convenue"})
+    with pytest.raises(InvalidValue, match=r"text indicators\.i1 is written in en"):
+        translate(c, language="en", indicators={"i1": "Freight"})
+    assert c.translations["en"] == {"title": "Rail corridors", "milestones.m1": "Study agreed"}
+
+
+def test_localized_shows_a_text_in_its_own_language_unmarked_and_marks_others_with_theirs() -> None:
+    c = spanish()
+    view = describe(c, TODAY)
+    es = localized(view, "es")
+    assert (es["title"], es["milestones"][0]["title"]) == (
+        "Corredores ferroviarios",
+        "Estudio acordado",
+    )
+    assert es["untranslated"] == ["indicators.i1", "milestones.m2"]
+    assert es["original_language"] == {"indicators.i1": "en", "milestones.m2": "en"}
+    en = localized(view, "en")
+    assert en["untranslated"] == ["description", "indicators.i2", "milestones.m1", "title"]
+    assert set(en["original_language"].values()) == {"es"}
+    translate(c, language="en", milestones={"m1": "Study agreed"})
+    en = localized(describe(c, TODAY), "en")
+    assert en["milestones"][0]["title"] == "Study agreed"
+    assert "milestones.m1" not in en["untranslated"]
+    fr = localized(describe(c, TODAY), "fr")
+    assert fr["original_language"]["milestones.m1"] == "es"
+    assert fr["original_language"]["milestones.m2"] == "en"
