@@ -17,6 +17,15 @@ from adapters.history import commitment_history
 from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, UNRATED, ListFilters
 from adapters.read_models import list_commitments as read_commitments
 from adapters.wire import to_command
+from api.conditional import (
+    NOT_MODIFIED,
+    REVALIDATE,
+    IfNoneMatch,
+    body_tag,
+    cache_headers,
+    none_match,
+    not_modified,
+)
 from api.dependencies import Reader, ServicesDep
 from api.json_body import ExactJSONResponse, JsonRoute
 from api.projection_reads import ProjectionReadDep
@@ -40,7 +49,7 @@ from api.writes import (
     CommandRoute,
     WriteDep,
 )
-from domain import commands
+from domain import clock, commands
 from domain.commitment import Commitment
 from domain.errors import InvalidValue, NotFound
 from domain.views import (
@@ -92,13 +101,16 @@ def today() -> date:
         "Each filter may be repeated: several values of one filter mean either "
         "(`status=stalled&status=suspended`), different filters all apply "
         "(`pillar=security&health=red`). `health=unrated` keeps commitments not rated yet. "
-        "Items are ordered by code. A value outside a filter's list is 422."
+        "Items are ordered by code. A value outside a filter's list is 422. "
+        "The ETag is a hash of the page: send it back in If-None-Match for a 304."
     ),
-    responses=PROJECTION_READ_PROBLEMS,
+    responses=PROJECTION_READ_PROBLEMS | NOT_MODIFIED,
 )
 def list_commitments(
     _: Reader,
     projection: ProjectionReadDep,
+    response: Response,
+    if_none_match: IfNoneMatch = None,
     pillar: Annotated[list[Pillar] | None, Query(max_length=MAX_VALUES)] = None,
     sector: Annotated[list[Slug] | None, Query(max_length=MAX_VALUES)] = None,
     party: Annotated[list[PartyCode] | None, Query(max_length=MAX_VALUES)] = None,
@@ -132,7 +144,12 @@ def list_commitments(
             connection, filters, today=today(), limit=limit, cursor=cursor
         )
     )
-    return {"items": items, "next_cursor": next_cursor}
+    page = {"items": items, "next_cursor": next_cursor}
+    etag = body_tag(page)
+    if none_match(if_none_match, etag):
+        return not_modified(etag, REVALIDATE)
+    cache_headers(response, etag, REVALIDATE)
+    return page
 
 
 @router.get(
@@ -143,9 +160,12 @@ def list_commitments(
         "Reads the event store, so it is always current. `version` gives the state after "
         "that many events; `as_of` (a date) leaves out facts whose effective date is later; "
         "`known_at` (a datetime; UTC if no offset) leaves out what was recorded later. "
-        "`as_of` and `known_at` combine: what we believed at `known_at` about `as_of`."
+        "`as_of` and `known_at` combine: what we believed at `known_at` about `as_of`. "
+        'The current state\'s ETag is its version in quotes (`"7"`, the tag If-Match takes '
+        "on writes); a past state's (`version`, `as_of`, `known_at`) is a hash of its "
+        "body, so each past view has its own. Either, in If-None-Match, gives a 304."
     ),
-    responses=PROBLEM_RESPONSES,
+    responses=PROBLEM_RESPONSES | NOT_MODIFIED,
 )
 def get_commitment(
     ref: str,
@@ -158,13 +178,27 @@ def get_commitment(
     known_at: Annotated[
         datetime | None, Query(description="Recorded time, e.g. 2026-04-01T00:00:00Z")
     ] = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Any:
     commitment = services.tracker.state(ref, version=version, as_of=as_of, known_at=known_at)
     day = judgement_day(commitment, today=today(), version=version, as_of=as_of, known_at=known_at)
-    response = ExactJSONResponse(describe(commitment, day))
+    body = describe(commitment, day)
     if version is None and as_of is None and known_at is None:
-        # Only the current state is something a write can be conditional on.
-        response.headers["ETag"] = f'"{commitment.version}"'
+        # The current state: its version is the tag a write's If-Match names. Its derived
+        # fields (overdue, missed) are judged today, but only ever turn on as days pass;
+        # so if they read the same on the day this version was recorded as today, any
+        # copy of this version (fetched in between) is today's, and a 304 is right.
+        etag = f'"{commitment.version}"'
+        unchanged = describe(commitment, clock.as_utc(commitment.modified_on).date()) == body
+        if unchanged and none_match(if_none_match, etag):
+            return not_modified(etag, REVALIDATE)
+    else:
+        # A past state reads the same whenever asked (judged on a fixed day).
+        etag = body_tag(body)
+        if none_match(if_none_match, etag):
+            return not_modified(etag, REVALIDATE)
+    response = ExactJSONResponse(body)
+    cache_headers(response, etag, REVALIDATE)
     return response
 
 

@@ -10,6 +10,15 @@ from starlette.concurrency import run_in_threadpool
 
 from adapters.reports.render import EXTENSIONS, MEDIA_TYPES
 from adapters.reports.verification import UnreadableReport
+from api.conditional import (
+    IMMUTABLE,
+    NOT_MODIFIED,
+    REVALIDATE,
+    IfNoneMatch,
+    cache_headers,
+    none_match,
+    not_modified,
+)
 from api.dependencies import Reader, ServicesDep
 from api.json_body import JsonRoute
 from api.schemas import (
@@ -47,18 +56,30 @@ def _artefacts(description: str, json_schema: dict[str, Any] | None) -> dict[int
 
 
 def _artefact_response(
-    content: bytes, media_type: str, fmt: str, name: str, sha256: str
+    content: bytes,
+    media_type: str,
+    fmt: str,
+    name: str,
+    sha256: str,
+    *,
+    if_none_match: str | None,
+    cache_control: str,
 ) -> Response:
+    """The artefact, its sha256 as ETag; 304 if If-None-Match names it."""
+    etag = f'"{sha256}"'
+    if none_match(if_none_match, etag):
+        return not_modified(etag, cache_control)
     disposition = "inline" if fmt in ("json", "html") else "attachment"
-    return Response(
+    response = Response(
         content,
         media_type=media_type,
         headers={
             "Content-Disposition": f'{disposition}; filename="{name}.{EXTENSIONS[fmt]}"',
-            "ETag": f'"{sha256}"',
             "X-Content-SHA256": sha256,
         },
     )
+    cache_headers(response, etag, cache_control)
+    return response
 
 
 @router.get(
@@ -67,11 +88,13 @@ def _artefact_response(
     description=(
         "Built from the event log up to `at_position` (default: the last event), for the "
         "`as_of` date (default: today) and a period of `period_days` (default 30). The same "
-        "three inputs always give the same bytes."
+        "three inputs always give the same bytes. The ETag is their sha256 (a 304 for "
+        "If-None-Match naming it); `Cache-Control: no-cache`, as the head moves."
     ),
     responses=READ_PROBLEMS
     | problems(e422="Invalid format, date or position")
-    | _artefacts("The report in the format asked for (json by default)", {"type": "object"}),
+    | _artefacts("The report in the format asked for (json by default)", {"type": "object"})
+    | NOT_MODIFIED,
     response_class=Response,
 )
 def get_progress_report(
@@ -82,6 +105,7 @@ def get_progress_report(
     at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
     period_days: Annotated[int | None, Query(ge=1, le=366)] = None,
     lang: Language = "en",
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     inputs = services.reports.inputs(
         at_position=at_position,
@@ -93,7 +117,13 @@ def get_progress_report(
     [artefact] = services.reports.generate(inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
     response = _artefact_response(
-        artefact.content, artefact.media_type, format, name, artefact.sha256
+        artefact.content,
+        artefact.media_type,
+        format,
+        name,
+        artefact.sha256,
+        if_none_match=if_none_match,
+        cache_control=REVALIDATE,
     )
     # Built from the log itself (always current), up to this position.
     response.headers["X-Log-Position"] = str(inputs.at_position)
@@ -191,19 +221,30 @@ async def verify_report(request: Request, services: ServicesDep, _: Reader) -> A
     | _artefacts(
         "The description (no ?format=), or the stored artefact byte for byte",
         None,
-    ),
+    )
+    | NOT_MODIFIED,
+    description="An artefact's bytes never change (content-addressed): its ETag is their "
+    "sha256 (a 304 for If-None-Match naming it) and it may be kept for a year "
+    "(`Cache-Control: private, max-age=31536000, immutable`).",
 )
 def get_report(
     report_id: str,
     services: ServicesDep,
     _: Reader,
     format: Format | None = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Any:
     if format is None:
         return services.reports.get(report_id)
     artefact = services.reports.artefact(report_id, format)
     response = _artefact_response(
-        artefact.content, artefact.media_type, format, f"report-{report_id}", artefact.sha256
+        artefact.content,
+        artefact.media_type,
+        format,
+        f"report-{report_id}",
+        artefact.sha256,
+        if_none_match=if_none_match,
+        cache_control=IMMUTABLE,
     )
     if artefact.sealed is not None:  # a server with the signing key checked for a seal
         response.headers["X-Content-Sealed"] = "true" if artefact.sealed else "false"
