@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from adapters.ledger import GENESIS, canonical_bytes, chain_hash
 from adapters.tables import event_chain, events
+from api.conditional import body_tag
 from domain import clock
 from tests.api.client import BASE, Api, problem
 
@@ -148,7 +149,9 @@ def test_bitemporal_answers_worked_out_by_hand(api: Api) -> None:
     assert brief(view(api, version="4")) == (4, "in_progress", 20, "amber", "2026-06-30", False)
     # A past version is judged on the day it was recorded: v6 (20 April) was not overdue.
     assert view(api, version="6")["overdue"] is False
-    assert "ETag" not in api.get(f"{BASE}/{CODE}", params={"as_of": "2026-03-15"}).headers
+    # A past view's ETag is a hash of it (conditional reads), never a version for If-Match.
+    past = api.get(f"{BASE}/{CODE}", params={"as_of": "2026-03-15"})
+    assert past.headers["ETag"] == body_tag(past.json()) != '"7"'
     assert api.get(f"{BASE}/{CODE}").headers["ETag"] == '"7"'
     problem(api.get(f"{BASE}/{CODE}", params={"known_at": "2026-01-10T08:59:59Z"}), 404)
 
