@@ -69,7 +69,7 @@ def report(kind: str, services: Services, events: int) -> Result:
 
 
 def dashboard(kind: str, url: str, quick: bool) -> Result:
-    views = 6 if quick else 30
+    views = 6 if quick else 15
     settings = Settings(database_url=url, public_read=True, scheduler=False, projector=False)
     portfolio, page = [], []
     with TestClient(create_app(settings)) as client:
