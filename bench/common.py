@@ -29,9 +29,10 @@ class Result:
     database: str
     value: float
     unit: str
-    baseline: str
-    baseline_value: float
-    ratio: float
+    # None where the target alone judges the figure (report, dashboard).
+    baseline: str | None
+    baseline_value: float | None
+    ratio: float | None
     target: str
     passed: bool
     # Other figures of the measurement (latency percentiles, ...), as more keys of its row.
@@ -83,16 +84,20 @@ def services_on(url: str) -> Services:
 
 
 def print_table(results: list[Result]) -> None:
-    print(f"{'name':<24} {'db':<10} {'value':>12} {'baseline':>10} {'ratio':>7}  target")
+    print(f"{'name':<26} {'db':<10} {'value':>12} {'baseline':>10} {'ratio':>7}  target")
     for r in results:
         mark = "ok" if r.passed else "MISSED"
+        baseline = "-" if r.baseline_value is None else f"{r.baseline_value:,.1f}"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        value = f"{r.value:,.1f}" if abs(r.value) >= 100 else f"{r.value:.3g}"
         print(
-            f"{r.name:<24} {r.database:<10} {r.value:>10,.1f}{r.unit:<2} "
-            f"{r.baseline_value:>10,.1f} {r.ratio:>7.2f}  {r.target} {mark}"
+            f"{r.name:<26} {r.database:<10} {value:>10}{r.unit:<2} "
+            f"{baseline:>10} {ratio:>7}  {r.target} {mark}"
         )
-        print(f"{'':<36}baseline: {r.baseline}")
+        if r.baseline is not None:
+            print(f"{'':<38}baseline: {r.baseline}")
         if r.details:
-            print(f"{'':<36}" + ", ".join(f"{k} {v:,}" for k, v in r.details.items()))
+            print(f"{'':<38}" + ", ".join(f"{k} {v:,}" for k, v in r.details.items()))
 
 
 def write_results(results: list[Result]) -> None:

@@ -43,11 +43,11 @@ SCRIPT = shutil.which("commitments", path=str(Path(sys.executable).parent)) or "
 _LUA = """
 local paths = {%(paths)s}
 local n = 0
-local body = '%(body)s'
+local body = %(body)s
 local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
 request = function()
   n = n + 1
-  return wrk.format("POST", paths[(n %% #paths) + 1], headers, body)
+  return wrk.format("%(method)s", paths[(n %% #paths) + 1], headers, body)
 end
 """
 
@@ -59,14 +59,14 @@ class Load:
     p99_ms: float
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
 @contextmanager
-def _process(args: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+def server(args: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     with log.open("w") as out:
         process = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -89,11 +89,25 @@ def _process(args: list[str], env: dict[str, str], port: int, log: Path) -> Iter
             process.wait(timeout=30)
 
 
-def _wrk(base: str, paths: list[str], token: str, folder: Path, seconds: int = SECONDS) -> Load:
-    body = json.dumps({"percent": 50, "as_of": str(datetime.now(UTC).date()), "note": "bench"})
-    script = folder / "post.lua"
+def wrk(
+    base: str,
+    paths: list[str],
+    token: str,
+    folder: Path,
+    seconds: int = SECONDS,
+    method: str = "POST",
+) -> Load:
+    """wrk's rate and latencies for CLIENTS connections requesting `paths` in turn (POST:
+    a progress report each; GET: no body)."""
+    if method == "POST":
+        body = json.dumps({"percent": 50, "as_of": str(datetime.now(UTC).date()), "note": "bench"})
+        lua_body = f"'{body}'"
+    else:
+        lua_body = "nil"
+    script = folder / "requests.lua"
+    paths_lua = ", ".join(f'"{p}"' for p in paths)
     script.write_text(
-        _LUA % {"paths": ", ".join(f'"{p}"' for p in paths), "body": body, "token": token}
+        _LUA % {"paths": paths_lua, "body": lua_body, "token": token, "method": method}
     )
     out = subprocess.run(
         [
@@ -142,7 +156,9 @@ def _prepare(url: str) -> str:
         services.close()
 
 
-def measure(kind: str) -> Result:
+def measure(kind: str, quick: bool = False) -> Result:
+    """`quick` (make bench-quick): two shorter rounds."""
+    rounds, seconds = (2, 4) if quick else (ROUNDS, SECONDS)
     paths = [f"/api/v1/commitments/CMAP-BENCH-H{i:02d}/progress" for i in range(COMMITMENTS)]
     with fresh_database(kind) as url, tempfile.TemporaryDirectory() as folder:
         token = _prepare(url)
@@ -153,17 +169,17 @@ def measure(kind: str) -> Result:
             "COMMITMENTS_SCHEDULER": "true",
         }
         app_loads, noop_loads = [], []
-        for _ in range(ROUNDS):
-            port = _free_port()
+        for _ in range(rounds):
+            port = free_port()
             noop = [sys.executable, "-m", "bench.noop_app", str(port)]
-            with _process(noop, env, port, Path(folder) / "noop.log") as base:
-                _wrk(base, ["/noop"], token, Path(folder), WARM_UP_SECONDS)
-                noop_loads.append(_wrk(base, ["/noop"], token, Path(folder)))
-            port = _free_port()
+            with server(noop, env, port, Path(folder) / "noop.log") as base:
+                wrk(base, ["/noop"], token, Path(folder), WARM_UP_SECONDS)
+                noop_loads.append(wrk(base, ["/noop"], token, Path(folder), seconds))
+            port = free_port()
             serve = [SCRIPT, "serve", "--host", "127.0.0.1", "--port", str(port)]
-            with _process(serve, env, port, Path(folder) / "serve.log") as base:
-                _wrk(base, paths, token, Path(folder), WARM_UP_SECONDS)
-                app_loads.append(_wrk(base, paths, token, Path(folder)))
+            with server(serve, env, port, Path(folder) / "serve.log") as base:
+                wrk(base, paths, token, Path(folder), WARM_UP_SECONDS)
+                app_loads.append(wrk(base, paths, token, Path(folder), seconds))
     app = statistics.median(load.rate for load in app_loads)
     noop_rate = statistics.median(load.rate for load in noop_loads)
     p50 = statistics.median(load.p50_ms for load in app_loads)

@@ -1,0 +1,109 @@
+"""report and dashboard over the shared log: no baseline, the targets alone judge them.
+
+report: the HTML report with charts (adapters/reports), as of today and as of a past
+date; the value is the slower of the two medians. dashboard: the portfolio (`/`) and a
+commitment page (`/c/{code}`), each the first view after a write (the write changes the
+log's head, so no cache answers), through the FastAPI app in process; median and p99.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from adapters.bootstrap import Services
+from adapters.reports.data import ReportInputs
+from adapters.reports.render import render
+from adapters.settings import Settings
+from adapters.unit_of_work import Write
+from api.app import create_app
+from bench.common import Result
+from bench.sizes import BENCH
+from domain.commands import LogProgress
+
+REPORTS = 3
+TARGET_REPORT_S = {100_000: 1.0, 1_000_000: 3.0}  # the issue's targets, by log size
+TARGET_MEDIAN_MS = 100.0
+TARGET_P99_MS = 300.0
+CODE = "CMAP-BENCH-C00000"
+
+
+def _seconds(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def report(kind: str, services: Services, events: int) -> Result:
+    head = services.reports.head()
+    today = datetime.now(UTC).date()
+    past = today - timedelta(days=300)
+
+    def html(as_of: date) -> object:
+        return render(services.reports.build(ReportInputs(head, as_of)), "html")
+
+    timings: dict[date, list[float]] = {today: [], past: []}
+    for _ in range(REPORTS):
+        for as_of, seconds in timings.items():
+            seconds.append(_seconds(lambda d=as_of: html(d)))  # type: ignore[misc]
+    today_s = statistics.median(timings[today])
+    past_s = statistics.median(timings[past])
+    target = TARGET_REPORT_S[100_000] if events <= 100_000 else TARGET_REPORT_S[1_000_000]
+    value = max(today_s, past_s)
+    return Result(
+        "report",
+        kind,
+        round(value, 3),
+        "s",
+        None,
+        None,
+        None,
+        f"<= {target:.0f} s (today and {past})",
+        value <= target,
+        {"today_s": round(today_s, 3), "past_s": round(past_s, 3), "events": float(head)},
+    )
+
+
+def dashboard(kind: str, url: str, quick: bool) -> Result:
+    views = 6 if quick else 15
+    settings = Settings(database_url=url, public_read=True, scheduler=False, projector=False)
+    portfolio, page = [], []
+    with TestClient(create_app(settings)) as client:
+        services: Services = client.app.state.services  # type: ignore[attr-defined]
+
+        def first_view(path: str, percent: int) -> float:
+            command = LogProgress(percent=percent, as_of=date(2026, 1, 1), note="bench")
+            services.unit_of_work.run(Write(BENCH, command, ref=CODE))
+            start = time.perf_counter()
+            response = client.get(path)
+            elapsed = (time.perf_counter() - start) * 1000
+            assert response.status_code == 200, response.status_code
+            return elapsed
+
+        first_view("/", 1)  # warm up: templates, routes
+        for i in range(views):
+            portfolio.append(first_view("/", i % 100))
+            page.append(first_view(f"/c/{CODE}", i % 100))
+    every = sorted(portfolio + page)
+    median = statistics.median(every)
+    p99 = every[min(len(every) - 1, round(0.99 * (len(every) - 1)))]
+    return Result(
+        "dashboard",
+        kind,
+        round(median, 1),
+        "ms",
+        None,
+        None,
+        None,
+        f"median <= {TARGET_MEDIAN_MS:.0f} ms, p99 <= {TARGET_P99_MS:.0f} ms",
+        median <= TARGET_MEDIAN_MS and p99 <= TARGET_P99_MS,
+        {
+            "p99_ms": round(p99, 1),
+            "portfolio_ms": round(statistics.median(portfolio), 1),
+            "commitment_ms": round(statistics.median(page), 1),
+        },
+    )
