@@ -25,7 +25,7 @@ from matplotlib.dates import (
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from adapters.i18n import DEFAULT_LANGUAGE, label, translator
+from adapters.i18n import DEFAULT_LANGUAGE, N_, label, translator
 from adapters.reports.numbers import colon, percent
 from adapters.reports.render import untranslated_mark
 
@@ -206,16 +206,16 @@ def all_charts(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> dict
     }
 
 
-# The words of the commitment chart (`commitment_progress`), in English; pages pass their
-# language's (msgids marked where the page translates them).
+# The words of the commitment chart (`commitment_progress`), as msgids: pages pass them
+# translated into the reader's language.
 COMMITMENT_CHART_WORDS = {
-    "progress": "progress (%)",
-    "logged": "progress logged",
-    "completed": "milestone completed",
-    "planned": "milestone due",
-    "missed": "milestone missed",
-    "day": "shown as of",
-    "title": "Progress over time",  # the SVG's <title>, its accessible name
+    "progress": N_("progress (%)"),
+    "logged": N_("progress logged"),
+    "completed": N_("milestone completed"),
+    "planned": N_("milestone due"),
+    "missed": N_("milestone missed"),
+    "day": N_("shown as of"),
+    "title": N_("Progress over time"),  # the SVG's <title>, its accessible name
 }
 
 
@@ -280,4 +280,4 @@ def commitment_progress(
                 loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False, fontsize=8
             )
         figure.tight_layout()
-        return _svg(figure, words.get("title", COMMITMENT_CHART_WORDS["title"]))
+        return _svg(figure, words["title"])

@@ -220,16 +220,14 @@ class _Row:
 
     def written_in(self, path: str) -> str:
         """The language the commitment's text at `path` is written in."""
-        languages = getattr(self.now, "text_languages", {}) or {}
-        return str(languages.get(path, ORIGINAL_LANGUAGE))
+        return self.now.text_language(path)
 
     def text(self, path: str, original: str) -> str:
         """The commitment's text at `path` (domain/translations.py) in the report's
         language: itself if written in it, else its translation, else the original."""
         if self.written_in(path) == self.language:
             return original
-        translations = getattr(self.now, "translations", {}) or {}
-        return translations.get(self.language, {}).get(path) or original
+        return self.now.translations.get(self.language, {}).get(path) or original
 
     @property
     def title(self) -> str:
@@ -270,7 +268,7 @@ class _Row:
         texts = [(TITLE, self.now.title)]
         texts += [(milestone_path(m.id), m.title) for m in self.now.milestones.values()]
         texts += [(indicator_path(i.id), i.name) for i in self.now.indicators.values()]
-        known = (getattr(self.now, "translations", {}) or {}).get(self.language, {})
+        known = self.now.translations.get(self.language, {})
         return sorted(
             path
             for path, original in texts

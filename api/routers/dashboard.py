@@ -32,7 +32,7 @@ from adapters.history import (
     revisions,
     versions_in_view,
 )
-from adapters.i18n import LANGUAGE_NAMES, N_, add_translations, label, translator
+from adapters.i18n import LANGUAGE_NAMES, add_translations, label, translator
 from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
@@ -333,10 +333,13 @@ def _progress_chart(
     points: list[tuple[date, int]], described: Any, day: date, language: str
 ) -> Markup:
     """The commitment's chart (adapters/reports/charts.py) in the reader's words."""
-    from adapters.reports.charts import commitment_progress  # matplotlib: slow to import
+    from adapters.reports.charts import (  # matplotlib: slow to import
+        COMMITMENT_CHART_WORDS,
+        commitment_progress,
+    )
 
     gettext = translator(language).gettext
-    words = {key: gettext(message) for key, message in CHART_WORDS.items()}
+    words = {key: gettext(message) for key, message in COMMITMENT_CHART_WORDS.items()}
     svg = commitment_progress(
         points,
         described["milestones"],
@@ -359,18 +362,6 @@ def _shown_value(value: Any, field: str, language: str) -> str:
     if isinstance(value, list):
         return ", ".join(label(v, language) if field == "sectors" else str(v) for v in value)
     return str(value)
-
-
-# The chart's words (adapters/reports/charts.py COMMITMENT_CHART_WORDS), translated here.
-CHART_WORDS = {
-    "progress": N_("progress (%)"),
-    "logged": N_("progress logged"),
-    "completed": N_("milestone completed"),
-    "planned": N_("milestone due"),
-    "missed": N_("milestone missed"),
-    "day": N_("shown as of"),
-    "title": N_("Progress over time"),
-}
 
 
 @router.get("/report.{fmt}")

@@ -125,6 +125,7 @@ def test_the_commitment_chart_is_the_same_bytes_for_the_same_data() -> None:
         "planned": "hito previsto",
         "missed": "hito incumplido",
         "day": "fecha mostrada",
+        "title": "Avance a lo largo del tiempo",
     }
     spanish = commitment_progress(
         points,
