@@ -7,28 +7,22 @@ Shared by the dashboard's history (api/routers/dashboard.py) and the Atom feeds
 
 from __future__ import annotations
 
+from inspect import isclass
 from typing import Any
 
 from adapters.i18n import LANGUAGE_WORDS, N_, label, translator
+from domain.commitment import Commitment
 
-# The commitment events (webhooks ask for them by these names; their labels people read
-# are adapters/i18n.py's).
-EVENT_TYPES = (
-    "Registered",
-    "DetailsRevised",
-    "ProgressLogged",
-    "StatusChanged",
-    "HealthRated",
-    "MilestoneAdded",
-    "MilestoneRescheduled",
-    "MilestoneRetitled",
-    "MilestoneCompleted",
-    "IndicatorDefined",
-    "IndicatorMeasured",
-    "EvidenceAttached",
-    "ClosureProposed",
-    "ClosureConfirmed",
-    "ClosureRejected",
+# The commitment events, by the names webhooks ask for them by (domain/views.py
+# event_type): every event class the aggregate defines, so a new one is never missing.
+# Their labels people read are adapters/i18n.py's.
+EVENT_TYPES = tuple(
+    name
+    for name, kind in vars(Commitment).items()
+    if isclass(kind)
+    and issubclass(kind, Commitment.Event)
+    and kind is not Commitment.Event
+    and name != "Created"  # the library's base of Registered, never triggered itself
 )
 
 

@@ -361,8 +361,6 @@ def write_datapackage(
     folder.mkdir(parents=True, exist_ok=True)
     with database.reading() as connection:
         head = log_head(connection)
-    names = [table.name for table in TABLES]
-    rows: dict[str, int] = dict.fromkeys(names, 0)
     versions: dict[str, tuple[str, int]] = {}  # commitment id -> (code, last version)
     with _Writers(folder, TABLES) as write:
         for entry in iter_commitment_events(database, tracker, up_to=head):

@@ -20,7 +20,6 @@ write each time; the idle limit is therefore kept to within that many seconds.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -30,7 +29,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from adapters.database import Database
 from adapters.settings import DEFAULT_SESSION_IDLE_SECONDS, DEFAULT_SESSION_MAX_SECONDS
 from adapters.tables import api_tokens, sessions
-from adapters.tokens import TokenInfo, ending_sessions
+from adapters.tokens import TokenInfo, digest
 from domain import clock
 from domain.access import Principal, Role
 from domain.tokens import TokenStatus
@@ -40,10 +39,6 @@ TOUCH_SECONDS = 60.0
 # (kept a while for whoever looks into a sign-in).
 KEEP_ENDED = timedelta(days=30)
 _SESSION_ID_LENGTH = 43  # secrets.token_urlsafe(32)
-
-
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 class SessionStore:
@@ -72,7 +67,7 @@ class SessionStore:
             connection.execute(delete(sessions).where(sessions.c.expires_at < now - KEEP_ENDED))
             connection.execute(
                 insert(sessions).values(
-                    id_hash=_digest(session_id),
+                    id_hash=digest(session_id),
                     token_id=principal.token_id,
                     created_at=now,
                     expires_at=now + self.max_age,
@@ -87,7 +82,7 @@ class SessionStore:
         revoked or expired (then the session is ended here)."""
         if len(session_id) != _SESSION_ID_LENGTH:
             return None
-        key = _digest(session_id)
+        key = digest(session_id)
         with self.database.one_query() as connection:
             row = connection.execute(
                 select(
@@ -137,12 +132,7 @@ class SessionStore:
     def end(self, session_id: str) -> None:
         """Sign out: the session (if any) stops working at once."""
         if len(session_id) == _SESSION_ID_LENGTH:
-            self._end(_digest(session_id), self.now())
-
-    def end_for_token(self, token_id: str) -> int:
-        """End every open session of a token; how many there were."""
-        with self.database.writing() as connection:
-            return connection.execute(ending_sessions(token_id, self.now())).rowcount
+            self._end(digest(session_id), self.now())
 
     def open_sessions(self, token_id: str) -> int:
         """How many sessions of the token have not ended (they may still be past a limit)."""

@@ -305,6 +305,7 @@ class WebhookDeliverer:
         self._thread: threading.Thread | None = None
         self.active = threading.Event()  # set while this deliverer holds the lease
         self.last_error: str | None = None
+        self.advanced = False  # the last step moved a webhook past events it does not want
 
     # ---- control ----------------------------------------------------------------------
 
@@ -367,7 +368,9 @@ class WebhookDeliverer:
                 worked = self.step(fence=self.lease)
             except LeaseLost:
                 return
-            if not worked:
+            # Moving past events a webhook does not want is work too: a filtered webhook
+            # catching up must not wait a poll between batches.
+            if not (worked or self.advanced):
                 timeout = min(self.poll_seconds, self.lease.due_in(), self.due_in())
                 self._wake.wait(max(0.01, timeout))
                 self._wake.clear()
@@ -391,6 +394,7 @@ class WebhookDeliverer:
         pending events in log order, up to the first that fails. Returns the number of
         posts made. Tests drive delivery with this, with the clock they choose."""
         posts = 0
+        self.advanced = False
         for webhook in self._active():
             if webhook.next_attempt_at is not None and webhook.next_attempt_at > self.now():
                 continue
@@ -429,6 +433,7 @@ class WebhookDeliverer:
             position, attempts = entry["position"], 0
         if position != webhook.position:  # only passed over: move past them
             self._advance(webhook, position, fence)
+            self.advanced = True
         return posts
 
     def _post(self, webhook: Webhook, entry: dict[str, Any]) -> Attempt:

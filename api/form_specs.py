@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.i18n import N_, label, translator
+from adapters.i18n import LANGUAGE_WORDS, N_, label, translator
 from api.writes import PREFIX
 from domain import commands
 from domain.access import Principal, Role
-from domain.errors import DomainError, Forbidden, NotFound, StateConflict
+from domain.errors import DomainError, Forbidden, StateConflict
 from domain.translations import (
     TEXT_LANGUAGES,
     indicator_path,
@@ -97,9 +97,6 @@ def _indicators(c: CommitmentResource, _: str) -> list[tuple[str, str]]:
     return [(i["id"], f"{i['name']} ({i['unit']})") for i in c["indicators"]]
 
 
-_LANGUAGE_NAMES = {"en": N_("English"), "fr": N_("French"), "es": N_("Spanish")}
-
-
 # The forms whose texts are recorded as written in the reader's language (the command's
 # `language`): a Spanish page writes Spanish.
 WRITTEN_IN_PAGE_LANGUAGE = frozenset({"milestones", "indicators", "details"})
@@ -110,7 +107,7 @@ def _translation_languages(c: CommitmentResource, language: str) -> list[tuple[s
     text is written in French or Spanish)."""
     gettext = translator(language).gettext
     written = {f.original_language for f in _texts(c)}
-    return [(code, gettext(_LANGUAGE_NAMES[code])) for code in TEXT_LANGUAGES if written - {code}]
+    return [(code, gettext(LANGUAGE_WORDS[code])) for code in TEXT_LANGUAGES if written - {code}]
 
 
 def _texts(c: CommitmentResource) -> tuple[Field, ...]:
@@ -659,9 +656,7 @@ def status_of(error: DomainError) -> int:
         return 403
     if isinstance(error, StateConflict):
         return 409
-    if isinstance(error, NotFound):
-        return 422  # a milestone or indicator the form chose that is not (any longer) there
-    return 422
+    return 422  # also NotFound: a milestone or indicator chosen that is no longer there
 
 
 def actions(

@@ -99,8 +99,7 @@ def localized(view: Mapping[str, Any], language: str) -> dict[str, Any]:
     language each untranslated text is shown in, by path. The view itself is left
     unchanged.
     """
-    if language not in TEXT_LANGUAGES:
-        raise InvalidValue(f"language must be one of {', '.join(TEXT_LANGUAGES)}")
+    check_text_language(language)
     result = dict(view)
     result["language"] = language
     untranslated: set[str] = set()

@@ -189,8 +189,9 @@ def get_commitment(
         # so if they read the same on the day this version was recorded as today, any
         # copy of this version (fetched in between) is today's, and a 304 is right.
         etag = f'"{commitment.version}"'
-        unchanged = describe(commitment, clock.as_utc(commitment.modified_on).date()) == body
-        if unchanged and none_match(if_none_match, etag):
+        if none_match(if_none_match, etag) and (
+            describe(commitment, clock.as_utc(commitment.modified_on).date()) == body
+        ):
             return not_modified(etag, REVALIDATE)
     else:
         # A past state reads the same whenever asked (judged on a fixed day).

@@ -116,13 +116,19 @@ def _portfolio(
 
     head, today = services.reports.head(), datetime.now(UTC).date()
     with _cache_lock:
-        cache = _cache.setdefault(services.reports, {}).setdefault(language, {})
+        caches = _cache.setdefault(services.reports, {})
+        cache = caches.setdefault(language, {})
         if cache.get("key") != (head, today):
             report = services.reports.build(ReportInputs(head, today, language=language))
             charts = {title: Markup(svg) for title, svg in all_charts(report, language).items()}
-            rows = [describe(services.tracker.get(c["code"]), today) for c in report["commitments"]]
-            cache.update(key=(head, today), report=report, charts=charts, rows=rows)
-        return cache["report"], cache["charts"], cache["rows"]
+            cache.update(key=(head, today), report=report, charts=charts)
+        # The rows do not depend on the language (pages localize them): one copy for all.
+        shared = caches.setdefault("rows", {})
+        if shared.get("key") != (head, today):
+            codes = [c["code"] for c in cache["report"]["commitments"]]
+            rows = [describe(services.tracker.get(code), today) for code in codes]
+            shared.update(key=(head, today), rows=rows)
+        return cache["report"], cache["charts"], shared["rows"]
 
 
 def _signed_in(request: Request, services: Services) -> bool | None:

@@ -191,6 +191,11 @@ def test_only_the_types_asked_for_are_delivered(services: Services, receiver: Re
     assert deliverer(services, Clock()).step() == 1
     assert [int(r.headers["X-Commitments-Event-Id"]) for r in receiver.received] == [wanted]
     assert services.webhooks.get(webhook.id).position == last  # passed over the others
+    # Only unwanted events left: passing over them is still progress (no poll's wait).
+    health(services)
+    sender = deliverer(services, Clock())
+    assert sender.step() == 0 and sender.advanced
+    assert sender.step() == 0 and not sender.advanced  # nothing left to pass over
 
 
 @SEEDED_BOTH
