@@ -21,6 +21,7 @@ from api.conditional import (
 )
 from api.dependencies import Reader, ServicesDep
 from api.json_body import JsonRoute
+from api.projection_reads import ProjectionReadDep, require_replayed
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
@@ -100,6 +101,8 @@ def _artefact_response(
 def get_progress_report(
     services: ServicesDep,
     _: Reader,
+    # Read-your-writes on a read replica: ?min_position= waits until it has replayed them.
+    __: ProjectionReadDep,
     format: Format = "json",
     as_of: date | None = None,
     at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -107,14 +110,16 @@ def get_progress_report(
     lang: Language = "en",
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    inputs = services.reports.inputs(
+    require_replayed(services, at_position)
+    reports = services.read_reports  # the replica's, if any
+    inputs = reports.inputs(
         at_position=at_position,
         as_of=as_of,
         period_days=period_days,
         today=datetime.now(UTC).date(),
         language=lang,
     )
-    [artefact] = services.reports.generate(inputs, [format])
+    [artefact] = reports.generate(inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
     response = _artefact_response(
         artefact.content,
