@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -161,7 +161,7 @@ def bootstrap(
         lease=Lease(database, WEBHOOKS_LEASE, seconds=settings.lease_seconds, holder=holder),
     )
     unit_of_work.after_commit.append(deliverer.wake)
-    metrics.watch(Watched(database, follower.active.is_set, scheduler.active.is_set))
+    watched = Watched(database, follower.active.is_set, scheduler.active.is_set)
     replica = None
     if readers and settings.read_database_url is not None:
         try:
@@ -172,6 +172,8 @@ def bootstrap(
             tracker.close()
             database.close()
             raise
+        watched = replace(watched, replica=replica.database)
+    metrics.watch(watched)
     return Services(
         settings,
         database,

@@ -224,6 +224,11 @@ def test_a_lagging_standby_answers_503_with_retry_after(
         ready = api.json("/readyz", who=None)
         assert ready["replica"]["lag"] >= 1
         assert ready["projection"]["lag"] == 0
+        metrics = api.get("/metrics", who=None).text
+        assert "commitments_replica_up 1.0" in metrics
+        assert "commitments_projection_lag_events 0.0" in metrics
+        assert "commitments_replica_lag_events 0.0" not in metrics
+        assert "commitments_replica_lag_events " in metrics
     pausable.caught_up()
     with _reading_standby(pausable) as api:
         assert "CMAP-PROS-HYDRO" in _codes(api, min_position=position)
