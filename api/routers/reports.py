@@ -25,6 +25,7 @@ from api.projection_reads import ProjectionReadDep, require_replayed
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
+    PROJECTION_READ_PROBLEMS,
     READ_PROBLEMS,
     ArchivedPage,
     ArchivedReport,
@@ -92,8 +93,8 @@ def _artefact_response(
         "three inputs always give the same bytes. The ETag is their sha256 (a 304 for "
         "If-None-Match naming it); `Cache-Control: no-cache`, as the head moves."
     ),
-    responses=READ_PROBLEMS
-    | problems(e422="Invalid format, date or position")
+    responses=PROJECTION_READ_PROBLEMS
+    | problems(e422="Invalid format, date or position, or a min_position beyond the log's head")
     | _artefacts("The report in the format asked for (json by default)", {"type": "object"})
     | NOT_MODIFIED,
     response_class=Response,
