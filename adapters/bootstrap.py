@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.checkpoints import Checkpoints, read_signer
 from adapters.database import Database
@@ -16,7 +18,7 @@ from adapters.event_store import StoredTracker
 from adapters.follower import ProjectionFollower
 from adapters.leases import Lease, process_holder
 from adapters.metrics import Metrics, Watched
-from adapters.migrate import require_current_schema
+from adapters.migrate import SchemaNotCurrent, require_current_schema
 from adapters.projection import ReadModelProjection
 from adapters.rate_limit import FailureLimit
 from adapters.rebuild import Rebuilder, shadow_name
@@ -24,12 +26,21 @@ from adapters.reports.archive import ReportArchive
 from adapters.scheduler import LEASE_NAME, ReportScheduler
 from adapters.seals import Sealer
 from adapters.sessions import SessionStore
-from adapters.settings import Settings, require_database
+from adapters.settings import ConfigurationError, Settings, describe_database, require_database
 from adapters.tokens import Authenticator, TokenStore
 from adapters.unit_of_work import UnitOfWork
 from adapters.webhooks import LEASE_NAME as WEBHOOKS_LEASE
 from adapters.webhooks import WebhookDeliverer, WebhookStore
 from domain.checkpoint import Verifier
+
+
+@dataclass
+class Replica:
+    """Reads that may lag behind the log by what a streaming replica has not replayed yet
+    (lists, reports, feeds, the dashboard), on COMMITMENTS_READ_DATABASE_URL."""
+
+    database: Database  # read-only: it cannot write, by construction
+    reports: ReportArchive  # generates reports from the replica (archiving writes refused)
 
 
 @dataclass
@@ -54,6 +65,18 @@ class Services:
     sessions: SessionStore  # dashboard sign-ins (adapters/sessions.py)
     # Seals derivatives with a key derived from the signing key (None: no signing key).
     sealer: Sealer | None = None
+    # COMMITMENTS_READ_DATABASE_URL's (None: every read on `database`, as without it).
+    replica: Replica | None = None
+
+    @property
+    def read_database(self) -> Database:
+        """Where lists, reports, feeds and the dashboard read: the replica if any."""
+        return self.replica.database if self.replica is not None else self.database
+
+    @property
+    def read_reports(self) -> ReportArchive:
+        """Live reports for readers, built on `read_database`."""
+        return self.replica.reports if self.replica is not None else self.reports
 
     def start(self, *, follower: bool, scheduler: bool, webhooks: bool = False) -> None:
         if follower:
@@ -71,16 +94,24 @@ class Services:
         self.follower.stop()
         self.tracker.close()
         self.database.close()
+        if self.replica is not None:
+            self.replica.database.close()
 
 
 def bootstrap(
-    settings: Settings, *, check_schema: bool = True, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    check_schema: bool = True,
+    metrics: Metrics | None = None,
+    readers: bool = False,
 ) -> Services:
     """Build the services of a process on the configured database.
 
     `check_schema`: refuse a database that is not migrated to this code's schema (only
     `commitments migrate` itself does without). `metrics`: where they count (an app's
-    own, which outlives the services its lifespan builds; else new ones)."""
+    own, which outlives the services its lifespan builds; else new ones). `readers`: the
+    API's, which reads from COMMITMENTS_READ_DATABASE_URL when it is set (the CLI's
+    commands, workers among them, use the primary alone)."""
     metrics = metrics or Metrics()
     if check_schema:
         require_database(settings.database_url)
@@ -130,7 +161,19 @@ def bootstrap(
         lease=Lease(database, WEBHOOKS_LEASE, seconds=settings.lease_seconds, holder=holder),
     )
     unit_of_work.after_commit.append(deliverer.wake)
-    metrics.watch(Watched(database, follower.active.is_set, scheduler.active.is_set))
+    watched = Watched(database, follower.active.is_set, scheduler.active.is_set)
+    replica = None
+    if readers and settings.read_database_url is not None:
+        try:
+            replica = open_replica(
+                settings.read_database_url, tracker, checkpoints, metrics, sealer
+            )
+        except BaseException:
+            tracker.close()
+            database.close()
+            raise
+        watched = replace(watched, replica=replica.database)
+    metrics.watch(watched)
     return Services(
         settings,
         database,
@@ -162,13 +205,39 @@ def bootstrap(
             max_seconds=settings.session_max_seconds,
         ),
         sealer,
+        replica,
     )
 
 
+def open_replica(
+    url: str,
+    tracker: StoredTracker,
+    checkpoints: Checkpoints,
+    metrics: Metrics,
+    sealer: Sealer | None,
+) -> Replica:
+    """The replica, checked at start-up: reachable, and on this code's schema (one line
+    naming COMMITMENTS_READ_DATABASE_URL otherwise)."""
+    database = Database(url, read_only=True)
+    try:
+        require_current_schema(database)
+    except SchemaNotCurrent as error:
+        database.close()
+        raise ConfigurationError(f"COMMITMENTS_READ_DATABASE_URL: {error}") from None
+    except SQLAlchemyError as error:
+        database.close()
+        first_line = str(error).strip().splitlines()[0]
+        raise ConfigurationError(
+            f"COMMITMENTS_READ_DATABASE_URL: cannot read {describe_database(url)}: {first_line}"
+        ) from None
+    reports = ReportArchive(database, tracker, checkpoints, metrics=metrics, sealer=sealer)
+    return Replica(database, reports)
+
+
 @contextmanager
-def services_for(settings: Settings) -> Iterator[Services]:
+def services_for(settings: Settings, *, readers: bool = False) -> Iterator[Services]:
     """Services for the length of a block (a CLI command, a test)."""
-    services = bootstrap(settings)
+    services = bootstrap(settings, readers=readers)
     try:
         yield services
     finally:

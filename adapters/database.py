@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Insert, create_engine, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.sql.dml import UpdateBase
 
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
@@ -27,12 +27,24 @@ WRITE = {"commitments_write": True}
 _POOL = {"pool_size": 40, "max_overflow": 20, "pool_timeout": 10}
 
 
-class Database:
-    """One engine per process, made by the composition root (adapters/bootstrap.py)."""
+class ReadOnly(Exception):
+    """A transaction that writes was asked of a database opened for reading only."""
 
-    def __init__(self, url: str) -> None:
+
+class Database:
+    """One engine per process, made by the composition root (adapters/bootstrap.py).
+
+    `read_only`: a replica's (COMMITMENTS_READ_DATABASE_URL). Its sessions are read-only
+    on the server (default_transaction_read_only), so no statement can write through it
+    even when the URL names a primary, and `writing` refuses before connecting."""
+
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url, **_POOL)
+        self.read_only = read_only
+        options: dict[str, Any] = {}
+        if read_only and make_url(url).get_backend_name() == "postgresql":
+            options["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+        self.engine: Engine = create_engine(url, **_POOL, **options)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         # Writers of this process take turns here before SQLite's own lock (PostgreSQL
         # writers need no such turn: their row locks and MVCC keep them apart).
@@ -52,6 +64,8 @@ class Database:
         """A transaction that writes: committed at the end of the block, rolled back on
         error. `durable=False` is for derived data (read models): the commit does not wait
         for the disk, so a crash may undo the transaction, but never half of it."""
+        if self.read_only:
+            raise ReadOnly(f"{self.engine.url.render_as_string()} is open for reading only")
         with self.write_turn(), self.engine.connect() as connection:
             connection.execution_options(**WRITE)
             driver: Any = connection.connection.driver_connection

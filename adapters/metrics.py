@@ -48,6 +48,7 @@ class Watched:
     database: Database
     follower_active: Callable[[], bool]
     scheduler_active: Callable[[], bool]
+    replica: Database | None = None  # COMMITMENTS_READ_DATABASE_URL's, if any
 
 
 class Metrics:
@@ -159,6 +160,31 @@ class _ScrapeTime(Collector):
         for name, (_, epoch) in sorted(leases.items()):
             epochs.add_metric([name], epoch)
         yield epochs
+        if watched.replica is not None:
+            yield from _replica_gauges(watched.replica, head)
+
+
+def _replica_gauges(replica: Database, head: int) -> Iterator[Metric]:
+    """What readers of the replica see: its projection's position and lag behind the log."""
+    up = "1 when the read replica answered the scrape"
+    try:
+        with replica.one_query() as connection:
+            position = projection_position(connection)
+    except SQLAlchemyError as error:
+        log.warning("metrics: the read replica could not be read: %s", error)
+        yield _gauge("commitments_replica_up", up, 0)
+        return
+    yield _gauge("commitments_replica_up", up, 1)
+    yield _gauge(
+        "commitments_replica_projection_position",
+        "Last log position the read replica's read models hold",
+        position,
+    )
+    yield _gauge(
+        "commitments_replica_lag_events",
+        "Events in the log not yet in the read replica's read models",
+        max(0, head - position),
+    )
 
 
 def _gauge(name: str, documentation: str, value: Any) -> GaugeMetricFamily:

@@ -58,6 +58,9 @@ class Settings:
     webhooks: bool = True
     session_idle_seconds: float = DEFAULT_SESSION_IDLE_SECONDS
     session_max_seconds: float = DEFAULT_SESSION_MAX_SECONDS
+    # A streaming replica of the PostgreSQL database for list, report, feed and dashboard
+    # reads (None: every read goes to database_url, as without a replica).
+    read_database_url: str | None = None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -86,7 +89,25 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_max_seconds=_session_seconds(
             env, "COMMITMENTS_SESSION_MAX_SECONDS", DEFAULT_SESSION_MAX_SECONDS
         ),
+        read_database_url=_read_database_url(env),
     )
+
+
+def _read_database_url(env: Mapping[str, str]) -> str | None:
+    """COMMITMENTS_READ_DATABASE_URL: a PostgreSQL replica of COMMITMENTS_DATABASE_URL."""
+    name = "COMMITMENTS_READ_DATABASE_URL"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    url = normalise_database_url(raw, name)
+    primary = normalise_database_url(env.get("COMMITMENTS_DATABASE_URL") or DEFAULT_DATABASE_URL)
+    # Streaming replication is PostgreSQL's: a SQLite file has no replica to read from.
+    if make_url(url).get_backend_name() != "postgresql" or not primary.startswith("postgresql"):
+        raise ConfigurationError(
+            f"{name} needs PostgreSQL on both sides: postgresql+psycopg://USER@HOST/DB of a "
+            "streaming replica of COMMITMENTS_DATABASE_URL"
+        )
+    return url
 
 
 def _origin(env: Mapping[str, str]) -> str:
@@ -173,19 +194,17 @@ def _limit(env: Mapping[str, str], name: str) -> str:
     return raw
 
 
-def normalise_database_url(url: str) -> str:
-    """Accept plain `postgresql://` (use psycopg 3) and create a SQLite file's folder."""
+def normalise_database_url(url: str, name: str = "COMMITMENTS_DATABASE_URL") -> str:
+    """Accept plain `postgresql://` (use psycopg 3); `name` is the setting, for errors."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise ConfigurationError(
-            f"COMMITMENTS_DATABASE_URL is not a database URL: {url!r}"
-        ) from None
+        raise ConfigurationError(f"{name} is not a database URL: {url!r}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
         raise ConfigurationError(
-            f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
+            f"{name}: unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB"
         )
     # No folder or file is made here: only `commitments migrate` makes a database

@@ -53,12 +53,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = services = bootstrap(settings, metrics=metrics)
-        # Readers waiting for `min_position` wait on this loop; the follower tells them.
-        waits = PositionWaits(services.database, limit=settings.max_position_waiters)
+        app.state.services = services = bootstrap(settings, metrics=metrics, readers=True)
+        # Readers waiting for `min_position` wait on this loop; the follower tells them,
+        # unless they read a replica: then what counts is what it has replayed (polled).
+        replica = services.replica is not None
+        waits = PositionWaits(
+            services.read_database,
+            limit=settings.max_position_waiters,
+            primary=services.database if replica else None,
+        )
         waits.attach(asyncio.get_running_loop())
-        services.follower.on_progress.append(waits.advanced)
-        services.rebuilder.on_switch.append(waits.advanced)
+        if not replica:
+            services.follower.on_progress.append(waits.advanced)
+            services.rebuilder.on_switch.append(waits.advanced)
         app.state.position_waits = waits
         services.start(
             follower=settings.projector, scheduler=settings.scheduler, webhooks=settings.webhooks

@@ -921,8 +921,8 @@ def serve(
     from api.app import create_app
 
     config = settings()
-    with services_for(config):
-        pass  # Fail fast, with one line, when the database is not ready.
+    with services_for(config, readers=True):
+        pass  # Fail fast, with one line, when the database (or the replica) is not ready.
     try:  # and when the address is taken (uvicorn would log its start-up first)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         socket.create_server((host, port), family=family).close()

@@ -5,6 +5,11 @@ A reader asking for a position the projection has not reached waits on the event
 clients asking for unreachable positions stall every other read. A position beyond the
 log's head can never be reached and is refused (422); waiters beyond a cap are turned
 away at once (503 with Retry-After).
+
+With a read replica (COMMITMENTS_READ_DATABASE_URL) these reads, and the position they
+wait for, are the replica's: what it has replayed of the projection, polled there, as
+the in-process follower reports the primary's. Only the log's head, which says whether a
+position can ever be reached, is read on the primary.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
+from adapters.bootstrap import Services
 from adapters.database import Database
 from adapters.projection import log_head, projection_position
 from api.dependencies import ServicesDep
@@ -39,8 +45,18 @@ class PositionWaits:
     the one poller (running while anyone waits) reads a new position from the database.
     """
 
-    def __init__(self, database: Database, *, limit: int, poll_seconds: float = POLL_SECONDS):
+    def __init__(
+        self,
+        database: Database,
+        *,
+        limit: int,
+        poll_seconds: float = POLL_SECONDS,
+        primary: Database | None = None,
+    ):
         self.database = database
+        # The log's head comes from here when `database` is a replica (its head may lag).
+        self.primary = primary
+        self.what = "the projection" if primary is None else "the read replica's projection"
         self.limit = limit
         self.poll_seconds = poll_seconds
         self.known = 0  # the projection's position, as last seen
@@ -70,7 +86,7 @@ class PositionWaits:
 
     async def positions(self) -> tuple[int, int]:
         """The projection's position and the log's head, read in a worker thread."""
-        projected, head = await run_in_threadpool(_positions, self.database)
+        projected, head = await run_in_threadpool(_positions, self.database, self.primary)
         self.seen(projected)
         return projected, head
 
@@ -96,7 +112,7 @@ class PositionWaits:
         except TimeoutError:
             raise Problem(
                 503,
-                f"the projection is at position {self.known}, not yet {wanted}; retry shortly",
+                f"{self.what} is at position {self.known}, not yet {wanted}; retry shortly",
                 kind="projection-behind",
                 headers=_RETRY,
             ) from None
@@ -110,9 +126,13 @@ class PositionWaits:
                 await self.positions()
 
 
-def _positions(database: Database) -> tuple[int, int]:
+def _positions(database: Database, primary: Database | None) -> tuple[int, int]:
     with database.reading() as connection:
-        return projection_position(connection), log_head(connection)
+        projected, head = projection_position(connection), log_head(connection)
+    if primary is not None:
+        with primary.one_query() as connection:
+            head = log_head(connection)
+    return projected, head
 
 
 class ProjectionRead:
@@ -170,7 +190,29 @@ async def projection_read(
             )
         if projected < wanted:
             await waits.wait_for(wanted)
-    return ProjectionRead(services.database, response, wanted)
+    return ProjectionRead(services.read_database, response, wanted)
 
 
 ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]
+
+
+def require_replayed(services: Services, position: int | None) -> None:
+    """For a read of the log up to `position` (a report's at_position) on the replica:
+    503 with Retry-After while it has not replayed that far, though the primary has (a
+    position beyond the primary's head is left to the read's own check)."""
+    if services.replica is None or position is None:
+        return
+    with services.read_database.one_query() as connection:
+        replayed = log_head(connection)
+    if position <= replayed:
+        return
+    with services.database.one_query() as connection:
+        head = log_head(connection)
+    if position <= head:
+        raise Problem(
+            503,
+            f"the read replica has replayed the log to position {replayed}, not yet "
+            f"{position}; retry shortly (or add ?min_position={position} to wait)",
+            kind="projection-behind",
+            headers=_RETRY,
+        )

@@ -114,12 +114,13 @@ def _portfolio(
     commitment's resource (what the table filters and sorts), rebuilt only when either moves."""
     from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
 
-    head, today = services.reports.head(), datetime.now(UTC).date()
+    reports = services.read_reports  # the replica's, if any
+    head, today = reports.head(), datetime.now(UTC).date()
     with _cache_lock:
-        caches = _cache.setdefault(services.reports, {})
+        caches = _cache.setdefault(reports, {})
         cache = caches.setdefault(language, {})
         if cache.get("key") != (head, today):
-            report = services.reports.build(ReportInputs(head, today, language=language))
+            report = reports.build(ReportInputs(head, today, language=language))
             charts = {title: Markup(svg) for title, svg in all_charts(report, language).items()}
             cache.update(key=(head, today), report=report, charts=charts)
         # The rows do not depend on the language (pages localize them): one copy for all.
@@ -394,7 +395,7 @@ def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
         request.query_params.get("period_days", ""),
     )
     try:
-        inputs = services.reports.inputs(
+        inputs = services.read_reports.inputs(
             at_position=None,
             as_of=date.fromisoformat(as_of) if as_of else None,
             period_days=int(period) if period else None,
@@ -412,7 +413,7 @@ def report_file(fmt: str, request: Request, services: ServicesDep) -> Response:
             {"heading": _("This report cannot be made"), "message": message, "signed_in": True},
             status_code=400,
         )
-    [artefact] = services.reports.generate(inputs, [fmt])
+    [artefact] = services.read_reports.generate(inputs, [fmt])
     disposition = "inline" if fmt in ("html", "json") else "attachment"
     return Response(
         artefact.content,

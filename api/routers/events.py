@@ -31,7 +31,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
     return ExactJSONResponse(
-        event_feed(services.database, services.tracker, after=after, limit=limit)
+        event_feed(services.read_database, services.tracker, after=after, limit=limit)
     )
 
 

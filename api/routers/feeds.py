@@ -64,7 +64,7 @@ FeedReader = Annotated[None, Depends(feed_reader)]
 
 def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str | None) -> Response:
     xml = render_feed(
-        services.database,
+        services.read_database,
         services.tracker,
         spec,
         base_url=str(request.base_url),
@@ -110,4 +110,4 @@ def commitment_changes(
 def pillar_changes(
     request: Request, services: ServicesDep, _: FeedReader, pillar: Pillar, lang: Lang = None
 ) -> Response:
-    return _atom(request, services, pillar_feed(services.database, pillar.value), lang)
+    return _atom(request, services, pillar_feed(services.read_database, pillar.value), lang)

@@ -28,8 +28,8 @@ def get_liveness() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Readiness: database and schema; the projection's position and lag in events; "
-    "the leases of the projection and the scheduler",
+    summary="Readiness: database and schema; the projection's position and lag in events "
+    "(and the read replica's, if any); the leases of the projection and the scheduler",
     responses={
         503: {
             "description": "Not ready; `detail` says why",
@@ -46,6 +46,10 @@ def get_readiness(services: ServicesDep) -> Any:
             shrunk = shrinkage(connection)
             rebuild = rebuild_progress(connection)
             leases = lease_states(connection)
+        replicated = None
+        if services.replica is not None:
+            with services.replica.database.one_query() as connection:
+                replicated = projection_position(connection)
     except SchemaNotCurrent as error:
         return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
     except SQLAlchemyError as error:
@@ -68,7 +72,7 @@ def get_readiness(services: ServicesDep) -> Any:
     # Who leads, without naming hosts to an unauthenticated prober: the epoch (it grows
     # at each takeover) and whether this process is the leader.
     mine = {services.follower.lease.holder, services.scheduler.lease.holder}
-    return {
+    ready: dict[str, Any] = {
         "status": "ready",
         "log_position": head,
         "projection": {
@@ -90,3 +94,6 @@ def get_readiness(services: ServicesDep) -> Any:
             for name, (holder, epoch) in sorted(leases.items())
         },
     }
+    if replicated is not None:  # COMMITMENTS_READ_DATABASE_URL's: what its readers see
+        ready["replica"] = {"position": replicated, "lag": max(0, head - replicated)}
+    return ready

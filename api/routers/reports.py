@@ -21,9 +21,11 @@ from api.conditional import (
 )
 from api.dependencies import Reader, ServicesDep
 from api.json_body import JsonRoute
+from api.projection_reads import ProjectionReadDep, require_replayed
 from api.schemas import (
     ADMIN_PROBLEMS,
     MAX_POSITION,
+    PROJECTION_READ_PROBLEMS,
     READ_PROBLEMS,
     ArchivedPage,
     ArchivedReport,
@@ -91,8 +93,8 @@ def _artefact_response(
         "three inputs always give the same bytes. The ETag is their sha256 (a 304 for "
         "If-None-Match naming it); `Cache-Control: no-cache`, as the head moves."
     ),
-    responses=READ_PROBLEMS
-    | problems(e422="Invalid format, date or position")
+    responses=PROJECTION_READ_PROBLEMS
+    | problems(e422="Invalid format, date or position, or a min_position beyond the log's head")
     | _artefacts("The report in the format asked for (json by default)", {"type": "object"})
     | NOT_MODIFIED,
     response_class=Response,
@@ -100,6 +102,8 @@ def _artefact_response(
 def get_progress_report(
     services: ServicesDep,
     _: Reader,
+    # Read-your-writes on a read replica: ?min_position= waits until it has replayed them.
+    __: ProjectionReadDep,
     format: Format = "json",
     as_of: date | None = None,
     at_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -107,14 +111,16 @@ def get_progress_report(
     lang: Language = "en",
     if_none_match: IfNoneMatch = None,
 ) -> Response:
-    inputs = services.reports.inputs(
+    require_replayed(services, at_position)
+    reports = services.read_reports  # the replica's, if any
+    inputs = reports.inputs(
         at_position=at_position,
         as_of=as_of,
         period_days=period_days,
         today=datetime.now(UTC).date(),
         language=lang,
     )
-    [artefact] = services.reports.generate(inputs, [format])
+    [artefact] = reports.generate(inputs, [format])
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
     response = _artefact_response(
         artefact.content,
