@@ -494,12 +494,13 @@ class StoredTracker(Tracker):
     # ---- reading the past (Tracker.state) ----------------------------------------------
 
     def _at_version(self, aggregate_id: UUID, version: int, ref: str) -> Aggregate:
-        assert self.snapshots is not None
-        taken = list(self.snapshots.get(aggregate_id, desc=True, limit=1, lte=version))
-        after = taken[0].originator_version if taken else 0
-        found: Aggregate | None = fold(
-            None, [*taken, *self._events_between(aggregate_id, after, version)]
-        )
+        assert isinstance(self.snapshots, CheckedSnapshotStore)
+        stored = self.snapshots.up_to(aggregate_id, version)
+        if stored is None:  # a snapshot that does not match the log: every event
+            history = self._events_between(aggregate_id, 0, version)
+        else:
+            history = [self.mapper.to_domain_event(s) for s in stored]  # type: ignore[misc]
+        found: Aggregate | None = fold(None, history)
         if found is None:
             raise NotFound(f"no commitment {ref}")
         return found

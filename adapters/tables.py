@@ -263,10 +263,12 @@ commitment_timeline = Table(
     Column("known_from", DateTime(timezone=True), nullable=False),
     Column("effective_on", Date, nullable=True),
     Column("dated_until", Date, nullable=True),
-    Column("irregular", Boolean, nullable=False),
+    # The version again if the event is irregular (domain/time_travel.py), else NULL: its
+    # index holds those alone, so no planner scans the others (fresh statistics or not).
+    Column("irregular_version", Integer, nullable=True),
     Index("commitment_timeline_known_idx", "commitment_id", "known_from", "version"),
     Index("commitment_timeline_dated_idx", "commitment_id", "dated_until", "version"),
-    Index("commitment_timeline_irregular_idx", "commitment_id", "irregular", "version"),
+    Index("commitment_timeline_irregular_idx", "commitment_id", "irregular_version"),
 )
 
 # Report schedules as the scheduler reads them (projected from ReportSchedule events).

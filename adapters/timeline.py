@@ -8,40 +8,76 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Table, bindparam, select, true
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from adapters.database import Database
-from adapters.tables import commitment_timeline
+from adapters.tables import commitment_timeline, events
 from domain import clock
-from domain.time_travel import Mark
+from domain.time_travel import Cuts, Mark
 
 _t = commitment_timeline.c
-_MARK = (_t.version, _t.known_from, _t.effective_on, _t.dated_until, _t.irregular)
+_MARK = (_t.version, _t.known_from, _t.effective_on, _t.dated_until, _t.irregular_version)
 _ID = _t.commitment_id == bindparam("id")
 
-# Statements built once: each read runs a few of them.
-_LAST = select(*_MARK).where(_ID).order_by(_t.version.desc()).limit(1)
+# Statements built once. The cuts in one statement: the last mark, each cut as a
+# subquery (NULL when its bound is NULL: not asked), the first irregular version after
+# the as_of cut, and the last version in the log.
+_first = commitment_timeline.alias("first")
+_f = _first.c
 _FIRST_UNKNOWN = (
-    select(_t.version)
-    .where(_ID, _t.known_from > bindparam("known_at", type_=_t.known_from.type))
-    .order_by(_t.known_from, _t.version)
+    select(_f.version)
+    .where(
+        _f.commitment_id == bindparam("id"),
+        _f.known_from > bindparam("known_at", type_=_t.known_from.type),
+    )
+    .order_by(_f.known_from, _f.version)
     .limit(1)
+    .scalar_subquery()
 )
 _FIRST_LATER = (
-    select(_t.version)
-    .where(_ID, _t.dated_until > bindparam("as_of", type_=_t.dated_until.type))
-    .order_by(_t.dated_until, _t.version)
+    select(_f.version)
+    .where(
+        _f.commitment_id == bindparam("id"),
+        _f.dated_until > bindparam("as_of", type_=_t.dated_until.type),
+    )
+    .order_by(_f.dated_until, _f.version)
+    .limit(1)
+    .scalar_subquery()
+)
+_after = commitment_timeline.alias("after")
+_NEXT_IRREGULAR = (
+    select(func.min(_after.c.irregular_version))
+    .where(
+        _after.c.commitment_id == bindparam("id"),
+        _after.c.irregular_version > _FIRST_LATER,
+    )
+    .scalar_subquery()
+)
+_LOGGED = (
+    select(func.max(events.c.originator_version))
+    .where(events.c.originator_id == bindparam("uuid"))
+    .scalar_subquery()
+)
+_CUTS = (
+    select(
+        *_MARK,
+        _FIRST_UNKNOWN.label("first_unknown"),
+        _FIRST_LATER.label("first_later"),
+        _NEXT_IRREGULAR.label("next_irregular"),
+        _LOGGED.label("logged"),
+    )
+    .where(_ID)
+    .order_by(_t.version.desc())
     .limit(1)
 )
 _IRREGULAR = (
     select(*_MARK)
     .where(
         _ID,
-        _t.irregular == true(),
-        _t.version > bindparam("after"),
-        _t.version <= bindparam("up_to"),
+        _t.irregular_version > bindparam("after"),
+        _t.irregular_version <= bindparam("up_to"),
     )
-    .order_by(_t.version)
+    .order_by(_t.irregular_version)
 )
 
 
@@ -51,7 +87,7 @@ def mark_of(row: Any) -> Mark:
         known_from=clock.as_utc(row.known_from),
         effective_on=row.effective_on,
         dated_until=row.dated_until,
-        irregular=bool(row.irregular),
+        irregular=row.irregular_version is not None,
     )
 
 
@@ -63,7 +99,7 @@ def timeline_row(commitment_id: UUID, position: int, mark: Mark) -> dict[str, An
         "known_from": mark.known_from,
         "effective_on": mark.effective_on,
         "dated_until": mark.dated_until,
-        "irregular": mark.irregular,
+        "irregular_version": mark.version if mark.irregular else None,
     }
 
 
@@ -71,7 +107,7 @@ def mark_at(connection: Connection, table: Table, commitment_id: UUID, version: 
     """The mark stored for a version in `table` (the live timeline or its shadow)."""
     c = table.c
     row = connection.execute(
-        select(c.version, c.known_from, c.effective_on, c.dated_until, c.irregular).where(
+        select(c.version, c.known_from, c.effective_on, c.dated_until, c.irregular_version).where(
             c.commitment_id == str(commitment_id), c.version == version
         )
     ).first()
@@ -84,22 +120,21 @@ class SqlTimeline:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def last(self, commitment_id: UUID) -> Mark | None:
+    def cuts(self, commitment_id: UUID, *, known_at: datetime | None, as_of: date | None) -> Cuts:
+        values = {
+            "id": str(commitment_id),
+            "uuid": commitment_id,
+            # Stored in UTC (SQLite compares them as text).
+            "known_at": None if known_at is None else clock.as_utc(known_at),
+            "as_of": as_of,
+        }
         with self.database.one_query() as connection:
-            row = connection.execute(_LAST, {"id": str(commitment_id)}).first()
-        return None if row is None else mark_of(row)
-
-    def first_unknown(self, commitment_id: UUID, known_at: datetime) -> int | None:
-        # Stored in UTC (SQLite compares them as text).
-        values = {"id": str(commitment_id), "known_at": clock.as_utc(known_at)}
-        with self.database.one_query() as connection:
-            return connection.execute(_FIRST_UNKNOWN, values).scalar_one_or_none()
-
-    def first_later(self, commitment_id: UUID, as_of: date) -> int | None:
-        with self.database.one_query() as connection:
-            return connection.execute(
-                _FIRST_LATER, {"id": str(commitment_id), "as_of": as_of}
-            ).scalar_one_or_none()
+            row = connection.execute(_CUTS, values).first()
+        if row is None:
+            return Cuts(None)
+        return Cuts(
+            mark_of(row), row.first_unknown, row.first_later, row.next_irregular, row.logged
+        )
 
     def irregular(self, commitment_id: UUID, after: int, up_to: int) -> list[Mark]:
         values = {"id": str(commitment_id), "after": after, "up_to": up_to}

@@ -62,18 +62,28 @@ def next_mark(previous: Mark | None, event: Commitment.Event) -> Mark:
     )
 
 
+@dataclass(frozen=True)
+class Cuts:
+    """What the timeline says of a commitment for a known_at and an as_of: the mark of
+    the highest version indexed (None: none is), the first indexed version whose
+    known_from is later than known_at, and the first whose dated_until is later than
+    as_of (None: no such version, or not asked), and the first irregular version after
+    that one (None: none); and, if it can tell, the commitment's last version in the log
+    (when that is the last indexed, no event is left to read)."""
+
+    last: Mark | None
+    first_unknown: int | None = None
+    first_later: int | None = None
+    next_irregular: int | None = None
+    logged: int | None = None
+
+
 class Timeline(Protocol):
     """The marks of each commitment's events, versions 1 to some version without gaps
     (adapters/timeline.py keeps them in a read model)."""
 
-    def last(self, commitment_id: UUID) -> Mark | None:
-        """The mark of the highest version indexed; None if none is."""
-
-    def first_unknown(self, commitment_id: UUID, known_at: datetime) -> int | None:
-        """The first indexed version whose known_from is later than `known_at`."""
-
-    def first_later(self, commitment_id: UUID, as_of: date) -> int | None:
-        """The first indexed version whose dated_until is later than `as_of`."""
+    def cuts(self, commitment_id: UUID, *, known_at: datetime | None, as_of: date | None) -> Cuts:
+        """All at once (one round trip to a database)."""
 
     def irregular(self, commitment_id: UUID, after: int, up_to: int) -> list[Mark]:
         """The irregular marks of the versions in (after, up_to], oldest first."""
@@ -94,14 +104,16 @@ class Plan:
 def plan(
     timeline: Timeline,
     commitment_id: UUID,
+    cuts: Cuts,
     unindexed: Sequence[Commitment.Event],
     *,
     as_of: date | None,
     known_at: datetime | None,
 ) -> Plan:
-    """The plan giving what `replay(events, as_of=..., known_at=...)` gives. `unindexed`:
-    the commitment's events after the timeline's last indexed version, in order."""
-    last = timeline.last(commitment_id)
+    """The plan giving what `replay(events, as_of=..., known_at=...)` gives, from the
+    timeline's `cuts` for the same known_at and as_of and `unindexed`, the commitment's
+    events after its last indexed version, in order."""
+    last = cuts.last
     indexed = 0 if last is None else last.version
     tail: list[tuple[Mark, Commitment.Event]] = []
     mark = last
@@ -111,14 +123,14 @@ def plan(
     known = mark.version if mark is not None else 0
     if known_at is not None:
         known_at = clock.as_utc(known_at)
-        first = timeline.first_unknown(commitment_id, known_at) if indexed else None
+        first = cuts.first_unknown
         if first is None:
             first = next((m.version for m, _ in tail if m.known_from > known_at), None)
         if first is not None:
             known = first - 1
     if as_of is None or known == 0:
         return Plan(known, known)
-    later = timeline.first_later(commitment_id, as_of) if indexed else None
+    later = cuts.first_later
     if later is None:
         later = next(
             (m.version for m, _ in tail if m.dated_until is not None and m.dated_until > as_of),
@@ -130,13 +142,11 @@ def plan(
     def applies(m: Mark) -> bool:
         return m.effective_on is None or m.effective_on <= as_of
 
+    up_to = min(known, indexed)
+    irregular = cuts.next_irregular is not None and later < cuts.next_irregular <= up_to
     versions = (
-        tuple(
-            m.version
-            for m in timeline.irregular(commitment_id, later, min(known, indexed))
-            if applies(m)
-        )
-        if later < indexed
+        tuple(m.version for m in timeline.irregular(commitment_id, later, up_to) if applies(m))
+        if irregular
         else ()
     )
     events = tuple(e for m, e in tail if later < m.version <= known and m.irregular and applies(m))

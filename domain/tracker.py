@@ -277,13 +277,17 @@ class Tracker(Application[UUID]):
         """What `replay` gives, from the timeline, a past version and the few events
         applied after it (domain/time_travel.py)."""
         assert self.timeline is not None
-        last = self.timeline.last(aggregate_id)
-        unindexed = self._events_between(aggregate_id, 0 if last is None else last.version)
+        cuts = self.timeline.cuts(aggregate_id, known_at=known_at, as_of=as_of)
+        last = cuts.last
+        indexed = 0 if last is None else last.version
+        caught_up = cuts.logged is not None and cuts.logged <= indexed
+        unindexed = [] if caught_up else self._events_between(aggregate_id, indexed)
         if last is None and unindexed and not isinstance(unindexed[0], Commitment.Event):
             raise NotFound(f"no commitment {ref}")
         found = time_travel.plan(
             self.timeline,
             aggregate_id,
+            cuts,
             unindexed,  # type: ignore[arg-type]
             as_of=as_of,
             known_at=known_at,

@@ -28,7 +28,7 @@ depends_on: str | Sequence[str] | None = None
 _INDEXES = {
     "commitment_timeline_known_idx": ["commitment_id", "known_from", "version"],
     "commitment_timeline_dated_idx": ["commitment_id", "dated_until", "version"],
-    "commitment_timeline_irregular_idx": ["commitment_id", "irregular", "version"],
+    "commitment_timeline_irregular_idx": ["commitment_id", "irregular_version"],
 }
 
 
@@ -40,7 +40,7 @@ def _columns() -> list[sa.Column[Any]]:
         sa.Column("known_from", sa.DateTime(timezone=True), nullable=False),
         sa.Column("effective_on", sa.Date(), nullable=True),
         sa.Column("dated_until", sa.Date(), nullable=True),
-        sa.Column("irregular", sa.Boolean(), nullable=False),
+        sa.Column("irregular_version", sa.Integer(), nullable=True),
     ]
 
 

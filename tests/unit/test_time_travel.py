@@ -14,7 +14,7 @@ import pytest
 
 from domain import clock
 from domain.commitment import Commitment
-from domain.time_travel import Mark, next_mark, plan
+from domain.time_travel import Cuts, Mark, next_mark, plan
 from domain.tracker import Tracker
 from tests.conftest import memory_tracker
 from tests.histories import FIRST_RECORDED, compare, history, play
@@ -35,26 +35,22 @@ class MemoryTimeline:
         if events:
             self.marks[events[0].originator_id] = marks
 
-    def last(self, commitment_id: UUID) -> Mark | None:
+    def cuts(self, commitment_id: UUID, *, known_at: datetime | None, as_of: date | None) -> Cuts:
         marks = self.marks.get(commitment_id)
-        return marks[-1] if marks else None
-
-    def first_unknown(self, commitment_id: UUID, known_at: datetime) -> int | None:
+        if not marks:
+            return Cuts(None)
         self.asked += 1
-        marks = self.marks[commitment_id]
-        at = bisect_right([m.known_from for m in marks], known_at)
-        return marks[at].version if at < len(marks) else None
-
-    def first_later(self, commitment_id: UUID, as_of: date) -> int | None:
-        self.asked += 1
-        return next(
-            (
-                m.version
-                for m in self.marks[commitment_id]
-                if m.dated_until is not None and m.dated_until > as_of
-            ),
-            None,
-        )
+        first_unknown = first_later = next_irregular = None
+        if known_at is not None:
+            at = bisect_right([m.known_from for m in marks], known_at)
+            first_unknown = marks[at].version if at < len(marks) else None
+        if as_of is not None:
+            later = (m for m in marks if m.dated_until is not None and m.dated_until > as_of)
+            first_later = next((m.version for m in later), None)
+            if first_later is not None:
+                after = (m for m in marks if m.version > first_later and m.irregular)
+                next_irregular = next((m.version for m in after), None)
+        return Cuts(marks[-1], first_unknown, first_later, next_irregular)
 
     def irregular(self, commitment_id: UUID, after: int, up_to: int) -> list[Mark]:
         return [m for m in self.marks[commitment_id] if after < m.version <= up_to and m.irregular]
@@ -104,7 +100,8 @@ def test_a_plan_applies_only_the_facts_dated_by_then_after_the_first_skipped_one
     commitment_id = events[0].originator_id
     dated = [e for e in events[1:] if e.effective_on() is not None]
     as_of = sorted(e.effective_on() for e in dated)[len(dated) // 2]  # type: ignore[type-var]
-    found = plan(timeline, commitment_id, [], as_of=as_of, known_at=None)
+    cuts = timeline.cuts(commitment_id, known_at=None, as_of=as_of)
+    found = plan(timeline, commitment_id, cuts, [], as_of=as_of, known_at=None)
     first_later = next(e.originator_version for e in dated if e.effective_on() > as_of)  # type: ignore[operator]
     assert (found.known, found.base) == (len(events), first_later - 1)
     assert list(found.versions) == [
