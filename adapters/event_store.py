@@ -32,7 +32,7 @@ from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Executable, Insert, Table, bindparam, insert, update
+from sqlalchemy import Connection, Executable, Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -54,7 +54,9 @@ from adapters.tables import (
     snapshot_digests,
     snapshots,
 )
-from domain.tracker import Tracker
+from adapters.timeline import SqlTimeline
+from domain.errors import NotFound
+from domain.tracker import Tracker, fold
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,18 @@ _HEAD_AND_MARK = (
 _SET_SEQUENCE = f"SELECT setval('{EVENTS_SEQUENCE}', %s)"
 
 WRITE_CACHE_SIZE = 2_000
+
+# An aggregate's events of some versions, read with Core (the library reads them through
+# the ORM, which cost more per event than decoding it).
+_AGGREGATE_EVENTS = select(*ledger.STORED_EVENT).where(events.c.originator_id == bindparam("id"))
+_EVENTS_BETWEEN = _AGGREGATE_EVENTS.where(
+    events.c.originator_version > bindparam("after"),
+    events.c.originator_version <= bindparam("up_to"),
+).order_by(events.c.originator_version)
+_EVENTS_AT = _AGGREGATE_EVENTS.where(
+    events.c.originator_version.in_(bindparam("versions", expanding=True))
+).order_by(events.c.originator_version)
+_NO_LIMIT = 2**31 - 1
 
 
 class EventWrite:
@@ -458,6 +472,7 @@ class StoredTracker(Tracker):
             env={"TRACKER_CREATE_TABLE": "no", "TRACKER_IS_SNAPSHOTTING_ENABLED": "yes"}
         )
         self.event_recorder.sealer = sealer
+        self.timeline = SqlTimeline(database)
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         return EventStoreFactory(env, self.database)
@@ -475,3 +490,47 @@ class StoredTracker(Tracker):
     def _load_for_write(self, aggregate_id: UUID) -> Aggregate | None:
         cached = self.write_cache.checkout(aggregate_id)
         return cached if cached is not None else super()._load_for_write(aggregate_id)
+
+    # ---- reading the past (Tracker.state) ----------------------------------------------
+
+    def _at_version(self, aggregate_id: UUID, version: int, ref: str) -> Aggregate:
+        assert isinstance(self.snapshots, CheckedSnapshotStore)
+        stored = self.snapshots.up_to(aggregate_id, version)
+        if stored is None:  # a snapshot that does not match the log: every event
+            history = self._events_between(aggregate_id, 0, version)
+        else:
+            history = [self.mapper.to_domain_event(s) for s in stored]  # type: ignore[misc]
+        found: Aggregate | None = fold(None, history)
+        if found is None:
+            raise NotFound(f"no commitment {ref}")
+        return found
+
+    def _events_between(
+        self, aggregate_id: UUID, after: int, up_to: int | None = None
+    ) -> list[Aggregate.Event]:
+        values = {
+            "id": aggregate_id,
+            "after": after,
+            "up_to": _NO_LIMIT if up_to is None else up_to,
+        }
+        return self._decoded(_EVENTS_BETWEEN, values)
+
+    def _events_at(self, aggregate_id: UUID, versions: Sequence[int]) -> list[Aggregate.Event]:
+        if not versions:
+            return []
+        return self._decoded(_EVENTS_AT, {"id": aggregate_id, "versions": list(versions)})
+
+    def _decoded(self, statement: Executable, values: dict[str, Any]) -> list[Aggregate.Event]:
+        with self.database.one_query() as connection:
+            rows = connection.execute(statement, values).all()
+        return [
+            self.mapper.to_domain_event(  # type: ignore[misc]
+                StoredEvent(
+                    originator_id=row.originator_id,
+                    originator_version=row.originator_version,
+                    topic=row.topic,
+                    state=bytes(row.state),
+                )
+            )
+            for row in rows
+        ]

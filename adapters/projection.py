@@ -38,15 +38,18 @@ from adapters.log_guard import shrinkage
 from adapters.tables import (
     READ_MODEL_TABLES,
     commitment_summaries,
+    commitment_timeline,
     events,
     indicator_rows,
     milestone_rows,
     projection_positions,
     report_schedules,
 )
+from adapters.timeline import mark_at, timeline_row
 from domain import clock
 from domain.commitment import Commitment
 from domain.schedule import ReportSchedule
+from domain.time_travel import Mark, next_mark
 from domain.tokens import ApiToken
 from domain.tracker import Tracker
 from domain.views import schedule_resource, stored_summary
@@ -76,6 +79,7 @@ class _Rows:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     assessments: list[dict[str, Any]] = field(default_factory=list)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ReadModelProjection:
@@ -99,6 +103,9 @@ class ReadModelProjection:
         self.batch_size = batch_size
         self.tables = tuple(tables)
         self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
+        # The timeline mark of each folded commitment's last event (the next one's follows).
+        self._marks: OrderedDict[UUID, Mark] = OrderedDict()
+        self._timeline = self.tables[READ_MODEL_TABLES.index(commitment_timeline)]
         self._has_position_row = False
         # Why this worker will not project (adapters/log_guard.py), or None.
         self.refused: str | None = None
@@ -183,7 +190,8 @@ class ReadModelProjection:
                 notifications = next_events(connection, start, self.batch_size)
                 if not notifications:
                     break
-                self._write(connection, start, notifications[-1].id, self._fold(notifications))
+                rows = self._fold(notifications, connection=connection)
+                self._write(connection, start, notifications[-1].id, rows)
                 start = notifications[-1].id
         self._position = None  # committed only with the caller's transaction
         return start
@@ -207,6 +215,7 @@ class ReadModelProjection:
             for table in self.tables:
                 connection.execute(delete(table))
         self._aggregates.clear()
+        self._marks.clear()
         self._position = None
 
     @contextmanager
@@ -217,12 +226,20 @@ class ReadModelProjection:
             # The folded aggregates are ahead of what was committed: forget them, and read
             # the position again (another worker or a rebuild may have moved it).
             self._aggregates.clear()
+            self._marks.clear()
             self._position = None
             raise
 
     # ---- folding --------------------------------------------------------------------
 
-    def _fold(self, notifications: Sequence[Notification], fence: Lease | None = None) -> _Rows:
+    def _fold(
+        self,
+        notifications: Sequence[Notification],
+        fence: Lease | None = None,
+        connection: Connection | None = None,
+    ) -> _Rows:
+        """`connection`: the caller's transaction, if it has written rows of earlier
+        batches that the timeline of these events follows on."""
         rows = _Rows()
         touched: dict[UUID, tuple[Commitment, int]] = {}
         for index, notification in enumerate(notifications):
@@ -241,6 +258,7 @@ class ReadModelProjection:
                 continue
             touched[aggregate.id] = (aggregate, notification.id)
             _event_rows(rows, notification.id, event)
+            self._timeline_rows(rows, notification.id, event, connection)
         for aggregate_id, (aggregate, position) in touched.items():
             rows.summaries[aggregate_id] = _summary_row(aggregate, position)
             rows.milestones[aggregate_id] = _milestone_rows(aggregate)
@@ -257,6 +275,61 @@ class ReadModelProjection:
         return self.tracker.repository.get(
             event.originator_id, version=event.originator_version - 1
         )
+
+    def _timeline_rows(
+        self,
+        rows: _Rows,
+        position: int,
+        event: Commitment.Event,
+        connection: Connection | None,
+    ) -> None:
+        """The event's row of the timeline, which follows on the mark of the event before."""
+        previous: Mark | None = None
+        if event.originator_version > 1:
+            previous = self._marks.get(event.originator_id)
+            if previous is None or previous.version != event.originator_version - 1:
+                previous = self._mark_before(rows, event, connection)
+        mark = next_mark(previous, event)
+        self._marks[event.originator_id] = mark
+        self._marks.move_to_end(event.originator_id)
+        while len(self._marks) > AGGREGATE_CACHE_SIZE:
+            self._marks.popitem(last=False)
+        rows.timeline.append(timeline_row(event.originator_id, position, mark))
+
+    def _mark_before(
+        self, rows: _Rows, event: Commitment.Event, connection: Connection | None
+    ) -> Mark:
+        """The stored mark of the version before `event`. There is none when the
+        commitment's events were projected before the timeline existed (migration 0018):
+        then the marks of all its earlier events join the batch's rows, so the timeline
+        keeps every version from 1 on, without gaps."""
+        version = event.originator_version - 1
+        reading = nullcontext(connection) if connection is not None else self.database.reading()
+        with reading as c:
+            found = mark_at(c, self._timeline, event.originator_id, version)
+            if found is not None:
+                return found
+            earlier = c.execute(
+                select(*STORED_EVENT)
+                .where(
+                    events.c.originator_id == event.originator_id,
+                    events.c.originator_version <= version,
+                )
+                .order_by(events.c.originator_version)
+            ).all()
+        mark: Mark | None = None
+        for row in earlier:
+            stored = Notification(
+                id=row.id,
+                originator_id=row.originator_id,
+                originator_version=row.originator_version,
+                topic=row.topic,
+                state=bytes(row.state),
+            )
+            mark = next_mark(mark, self.tracker.mapper.to_domain_event(stored))  # type: ignore[arg-type]
+            rows.timeline.append(timeline_row(event.originator_id, row.id, mark))
+        assert mark is not None and mark.version == version, (event.originator_id, version)
+        return mark
 
     def _remember(self, aggregate: Commitment | ReportSchedule) -> None:
         self._aggregates[aggregate.id] = aggregate
@@ -299,6 +372,7 @@ class ReadModelProjection:
             inserting["progress_points"].run_many(connection, rows.progress)
             inserting["indicator_measurements"].run_many(connection, rows.measurements)
             inserting["assessments"].run_many(connection, rows.assessments)
+            inserting["commitment_timeline"].run_many(connection, rows.timeline)
 
 
 def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:

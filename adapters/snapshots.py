@@ -35,7 +35,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, bindparam, func, literal, null, select, union_all
 
 from adapters.database import Database
 from adapters.seals import Sealer
@@ -102,6 +102,50 @@ _CHECKED = (
     )
     .outerjoin(event_chain, event_chain.c.position == events.c.id)
 )
+
+
+# A past version in one round trip: the latest snapshot up to `version` (a _CHECKED row,
+# part 0) and the events after it up to `version` (part 1, oldest first).
+_LATEST = (
+    _CHECKED.where(
+        _s.originator_id == bindparam("id"), _s.originator_version <= bindparam("version")
+    )
+    .order_by(_s.originator_version.desc())
+    .limit(1)
+    .subquery()
+)
+_SNAPSHOT_VERSION = (
+    select(func.coalesce(func.max(_s.originator_version), 0))
+    .where(_s.originator_id == bindparam("id"), _s.originator_version <= bindparam("version"))
+    .scalar_subquery()
+)
+_CHECKS = (
+    "digest_position",
+    "digest_chain_hash",
+    "state_sha256",
+    "seal",
+    "event_position",
+    "event_chain_hash",
+)
+_UP_TO = union_all(
+    select(
+        literal(0).label("part"),
+        *(_LATEST.c[name] for name in ("originator_id", "originator_version", "topic", "state")),
+        *(_LATEST.c[name] for name in _CHECKS),
+    ),
+    select(
+        literal(1).label("part"),
+        events.c.originator_id,
+        events.c.originator_version,
+        events.c.topic,
+        events.c.state,
+        *(null().label(name) for name in _CHECKS),
+    ).where(
+        events.c.originator_id == bindparam("id"),
+        events.c.originator_version > _SNAPSHOT_VERSION,
+        events.c.originator_version <= bindparam("version"),
+    ),
+).order_by("part", "originator_version")
 
 
 def mismatch(row: Any, sealer: Sealer | None) -> str | None:
@@ -171,6 +215,30 @@ class CheckedSnapshotStore(EventStore[UUID]):
                 return iter(())
             found.append(self.mapper.to_domain_event(_stored(row)))
         return iter(found)
+
+    def up_to(self, originator_id: UUID, version: int) -> list[StoredEvent] | None:
+        """The latest snapshot up to `version`, if any, then the events after it up to
+        `version`, in one round trip; None if that snapshot does not match the log
+        (then the events from the first are to be read)."""
+        with self.database.one_query() as connection:
+            rows = connection.execute(_UP_TO, {"id": originator_id, "version": version}).all()
+        found = []
+        for row in rows:
+            if row.part == 0:
+                problem = mismatch(row, self.sealer)
+                if problem is not None:
+                    self.rejected += 1
+                    log.warning("%s: ignored, replaying from the events", problem)
+                    return None
+            found.append(
+                StoredEvent(
+                    originator_id=originator_id,
+                    originator_version=row.originator_version,
+                    topic=row.topic,
+                    state=bytes(row.state),
+                )
+            )
+        return found
 
 
 def _stored(row: Any) -> StoredEvent:

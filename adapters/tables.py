@@ -250,6 +250,27 @@ assessments = Table(
     Index("assessments_commitment_idx", "commitment_id", "as_of"),
 )
 
+# Time travel's index (domain/time_travel.py, adapters/timeline.py): one row per event of
+# a commitment, versions 1 to its last projected one without gaps. `known_from` and
+# `dated_until` are running maxima (of recording times, of effective dates), so each
+# grows with the version and one indexed lookup finds where a known_at or as_of cuts.
+commitment_timeline = Table(
+    "commitment_timeline",
+    metadata,
+    Column("commitment_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("position", BigInteger, nullable=False),
+    Column("known_from", DateTime(timezone=True), nullable=False),
+    Column("effective_on", Date, nullable=True),
+    Column("dated_until", Date, nullable=True),
+    # The version again if the event is irregular (domain/time_travel.py), else NULL: its
+    # index holds those alone, so no planner scans the others (fresh statistics or not).
+    Column("irregular_version", Integer, nullable=True),
+    Index("commitment_timeline_known_idx", "commitment_id", "known_from", "version"),
+    Index("commitment_timeline_dated_idx", "commitment_id", "dated_until", "version"),
+    Index("commitment_timeline_irregular_idx", "commitment_id", "irregular_version"),
+)
+
 # Report schedules as the scheduler reads them (projected from ReportSchedule events).
 # (The schedule resource of domain/views.py as a JSON document.)
 report_schedules = Table(
@@ -268,6 +289,7 @@ READ_MODEL_TABLES = (
     progress_points,
     indicator_measurements,
     assessments,
+    commitment_timeline,
 )
 
 

@@ -27,7 +27,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, PersistenceError
@@ -42,7 +41,7 @@ from domain.access import Principal
 from domain.commands import Command, RegisterCommitment
 from domain.commitment import commitment_id
 from domain.errors import DomainError, StateConflict
-from domain.tracker import Change, snapshot_due
+from domain.tracker import Change
 
 log = logging.getLogger(__name__)
 
@@ -366,8 +365,6 @@ class UnitOfWork:
             )
         if request.beside is not None:
             request.beside(write, change)
-        if snapshot_due(change):
-            aggregate: Any = change.aggregate
-            snapshot = type(aggregate).Snapshot.take(aggregate)
+        for snapshot in self.tracker.snapshots_due(change):
             write.add_snapshot(self.tracker.mapper.to_stored_event(snapshot))
         return change

@@ -9,7 +9,7 @@ Idempotency-Key) is the unit of work's job (adapters/unit_of_work.py), which cal
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording
 
-from domain import clock
+from domain import clock, time_travel
 from domain.access import Principal
 from domain.commands import (
     ChangeStatus,
@@ -35,23 +35,27 @@ from domain.commands import (
 from domain.commitment import Commitment, commitment_id, replay
 from domain.errors import DuplicateCode, InvalidValue, NotFound, check_version
 from domain.schedule import ReportSchedule, schedule_id
+from domain.time_travel import Timeline
 from domain.tokens import ApiToken
 from domain.transcodings import register_all
 
 # Every SNAPSHOT_INTERVAL versions the state is snapshotted, so a long-lived commitment
-# (and any past version of it) loads from a snapshot plus at most that many events.
+# (and any past version of it) loads from a snapshot plus about that many events (at
+# most twice as many), even when one write recorded many more (Tracker.snapshots_due).
 SNAPSHOT_INTERVAL = 100
 
 
 @dataclass(frozen=True)
 class Change:
     """What a write produced: the aggregate after it, the log position of its last event,
-    how many events it recorded, and what the command created (a milestone id, ...)."""
+    how many events it recorded, what the command created (a milestone id, ...), and
+    the events themselves."""
 
     aggregate: Any
     position: int
     events: int
     result: str | None = None
+    recorded: tuple[Any, ...] = ()
 
     @property
     def commitment(self) -> Commitment:
@@ -64,6 +68,8 @@ class Tracker(Application[UUID]):
 
     name = "Tracker"
     is_snapshotting_enabled = True
+    # The index of each commitment's events that time travel reads (None: replay).
+    timeline: Timeline | None = None
     env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "1000"}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
@@ -197,7 +203,8 @@ class Tracker(Application[UUID]):
         """Put the aggregate's new events in the event store. (What Application.save
         does for us, without its runtime protocol checks: every write passes here.)"""
         recordings = self.events.put(aggregate.collect_events())
-        return Change(aggregate, _last_position(recordings), len(recordings), result)
+        recorded = tuple(r.domain_event for r in recordings)
+        return Change(aggregate, _last_position(recordings), len(recordings), result, recorded)
 
     def _resolved(self, command: CommitmentCommand) -> CommitmentCommand:
         """The command with `superseded_by` (a code or an id) checked against the
@@ -238,30 +245,88 @@ class Tracker(Application[UUID]):
         known_at: datetime | None = None,
     ) -> Commitment:
         """The commitment as it was: at a `version`; or as recorded by `known_at`
-        (recorded time) and/or as true on `as_of` (effective date)."""
+        (recorded time) and/or as true on `as_of` (effective date): what `replay` gives,
+        found from the timeline when there is one (domain/time_travel.py)."""
         if version is not None and (as_of is not None or known_at is not None):
             raise InvalidValue("give either version, or as_of and/or known_at, not both")
         aggregate_id = self._resolve(ref)
         if version is not None:
             if version < 1:
                 raise InvalidValue("version must be 1 or more")
-            current = self._load(aggregate_id, ref)
-            if version > current.version:
-                raise NotFound(
-                    f"{ref} has no version {version}; it is at version {current.version}"
-                )
-            return self._commitment(self.repository.get(aggregate_id, version=version), ref)
+            found = self._commitment(self._at_version(aggregate_id, version, ref), ref)
+            if found.version < version:
+                raise NotFound(f"{ref} has no version {version}; it is at version {found.version}")
+            return found
         if as_of is None and known_at is None:
             return self._load(aggregate_id, ref)
         if known_at is not None:
             known_at = clock.as_utc(known_at)
-        events = self.events_of(ref)
-        commitment = replay(events, as_of=as_of, known_at=known_at)
+        if self.timeline is None:
+            commitment = replay(self.events_of(ref), as_of=as_of, known_at=known_at)
+        else:
+            commitment = self._travel(aggregate_id, ref, as_of, known_at)
         if commitment is None:
             if aggregate_id in self.repository:
                 raise NotFound(f"{ref} was not yet registered at {known_at}")
             raise NotFound(f"no commitment {ref}")
         return commitment
+
+    def _travel(
+        self, aggregate_id: UUID, ref: str, as_of: date | None, known_at: datetime | None
+    ) -> Commitment | None:
+        """What `replay` gives, from the timeline, a past version and the few events
+        applied after it (domain/time_travel.py)."""
+        assert self.timeline is not None
+        cuts = self.timeline.cuts(aggregate_id, known_at=known_at, as_of=as_of)
+        last = cuts.last
+        indexed = 0 if last is None else last.version
+        caught_up = cuts.logged is not None and cuts.logged <= indexed
+        unindexed = [] if caught_up else self._events_between(aggregate_id, indexed)
+        if last is None and unindexed and not isinstance(unindexed[0], Commitment.Event):
+            raise NotFound(f"no commitment {ref}")
+        found = time_travel.plan(
+            self.timeline,
+            aggregate_id,
+            cuts,
+            unindexed,  # type: ignore[arg-type]
+            as_of=as_of,
+            known_at=known_at,
+        )
+        if found.known == 0:
+            return None
+        commitment = self._commitment(self._at_version(aggregate_id, found.base, ref), ref)
+        later = list(self._events_at(aggregate_id, found.versions)) + list(found.events)
+        for event in later:
+            commitment.version = event.originator_version - 1  # the skipped ones count
+            event.mutate(commitment)
+        commitment.version = found.known
+        return commitment
+
+    def _at_version(self, aggregate_id: UUID, version: int, ref: str) -> Aggregate:
+        """The aggregate at `version` (or at its last version, if it has fewer): the
+        latest snapshot up to there and the events after it. The SQL store reads them
+        leaner (adapters/event_store.py)."""
+        try:
+            found: Aggregate = self.repository.get(
+                aggregate_id, version=version, projector_func=fold
+            )
+        except AggregateNotFoundError:
+            raise NotFound(f"no commitment {ref}") from None
+        return found
+
+    def _events_between(
+        self, aggregate_id: UUID, after: int, up_to: int | None = None
+    ) -> list[Aggregate.Event]:
+        """The aggregate's events of the versions in (after, up_to], oldest first."""
+        return list(self.events.get(aggregate_id, gt=after, lte=up_to))  # type: ignore[arg-type]
+
+    def _events_at(self, aggregate_id: UUID, versions: Sequence[int]) -> list[Aggregate.Event]:
+        """The aggregate's events of these versions, oldest first."""
+        if not versions:
+            return []
+        wanted = set(versions)
+        between = self._events_between(aggregate_id, min(versions) - 1, max(versions))
+        return [e for e in between if e.originator_version in wanted]
 
     def events_of(self, ref: str) -> list[Commitment.Event]:
         """The commitment's events, oldest first."""
@@ -278,6 +343,37 @@ class Tracker(Application[UUID]):
         except NotFound:
             return False
         return True
+
+    def snapshots_due(self, change: Change) -> list[Any]:
+        """The snapshots to store with this change: of its last version, if it passed a
+        multiple of SNAPSHOT_INTERVAL, and of the multiples it passed an interval or
+        more before its last (a write of many events), so that no version is two
+        intervals past a snapshot. Those are folded from the stored state before the
+        change and the change's events; they are left out if the store does not hold
+        that state yet (an earlier write of the same transaction, not yet flushed)."""
+        if not snapshot_due(change):
+            return []
+        aggregate = change.aggregate
+        last = type(aggregate).Snapshot.take(aggregate)
+        start = aggregate.version - change.events
+        first = (start // SNAPSHOT_INTERVAL + 1) * SNAPSHOT_INTERVAL
+        passed = set(range(first, aggregate.version - SNAPSHOT_INTERVAL + 1, SNAPSHOT_INTERVAL))
+        if not passed or len(change.recorded) != change.events:
+            return [last]
+        state: Any = None
+        if start > 0:
+            try:
+                state = self._at_version(aggregate.id, start, str(aggregate.id))
+            except NotFound:
+                return [last]
+            if state.version != start:
+                return [last]
+        taken = []
+        for event in change.recorded:
+            state = event.mutate(state)
+            if state.version in passed:
+                taken.append(type(state).Snapshot.take(state))
+        return [*taken, last]
 
     # ---- internals ------------------------------------------------------------
 
@@ -321,6 +417,14 @@ class Tracker(Application[UUID]):
 
 def _last_position(recordings: list[Recording[UUID]]) -> int:
     return max(r.notification.id for r in recordings)
+
+
+def fold(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Mutate the aggregate by each event in turn: the library's projector without its
+    runtime protocol check of every event, which cost more than decoding it."""
+    for event in events:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 def snapshot_due(change: Change) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -281,13 +282,26 @@ def snapshot_versions(services: Services) -> list[int]:
 
 
 def check_snapshots(url: str, services: Services, total: int, batch: int) -> None:
-    """`total` ratings in writes of `batch` after the registration: a snapshot per write
-    that passed a multiple of the interval; a new process loads from them."""
+    """`total` ratings in writes of `batch` after the registration: a snapshot at the
+    end of each write that passed a multiple of the interval, and at each multiple it
+    passed an interval or more before its end, so no version is two intervals past a
+    snapshot; a new process loads from them."""
     assert batch >= SNAPSHOT_INTERVAL
     write(services, registration())
     for start in range(0, total, batch):
         write(services, many_ratings(start, batch), ref=CODE)
-    assert snapshot_versions(services) == [1 + end for end in range(batch, total + 1, batch)]
+    taken = snapshot_versions(services)
+    ends = [1 + end for end in range(batch, total + 1, batch)]
+    inside = [v for v in taken if v % SNAPSHOT_INTERVAL == 0]
+    assert sorted(set(ends) | set(inside)) == taken
+    for start, end in pairwise([1, *ends]):
+        multiples = range(
+            start - start % SNAPSHOT_INTERVAL + SNAPSHOT_INTERVAL, end, SNAPSHOT_INTERVAL
+        )
+        assert [v for v in inside if start < v < end] == [
+            m for m in multiples if m <= end - SNAPSHOT_INTERVAL
+        ]
+    assert max(b - a for a, b in pairwise([0, *taken])) < 2 * SNAPSHOT_INTERVAL
 
     fresh = open_services(url)
     try:
@@ -320,6 +334,7 @@ def test_snapshots_every_interval_and_loading_from_them(
     database_url: str, services: Services
 ) -> None:
     check_snapshots(database_url, services, total=1_000, batch=250)
+    assert snapshot_versions(services)[:10] == [100, 251, 300, 400, 501, 600, 751, 800, 900, 1001]
 
 
 @pytest.mark.slow
