@@ -9,14 +9,17 @@ Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Insert, create_engine, event
+from sqlalchemy import Connection, Insert, Select, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -99,8 +102,9 @@ class Database:
 
 
 class DriverStatement:
-    """An INSERT, UPDATE or DELETE compiled once by SQLAlchemy for a dialect and run on the
-    driver's cursor, its parameters converted by the columns' own bind processors. Every
+    """An INSERT, UPDATE or DELETE (or a SELECT whose rows are wanted as the driver's
+    tuples) compiled once by SQLAlchemy for a dialect and run on the driver's cursor, its
+    parameters converted by the columns' own bind processors. Every
     write runs a few of these, and Core's per-execution bookkeeping costs several times
     the statement. On PostgreSQL, run them in `driver.pipeline()`: one round trip for all;
     there an INSERT of many rows is one statement (VALUES (...), (...)), as psycopg's
@@ -109,7 +113,12 @@ class DriverStatement:
     Give every bind parameter a type (a comparison with a column does): an untyped one
     would reach the driver unconverted."""
 
-    def __init__(self, statement: UpdateBase, dialect: Dialect, columns: list[str] | None = None):
+    def __init__(
+        self,
+        statement: UpdateBase | Select[Any],
+        dialect: Dialect,
+        columns: list[str] | None = None,
+    ):
         compiled = statement.compile(dialect=dialect, column_keys=columns)
         self.sql = str(compiled)
         self.positional = bool(compiled.positional)
@@ -142,6 +151,14 @@ class DriverStatement:
         cursor.close()
         return count
 
+    def rows(self, connection: Connection, row: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A SELECT's rows, as the driver returns them (no result processing)."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.sql, self._params(row))
+        found: list[tuple[Any, ...]] = cursor.fetchall()
+        cursor.close()
+        return found
+
     def run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
@@ -157,6 +174,28 @@ class DriverStatement:
         cursor.close()
 
 
+@contextmanager
+def driver_rows(connection: Connection, query: Select[Any]) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The rows of a query without parameters, as the driver gives them (tuples, no
+    result processing: a SQLAlchemy Row per row costs more than reading it), fetched in
+    batches. On PostgreSQL through a server-side cursor of the caller's transaction, so
+    memory stays flat however many rows there are."""
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"rows_{uuid.uuid4().hex}")
+    else:
+        cursor = driver.cursor()  # sqlite3 steps through the result as it is fetched
+    try:
+        cursor.execute(str(query.compile(dialect=connection.dialect)))
+        # Batch after batch until an empty one, flattened (all of it in C: no Python
+        # frame per row).
+        batches = iter(partial(cursor.fetchmany, _ROWS_PER_FETCH), [])
+        yield itertools.chain.from_iterable(batches)
+    finally:
+        cursor.close()
+
+
+_ROWS_PER_FETCH = 5_000
 # Rows of one multi-row INSERT: well under PostgreSQL's 65,535 parameters a statement.
 _ROWS_PER_INSERT = 1_000
 
