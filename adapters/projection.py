@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -322,13 +322,7 @@ def next_events(connection: Connection, after: int, limit: int) -> list[Notifica
     return [
         Notification(
             id=position,
-            # sqlite3 gives the 16 bytes, psycopg a UUID: the column's processor
-            # converts anything else as a Core query would.
-            originator_id=(
-                UUID(bytes=originator)
-                if type(originator) is bytes and len(originator) == 16
-                else to_uuid(originator)
-            ),
+            originator_id=_originator_id(originator, to_uuid),
             originator_version=version,
             topic=topic,
             state=bytes(state),
@@ -337,6 +331,16 @@ def next_events(connection: Connection, after: int, limit: int) -> list[Notifica
             connection, {"after": after, "limit": limit}
         )
     ]
+
+
+def _originator_id(value: Any, to_uuid: Callable[[Any], Any]) -> UUID:
+    """sqlite3 gives the id's 16 bytes, psycopg a UUID; anything else goes through the
+    column's result processor, as in a Core query."""
+    if type(value) is UUID:
+        return value
+    if type(value) is bytes and len(value) == 16:
+        return UUID(bytes=value)
+    return cast(UUID, to_uuid(value))
 
 
 def log_head(connection: Connection) -> int:
