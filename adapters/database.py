@@ -105,11 +105,12 @@ class Database:
 class DriverStatement:
     """An INSERT, UPDATE or DELETE (or a SELECT whose rows are wanted as the driver's
     tuples) compiled once by SQLAlchemy for a dialect and run on the driver's cursor, its
-    parameters converted by the columns' own bind processors. Every
-    write runs a few of these, and Core's per-execution bookkeeping costs several times
-    the statement. On PostgreSQL, run them in `driver.pipeline()`: one round trip for all;
-    there an INSERT of many rows is one statement (VALUES (...), (...)), as psycopg's
-    executemany would send one per row, each a call into the socket.
+    parameters converted by the columns' own bind processors. Every write runs a few of
+    these, and Core's per-execution bookkeeping costs several times the statement. On
+    PostgreSQL, run them in `driver.pipeline()`: one round trip for all; there an INSERT
+    of many rows is one statement (VALUES (...), (...)), as psycopg's executemany would
+    send one per row, each a call into the socket. Outside a pipeline, many rows go by
+    COPY (run_many).
 
     Give every bind parameter a type (a comparison with a column does): an untyped one
     would reach the driver unconverted."""

@@ -233,19 +233,22 @@ def check_snapshots(connection: Connection, sealer: Sealer | None = None) -> Bad
     return None
 
 
-@cache
+_REPLAY = (
+    select(events.c.originator_version, events.c.topic, events.c.state)
+    .where(
+        events.c.originator_id == bindparam("id", type_=events.c.originator_id.type),
+        events.c.originator_version <= bindparam("last", type_=events.c.originator_version.type),
+    )
+    .order_by(events.c.originator_version)
+)
+_replays: dict[str, DriverStatement] = {}
+
+
 def _replay_statement(dialect: Dialect) -> DriverStatement:
     """An aggregate's events up to a version, in order: (version, topic, state)."""
-    return DriverStatement(
-        select(events.c.originator_version, events.c.topic, events.c.state)
-        .where(
-            events.c.originator_id == bindparam("id", type_=events.c.originator_id.type),
-            events.c.originator_version
-            <= bindparam("last", type_=events.c.originator_version.type),
-        )
-        .order_by(events.c.originator_version),
-        dialect,
-    )
+    if dialect.name not in _replays:
+        _replays[dialect.name] = DriverStatement(_REPLAY, dialect)
+    return _replays[dialect.name]
 
 
 _MISSING = object()
