@@ -9,14 +9,18 @@ Readers use plain BEGIN, which pins a snapshot and never blocks a writer.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Insert, create_engine, event
+from sqlalchemy import Connection, Insert, Select, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -113,17 +117,24 @@ class Database:
 
 
 class DriverStatement:
-    """An INSERT, UPDATE or DELETE compiled once by SQLAlchemy for a dialect and run on the
-    driver's cursor, its parameters converted by the columns' own bind processors. Every
-    write runs a few of these, and Core's per-execution bookkeeping costs several times
-    the statement. On PostgreSQL, run them in `driver.pipeline()`: one round trip for all;
-    there an INSERT of many rows is one statement (VALUES (...), (...)), as psycopg's
-    executemany would send one per row, each a call into the socket.
+    """An INSERT, UPDATE or DELETE (or a SELECT whose rows are wanted as the driver's
+    tuples) compiled once by SQLAlchemy for a dialect and run on the driver's cursor, its
+    parameters converted by the columns' own bind processors. Every write runs a few of
+    these, and Core's per-execution bookkeeping costs several times the statement. On
+    PostgreSQL, run them in `driver.pipeline()`: one round trip for all; there an INSERT
+    of many rows is one statement (VALUES (...), (...)), as psycopg's executemany would
+    send one per row, each a call into the socket. Outside a pipeline, many rows go by
+    COPY (run_many).
 
     Give every bind parameter a type (a comparison with a column does): an untyped one
     would reach the driver unconverted."""
 
-    def __init__(self, statement: UpdateBase, dialect: Dialect, columns: list[str] | None = None):
+    def __init__(
+        self,
+        statement: UpdateBase | Select[Any],
+        dialect: Dialect,
+        columns: list[str] | None = None,
+    ):
         compiled = statement.compile(dialect=dialect, column_keys=columns)
         self.sql = str(compiled)
         self.positional = bool(compiled.positional)
@@ -132,20 +143,43 @@ class DriverStatement:
             name: bind.type.dialect_impl(dialect).bind_processor(dialect)
             for name, bind in compiled.binds.items()
         }
+        # Parameters the statement gives a value itself (SQLite's OFFSET after a LIMIT).
+        self.fixed = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
         self.dbapi: Any = dialect.dbapi
+        self._values = self._picker(self.names)
         self._rows: _ValuesTemplate | None = None
+        self._copy: str | None = None
         if dialect.name == "postgresql" and isinstance(statement, Insert):
             self._rows = _ValuesTemplate.of(self.sql)
+            self._row_values = self._picker(self._rows.names)
+            if not self._rows.tail.strip():  # COPY has no ON CONFLICT, no RETURNING
+                quote = dialect.identifier_preparer.quote
+                listed = ", ".join(quote(statement.table.c[n].name) for n in self._rows.names)
+                table = dialect.identifier_preparer.format_table(statement.table)
+                self._copy = f"COPY {table} ({listed}) FROM STDIN"
 
-    def _values(self, row: dict[str, Any], names: list[str]) -> list[Any]:
-        values = []
-        for name in names:
-            value, process = row[name], self.processors[name]
-            values.append(process(value) if process is not None else value)
+    def _picker(self, names: list[str]) -> Callable[[dict[str, Any]], list[Any]]:
+        """A row's values in the order of `names`, through their bind processors. Runs
+        for every row written: itemgetter takes them out in C, and only the columns that
+        have a processor go through Python."""
+        pick = itemgetter(*names)
+        one = len(names) == 1
+        processed = [(i, p) for i, n in enumerate(names) if (p := self.processors[n]) is not None]
+        fixed = self.fixed
+
+        def values(row: dict[str, Any]) -> list[Any]:
+            found = pick(fixed | row if fixed else row)
+            values = [found] if one else list(found)
+            for index, process in processed:
+                values[index] = process(values[index])
+            return values
+
         return values
 
     def _params(self, row: dict[str, Any]) -> Any:
-        values = self._values(row, self.names)
+        values = self._values(row)
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
     def run(self, connection: Connection, row: dict[str, Any]) -> int:
@@ -156,21 +190,70 @@ class DriverStatement:
         cursor.close()
         return count
 
+    def rows(self, connection: Connection, row: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A SELECT's rows, as the driver returns them (no result processing)."""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(self.sql, self._params(row))
+        found: list[tuple[Any, ...]] = cursor.fetchall()
+        cursor.close()
+        return found
+
     def run_many(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        driver: Any = connection.connection.driver_connection
+        cursor = driver.cursor()
         if self._rows is None:
             cursor.executemany(self.sql, [self._params(row) for row in rows])
+        elif self._copy is not None and len(rows) >= _ROWS_TO_COPY and not _in_pipeline(driver):
+            # Many rows outside a pipeline (a rebuild's batches): COPY, which the server
+            # takes in far less time than a multi-row INSERT of the same rows.
+            values = self._row_values
+            with cursor.copy(self._copy) as copy:
+                for row in rows:
+                    copy.write_row(values(row))
         else:
-            template = self._rows
+            template, values = self._rows, self._row_values
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
-                params = [v for row in chunk for v in self._values(row, template.names)]
+                params = [v for row in chunk for v in values(row)]
                 cursor.execute(template.sql(len(chunk)), params)
         cursor.close()
 
 
+@contextmanager
+def driver_rows(connection: Connection, query: Select[Any]) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The rows of a query without parameters, as the driver gives them (tuples, no
+    result processing: a SQLAlchemy Row per row costs more than reading it), fetched in
+    batches. On PostgreSQL through a server-side cursor of the caller's transaction, so
+    memory stays flat however many rows there are."""
+    driver: Any = connection.connection.driver_connection
+    if connection.dialect.name == "postgresql":
+        cursor = driver.cursor(name=f"rows_{uuid.uuid4().hex}")
+    else:
+        cursor = driver.cursor()  # sqlite3 steps through the result as it is fetched
+    try:
+        cursor.execute(str(query.compile(dialect=connection.dialect)))
+        # Batch after batch until an empty one, flattened (all of it in C: no Python
+        # frame per row).
+        batches = iter(partial(cursor.fetchmany, _ROWS_PER_FETCH), [])
+        yield itertools.chain.from_iterable(batches)
+    finally:
+        cursor.close()
+
+
+_ROWS_PER_FETCH = 5_000
+
+
+def _in_pipeline(driver: Any) -> bool:
+    from psycopg import pq  # only on PostgreSQL, where psycopg is loaded already
+
+    return bool(driver.pgconn.pipeline_status != pq.PipelineStatus.OFF)
+
+
+# From this many rows on, an INSERT outside a pipeline goes by COPY (PostgreSQL): below,
+# the multi-row INSERT's one round trip beats COPY's start and end.
+_ROWS_TO_COPY = 100
 # Rows of one multi-row INSERT: well under PostgreSQL's 65,535 parameters a statement.
 _ROWS_PER_INSERT = 1_000
 

@@ -15,7 +15,8 @@ safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from sqlalchemy import Connection, Select, select, tuple_
 
-from adapters.database import Database
+from adapters.database import Database, driver_rows
 from adapters.log_guard import shrinkage
 from adapters.seals import Sealer, check_artefacts
 from adapters.snapshots import check_snapshots
@@ -35,6 +36,7 @@ from domain.checkpoint import Checkpoint, Note, NoteError, Verifier
 from domain.log_bytes import GENESIS as GENESIS
 from domain.log_bytes import canonical_bytes as canonical_bytes
 from domain.log_bytes import chain_hash as chain_hash
+from domain.log_bytes import stored_bytes
 from domain.merkle import Frontier, NodeId
 
 # A stored event as the chain hashes it: its position and the columns the library writes.
@@ -45,7 +47,6 @@ STORED_EVENT = (
     events.c.topic,
     events.c.state,
 )
-_STREAM_BATCH = 5_000
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,6 @@ class Verification:
         }
 
 
-def _stream(connection: Connection, query: Any) -> Iterator[Any]:
-    # Options on the statement, not the connection: SQLAlchemy 2 changes a connection's
-    # options in place, and a write after a verify in the same transaction would then
-    # run through a server-side cursor (DECLARE ... CURSOR FOR INSERT on PostgreSQL).
-    yield from connection.execute(
-        query.execution_options(stream_results=True, yield_per=_STREAM_BATCH)
-    )
-
-
 def verify(
     database: Database, operator: Verifier | None = None, sealer: Sealer | None = None
 ) -> Verification:
@@ -212,68 +204,71 @@ def verify_log(
     without a chain entry, a chain entry without its event, a changed byte, a reordered
     or inserted event, an edited chain entry, a wrong leaf index and an edited or missing
     Merkle node all show up at their position.
+
+    The loop runs once per event of the log, so it works on the driver's rows and
+    hashlib directly (no Row, Frontier or hex round trip per event): the same checks as
+    Frontier.append and chain_hash, in the same order.
     """
-    event_rows = _stream(connection, select(*STORED_EVENT).order_by(events.c.id))
-    chain_rows = _stream(
-        connection,
-        select(event_chain.c.position, event_chain.c.hash, event_chain.c.leaf).order_by(
-            event_chain.c.position
-        ),
-    )
-    node_rows = _stream(
-        connection,
-        select(merkle_nodes.c.last_leaf, merkle_nodes.c.level, merkle_nodes.c.hash).order_by(
-            merkle_nodes.c.last_leaf, merkle_nodes.c.level
-        ),
-    )
-    previous = GENESIS
-    frontier = Frontier()
-    head = 0
-    event = next(event_rows, None)
-    entry = next(chain_rows, None)
+    sha256 = hashlib.sha256
+    previous = bytes.fromhex(GENESIS)  # the chain entry of the last event checked
+    nodes: list[bytes] = []  # the frontier (Frontier.nodes) of the leaves checked
+    size = head = 0
     try:
         # The checkpoints signed over this log: its tree must still have their roots.
         signed = _signed_roots(connection, operator)
-        while event is not None or entry is not None:
-            event_position = event.id if event is not None else None
-            entry_position = entry.position if entry is not None else None
-            if entry_position is None or (
-                event_position is not None and event_position < entry_position
-            ):
-                raise _Bad(event_position, "event has no chain entry")
-            if event_position is None or entry_position < event_position:
-                raise _Bad(entry_position, "chain entry has no event (deleted?)")
-            assert event is not None and entry is not None
-            canonical = row_bytes(event)
-            expected = chain_hash(previous, canonical)
-            if expected != entry.hash:
-                raise _Bad(event_position, "hash does not match the event")
-            if entry.leaf != frontier.size:
-                raise _Bad(
-                    event_position,
-                    f"chain entry gives leaf index {entry.leaf}, expected {frontier.size}",
-                )
-            grown, completed = frontier.append(merkle.leaf_hash(canonical))
-            for node, value in completed:
-                _check_node(next(node_rows, None), node, value, event_position)
-            previous, frontier, head = expected, grown, event_position
-            if grown.size in signed and grown.root().hex() != signed[grown.size]:
-                raise _Bad(
-                    event_position,
-                    f"the tree of the first {grown.size} events does not have the root of "
-                    f"the signed checkpoint {grown.size} ({signed[grown.size]}): the log "
-                    "was rewritten",
-                )
+        with (
+            driver_rows(connection, select(*STORED_EVENT).order_by(events.c.id)) as event_rows,
+            driver_rows(connection, _CHAIN) as chain_rows,
+            driver_rows(connection, _NODES) as node_rows,
+        ):
             event = next(event_rows, None)
             entry = next(chain_rows, None)
-        extra = next(node_rows, None)
-        if extra is not None:
-            raise _Bad(None, f"Merkle node at leaf {extra.last_leaf} has no event")
+            while event is not None or entry is not None:
+                if entry is None or (event is not None and event[0] < entry[0]):
+                    raise _Bad(event[0] if event is not None else None, "event has no chain entry")
+                if event is None or entry[0] < event[0]:
+                    raise _Bad(entry[0], "chain entry has no event (deleted?)")
+                position, originator, version, topic, state = event
+                if type(originator) is not bytes:  # PostgreSQL gives a UUID
+                    originator = as_uuid(originator).bytes
+                canonical = stored_bytes(position, originator, version, topic, bytes(state))
+                expected = sha256(previous + canonical).digest()
+                if expected.hex() != entry[1]:
+                    raise _Bad(position, "hash does not match the event")
+                if entry[2] != size:
+                    raise _Bad(
+                        position, f"chain entry gives leaf index {entry[2]}, expected {size}"
+                    )
+                # Frontier.append: the leaf, then each node it completes (their left
+                # siblings are the frontier's last nodes), every one checked as stored.
+                value = sha256(b"\x00" + canonical).digest()
+                level, index, kept = 0, size, len(nodes)
+                _check_node(next(node_rows, None), size, level, index, value, position)
+                while index & 1:
+                    kept -= 1
+                    value = sha256(b"\x01" + nodes[kept] + value).digest()
+                    level, index = level + 1, index >> 1
+                    _check_node(next(node_rows, None), size, level, index, value, position)
+                del nodes[kept:]
+                nodes.append(value)
+                previous, size, head = expected, size + 1, position
+                if size in signed and Frontier(size, tuple(nodes)).root().hex() != signed[size]:
+                    raise _Bad(
+                        position,
+                        f"the tree of the first {size} events does not have the root of "
+                        f"the signed checkpoint {size} ({signed[size]}): the log "
+                        "was rewritten",
+                    )
+                event = next(event_rows, None)
+                entry = next(chain_rows, None)
+            extra = next(node_rows, None)
+            if extra is not None:
+                raise _Bad(None, f"Merkle node at leaf {extra[0]} has no event")
         beyond = max(signed, default=0)
-        if beyond > frontier.size:
+        if beyond > size:
             raise _Bad(
                 None,
-                f"the log has {frontier.size} events, fewer than the {beyond} of the signed "
+                f"the log has {size} events, fewer than the {beyond} of the signed "
                 f"checkpoint {beyond} ({signed[beyond]}): events were removed",
             )
         shrunk = shrinkage(connection)
@@ -289,8 +284,16 @@ def verify_log(
             if bad_artefact is not None:
                 raise _Bad(None, bad_artefact)
     except _Bad as bad:
-        return _result(frontier, head, previous, bad.position, bad.problem)
-    return _result(frontier, head, previous, None, None)
+        return _result(Frontier(size, tuple(nodes)), head, previous, bad.position, bad.problem)
+    return _result(Frontier(size, tuple(nodes)), head, previous, None, None)
+
+
+_CHAIN = select(event_chain.c.position, event_chain.c.hash, event_chain.c.leaf).order_by(
+    event_chain.c.position
+)
+_NODES = select(merkle_nodes.c.last_leaf, merkle_nodes.c.level, merkle_nodes.c.hash).order_by(
+    merkle_nodes.c.last_leaf, merkle_nodes.c.level
+)
 
 
 def _signed_roots(connection: Connection, operator: Verifier | None) -> dict[int, str]:
@@ -313,22 +316,25 @@ def _signed_roots(connection: Connection, operator: Verifier | None) -> dict[int
     return roots
 
 
-def _check_node(row: Any, node: NodeId, value: bytes, position: int) -> None:
-    level, index = node
-    if row is None or node_key(node) != (row.last_leaf, row.level):
+def _check_node(
+    row: tuple[Any, ...] | None, leaf: int, level: int, index: int, value: bytes, position: int
+) -> None:
+    """The node (level, index), completed by leaf `leaf` (so keyed (leaf, level)), must be
+    the next stored one and hold `value`."""
+    if row is None or row[0] != leaf or row[1] != level:
         raise _Bad(position, f"Merkle node (level {level}, index {index}) is missing")
-    if bytes(row.hash) != value:
+    if bytes(row[2]) != value:
         raise _Bad(position, f"Merkle node (level {level}, index {index}) does not match")
 
 
 def _result(
-    frontier: Frontier, head: int, previous: str, position: int | None, problem: str | None
+    frontier: Frontier, head: int, previous: bytes, position: int | None, problem: str | None
 ) -> Verification:
     count = frontier.size
     return Verification(
         count,
         head,
-        previous if count else None,
+        previous.hex() if count else None,
         problem is None,
         position,
         problem,

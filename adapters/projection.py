@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -60,6 +60,9 @@ PROJECTION_NAME = "read_models"
 DEFAULT_BATCH_SIZE = 5_000
 # Commitments kept folded in memory between batches (each is small).
 AGGREGATE_CACHE_SIZE = 20_000
+# From batches spanning this many positions on (a rebuild, a catch-up), PostgreSQL gets
+# the rows by COPY instead of in one pipeline.
+COPY_FROM_EVENTS = 500
 # How often a batch being folded looks whether its lease is due for renewal.
 RENEW_EVERY_EVENTS = 200
 
@@ -102,7 +105,9 @@ class ReadModelProjection:
         self.name = name
         self.batch_size = batch_size
         self.tables = tuple(tables)
-        self._aggregates: OrderedDict[UUID, Commitment | ReportSchedule] = OrderedDict()
+        # Keyed by the id's int: hashing a UUID runs Python code, and a rebuild looks
+        # up every event's aggregate here.
+        self._aggregates: OrderedDict[int, Commitment | ReportSchedule] = OrderedDict()
         # The timeline mark of each folded commitment's last event (the next one's follows).
         self._marks: OrderedDict[UUID, Mark] = OrderedDict()
         self._timeline = self.tables[READ_MODEL_TABLES.index(commitment_timeline)]
@@ -241,7 +246,7 @@ class ReadModelProjection:
         """`connection`: the caller's transaction, if it has written rows of earlier
         batches that the timeline of these events follows on."""
         rows = _Rows()
-        touched: dict[UUID, tuple[Commitment, int]] = {}
+        touched: dict[int, tuple[Commitment, int]] = {}  # by the id's int
         for index, notification in enumerate(notifications):
             # A batch that loads many aggregates (a cold start) may take longer than the
             # lease: keep it while folding, or a standby takes over and the batch is lost.
@@ -256,19 +261,19 @@ class ReadModelProjection:
             if isinstance(aggregate, ReportSchedule):
                 rows.schedules[aggregate.name] = _schedule_row(aggregate)
                 continue
-            touched[aggregate.id] = (aggregate, notification.id)
+            touched[aggregate.id.int] = (aggregate, notification.id)
             _event_rows(rows, notification.id, event)
             self._timeline_rows(rows, notification.id, event, connection)
-        for aggregate_id, (aggregate, position) in touched.items():
-            rows.summaries[aggregate_id] = _summary_row(aggregate, position)
-            rows.milestones[aggregate_id] = _milestone_rows(aggregate)
-            rows.indicators[aggregate_id] = _indicator_rows(aggregate)
+        for aggregate, position in touched.values():
+            rows.summaries[aggregate.id] = _summary_row(aggregate, position)
+            rows.milestones[aggregate.id] = _milestone_rows(aggregate)
+            rows.indicators[aggregate.id] = _indicator_rows(aggregate)
         return rows
 
     def _aggregate_before(self, event: Any) -> Any:
         if event.originator_version == 1:
             return None
-        cached = self._aggregates.get(event.originator_id)
+        cached = self._aggregates.get(event.originator_id.int)
         if cached is not None and cached.version == event.originator_version - 1:
             return cached
         # Not folded here yet (a restart, or evicted): load it as it was before this event.
@@ -332,8 +337,9 @@ class ReadModelProjection:
         return mark
 
     def _remember(self, aggregate: Commitment | ReportSchedule) -> None:
-        self._aggregates[aggregate.id] = aggregate
-        self._aggregates.move_to_end(aggregate.id)
+        key = aggregate.id.int
+        self._aggregates[key] = aggregate
+        self._aggregates.move_to_end(key)
         while len(self._aggregates) > AGGREGATE_CACHE_SIZE:
             self._aggregates.popitem(last=False)
 
@@ -353,7 +359,9 @@ class ReadModelProjection:
 
     def _write(self, connection: Connection, start: int, end: int, rows: _Rows) -> None:
         """Advance the position from `start` to `end` (compare-and-set), then write the
-        rows: on PostgreSQL in one pipeline, one round trip for the lot."""
+        rows: on PostgreSQL in one pipeline, one round trip for the lot, unless the batch
+        spans many positions (a rebuild, a catch-up): then each table's rows go by COPY
+        (adapters/database.py), which a pipeline cannot hold."""
         statements = _statements(connection.dialect, self.tables)
         position = {"projection": self.name, "expected": start, "new": end, "now": clock.now()}
         if statements.advance.run(connection, position) != 1:
@@ -361,7 +369,8 @@ class ReadModelProjection:
         deleting, inserting = statements.delete, statements.insert
         ids = [str(i) for i in rows.summaries]
         driver: Any = connection.connection.driver_connection
-        with driver.pipeline() if self.database.is_postgres else nullcontext():
+        pipelined = self.database.is_postgres and end - start < COPY_FROM_EVENTS
+        with driver.pipeline() if pipelined else nullcontext():
             deleting["report_schedules"].run(connection, list(rows.schedules))
             inserting["report_schedules"].run_many(connection, list(rows.schedules.values()))
             for table in (commitment_summaries, milestone_rows, indicator_rows):
@@ -381,17 +390,31 @@ def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> 
 
 
 def next_events(connection: Connection, after: int, limit: int) -> list[Notification]:
-    """The first `limit` events after position `after`, in log order."""
+    """The first `limit` events after position `after`, in log order. Read on the
+    driver's cursor: a rebuild reads the whole log through here."""
+    statement, to_uuid = _next_statement(connection.dialect)
     return [
         Notification(
-            id=row.id,
-            originator_id=row.originator_id,
-            originator_version=row.originator_version,
-            topic=row.topic,
-            state=bytes(row.state),
+            id=position,
+            originator_id=_originator_id(originator, to_uuid),
+            originator_version=version,
+            topic=topic,
+            state=bytes(state),
         )
-        for row in connection.execute(_NEXT, {"after": after, "limit": limit})
+        for position, originator, version, topic, state in statement.rows(
+            connection, {"after": after, "limit": limit}
+        )
     ]
+
+
+def _originator_id(value: Any, to_uuid: Callable[[Any], Any]) -> UUID:
+    """sqlite3 gives the id's 16 bytes, psycopg a UUID; anything else goes through the
+    column's result processor, as in a Core query."""
+    if type(value) is UUID:
+        return value
+    if type(value) is bytes and len(value) == 16:
+        return UUID(bytes=value)
+    return cast(UUID, to_uuid(value))
 
 
 def log_head(connection: Connection) -> int:
@@ -407,6 +430,18 @@ _NEXT = (
     .order_by(events.c.id)
     .limit(bindparam("limit"))
 )
+_next_by_dialect: dict[str, tuple[DriverStatement, Callable[[Any], Any]]] = {}
+
+
+def _next_statement(dialect: Dialect) -> tuple[DriverStatement, Callable[[Any], Any]]:
+    """_NEXT compiled for the dialect, and the originator_id column's result processor."""
+    if dialect.name not in _next_by_dialect:
+        column = events.c.originator_id.type.dialect_impl(dialect)
+        process = column.result_processor(dialect, None) or (lambda value: value)
+        _next_by_dialect[dialect.name] = (DriverStatement(_NEXT, dialect), process)
+    return _next_by_dialect[dialect.name]
+
+
 _POSITION = select(projection_positions.c.position).where(
     projection_positions.c.name == bindparam("projection")
 )

@@ -36,8 +36,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, Mapper, StoredEvent
 from sqlalchemy import Connection, and_, bindparam, func, literal, null, select, union_all
+from sqlalchemy.engine import Dialect
 
-from adapters.database import Database
+from adapters.database import Database, DriverStatement
 from adapters.seals import Sealer
 from adapters.tables import event_chain, events, snapshot_digests, snapshots
 from domain.tracker import Tracker
@@ -274,20 +275,18 @@ def check_snapshots(connection: Connection, sealer: Sealer | None = None) -> Bad
             return BadSnapshot(row.event_position, problem)
         by_aggregate.setdefault(row.originator_id, []).append(row)
     mapper = _mapper()
+    # One query an aggregate, its rows as the driver's tuples: this replays most of the
+    # log when most aggregates have a snapshot.
+    replay = _replay_statement(connection.dialect)
     for originator_id, taken in by_aggregate.items():
         last = taken[-1].originator_version
-        stored = connection.execute(
-            select(events.c.originator_id, events.c.originator_version, events.c.topic)
-            .add_columns(events.c.state)
-            .where(events.c.originator_id == originator_id, events.c.originator_version <= last)
-            .order_by(events.c.originator_version)
-        )
         pending = iter(taken)
         due = next(pending)
         aggregate: Aggregate | None = None
-        for event_row in stored:
-            aggregate = mapper.to_domain_event(_stored(event_row)).mutate(aggregate)  # type: ignore[attr-defined]
-            if event_row.originator_version != due.originator_version:
+        for version, topic, state in replay.rows(connection, {"id": originator_id, "last": last}):
+            stored = StoredEvent(originator_id, version, topic, bytes(state))
+            aggregate = mapper.to_domain_event(stored).mutate(aggregate)  # type: ignore[attr-defined]
+            if version != due.originator_version:
                 continue
             from_snapshot = mapper.to_domain_event(_stored(due)).mutate(None)  # type: ignore[attr-defined]
             if not same_state(aggregate, from_snapshot):
@@ -300,6 +299,24 @@ def check_snapshots(connection: Connection, sealer: Sealer | None = None) -> Bad
             if due is None:
                 break
     return None
+
+
+_REPLAY = (
+    select(events.c.originator_version, events.c.topic, events.c.state)
+    .where(
+        events.c.originator_id == bindparam("id", type_=events.c.originator_id.type),
+        events.c.originator_version <= bindparam("last", type_=events.c.originator_version.type),
+    )
+    .order_by(events.c.originator_version)
+)
+_replays: dict[str, DriverStatement] = {}
+
+
+def _replay_statement(dialect: Dialect) -> DriverStatement:
+    """An aggregate's events up to a version, in order: (version, topic, state)."""
+    if dialect.name not in _replays:
+        _replays[dialect.name] = DriverStatement(_REPLAY, dialect)
+    return _replays[dialect.name]
 
 
 _MISSING = object()

@@ -23,6 +23,7 @@ Standard library only: the database adapters, the migrations and the offline ver
 from __future__ import annotations
 
 import hashlib
+import struct
 from uuid import UUID
 
 GENESIS = "0" * 64
@@ -33,17 +34,24 @@ def canonical_bytes(
     position: int, originator_id: UUID, version: int, topic: str, state: bytes
 ) -> bytes:
     """Length-prefixed fields, so no two different events share the same bytes."""
+    return stored_bytes(position, originator_id.bytes, version, topic, state)
+
+
+# position, originator id, version, topic length: the fixed-size head of the bytes.
+_HEAD = struct.Struct(">q16sqI")
+
+
+def stored_bytes(position: int, originator: bytes, version: int, topic: str, state: bytes) -> bytes:
+    """canonical_bytes, the originator id given as its 16 bytes (as a database returns
+    it): what `verify` hashes for every event, so built in as few steps as it can be."""
+    if len(originator) != 16:
+        raise ValueError(f"an originator id has 16 bytes, not {len(originator)}")
     topic_bytes = topic.encode("utf-8")
-    return b"".join(
-        (
-            position.to_bytes(8, "big", signed=True),
-            originator_id.bytes,
-            version.to_bytes(8, "big", signed=True),
-            len(topic_bytes).to_bytes(4, "big"),
-            topic_bytes,
-            len(state).to_bytes(8, "big"),
-            state,
-        )
+    return (
+        _HEAD.pack(position, originator, version, len(topic_bytes))
+        + topic_bytes
+        + len(state).to_bytes(8, "big")
+        + state
     )
 
 

@@ -95,8 +95,10 @@ def test_the_list_never_shrinks_during_a_rebuild(server: Server) -> None:
         during: list[list[str]] = []
         progress: list[int] = []
         while True:
-            status = client.get("/api/v1/admin/projections/rebuild").json()
+            # The page first: a status still rebuilding after it means the switch had not
+            # happened when the page was read (the other way round, it may have).
             titles = page()
+            status = client.get("/api/v1/admin/projections/rebuild").json()
             if status["status"] == "idle":
                 break
             during.append(titles)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from adapters.bootstrap import Services
-from adapters.projection import ReadModelProjection
+from adapters.projection import COPY_FROM_EVENTS, ReadModelProjection
 from adapters.read_models import ListFilters, list_commitments
 from adapters.rebuild import (
     Rebuild,
@@ -271,3 +271,32 @@ def test_a_rebuild_is_stopped_between_batches(seeded: Services) -> None:
             )
         ).scalar_one()
     assert shadow == 10
+
+
+@both_databases
+def test_a_rebuild_in_large_batches_writes_the_rows_small_batches_write(
+    seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large batches (a rebuild's) write their rows by COPY on PostgreSQL, small ones
+    (the live follower's) in a pipeline of INSERTs: the rows must be the same."""
+    more_writes(seeded, 400)  # so that a batch spans more than COPY_FROM_EVENTS positions
+    assert event_count(seeded) > COPY_FROM_EVENTS
+    small = ReadModelProjection(seeded.database, seeded.tracker, batch_size=50)
+    small.reset()
+    small.catch_up()
+    few_at_a_time = dump(seeded)
+    copies: list[str] = []
+    if seeded.database.is_postgres:
+        import psycopg
+
+        copy = psycopg.Cursor.copy
+
+        def counted(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            copies.append(str(statement))
+            return copy(cursor, statement, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "copy", counted)
+    Rebuilder(seeded.database, seeded.tracker, batch_size=5_000).run()
+    assert dump(seeded) == few_at_a_time
+    if seeded.database.is_postgres:
+        assert any("COPY shadow_progress_points" in c for c in copies), copies

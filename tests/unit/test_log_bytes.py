@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from domain.log_bytes import GENESIS, canonical_bytes, chain_hash
+import pytest
+
+from domain.log_bytes import GENESIS, canonical_bytes, chain_hash, stored_bytes
 
 
 def test_the_canonical_bytes_follow_the_published_layout() -> None:
@@ -25,3 +27,13 @@ def test_the_chain_starts_from_32_zero_bytes() -> None:
     data = canonical_bytes(1, UUID(int=0xAB), 2, "t", b"s")
     assert GENESIS == "00" * 32
     assert chain_hash(GENESIS, data) == hashlib.sha256(bytes(32) + data).hexdigest()
+
+
+def test_stored_bytes_are_the_canonical_bytes_of_the_id_as_a_database_holds_it() -> None:
+    originator = UUID(int=0xAB)
+    assert stored_bytes(1, originator.bytes, 2, "t", b"s") == canonical_bytes(
+        1, originator, 2, "t", b"s"
+    )
+    # struct would pad a short id with zeros, and hash an event that is not stored.
+    with pytest.raises(ValueError, match="16 bytes, not 15"):
+        stored_bytes(1, originator.bytes[1:], 2, "t", b"s")
