@@ -219,6 +219,9 @@ progress_points = Table(
     Column("confidence", Integer, nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
+    # How many evidence documents the figure came with (reports count them without
+    # decoding the event); null in rows projected before it was kept (migration 0017).
+    Column("evidence", Integer, nullable=True),
     Index("progress_points_commitment_idx", "commitment_id", "as_of"),
 )
 
