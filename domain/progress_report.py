@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from domain import clock
@@ -61,7 +62,6 @@ class ProgressFact:
     percent: int
     confidence: int | None
     evidence: int
-    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ class HealthFact:
     as_of: date
     rating: Health
     rationale: str
-    recorded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,17 @@ class MeasurementFact:
     indicator_id: str
     as_of: date
     value: Decimal
-    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class SeriesTotals:
+    """What the series facts in effect on a day add up to: the evidence documents of the
+    progress figures, the measurements of each indicator, and the last fact recorded
+    (position and time: the commitment's last update, when no later event applies)."""
+
+    evidence: int
+    measurements: dict[str, int]
+    last: tuple[int, datetime] | None
 
 
 @dataclass
@@ -87,10 +96,16 @@ class CommitmentLog:
     """One commitment's events up to the report's position, as the report reads them.
 
     `structural`: every event that is not a series fact, with its log position, in log
-    order. The series facts, in log order, may leave out those whose effective date is
-    after the report's date (they count for nothing in it). `version`: the commitment's
-    version at the report's position. `shown`: series events by position, at least those
-    `shown_positions` names (the report prints their notes, evidence and actors)."""
+    order. `version`: the commitment's version at the report's position. `shown`: series
+    events by position, at least those `shown_positions` names (the report prints their
+    notes, evidence and actors).
+
+    The series facts (in log order) are either all of them, or, with `totals` for each
+    day the report folds the commitment on (`report_days`), only those the report reads:
+    the one in effect on each such day (of each indicator, for measurements), those of
+    the period and, for each of these, the one in effect on its date before it was
+    recorded. Every rule here picks the one in effect among facts, so a subset holding
+    those picks what all of them would."""
 
     structural: list[tuple[int, Commitment.Event]]
     progress: list[ProgressFact]
@@ -98,6 +113,9 @@ class CommitmentLog:
     measurements: list[MeasurementFact]
     version: int
     shown: dict[int, Commitment.Event] = field(default_factory=dict)
+    totals: dict[date, SeriesTotals] = field(default_factory=dict)
+    # Of all series facts, when they are all here: their recorded times by position.
+    recorded: dict[int, datetime] = field(default_factory=dict)
 
     @classmethod
     def of_events(
@@ -109,31 +127,46 @@ class CommitmentLog:
             if isinstance(event, Commitment.ProgressLogged):
                 log.progress.append(
                     ProgressFact(
-                        position,
-                        event.as_of,
-                        event.percent,
-                        event.confidence,
-                        len(event.evidence),
-                        event.timestamp,
+                        position, event.as_of, event.percent, event.confidence, len(event.evidence)
                     )
                 )
             elif isinstance(event, Commitment.HealthRated):
-                log.health.append(
-                    HealthFact(
-                        position, event.as_of, event.rating, event.rationale, event.timestamp
-                    )
-                )
+                log.health.append(HealthFact(position, event.as_of, event.rating, event.rationale))
             elif isinstance(event, Commitment.IndicatorMeasured):
                 log.measurements.append(
-                    MeasurementFact(
-                        position, event.indicator_id, event.as_of, event.value, event.timestamp
-                    )
+                    MeasurementFact(position, event.indicator_id, event.as_of, event.value)
                 )
             else:
                 log.structural.append((position, event))
                 continue
             log.shown[position] = event
+            log.recorded[position] = event.timestamp
         return log
+
+    def totals_on(self, day: date) -> SeriesTotals:
+        """The series totals in effect on `day`: given, or worked out from all facts."""
+        if day in self.totals:
+            return self.totals[day]
+        counts: Counter[str] = Counter(m.indicator_id for m in self.measurements if m.as_of <= day)
+        applied = [
+            f.position
+            for facts in (self.progress, self.health, self.measurements)
+            for f in facts
+            if f.as_of <= day
+        ]
+        last = max(applied, default=None)
+        return SeriesTotals(
+            sum(f.evidence for f in self.progress if f.as_of <= day),
+            dict(counts),
+            None if last is None else (last, self.recorded[last]),
+        )
+
+
+@lru_cache(maxsize=64)
+def report_days(as_of: date, start: date) -> tuple[date, ...]:
+    """The days the report folds each commitment on: the period's start, the trend's month
+    ends and the report's date (the last of them)."""
+    return (start, *month_ends(as_of, TREND_MONTHS))
 
 
 Fact = TypeVar("Fact", ProgressFact, HealthFact, MeasurementFact)
@@ -174,7 +207,7 @@ def state_as_of(log: CommitmentLog, day: date) -> tuple[Commitment, int] | None:
     date; measurements and evidence counted). Its `evidence` list holds the documents of
     structural events only; the count is of all."""
     aggregate: Commitment | None = None
-    last_applied: tuple[int, datetime] | None = None
+    last_applied: int | None = None
     for position, event in log.structural:
         effective = event.effective_on()
         if aggregate is not None and effective and effective > day:
@@ -184,10 +217,10 @@ def state_as_of(log: CommitmentLog, day: date) -> tuple[Commitment, int] | None:
             # applied or skipped them.
             aggregate.version = event.originator_version - 1
         aggregate = event.mutate(aggregate)
-        last_applied = (position, event.timestamp)
+        last_applied = position
     if aggregate is None:
         return None
-    evidence = len(aggregate.evidence)
+    totals = log.totals_on(day)
     progress = _latest(log.progress, day)
     if progress is not None:
         aggregate.progress = progress.percent
@@ -198,29 +231,20 @@ def state_as_of(log: CommitmentLog, day: date) -> tuple[Commitment, int] | None:
         aggregate.health = health.rating
         aggregate.health_rationale = health.rationale
         aggregate.health_as_of = health.as_of
-    applied: list[ProgressFact | HealthFact | MeasurementFact] = []
-    applied += [f for f in log.progress if f.as_of <= day]
-    applied += [f for f in log.health if f.as_of <= day]
-    evidence += sum(f.evidence for f in log.progress if f.as_of <= day)
-    by_indicator: dict[str, list[MeasurementFact]] = defaultdict(list)
-    for m in log.measurements:
-        if m.as_of <= day:
-            by_indicator[m.indicator_id].append(m)
-            applied.append(m)
-    for indicator_id, measured in by_indicator.items():
+    for indicator_id, count in totals.measurements.items():
         # Structural events never set these: the measurements alone do.
         indicator = aggregate.indicators[indicator_id]
+        measured = [m for m in log.measurements if m.indicator_id == indicator_id]
         latest = _latest(measured, day)
         assert latest is not None
-        indicator.measurements += len(measured)
+        indicator.measurements += count
         indicator.latest_value = latest.value
         indicator.latest_as_of = latest.as_of
-    last_fact = max(applied, key=lambda f: f.position, default=None)
     assert last_applied is not None
-    if last_fact is not None and last_fact.position > last_applied[0]:
-        aggregate.modified_on = last_fact.recorded_at
+    if totals.last is not None and totals.last[0] > last_applied:
+        aggregate.modified_on = totals.last[1]
     aggregate.version = log.version
-    return aggregate, evidence
+    return aggregate, len(aggregate.evidence) + totals.evidence
 
 
 # ---- a commitment's row ----------------------------------------------------------------
@@ -319,7 +343,7 @@ def report_row(
         row.latest_note = event.note
     row.changes = _row_changes(row, log, start, as_of)
     row.target_revisions = _target_revisions(row, log)
-    row.trend = _counted_at(log, month_ends(as_of, TREND_MONTHS))
+    row.trend = _counted_at(log, report_days(as_of, start)[1:])
     return row
 
 

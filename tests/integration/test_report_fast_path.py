@@ -215,9 +215,7 @@ def _generate(services: Services, seed: int) -> None:
 
 @pytest.mark.parametrize("database_url", STORES, indirect=True)
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_generated_histories_read_the_same_from_read_models(
-    services: Services, seed: int
-) -> None:
+def test_generated_histories_read_the_same_from_read_models(services: Services, seed: int) -> None:
     _generate(services, seed)
     days = [_day(random.Random(seed + i)) for i in range(6)] + [date(2027, 6, 1)]
     _compare_everywhere(services, days, random.Random(seed), 30)
