@@ -172,7 +172,7 @@ def report_days(as_of: date, start: date) -> tuple[date, ...]:
 Fact = TypeVar("Fact", ProgressFact, HealthFact, MeasurementFact)
 
 
-def _latest(facts: Iterable[Fact], day: date, before: int | None = None) -> Fact | None:
+def in_effect(facts: Iterable[Fact], day: date, before: int | None = None) -> Fact | None:
     """The fact in effect on `day`: the latest by effective date, among equal dates the
     later recorded (as the aggregate's `apply` keeps them); `before`: among the facts
     recorded before that position only."""
@@ -194,7 +194,7 @@ def shown_positions(log: CommitmentLog, as_of: date, start: date) -> set[int]:
         for f in facts
         if start < f.as_of <= as_of
     }
-    latest = _latest(log.progress, as_of)
+    latest = in_effect(log.progress, as_of)
     if latest is not None:
         wanted.add(latest.position)
     return wanted
@@ -221,12 +221,12 @@ def state_as_of(log: CommitmentLog, day: date) -> tuple[Commitment, int] | None:
     if aggregate is None:
         return None
     totals = log.totals_on(day)
-    progress = _latest(log.progress, day)
+    progress = in_effect(log.progress, day)
     if progress is not None:
         aggregate.progress = progress.percent
         aggregate.progress_as_of = progress.as_of
         aggregate.confidence = progress.confidence
-    health = _latest(log.health, day)
+    health = in_effect(log.health, day)
     if health is not None:
         aggregate.health = health.rating
         aggregate.health_rationale = health.rationale
@@ -235,7 +235,7 @@ def state_as_of(log: CommitmentLog, day: date) -> tuple[Commitment, int] | None:
         # Structural events never set these: the measurements alone do.
         indicator = aggregate.indicators[indicator_id]
         measured = [m for m in log.measurements if m.indicator_id == indicator_id]
-        latest = _latest(measured, day)
+        latest = in_effect(measured, day)
         assert latest is not None
         indicator.measurements += count
         indicator.latest_value = latest.value
@@ -336,7 +336,7 @@ def report_row(
     """The commitment's row: `now` is its state as of the report's date with the count of
     its evidence documents then, `before` its state as of the period's start."""
     row = ReportRow(now[0], before, language, evidence_total=now[1])
-    latest = _latest(log.progress, as_of)
+    latest = in_effect(log.progress, as_of)
     if latest is not None:
         event = log.shown[latest.position]
         assert isinstance(event, Commitment.ProgressLogged)
@@ -397,7 +397,7 @@ def _row_changes(
     shown = [(p, e) for p, e in log.shown.items() if _within(e.effective_on(), start, end)]
     for position, event in sorted(log.structural + shown, key=lambda pe: pe[0]):
         if isinstance(event, Commitment.ProgressLogged):
-            fact = _latest(log.progress, event.as_of, before=position)
+            fact = in_effect(log.progress, event.as_of, before=position)
             previous = None if fact is None else fact.percent
             item(
                 position,
@@ -425,7 +425,7 @@ def _row_changes(
                     superseded_by=event.superseded_by,
                 )
         elif isinstance(event, Commitment.HealthRated):
-            rated = _latest(log.health, event.as_of, before=position)
+            rated = in_effect(log.health, event.as_of, before=position)
             rating = None if rated is None else rated.rating
             if rating is event.rating:
                 continue
@@ -515,7 +515,7 @@ def _counted_at(log: CommitmentLog, days: Sequence[date]) -> list[int]:
         if completed and completed[-1]:
             values.append(100)
         else:
-            latest = _latest(log.progress, day)
+            latest = in_effect(log.progress, day)
             values.append(latest.percent if latest else 0)
     return values
 
