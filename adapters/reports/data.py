@@ -103,11 +103,12 @@ def compose(
     chain_head: str | None,
     tree_size: int = 0,
     root_hash: str = "",
-    positions: Positions | None = None,
+    positions: Positions,
 ) -> dict[str, Any]:
-    """The report's data, in the format version the inputs ask for. The chain head and the
-    Merkle tree head (size, root) are the log's at the report's position: what a signed
-    checkpoint must cover."""
+    """The report's data, in the format version the inputs ask for, by replaying each
+    commitment's events (`positions`: each event's log position, by commitment id and
+    version). The chain head and the Merkle tree head (size, root) are the log's at the
+    report's position: what a signed checkpoint must cover."""
     if inputs.format_version == 3:
         from adapters.reports.v3 import compose as v3
 
@@ -119,9 +120,7 @@ def compose(
     as_of = inputs.as_of
     start = as_of - timedelta(days=inputs.period_days)
     return compose_rows(
-        replayed_rows(
-            histories, positions or {}, as_of=as_of, start=start, language=inputs.language
-        ),
+        replayed_rows(histories, positions, as_of=as_of, start=start, language=inputs.language),
         inputs,
         chain_head=chain_head,
         tree_size=tree_size,
