@@ -525,6 +525,7 @@ def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:
                 "percent": event.percent,
                 "as_of": event.as_of,
                 "confidence": event.confidence,
+                "evidence": len(event.evidence),
             }
         )
     elif isinstance(event, Commitment.IndicatorMeasured):

@@ -219,7 +219,12 @@ progress_points = Table(
     Column("confidence", Integer, nullable=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
-    Index("progress_points_commitment_idx", "commitment_id", "as_of"),
+    # How many evidence documents the figure came with (reports count them without
+    # decoding the event); null in rows projected before it was kept (migration 0017).
+    Column("evidence", Integer, nullable=True),
+    # With the position last, the fact in effect on a day (the latest by effective date,
+    # the later recorded first) is one index lookup (adapters/reports/fast.py).
+    Index("progress_points_commitment_idx", "commitment_id", "as_of", "position"),
 )
 
 indicator_measurements = Table(
@@ -232,7 +237,7 @@ indicator_measurements = Table(
     Column("as_of", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
-    Index("indicator_measurements_idx", "commitment_id", "indicator_id", "as_of"),
+    Index("indicator_measurements_idx", "commitment_id", "indicator_id", "as_of", "position"),
 )
 
 # Status changes and health ratings with their reasons: the "changes in the period".
@@ -247,7 +252,7 @@ assessments = Table(
     Column("as_of", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
-    Index("assessments_commitment_idx", "commitment_id", "as_of"),
+    Index("assessments_commitment_idx", "commitment_id", "as_of", "position"),
 )
 
 # Time travel's index (domain/time_travel.py, adapters/timeline.py): one row per event of

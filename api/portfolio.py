@@ -1,4 +1,5 @@
-"""The portfolio page's search, filters and sorting, on the commitments it shows.
+"""The portfolio page: its data (the report's headline and charts, each commitment's
+summary) from the read models, and its search, filters and sorting.
 
 The filters are the JSON list's (adapters/read_models.py `ListFilters`: several values
 of one filter mean either, different filters all apply), judged here on the commitment
@@ -9,13 +10,120 @@ bookmark still opens.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
-from adapters.i18n import N_
-from adapters.read_models import UNRATED, ListFilters
+import orjson
+from cachetools import LRUCache
+from markupsafe import Markup
+
+from adapters.bootstrap import Services
+from adapters.i18n import N_, translator
+from adapters.projection import log_head, projection_position
+from adapters.read_models import UNRATED, ListFilters, list_commitments
+from adapters.reports import fast
+from adapters.reports.data import ReportInputs
+from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
+
+_lock = threading.Lock()
+# Per process's report archive: the report and charts, and what they were built for.
+_built: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+# Each chart's SVG by its inputs: a write redraws only the charts whose figures it moved.
+_charts: LRUCache[tuple[str, str, bytes], Markup] = LRUCache(maxsize=64)
+
+
+def portfolio(
+    services: Services, language: str
+) -> tuple[dict[str, Any], dict[str, Markup], list[dict[str, Any]]]:
+    """The report in `language` as of today, its charts, and each commitment's summary
+    (what the table filters and sorts), rebuilt only when the log position they are of
+    or the day moves.
+
+    Read from the read models (adapters/reports/fast.py, the list's summaries): at the
+    log's head when they have caught up with it; else, while this process projects, at
+    the position they have reached (the page lags the log as the JSON list does); else
+    (no projector here) from the log up to its head, replayed, so the page is never
+    older than a write.
+    """
+    today = datetime.now(UTC).date()
+    reports = services.read_reports  # the replica's, if any
+    with services.read_database.reading() as connection:
+        position = log_head(connection)
+        if not fast.ready(connection, position) and services.settings.projector:
+            position = projection_position(connection)
+        projected = fast.ready(connection, position)
+    with _lock:
+        built = _built.setdefault(reports, {})
+        key = (position, today)
+        mine = built.setdefault(language, {})
+        if mine.get("key") != key:
+            report = reports.build(ReportInputs(position, today, language=language))
+            mine.update(key=key, report=report, charts=_drawn(report, language))
+        # The rows do not depend on the language (pages localize them): one copy for all.
+        shared = built.setdefault("rows", {})
+        if shared.get("key") != key:
+            codes = [c["code"] for c in mine["report"]["commitments"]]
+            rows = (
+                _rows(services, mine["report"], today)
+                if projected
+                else [dict(describe(services.tracker.get(code), today)) for code in codes]
+            )
+            shared.update(key=key, rows=rows)
+        return mine["report"], mine["charts"], shared["rows"]
+
+
+def _drawn(report: dict[str, Any], language: str) -> dict[str, Markup]:
+    """The report's charts (adapters/reports/charts.py), each drawn again only when the
+    figures it shows changed."""
+    from adapters.reports import charts  # matplotlib: slow to import, so here
+
+    _ = translator(language).gettext
+    inputs: list[tuple[str, Callable[[dict[str, Any], str], str], Any]] = [
+        (_("Progress by pillar"), charts.progress_by_pillar, report["headline"]["by_pillar"]),
+        (_("Progress over time"), charts.progress_over_time, report["trend"]),
+        (
+            _("Status mix by pillar"),
+            charts.status_mix,
+            [report["headline"]["by_pillar"], list(report["headline"]["by_status"])],
+        ),
+        (
+            _("Milestone timeline (red: overdue, blue: ahead)"),
+            charts.milestone_timeline,
+            [report["milestones"]["overdue"], report["key_dates"], report["as_of"]],
+        ),
+    ]
+    drawn = {}
+    for title, draw, figures in inputs:
+        key = (draw.__name__, language, orjson.dumps(figures, option=orjson.OPT_SORT_KEYS))
+        if key not in _charts:
+            _charts[key] = Markup(draw(report, language))
+        drawn[title] = _charts[key]
+    return drawn
+
+
+def _rows(services: Services, report: dict[str, Any], today: date) -> list[dict[str, Any]]:
+    """Each commitment of the report as the list's read model summarizes it, with what the
+    page reads besides: its agencies (searched) and counted progress (the headline's)."""
+    of_report = {c["code"]: c for c in report["commitments"]}
+    with services.read_database.reading() as connection:
+        summaries, _ = list_commitments(
+            connection, ListFilters(), today=today, limit=len(of_report) + 1
+        )
+    return [
+        dict(s)
+        | {
+            "agencies": of_report[s["code"]]["agencies"],
+            "counted_progress": of_report[s["code"]]["counted_progress"],
+        }
+        for s in summaries
+        if s["code"] in of_report
+    ]
+
 
 MAX_QUERY = 200
 

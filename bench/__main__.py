@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m bench` (make bench), `--quick` for small logs (make
 bench-quick). Prints a table and writes bench/results.json; ratios compare with
-baselines measured in the same run, on the same machine and database.
+baselines measured in the same run, on the same machine and database. `--only
+report,dashboard` runs only the benchmarks named (results.json is then left alone).
 
 Sizes: bench/sizes.py (COMMITMENTS_BENCH_EVENTS sets the shared log of `make bench`).
 """
@@ -23,36 +24,67 @@ from bench.common import Result, databases, fresh_database, print_table, service
 from bench.sizes import build_log, log_events
 
 
-def on_shared_log(kind: str, quick: bool) -> list[Result]:
+def on_shared_log(kind: str, quick: bool, only: set[str] | None = None) -> list[Result]:
     """The benchmarks that read one log of log_events(quick) events."""
     events = log_events(quick)
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    results: list[Result] = []
     with fresh_database(kind) as url:
         services = services_on(url)
         try:
             build_log(services, events)
-            results = [
-                verify_chain.measure(kind, services),
-                projection_rebuild.measure(kind, services),
-                report_dashboard.report(kind, services, events),
-            ]
+            if wanted("verify"):
+                results.append(verify_chain.measure(kind, services))
+            if wanted("projection_rebuild"):
+                results.append(projection_rebuild.measure(kind, services))
+            if wanted("report"):
+                results.append(report_dashboard.report(kind, services, events))
         finally:
             services.close()
-        results.append(report_dashboard.dashboard(kind, url, quick))
-        results.extend(http_read_throughput.measure(kind, url, quick))
-        results.append(rebuild_memory.measure(kind, url, events))
+        if wanted("dashboard"):
+            results.append(report_dashboard.dashboard(kind, url, quick))
+        if wanted("http_read_throughput"):
+            results.extend(http_read_throughput.measure(kind, url, quick))
+        if wanted("rebuild_memory"):
+            results.append(rebuild_memory.measure(kind, url, events))
     return results
 
 
-def main(quick: bool) -> None:
+SHARED = {
+    "verify",
+    "projection_rebuild",
+    "report",
+    "dashboard",
+    "http_read_throughput",
+    "rebuild_memory",
+}
+
+
+def main(quick: bool, only: set[str] | None = None) -> None:
     results: list[Result] = []
     for kind in databases():
-        results.append(command_throughput.measure(kind))
-        results.append(http_throughput.measure(kind, quick))
-        results.extend(on_shared_log(kind, quick))
-        results.append(time_travel.measure(kind, quick))
+        if only is None or "command_throughput" in only:
+            results.append(command_throughput.measure(kind))
+        if only is None or "http_write_throughput" in only:
+            results.append(http_throughput.measure(kind, quick))
+        if only is None or only & SHARED:
+            results.extend(on_shared_log(kind, quick, only))
+        if only is None or "time_travel" in only:
+            results.append(time_travel.measure(kind, quick))
     print_table(results)
-    write_results(results)
+    if only is None:
+        write_results(results)
+
+
+def _only(arguments: list[str]) -> set[str] | None:
+    for index, argument in enumerate(arguments):
+        if argument == "--only" and index + 1 < len(arguments):
+            return set(arguments[index + 1].split(","))
+    return None
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:], only=_only(sys.argv[1:]))

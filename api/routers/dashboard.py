@@ -9,8 +9,6 @@ the JSON API itself only takes bearer tokens.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -33,7 +31,6 @@ from adapters.history import (
     versions_in_view,
 )
 from adapters.i18n import LANGUAGE_NAMES, add_translations, label, translator
-from adapters.reports.data import ReportInputs
 from adapters.reports.render import MEDIA_TYPES
 from adapters.tokens import TooManyFailures
 from api.dependencies import ServicesDep, client_address
@@ -46,6 +43,7 @@ from api.portfolio import (
     filter_groups,
     keeps,
     ordered,
+    portfolio,
     read_query,
 )
 from api.security import CSRF_COOKIE, CsrfTokens, set_csrf_cookie
@@ -102,36 +100,6 @@ def _render(
     return response
 
 
-_cache_lock = threading.Lock()
-# Per process's report archive: the report and charts, and what they were built for.
-_cache: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _portfolio(
-    services: Services, language: str
-) -> tuple[dict[str, Any], dict[str, Markup], list[Any]]:
-    """The report (and its charts) in `language` for today at the log's head, and each
-    commitment's resource (what the table filters and sorts), rebuilt only when either moves."""
-    from adapters.reports.charts import all_charts  # matplotlib: slow to import, so here
-
-    reports = services.read_reports  # the replica's, if any
-    head, today = reports.head(), datetime.now(UTC).date()
-    with _cache_lock:
-        caches = _cache.setdefault(reports, {})
-        cache = caches.setdefault(language, {})
-        if cache.get("key") != (head, today):
-            report = reports.build(ReportInputs(head, today, language=language))
-            charts = {title: Markup(svg) for title, svg in all_charts(report, language).items()}
-            cache.update(key=(head, today), report=report, charts=charts)
-        # The rows do not depend on the language (pages localize them): one copy for all.
-        shared = caches.setdefault("rows", {})
-        if shared.get("key") != (head, today):
-            codes = [c["code"] for c in cache["report"]["commitments"]]
-            rows = [describe(services.tracker.get(code), today) for code in codes]
-            shared.update(key=(head, today), rows=rows)
-        return cache["report"], cache["charts"], shared["rows"]
-
-
 def _signed_in(request: Request, services: Services) -> bool | None:
     """True or False (public read) when the page may be shown; None when a sign-in is needed."""
     if session_holder(request, services) is not None:
@@ -177,7 +145,7 @@ def overview(request: Request, services: ServicesDep) -> Response:
     if signed_in is None:
         return _to_login(request)
     language = chosen_language(request)
-    report, charts, rows = _portfolio(services, language)
+    report, charts, rows = portfolio(services, language)
     # Searched and sorted in the reader's language; untranslated text marked once shown.
     rows = [localized(c, language) for c in rows]
     groups = filter_groups(rows)

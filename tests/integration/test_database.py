@@ -25,6 +25,7 @@ def points(count: int) -> list[dict[str, Any]]:
             "confidence": None if n % 2 else n % 5,
             "recorded_at": start + timedelta(seconds=n),
             "actor": f"actor {n} ' \" ; --",
+            "evidence": None if n % 3 else n % 4,
         }
         for n in range(1, count + 1)
     ]
