@@ -30,6 +30,7 @@ MIN_POSITION_WAIT_SECONDS = 5.0
 # process (the in-process follower tells them at once).
 POLL_SECONDS = 0.1
 _RETRY = {"Retry-After": "1"}
+POSITION_HEADER = "X-Log-Position"
 
 
 class PositionWaits:
@@ -137,8 +138,13 @@ class ProjectionRead:
                     headers=_RETRY,
                 )
             result = query(connection)
-        self.response.headers["X-Log-Position"] = str(position)
+        self.response.headers[POSITION_HEADER] = str(position)
         return result
+
+    def answer(self, response: Response) -> Response:
+        """`response`, a route's own answer, with the position read (X-Log-Position)."""
+        response.headers[POSITION_HEADER] = self.response.headers[POSITION_HEADER]
+        return response
 
 
 async def projection_read(
