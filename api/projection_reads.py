@@ -10,9 +10,11 @@ away at once (503 with Retry-After).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Annotated, TypeVar
+import threading
+from collections.abc import Callable, Hashable
+from typing import Annotated, Any, TypeVar
 
+from cachetools import LRUCache
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
@@ -31,6 +33,8 @@ MIN_POSITION_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 _RETRY = {"Retry-After": "1"}
 POSITION_HEADER = "X-Log-Position"
+# Answers kept by AnswersByPosition (a page of the list is tens of kilobytes).
+ANSWERS_KEPT = 128
 
 
 class PositionWaits:
@@ -49,6 +53,8 @@ class PositionWaits:
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
+        # This app's answers kept by position (ProjectionRead.read_kept).
+        self.answers = AnswersByPosition()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -116,30 +122,71 @@ def _positions(database: Database) -> tuple[int, int]:
         return projection_position(connection), log_head(connection)
 
 
+class AnswersByPosition:
+    """Answers built from the read models, each kept with the projection's position it
+    was read at. The read models change only with that position (the projector writes
+    rows and position in one transaction; a rebuild replays the same events into the same
+    rows), so an answer to the same question at the same position is the same answer;
+    each read still asks the database for the position, so a projector in another
+    process is seen at once. Questions that depend on the day carry it in their key."""
+
+    def __init__(self, maxsize: int = ANSWERS_KEPT) -> None:
+        self._kept: LRUCache[tuple[int, Hashable], Any] = LRUCache(maxsize)
+        self._lock = threading.Lock()
+
+    def get(self, position: int, key: Hashable) -> Any:
+        with self._lock:
+            return self._kept.get((position, key))
+
+    def put(self, position: int, key: Hashable, answer: Any) -> None:
+        with self._lock:
+            self._kept[(position, key)] = answer
+
+
 class ProjectionRead:
     """For reads from the projection: `read(query)` runs the query in one snapshot with
-    the projection's position and sets X-Log-Position to it. Made by `projection_read`,
-    once the projection has reached `min_position`."""
+    the projection's position and sets X-Log-Position to it; `read_kept(key, query)` the
+    same, answered from `answers` when the same question was asked at this position.
+    Made by `projection_read`, once the projection has reached `min_position`."""
 
-    def __init__(self, database: Database, response: Response, wanted: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        response: Response,
+        wanted: int,
+        answers: AnswersByPosition | None = None,
+    ) -> None:
         self.database = database
         self.response = response
         self.wanted = wanted
+        self.answers = answers or AnswersByPosition(maxsize=1)
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
-            position = projection_position(connection)
-            if position < self.wanted:  # moved back since the wait: a rebuild started
-                raise Problem(
-                    503,
-                    f"the projection is at position {position}, not yet {self.wanted} "
-                    "(rebuilding); retry shortly",
-                    kind="projection-behind",
-                    headers=_RETRY,
-                )
-            result = query(connection)
+            self._position(connection)
+            return query(connection)
+
+    def read_kept(self, key: Hashable, query: Callable[[Connection], T]) -> T:
+        with self.database.reading() as connection:
+            position = self._position(connection)
+            kept: T | None = self.answers.get(position, key)
+            if kept is None:
+                kept = query(connection)
+                self.answers.put(position, key, kept)
+        return kept
+
+    def _position(self, connection: Connection) -> int:
+        position = projection_position(connection)
+        if position < self.wanted:  # moved back since the wait: a rebuild started
+            raise Problem(
+                503,
+                f"the projection is at position {position}, not yet {self.wanted} "
+                "(rebuilding); retry shortly",
+                kind="projection-behind",
+                headers=_RETRY,
+            )
         self.response.headers[POSITION_HEADER] = str(position)
-        return result
+        return position
 
     def answer(self, response: Response) -> Response:
         """`response`, a route's own answer, with the position read (X-Log-Position)."""
@@ -176,7 +223,7 @@ async def projection_read(
             )
         if projected < wanted:
             await waits.wait_for(wanted)
-    return ProjectionRead(services.database, response, wanted)
+    return ProjectionRead(services.database, response, wanted, waits.answers)
 
 
 ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]

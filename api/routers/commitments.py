@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import StringConstraints
+from sqlalchemy import Connection
 
 from adapters.history import commitment_history
 from adapters.read_models import DEFAULT_LIMIT, MAX_LIMIT, UNRATED, ListFilters
@@ -139,15 +140,20 @@ def list_commitments(
         overdue=overdue,
         q=q,
     )
-    items, next_cursor = projection.read(
-        lambda connection: read_commitments(
-            connection, filters, today=today(), limit=limit, cursor=cursor
+    day = today()
+
+    def page_of(connection: Connection) -> tuple[bytes, str]:
+        items, next_cursor = read_commitments(
+            connection, filters, today=day, limit=limit, cursor=cursor
         )
-    )
-    # Written straight from the read model's documents: validating and serializing them
-    # through the response model (which only documents them) cost more than the query.
-    body = dumps({"items": items, "next_cursor": next_cursor})
-    etag = bytes_tag(body)
+        # Written straight from the read model's documents: validating and serializing
+        # them through the response model (which only documents them) cost more than the
+        # query.
+        body = dumps({"items": items, "next_cursor": next_cursor})
+        return body, bytes_tag(body)
+
+    # The same page at the same projection position (and day) is the same bytes.
+    body, etag = projection.read_kept((filters, limit, cursor, day), page_of)
     if none_match(if_none_match, etag):
         return projection.answer(not_modified(etag, REVALIDATE))
     page = Response(body, media_type="application/json")
