@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Hashable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from cachetools import LRUCache
 from fastapi import Depends, Query, Request, Response
@@ -33,8 +33,8 @@ MIN_POSITION_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.1
 _RETRY = {"Retry-After": "1"}
 POSITION_HEADER = "X-Log-Position"
-# Answers kept by AnswersByPosition (a page of the list is tens of kilobytes).
-ANSWERS_KEPT = 128
+# What AnswersByPosition keeps at most (a page of 50 list items is about 40 KB).
+ANSWER_BYTES_KEPT = 16 * 1024 * 1024
 
 
 class PositionWaits:
@@ -123,22 +123,25 @@ def _positions(database: Database) -> tuple[int, int]:
 
 
 class AnswersByPosition:
-    """Answers built from the read models, each kept with the projection's position it
-    was read at. The read models change only with that position (the projector writes
-    rows and position in one transaction; a rebuild replays the same events into the same
-    rows), so an answer to the same question at the same position is the same answer;
-    each read still asks the database for the position, so a projector in another
-    process is seen at once. Questions that depend on the day carry it in their key."""
+    """Answers (bytes) built from the read models, each kept with the projection's
+    position it was read at. The read models change only with that position (the
+    projector writes rows and position in one transaction; a rebuild replays the same
+    events into the same rows), so an answer to the same question at the same position
+    is the same answer; each read still asks the database for the position, so a
+    projector in another process is seen at once. Questions that depend on the day carry
+    it in their key. At most `max_bytes` are kept, the least recently used going first."""
 
-    def __init__(self, maxsize: int = ANSWERS_KEPT) -> None:
-        self._kept: LRUCache[tuple[int, Hashable], Any] = LRUCache(maxsize)
+    def __init__(self, max_bytes: int = ANSWER_BYTES_KEPT) -> None:
+        self._kept: LRUCache[tuple[int, Hashable], bytes] = LRUCache(max_bytes, getsizeof=len)
         self._lock = threading.Lock()
 
-    def get(self, position: int, key: Hashable) -> Any:
+    def get(self, position: int, key: Hashable) -> bytes | None:
         with self._lock:
             return self._kept.get((position, key))
 
-    def put(self, position: int, key: Hashable, answer: Any) -> None:
+    def put(self, position: int, key: Hashable, answer: bytes) -> None:
+        if len(answer) > self._kept.maxsize:
+            return  # larger than all that is kept: not worth evicting everything for
         with self._lock:
             self._kept[(position, key)] = answer
 
@@ -159,18 +162,18 @@ class ProjectionRead:
         self.database = database
         self.response = response
         self.wanted = wanted
-        self.answers = answers or AnswersByPosition(maxsize=1)
+        self.answers = answers or AnswersByPosition(max_bytes=0)
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
             self._position(connection)
             return query(connection)
 
-    def read_kept(self, key: Hashable, query: Callable[[Connection], T]) -> T:
+    def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
         # The position alone first, in one statement (on PostgreSQL without the round
         # trips of a REPEATABLE READ transaction): most reads end there.
         with self.database.one_query() as connection:
-            kept: T | None = self.answers.get(self._position(connection), key)
+            kept = self.answers.get(self._position(connection), key)
         if kept is not None:
             return kept
         with self.database.reading() as connection:

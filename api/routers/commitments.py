@@ -142,18 +142,18 @@ def list_commitments(
     )
     day = today()
 
-    def page_of(connection: Connection) -> tuple[bytes, str]:
+    def page_of(connection: Connection) -> bytes:
         items, next_cursor = read_commitments(
             connection, filters, today=day, limit=limit, cursor=cursor
         )
         # Written straight from the read model's documents: validating and serializing
         # them through the response model (which only documents them) cost more than the
         # query.
-        body = dumps({"items": items, "next_cursor": next_cursor})
-        return body, bytes_tag(body)
+        return dumps({"items": items, "next_cursor": next_cursor})
 
     # The same page at the same projection position (and day) is the same bytes.
-    body, etag = projection.read_kept((filters, limit, cursor, day), page_of)
+    body = projection.read_kept((filters, limit, cursor, day), page_of)
+    etag = bytes_tag(body)
     if none_match(if_none_match, etag):
         return projection.answer(not_modified(etag, REVALIDATE))
     page = Response(body, media_type="application/json")
