@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
 from adapters.database import Database
-from adapters.projection import log_head, projection_position
+from adapters.projection import current_position, log_head, projection_position
 from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
@@ -171,9 +171,9 @@ class ProjectionRead:
 
     def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
         # The position alone first, in one statement (on PostgreSQL without the round
-        # trips of a REPEATABLE READ transaction): most reads end there.
-        with self.database.one_query() as connection:
-            kept = self.answers.get(self._position(connection), key)
+        # trips of a REPEATABLE READ transaction, on SQLite on the driver): most reads
+        # end there.
+        kept = self.answers.get(self._checked(current_position(self.database)), key)
         if kept is not None:
             return kept
         with self.database.reading() as connection:
@@ -183,7 +183,9 @@ class ProjectionRead:
         return answer
 
     def _position(self, connection: Connection) -> int:
-        position = projection_position(connection)
+        return self._checked(projection_position(connection))
+
+    def _checked(self, position: int) -> int:
         if position < self.wanted:  # moved back since the wait: a rebuild started
             raise Problem(
                 503,
