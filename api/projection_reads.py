@@ -153,16 +153,12 @@ class ProjectionRead:
     Made by `projection_read`, once the projection has reached `min_position`."""
 
     def __init__(
-        self,
-        database: Database,
-        response: Response,
-        wanted: int,
-        answers: AnswersByPosition | None = None,
+        self, database: Database, response: Response, wanted: int, answers: AnswersByPosition
     ) -> None:
         self.database = database
         self.response = response
         self.wanted = wanted
-        self.answers = answers or AnswersByPosition(max_bytes=0)
+        self.answers = answers
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
