@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -30,9 +31,20 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
+from eventsourcing_sqlalchemy.datastore import transactions as library_transactions
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import Connection, Executable, Insert, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -212,6 +224,36 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         self.tip: ledger.Tip | None = None
         # Seals the snapshots written (StoredTracker sets it; None: no signing key).
         self.sealer: Sealer | None = None
+        # Where select_events reads (StoredTracker sets it; None: the library's session).
+        self.database: Database | None = None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        """An aggregate's events, as the library selects them, on a pooled connection with
+        a statement built once: every read of a commitment asks for the events after its
+        cached or snapshotted version, and the library's ORM session and query cost
+        several times the query. Inside a library transaction (scripts saving directly),
+        the library's own path, so the read sees that transaction."""
+        if self.database is None or library_transactions.get(None) is not None:
+            return super().select_events(originator_id, gt, lte, desc, limit)
+        statement = _select_events(gt is not None, lte is not None, desc, limit)
+        with self.database.one_query() as connection:
+            rows = connection.execute(statement, {"id": originator_id, "gt": gt, "lte": lte})
+            return [
+                StoredEvent(
+                    originator_id=row.originator_id,
+                    originator_version=row.originator_version,
+                    topic=row.topic,
+                    state=bytes(row.state),
+                )
+                for row in rows
+            ]
 
     def begin(self, connection: Connection) -> EventWrite:
         """Lock other writers out, and learn where the log ends: the next position, the
@@ -397,6 +439,22 @@ def _statements(connection: Connection) -> _Statements:
     return _by_dialect[dialect.name]
 
 
+@cache
+def _select_events(gt: bool, lte: bool, desc: bool, limit: int | None) -> Select[Any]:
+    """The library's selection of an aggregate's events (select_events), built once per
+    shape."""
+    version = events.c.originator_version
+    query = select(events.c.originator_id, version, events.c.topic, events.c.state).where(
+        events.c.originator_id == bindparam("id")
+    )
+    if gt:
+        query = query.where(version > bindparam("gt"))
+    if lte:
+        query = query.where(version <= bindparam("lte"))
+    query = query.order_by(version.desc() if desc else version)
+    return query if limit is None else query.limit(limit)
+
+
 class EventStoreFactory(SQLAlchemyFactory):
     """eventsourcing-sqlalchemy's factory on an engine made elsewhere (the composition
     root's), with our recorder."""
@@ -473,6 +531,7 @@ class StoredTracker(Tracker):
         )
         self.event_recorder.sealer = sealer
         self.timeline = SqlTimeline(database)
+        self.event_recorder.database = database
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         return EventStoreFactory(env, self.database)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -22,10 +22,16 @@ MAX_FEED_LIMIT = 1000
 COMMITMENT_TOPICS = get_topic(Commitment) + "."
 
 
+class Logged(NamedTuple):
+    """One event of the log, read once: as a history entry and as the domain event."""
+
+    entry: dict[str, Any]
+    event: Commitment.Event
+
+
 def _entry(
-    tracker: Tracker, position: int, stored: StoredEvent, chain_hash: str | None, leaf: int | None
+    event: Commitment.Event, position: int, chain_hash: str | None, leaf: int | None
 ) -> dict[str, Any]:
-    event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
     return {
         "position": position,
         "commitment_id": str(event.originator_id),
@@ -39,31 +45,36 @@ def _entry(
     }
 
 
-def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str, Any]]:
+def _logged(database: Database, tracker: Tracker, query: Any) -> list[Logged]:
     with database.reading() as connection:
         rows = connection.execute(query).all()
-    return [
-        _entry(
-            tracker,
-            row.id,
-            StoredEvent(
-                originator_id=row.originator_id,
-                originator_version=row.originator_version,
-                topic=row.topic,
-                state=bytes(row.state),
-            ),
-            row.hash,
-            row.leaf,
+    logged = []
+    for row in rows:
+        stored = StoredEvent(
+            originator_id=row.originator_id,
+            originator_version=row.originator_version,
+            topic=row.topic,
+            state=bytes(row.state),
         )
-        for row in rows
-    ]
+        event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
+        logged.append(Logged(_entry(event, row.id, row.hash, row.leaf), event))
+    return logged
+
+
+def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str, Any]]:
+    return [logged.entry for logged in _logged(database, tracker, query)]
+
+
+def commitment_log(database: Database, tracker: Tracker, commitment_id: UUID) -> list[Logged]:
+    """Every event of the commitment, oldest first, each as its history entry and as the
+    domain event (the commitment page needs both: one query, each event decoded once)."""
+    query = events_with_hashes().where(events.c.originator_id == commitment_id)
+    return _logged(database, tracker, query)
 
 
 def commitment_history(database: Database, tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     """Every event of the commitment, oldest first (GET .../history, docs/api.md)."""
-    aggregate_id = tracker.get(ref).id
-    query = events_with_hashes().where(events.c.originator_id == aggregate_id)
-    return _entries(database, tracker, query)
+    return [logged.entry for logged in commitment_log(database, tracker, tracker.get(ref).id)]
 
 
 def event_feed(
@@ -148,16 +159,25 @@ def progress_points(events: Iterable[Commitment.Event]) -> list[tuple[date, int]
 
 
 def revisions(
-    tracker: Tracker, ref: str, entries: Iterable[dict[str, Any]]
+    events: Sequence[Commitment.Event], entries: Iterable[dict[str, Any]]
 ) -> dict[int, dict[str, dict[str, Any]]]:
     """For each `DetailsRevised` among `entries`, by version: each field it changed, as
-    {from, to}; the old values are the state before the event (as GET .../diff)."""
+    {from, to}; the old values are the state before the event (as GET .../diff).
+
+    `events` are all the commitment's events, oldest first: they are folded once, up to
+    the last revision asked about, not replayed for each state compared."""
+    wanted = {e["version"]: e for e in entries if e["type"] == "DetailsRevised"}
     found: dict[int, dict[str, dict[str, Any]]] = {}
-    for entry in entries:
-        if entry["type"] != "DetailsRevised":
+    state: Commitment | None = None
+    for event in events:
+        if not wanted:
+            break
+        v = event.originator_version
+        entry = wanted.pop(v, None)
+        before = describe(state, date.min) if entry is not None and state is not None else None
+        state = event.mutate(state)
+        if entry is None or before is None or state is None:
             continue
-        v = entry["version"]
-        before, after = (describe(tracker.state(ref, version=n), date.min) for n in (v - 1, v))
-        changed = diff(before, after)
+        changed = diff(before, describe(state, date.min))
         found[v] = {name: changed[name] for name in entry["data"]["changes"] if name in changed}
     return found

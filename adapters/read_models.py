@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from copy import copy
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import and_, func, not_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
@@ -16,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from adapters.tables import commitment_summaries, milestone_rows
 from domain.commitment import is_past
 from domain.errors import InvalidValue
-from domain.views import CommitmentSummary, next_milestone_on
+from domain.views import CommitmentSummary, TranslationResource, next_milestone_on
 
 S = commitment_summaries
 MAX_LIMIT = 500
@@ -25,6 +27,12 @@ DEFAULT_LIMIT = 50
 
 # The `health` filter's value for commitments not rated yet (health null).
 UNRATED = "unrated"
+# A list item's keys in the order of its type, the order the API has always written them
+# in (the response model's); rows written before closures, translations and text
+# languages lack those keys, which read as none.
+_ITEM_KEYS = tuple(CommitmentSummary.__annotations__)
+_ABSENT: dict[str, Any] = {"pending_closure": None, "text_languages": {}}
+_TRANSLATION_KEYS = tuple(TranslationResource.__annotations__)
 
 
 @dataclass(frozen=True)
@@ -115,19 +123,32 @@ def list_commitments(
     if cursor is not None:
         query = query.where(S.c.code > decode_cursor(cursor))
     rows = connection.execute(query.order_by(S.c.code).limit(limit + 1)).all()
-    page = [
-        cast(
-            CommitmentSummary,
-            # Rows written before closures (translations, text languages) lack the key.
-            {"pending_closure": None, "translations": {}, "text_languages": {}}
-            | (document := json.loads(row.document))
-            | {
-                "next_milestone": next_milestone_on(document["next_milestone"], today),
-                "overdue": is_past(row.overdue_since, today),
-                "milestones_missed": row.missed,
-            },
-        )
-        for row in rows[:limit]
-    ]
+    page = [_item(row, today) for row in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1].code) if len(rows) > limit else None
     return page, next_cursor
+
+
+def _item(row: Any, today: date) -> CommitmentSummary:
+    """A list item: the stored document (parsed by orjson: the list's main cost was
+    json.loads) with the fields derived from the day it is read on."""
+    document = orjson.loads(row.document)
+    derived = {
+        "translations": {
+            language: {key: texts[key] for key in _TRANSLATION_KEYS if key in texts}
+            for language, texts in document.get("translations", {}).items()
+        },
+        "next_milestone": next_milestone_on(document["next_milestone"], today),
+        "overdue": is_past(row.overdue_since, today),
+        "milestones_missed": row.missed,
+    }
+    return cast(
+        CommitmentSummary,
+        {
+            key: derived[key]
+            if key in derived
+            else document[key]
+            if key in document
+            else copy(_ABSENT.get(key))
+            for key in _ITEM_KEYS
+        },
+    )

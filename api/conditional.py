@@ -54,7 +54,12 @@ def body_tag(value: Any) -> str:
     """A strong ETag for a JSON-able value: the start of the sha256 of its canonical
     JSON, so equal representations share it and any change gives another."""
     canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+    return bytes_tag(canonical.encode())
+
+
+def bytes_tag(body: bytes) -> str:
+    """A strong ETag for the very bytes of an answer (the start of their sha256)."""
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
 def not_modified(etag: str, cache_control: str) -> Response:

@@ -15,16 +15,18 @@ position can ever be reached, is read on the primary.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from typing import Annotated, TypeVar
 
+from cachetools import LRUCache
 from fastapi import Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
 from adapters.bootstrap import Services
 from adapters.database import Database
-from adapters.projection import log_head, projection_position
+from adapters.projection import current_position, log_head, projection_position
 from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
@@ -36,6 +38,9 @@ MIN_POSITION_WAIT_SECONDS = 5.0
 # process (the in-process follower tells them at once).
 POLL_SECONDS = 0.1
 _RETRY = {"Retry-After": "1"}
+POSITION_HEADER = "X-Log-Position"
+# What AnswersByPosition keeps at most (a page of 50 list items is about 40 KB).
+ANSWER_BYTES_KEPT = 16 * 1024 * 1024
 
 
 class PositionWaits:
@@ -64,6 +69,8 @@ class PositionWaits:
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
+        # This app's answers kept by position (ProjectionRead.read_kept).
+        self.answers = AnswersByPosition()
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -135,30 +142,81 @@ def _positions(database: Database, primary: Database | None) -> tuple[int, int]:
     return projected, head
 
 
+class AnswersByPosition:
+    """Answers (bytes) built from the read models, each kept with the projection's
+    position it was read at. The read models change only with that position (the
+    projector writes rows and position in one transaction; a rebuild replays the same
+    events into the same rows), so an answer to the same question at the same position
+    is the same answer; each read still asks the database for the position, so a
+    projector in another process is seen at once. Questions that depend on the day carry
+    it in their key. At most `max_bytes` are kept, the least recently used going first."""
+
+    def __init__(self, max_bytes: int = ANSWER_BYTES_KEPT) -> None:
+        self._kept: LRUCache[tuple[int, Hashable], bytes] = LRUCache(max_bytes, getsizeof=len)
+        self._lock = threading.Lock()
+
+    def get(self, position: int, key: Hashable) -> bytes | None:
+        with self._lock:
+            return self._kept.get((position, key))
+
+    def put(self, position: int, key: Hashable, answer: bytes) -> None:
+        if len(answer) > self._kept.maxsize:
+            return  # larger than all that is kept: not worth evicting everything for
+        with self._lock:
+            self._kept[(position, key)] = answer
+
+
 class ProjectionRead:
     """For reads from the projection: `read(query)` runs the query in one snapshot with
-    the projection's position and sets X-Log-Position to it. Made by `projection_read`,
-    once the projection has reached `min_position`."""
+    the projection's position and sets X-Log-Position to it; `read_kept(key, query)` the
+    same, answered from `answers` when the same question was asked at this position.
+    Made by `projection_read`, once the projection has reached `min_position`."""
 
-    def __init__(self, database: Database, response: Response, wanted: int) -> None:
+    def __init__(
+        self, database: Database, response: Response, wanted: int, answers: AnswersByPosition
+    ) -> None:
         self.database = database
         self.response = response
         self.wanted = wanted
+        self.answers = answers
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
-            position = projection_position(connection)
-            if position < self.wanted:  # moved back since the wait: a rebuild started
-                raise Problem(
-                    503,
-                    f"the projection is at position {position}, not yet {self.wanted} "
-                    "(rebuilding); retry shortly",
-                    kind="projection-behind",
-                    headers=_RETRY,
-                )
-            result = query(connection)
-        self.response.headers["X-Log-Position"] = str(position)
-        return result
+            self._position(connection)
+            return query(connection)
+
+    def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
+        # The position alone first, in one statement (on PostgreSQL without the round
+        # trips of a REPEATABLE READ transaction, on SQLite on the driver): most reads
+        # end there.
+        kept = self.answers.get(self._checked(current_position(self.database)), key)
+        if kept is not None:
+            return kept
+        with self.database.reading() as connection:
+            position = self._position(connection)
+            answer = query(connection)
+        self.answers.put(position, key, answer)
+        return answer
+
+    def _position(self, connection: Connection) -> int:
+        return self._checked(projection_position(connection))
+
+    def _checked(self, position: int) -> int:
+        if position < self.wanted:  # moved back since the wait: a rebuild started
+            raise Problem(
+                503,
+                f"the projection is at position {position}, not yet {self.wanted} "
+                "(rebuilding); retry shortly",
+                kind="projection-behind",
+                headers=_RETRY,
+            )
+        self.response.headers[POSITION_HEADER] = str(position)
+        return position
+
+    def answer(self, response: Response) -> Response:
+        """`response`, a route's own answer, with the position read (X-Log-Position)."""
+        response.headers[POSITION_HEADER] = self.response.headers[POSITION_HEADER]
+        return response
 
 
 async def projection_read(
@@ -190,7 +248,7 @@ async def projection_read(
             )
         if projected < wanted:
             await waits.wait_for(wanted)
-    return ProjectionRead(services.read_database, response, wanted)
+    return ProjectionRead(services.read_database, response, wanted, waits.answers)
 
 
 ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]

@@ -25,7 +25,7 @@ from markupsafe import Markup
 from adapters.bootstrap import Services
 from adapters.event_text import REVISED_FIELDS, item_names, summary
 from adapters.history import (
-    commitment_history,
+    commitment_log,
     progress_points,
     revisions,
     versions_in_view,
@@ -229,16 +229,14 @@ def commitment_page(
     )
     described = localized(describe(commitment, day), language)
     names = item_names(described)
-    events = services.tracker.events_of(code)
+    # The commitment's events read once, for the timeline, the revisions and the chart.
+    log = commitment_log(services.database, services.tracker, current.id)
+    events = [logged.event for logged in log]
     in_view = versions_in_view(
         events, version=shown.version, as_of=shown.as_of, known_at=shown.known_at
     )
-    entries = [
-        e
-        for e in commitment_history(services.database, services.tracker, code)
-        if e["version"] in in_view
-    ]
-    revised = revisions(services.tracker, code, entries)
+    entries = [logged.entry for logged in log if logged.entry["version"] in in_view]
+    revised = revisions(events, entries)
     history = [
         e
         | {

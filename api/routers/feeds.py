@@ -21,6 +21,15 @@ from adapters.feeds import (
     pillar_feed,
     render_feed,
 )
+from api.conditional import (
+    NOT_MODIFIED,
+    REVALIDATE,
+    IfNoneMatch,
+    bytes_tag,
+    cache_headers,
+    none_match,
+    not_modified,
+)
 from api.dependencies import Credentials, ServicesDep, client_address, principal_of
 from api.json_body import JsonRoute
 from api.language import chosen_language
@@ -62,7 +71,15 @@ async def feed_reader(request: Request, services: ServicesDep, credentials: Cred
 FeedReader = Annotated[None, Depends(feed_reader)]
 
 
-def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str | None) -> Response:
+def _atom(
+    request: Request,
+    services: ServicesDep,
+    spec: FeedSpec,
+    lang: str | None,
+    if_none_match: str | None,
+) -> Response:
+    """The feed; its ETag a hash of its bytes, so a reader polling with If-None-Match
+    gets a 304 (no body) until something in it changes."""
     xml = render_feed(
         services.read_database,
         services.tracker,
@@ -71,24 +88,35 @@ def _atom(request: Request, services: ServicesDep, spec: FeedSpec, lang: str | N
         log_origin=services.settings.log_origin,
         lang=lang or chosen_language(request),
     )
-    return Response(xml, media_type=f"{ATOM_MEDIA_TYPE}; charset=utf-8")
+    etag = bytes_tag(xml)
+    if none_match(if_none_match, etag):
+        return not_modified(etag, REVALIDATE)
+    response = Response(xml, media_type=f"{ATOM_MEDIA_TYPE}; charset=utf-8")
+    cache_headers(response, etag, REVALIDATE)
+    return response
 
 
 @router.get(
     "/changes.atom",
     summary="Atom feed of the latest changes to every commitment",
     response_class=Response,
-    responses=_ATOM | READ_PROBLEMS,
+    responses=_ATOM | READ_PROBLEMS | NOT_MODIFIED,
 )
-def changes(request: Request, services: ServicesDep, _: FeedReader, lang: Lang = None) -> Response:
-    return _atom(request, services, changes_feed(), lang)
+def changes(
+    request: Request,
+    services: ServicesDep,
+    _: FeedReader,
+    lang: Lang = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    return _atom(request, services, changes_feed(), lang, if_none_match)
 
 
 @router.get(
     "/commitments/{code}.atom",
     summary="Atom feed of the latest changes to one commitment",
     response_class=Response,
-    responses=_ATOM | READ_PROBLEMS | problems(e404="No such commitment"),
+    responses=_ATOM | READ_PROBLEMS | NOT_MODIFIED | problems(e404="No such commitment"),
 )
 def commitment_changes(
     request: Request,
@@ -96,18 +124,25 @@ def commitment_changes(
     _: FeedReader,
     code: Annotated[str, Path(max_length=64, description="The commitment's code or id")],
     lang: Lang = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     commitment = services.tracker.get(code)  # NotFound: 404
-    return _atom(request, services, commitment_feed(commitment), lang)
+    return _atom(request, services, commitment_feed(commitment), lang, if_none_match)
 
 
 @router.get(
     "/pillars/{pillar}.atom",
     summary="Atom feed of the latest changes to the commitments of one pillar",
     response_class=Response,
-    responses=_ATOM | READ_PROBLEMS,
+    responses=_ATOM | READ_PROBLEMS | NOT_MODIFIED,
 )
 def pillar_changes(
-    request: Request, services: ServicesDep, _: FeedReader, pillar: Pillar, lang: Lang = None
+    request: Request,
+    services: ServicesDep,
+    _: FeedReader,
+    pillar: Pillar,
+    lang: Lang = None,
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
-    return _atom(request, services, pillar_feed(services.read_database, pillar.value), lang)
+    spec = pillar_feed(services.read_database, pillar.value)
+    return _atom(request, services, spec, lang, if_none_match)

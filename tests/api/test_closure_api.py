@@ -251,3 +251,21 @@ def test_an_editor_registers_only_their_own_partys_agencies(api: Api) -> None:
     assert api.get(HYDRO).status_code == 404
     response = api.post(BASE, "mx", json=JOINT | {"agencies": {"MX": ["SENER"]}})
     assert response.status_code == 201, response.text
+
+
+def test_the_list_writes_its_items_as_the_response_model_would(api: Api) -> None:
+    """The list is written straight from the read model's documents (not through its
+    response model, for speed): the same bytes the model would write, key order included,
+    for items with a pending closure, translations and words outside ASCII."""
+    from api.schemas import CommitmentPage
+
+    proposed(api)
+    api.project()
+    response = api.get(BASE, params={"limit": 500})
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert any(item["pending_closure"] for item in page["items"])
+    assert any(item["translations"] for item in page["items"])
+    modelled = CommitmentPage.model_validate(page).model_dump_json().encode()
+    assert response.content == modelled
+    assert "é" in response.content.decode()  # UTF-8 as it is, not \u escapes

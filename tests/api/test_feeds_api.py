@@ -126,6 +126,37 @@ def test_feeds_speak_the_language_asked_for(api: Api) -> None:
     assert refused.status_code == 422
 
 
+def test_a_feed_polled_with_its_etag_is_not_modified_until_it_changes(api: Api) -> None:
+    for path in ("/feeds/changes.atom", f"/feeds/commitments/{CODE}.atom",
+                 "/feeds/pillars/prosperity.atom"):  # fmt: skip
+        first = api.get(path, "viewer")
+        parse_atom(first)
+        etag = first.headers["ETag"]
+        assert first.headers["Cache-Control"] == "no-cache", path
+        again = api.get(path, "viewer", headers={"If-None-Match": etag})
+        assert (again.status_code, again.content) == (304, b""), path
+        assert (again.headers["ETag"], again.headers["Cache-Control"]) == (etag, "no-cache")
+        assert api.get(path, "viewer", headers={"If-None-Match": f"W/{etag}"}).status_code == 304
+        # Another language is another representation, with its own tag.
+        french = api.get(path, "viewer", params={"lang": "fr"}, headers={"If-None-Match": etag})
+        assert french.status_code == 200 and french.headers["ETag"] != etag, path
+    etag = api.get("/feeds/changes.atom", "viewer").headers["ETag"]
+    written = api.post(
+        f"{BASE}/{CODE}/progress", json={"percent": 56, "as_of": "2026-05-31", "note": "Later"}
+    )
+    assert written.status_code == 201, written.text
+    for path in ("/feeds/changes.atom", f"/feeds/commitments/{CODE}.atom"):
+        changed = api.get(path, "viewer", headers={"If-None-Match": etag})
+        assert "Later" in parse_atom(changed).findtext(f"{ATOM}entry/{ATOM}content", "")
+        assert changed.headers["ETag"] != etag
+    paths = api.openapi()["paths"]
+    for path in ("/feeds/changes.atom", "/feeds/commitments/{code}.atom",
+                 "/feeds/pillars/{pillar}.atom"):  # fmt: skip
+        get = paths[path]["get"]
+        assert "304" in get["responses"], path
+        assert "If-None-Match" in [p["name"] for p in get["parameters"] if p["in"] == "header"]
+
+
 def test_feeds_are_read_like_the_dashboard(api: Api) -> None:
     # No token: refused with a bearer challenge.
     refused = api.get("/feeds/changes.atom", who=None)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
 from sqlalchemy import delete, func, select
 
 from adapters.bootstrap import Services
@@ -37,7 +38,7 @@ from domain.commands import (
     Together,
     TranslateText,
 )
-from domain.commitment import Commitment
+from domain.commitment import Commitment, commitment_id
 from domain.errors import DuplicateCode, InvalidValue, NotFound, VersionMismatch
 from domain.schedule import ReportSchedule, schedule_id
 from domain.tracker import SNAPSHOT_INTERVAL
@@ -470,3 +471,28 @@ def test_history_lists_every_event_with_its_position(app: Services) -> None:
     assert other[0]["hash"] == verify(app.database).chain_head
     with pytest.raises(NotFound):
         commitment_history(app.database, app.tracker, "CMAP-NOT-HERE")
+
+
+def test_the_recorder_selects_events_as_the_library_does(services: Services) -> None:
+    """Reads of a stream take a Core statement on a pooled connection (EventRecorder):
+    for every shape of selection, the events the library's own ORM query gives."""
+    write(services, registration())
+    write(services, Together(tuple(rate(Health.GREEN, f"r{n}") for n in range(6))), ref=CODE)
+    recorder = services.tracker.event_recorder
+    library = SQLAlchemyApplicationRecorder.select_events
+    aggregate_id = services.tracker.get(CODE).id
+    shapes: list[dict[str, Any]] = [
+        {},
+        {"gt": 3},
+        {"lte": 4},
+        {"gt": 2, "lte": 5},
+        {"desc": True, "limit": 1},
+        {"gt": 1, "desc": True, "limit": 3},
+        {"limit": 2},
+        {"gt": 7},
+    ]
+    for shape in shapes:
+        ours = recorder.select_events(aggregate_id, **shape)
+        assert ours == library(recorder, aggregate_id, **shape), shape
+    assert [e.originator_version for e in recorder.select_events(aggregate_id, gt=5)] == [6, 7]
+    assert recorder.select_events(commitment_id("CMAP-NOT-HERE")) == []

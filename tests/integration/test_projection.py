@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 from adapters.bootstrap import Services
 from adapters.event_store import EVENTS_CHANNEL
 from adapters.follower import ProjectionFollower
-from adapters.projection import ReadModelProjection
+from adapters.projection import ReadModelProjection, current_position, projection_position
 from adapters.read_models import ListFilters, decode_cursor, encode_cursor, list_commitments
 from adapters.scheduler import list_schedules
 from adapters.tables import (
@@ -45,7 +45,7 @@ from domain.schedule import ReportSchedule, schedule_id
 from domain.views import schedule_resource, stored_summary, summarize
 from domain.vocabulary import Status
 from tests.conftest import open_services
-from tests.support import CA_EDITOR, MX_EDITOR, write
+from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
 CODES = ["CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"]
 WRITER = system("w")
@@ -539,3 +539,14 @@ def test_pages_follow_each_other_by_cursor(seeded: Services) -> None:
     for bad in ("not-base64!", "eyJhIjogMX0", not_a_code):
         with pytest.raises(InvalidValue, match="cursor"):
             page(seeded, ListFilters(), today, cursor=bad)
+
+
+def test_the_current_position_is_the_one_a_snapshot_reads(services: Services) -> None:
+    """current_position (one statement; on SQLite on the driver) reads what the
+    projection's transactions wrote: 0 before any, then where catching up left it."""
+    assert current_position(services.database) == 0
+    write(services, registration())
+    services.projection.catch_up()
+    with services.database.reading() as connection:
+        expected = projection_position(connection)
+    assert expected > 0 and current_position(services.database) == expected

@@ -19,7 +19,7 @@ from api.time_travel import Moment, read_moment
 from domain import clock
 from domain.commands import LogProgress, ReviseDetails
 from domain.tracker import Tracker
-from domain.views import event_data, event_type
+from domain.views import describe, diff, event_data, event_type
 from tests.conftest import memory_tracker
 from tests.support import ADMIN, CODE, registration
 
@@ -93,16 +93,46 @@ def test_the_progress_line_holds_each_date_s_percent(history: Tracker) -> None:
 
 
 def test_a_revision_shows_each_changed_field_old_and_new(history: Tracker) -> None:
+    events = history.events_of(CODE)
     entries = [
         {"type": event_type(e), "version": e.originator_version, "data": event_data(e)}
-        for e in history.events_of(CODE)
+        for e in events
     ]
-    assert revisions(history, CODE, entries) == {
+    assert revisions(events, entries) == {
         6: {
             "target_date": {"from": None, "to": "2027-12-31"},
             "sectors": {"from": ["railways"], "to": ["railways", "ports"]},
         }
     }
+    # Only the entries asked about (those in view) are compared.
+    assert revisions(events, entries[:5]) == {}
+
+
+def test_revisions_compare_the_states_a_replay_of_each_version_gives(history: Tracker) -> None:
+    """Folding the events once gives the old and new values that loading the state
+    before and after each revision does (several revisions, of the same field too)."""
+    with clock.frozen_at(T3):
+        for revision in (
+            ReviseDetails(title="Corridors", reason="shorter"),
+            ReviseDetails(title="Rail and port corridors", sectors=("ports",), reason="scope"),
+            ReviseDetails(description="Both corridors.", target_date=None, reason="again"),
+        ):
+            history.update(ADMIN, CODE, revision)
+    events = history.events_of(CODE)
+    entries: list[dict[str, Any]] = [
+        {"type": event_type(e), "version": e.originator_version, "data": event_data(e)}
+        for e in events
+    ]
+    expected: dict[int, dict[str, dict[str, Any]]] = {}
+    for entry in entries:
+        if entry["type"] == "DetailsRevised":
+            v = entry["version"]
+            before, after = (describe(history.state(CODE, version=n), date.min) for n in (v - 1, v))
+            changed = diff(before, after)
+            expected[v] = {k: changed[k] for k in entry["data"]["changes"] if k in changed}
+    assert sorted(expected) == [6, 7, 8, 9]
+    assert expected[8]["title"] == {"from": "Corridors", "to": "Rail and port corridors"}
+    assert revisions(events, entries) == expected
 
 
 def test_the_commitment_chart_is_the_same_bytes_for_the_same_data() -> None:
