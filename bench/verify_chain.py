@@ -1,11 +1,11 @@
 """verify: chain and Merkle tree verification (adapters/ledger.verify, with the snapshot
-checks) over the shared log, against the least a verifier of the same log must do,
-interleaved in one run: read each event's stored columns from the database (the
-driver's cursor, in batches), make its canonical bytes and hash them with hashlib (the
-chain hash, the leaf hash and one interior node a leaf, as many SHA-256 calls as the
-verifier makes). Details: hashing the canonical bytes already in memory (the baseline
-before 2026-11-28, which left out reading them: bench/README.md), and the share of
-verify's time spent replaying the snapshotted aggregates (check_snapshots).
+checks) over the shared log, against the issue's baseline, interleaved in one run:
+hashing the same canonical bytes, already in memory, with hashlib alone (the chain hash,
+the leaf hash and one interior node a leaf: as many SHA-256 calls as the verifier makes).
+Details: the least any verifier of the stored log must do besides (reading each event's
+columns on the driver's cursor, making its canonical bytes, hashing them), the share of
+verify's time spent replaying the snapshotted aggregates (check_snapshots), and the rate
+of the chain and tree pass without it.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def _hash_alone(canonical: list[bytes]) -> float:
 
 
 def _read_and_hash(services: Services) -> float:
-    """The baseline: read, make the canonical bytes, hash (as _hash_alone)."""
+    """A detail: read, make the canonical bytes, hash (as _hash_alone)."""
     start = time.perf_counter()
     count = 0
     previous = b"\x00" * 32
@@ -71,33 +71,35 @@ def measure(kind: str, services: Services) -> Result:
         rows = connection.execute(select(*STORED_EVENT).order_by(events.c.id)).all()
     canonical = [row_bytes(row) for row in rows]
     del rows
-    verify_rates, baseline_rates, hash_rates, replay_shares = [], [], [], []
+    verify_rates, read_rates, hash_rates, replay_shares = [], [], [], []
     for _ in range(ROUNDS):
         start = time.perf_counter()
         result = verify(services.database)
         seconds = time.perf_counter() - start
         verify_rates.append(result.events / seconds)
         assert result.verified, result.problem
-        baseline_rates.append(_read_and_hash(services))
+        read_rates.append(_read_and_hash(services))
         hash_rates.append(_hash_alone(canonical))
         replay_shares.append(_snapshot_checks(services) / seconds)
     rate = statistics.median(verify_rates)
-    ratio = statistics.median(v / b for v, b in zip(verify_rates, baseline_rates, strict=True))
-    hash_ratio = statistics.median(v / h for v, h in zip(verify_rates, hash_rates, strict=True))
+    ratio = statistics.median(v / h for v, h in zip(verify_rates, hash_rates, strict=True))
+    read_ratio = statistics.median(v / b for v, b in zip(verify_rates, read_rates, strict=True))
+    share = statistics.median(replay_shares)
     return Result(
         "verify",
         kind,
         round(rate, 1),
         "/s",
-        "reading the events and hashing their canonical bytes with hashlib",
-        round(statistics.median(baseline_rates), 1),
+        "hashing the same canonical bytes with hashlib alone",
+        round(statistics.median(hash_rates), 1),
         round(ratio, 3),
         f">= {TARGET_RATE:,}/s, >= {TARGET_RATIO}x",
         rate >= TARGET_RATE and ratio >= TARGET_RATIO,
         {
             "events": float(len(canonical)),
-            "hash_only_rate": round(statistics.median(hash_rates), 1),
-            "hash_only_ratio": round(hash_ratio, 3),
-            "snapshot_replay_share": round(statistics.median(replay_shares), 3),
+            "read_and_hash_rate": round(statistics.median(read_rates), 1),
+            "read_and_hash_ratio": round(read_ratio, 3),
+            "snapshot_replay_share": round(share, 3),
+            "chain_and_tree_rate": round(rate / (1 - share), 1) if share < 1 else 0.0,
         },
     )
