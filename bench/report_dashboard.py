@@ -76,7 +76,8 @@ def report(kind: str, services: Services, events: int) -> Result:
 def dashboard(kind: str, url: str, quick: bool) -> Result:
     views = 6 if quick else 15
     settings = Settings(database_url=url, public_read=True, scheduler=False, projector=False)
-    portfolio, page = [], []
+    portfolio: list[float] = []
+    page: list[float] = []
     with TestClient(create_app(settings)) as client:
         services: Services = client.app.state.services  # type: ignore[attr-defined]
 
