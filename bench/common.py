@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,6 +77,14 @@ def fresh_database(kind: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@contextmanager
+def step(kind: str, what: str) -> Iterator[None]:
+    """Say on stderr how long a step took: a million-event run takes a while."""
+    start = time.perf_counter()
+    yield
+    print(f"{kind}: {what} in {time.perf_counter() - start:,.1f} s", file=sys.stderr, flush=True)
 
 
 def services_on(url: str) -> Services:

@@ -4,11 +4,18 @@
 1,000,000 with COMMITMENTS_BENCH_EVENTS=1000000); `make bench-quick` 10,000. The log is
 commitments of EVENTS_EACH events each: a registration, a milestone, then progress and
 health ratings alternating.
+
+The log is written through the unit of work, as the API writes (commands, recorder, hash
+chain, Merkle tree), by BUILDERS threads at once, so that its group commit puts up to
+MAX_BATCH writes in a transaction. One commit (and one fsync) per write is 20,000 of them
+for a million events, 5.6 ms each measured while the shared disk was busy: two minutes
+of waiting on the disk alone. The threads cost no more CPU than one writer.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 from adapters.bootstrap import Services
@@ -24,6 +31,8 @@ from domain.commands import (
 )
 from domain.vocabulary import Health, Pillar
 
+# Writers at once: as many as a group commit takes (adapters/unit_of_work.py MAX_BATCH).
+BUILDERS = 64
 QUICK_EVENTS = 10_000
 DEFAULT_EVENTS = 100_000
 EVENTS_EACH = 100
@@ -46,7 +55,8 @@ def build_log(services: Services, events: int) -> None:
         else:
             steps.append(LogProgress(percent=k, as_of=date(2026, 1, 1), note="n"))
     script = Together(tuple(steps))
-    for i in range(max(1, events // EVENTS_EACH)):
+
+    def commitment(i: int) -> None:
         code = f"CMAP-BENCH-C{i:05d}"
         register = RegisterCommitment(
             code=code, title="Bench", pillar=(Pillar.PROSPERITY, Pillar.SECURITY)[i % 2],
@@ -54,4 +64,8 @@ def build_log(services: Services, events: int) -> None:
         )  # fmt: skip
         services.unit_of_work.run(Write(BENCH, register))
         services.unit_of_work.run(Write(BENCH, script, ref=code))
+
+    with ThreadPoolExecutor(BUILDERS) as builders:
+        # list(): a failed write raises here, not lost in its future.
+        list(builders.map(commitment, range(max(1, events // EVENTS_EACH))))
     services.projection.catch_up()
