@@ -929,12 +929,10 @@ def serve(
     except OSError as error:
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     app = create_app(config)
-    # The libraries' long-lived objects out of the garbage collector's way, and fewer
-    # collections: a full collection over them paused every request in flight (it
+    # A full collection over the libraries' objects paused every request in flight (it
     # doubled the 99th percentile of write latency under load).
     gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    quiet_collector()
     # (Not uvicorn.Server.run(sockets=[...]) with the socket bound above: served that
     # way, writes under load took twice as long; bench/http_throughput.py.)
     # Logs as JSON lines through structlog (api/observability.py): uvicorn's own logging
@@ -944,8 +942,19 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
+def quiet_collector() -> None:
+    """The objects alive now (the libraries' modules, classes, functions) out of the
+    garbage collector's way, and fewer collections: they live as long as the process, and
+    scanning them again and again cost a report's build a fifth of its time
+    (bench/README.md)."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: the exit status; user errors are one line on stderr."""
+    if argv is None:  # a process of its own (not a caller passing arguments, as tests do)
+        quiet_collector()
     try:
         status = app(args=argv, standalone_mode=False)
     except typer.Abort:

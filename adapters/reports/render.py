@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from adapters.i18n import N_, add_translations, label, translator
 from adapters.reports.numbers import colon, percent, semicolon, signed
@@ -102,7 +102,9 @@ def _html_marked(item: dict[str, Any], field: str) -> Markup:
         return Markup('<span lang="{}">{}</span> <span class="ev">({})</span>').format(
             language, value, language.upper()
         )
-    return Markup("{}").format(value)
+    # What Markup("{}").format(value) gives (the value escaped), without a formatter per
+    # call: the report's table calls this for each of its rows.
+    return escape(value)
 
 
 def footer_line(footer: dict[str, Any]) -> str:
