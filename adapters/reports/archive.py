@@ -13,6 +13,7 @@ import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -38,9 +39,11 @@ from adapters.reports.data import (
     Positions,
     ReportInputs,
     commitment_events,
+    commitment_histories,
     compose,
     compose_rows,
     languages_of,
+    replayed_rows,
 )
 from adapters.reports.render import MEDIA_TYPES, render
 from adapters.reports.verification import Recorded, check_footer, differences, read_recorded
@@ -48,6 +51,7 @@ from adapters.seals import Sealer, artefact_problem
 from adapters.tables import event_chain, idempotency_records, report_archive, report_artefacts
 from domain import clock
 from domain.errors import InvalidValue, NotFound, StateConflict
+from domain.progress_report import ReportRow
 from domain.schedule import MAX_PERIOD_DAYS, check_formats
 from domain.tracker import Tracker
 from domain.vocabulary import EARLIEST_DATE, LATEST_DATE
@@ -145,20 +149,25 @@ class ReportArchive:
         with self.database.reading() as connection:
             chain_head = chain_head_at(connection, inputs.at_position)
             tree_size, root_hash = tree_head_at(connection, inputs.at_position)
-            if (
-                not replay
-                and inputs.format_version == REPORT_FORMAT_VERSION
-                and fast.ready(connection, inputs.at_position)
-            ):
+            if inputs.format_version == REPORT_FORMAT_VERSION:
                 start = inputs.as_of - timedelta(days=inputs.period_days)
-                rows = fast.rows(
-                    connection,
-                    self.tracker.mapper,
-                    at_position=inputs.at_position,
-                    as_of=inputs.as_of,
-                    start=start,
-                    language=inputs.language,
-                )
+                rows: Iterable[ReportRow]
+                if not replay and fast.ready(connection, inputs.at_position):
+                    rows = fast.rows(
+                        connection,
+                        self.tracker.mapper,
+                        at_position=inputs.at_position,
+                        as_of=inputs.as_of,
+                        start=start,
+                        language=inputs.language,
+                    )
+                else:  # one commitment's events at a time, folded into its row
+                    rows = replayed_rows(
+                        commitment_histories(connection, self.tracker.mapper, inputs.at_position),
+                        as_of=inputs.as_of,
+                        start=start,
+                        language=inputs.language,
+                    )
                 return compose_rows(
                     rows, inputs, chain_head=chain_head, tree_size=tree_size, root_hash=root_hash
                 )

@@ -62,16 +62,8 @@ class ReportInputs:
 Positions = dict[tuple[UUID, int], int]
 
 
-def commitment_events(
-    connection: Connection,
-    mapper: Mapper[UUID],
-    at_position: int,
-    positions: Positions | None = None,
-) -> dict[UUID, list[Commitment.Event]]:
-    """Each commitment's events recorded at or before `at_position`, in log order; with
-    `positions`, each event's log position is put there by (commitment id, version)."""
-    grouped: dict[UUID, list[Commitment.Event]] = defaultdict(list)
-    query = (
+def _commitment_rows(at_position: int, order: tuple[Any, ...]) -> Any:
+    return (
         select(
             events.c.id,
             events.c.originator_id,
@@ -80,10 +72,23 @@ def commitment_events(
             events.c.state,
         )
         .where(events.c.id <= at_position, events.c.topic.like("domain.commitment:%"))
-        .order_by(events.c.id)
+        .order_by(*order)
+        .execution_options(stream_results=True, yield_per=_STREAM_BATCH)
     )
-    rows = connection.execute(query.execution_options(stream_results=True, yield_per=_STREAM_BATCH))
-    for row in rows:
+
+
+def commitment_events(
+    connection: Connection,
+    mapper: Mapper[UUID],
+    at_position: int,
+    positions: Positions | None = None,
+) -> dict[UUID, list[Commitment.Event]]:
+    """Each commitment's events recorded at or before `at_position`, in log order; with
+    `positions`, each event's log position is put there by (commitment id, version).
+    All of them in memory at once: format 3's composer wants them so (format 4 streams,
+    `commitment_histories`)."""
+    grouped: dict[UUID, list[Commitment.Event]] = defaultdict(list)
+    for row in connection.execute(_commitment_rows(at_position, (events.c.id,))):
         event: Commitment.Event = mapper.to_domain_event(
             StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
         )  # type: ignore[assignment]
@@ -91,6 +96,31 @@ def commitment_events(
         if positions is not None:
             positions[(event.originator_id, event.originator_version)] = row.id
     return grouped
+
+
+History = tuple[list[Commitment.Event], list[int]]
+
+
+def commitment_histories(
+    connection: Connection, mapper: Mapper[UUID], at_position: int
+) -> Iterator[History]:
+    """Each commitment's events recorded at or before `at_position` (in version order,
+    which is its log order) with their log positions, one commitment at a time: a replay
+    holds one commitment's events, never the log's."""
+    history: list[Commitment.Event] = []
+    at: list[int] = []
+    query = _commitment_rows(at_position, (events.c.originator_id, events.c.originator_version))
+    for row in connection.execute(query):
+        event: Commitment.Event = mapper.to_domain_event(
+            StoredEvent(row.originator_id, row.originator_version, row.topic, bytes(row.state))
+        )  # type: ignore[assignment]
+        if history and history[-1].originator_id != event.originator_id:
+            yield history, at
+            history, at = [], []
+        history.append(event)
+        at.append(row.id)
+    if history:
+        yield history, at
 
 
 # ---- composing (pure) -------------------------------------------------------------------
@@ -119,8 +149,12 @@ def compose(
         raise ValueError(f"report format version {inputs.format_version} cannot be regenerated")
     as_of = inputs.as_of
     start = as_of - timedelta(days=inputs.period_days)
+    with_positions = (
+        (history, [positions[(e.originator_id, e.originator_version)] for e in history])
+        for history in histories
+    )
     return compose_rows(
-        replayed_rows(histories, positions, as_of=as_of, start=start, language=inputs.language),
+        replayed_rows(with_positions, as_of=as_of, start=start, language=inputs.language),
         inputs,
         chain_head=chain_head,
         tree_size=tree_size,
@@ -129,20 +163,18 @@ def compose(
 
 
 def replayed_rows(
-    histories: Iterable[list[Commitment.Event]],
-    positions: Positions,
+    histories: Iterable[History],
     *,
     as_of: date,
     start: date,
     language: str,
 ) -> Iterator[ReportRow]:
     """The report's rows by replaying every event of each commitment (the reference)."""
-    for history in histories:
+    for history, at in histories:
         now = replay(history, as_of=as_of)
         before = replay(history, as_of=start)
         if now is None or before is None:
             continue
-        at = [positions[(e.originator_id, e.originator_version)] for e in history]
         log = CommitmentLog.of_events(history, at)
         yield report_row(
             log, (now, len(now.evidence)), before, start=start, as_of=as_of, language=language

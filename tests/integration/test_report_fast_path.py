@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
 
 import pytest
 from sqlalchemy import update
 
 from adapters.bootstrap import Services
 from adapters.reports import fast
-from adapters.reports.data import ReportInputs
+from adapters.reports.data import ReportInputs, commitment_events, commitment_histories
 from adapters.reports.render import render
 from adapters.tables import progress_points
 from domain.access import Principal
@@ -113,3 +114,28 @@ def test_read_models_behind_the_position_mean_a_replay(sqlite_url: str) -> None:
         )
     finally:
         services.close()
+
+
+@pytest.mark.parametrize("database_url", STORES, indirect=True)
+def test_a_replayed_report_holds_one_commitments_events_at_a_time(services: Services) -> None:
+    """The reference replay (verify --report, report --reproduce) streams the log a
+    commitment at a time: each item is one commitment's events in version order with
+    their positions, and together they are every commitment event up to the position."""
+    _generate(services, 21)
+    head = services.reports.head()
+    for position in (head, head // 2):
+        with services.database.reading() as connection:
+            positions: dict[tuple[UUID, int], int] = {}
+            everything = commitment_events(connection, services.tracker.mapper, position, positions)
+            streamed = commitment_histories(connection, services.tracker.mapper, position)
+            assert not isinstance(streamed, list | tuple)  # a generator, not a list
+            seen = set()
+            for history, at in streamed:
+                (commitment,) = {e.originator_id for e in history}
+                assert commitment not in seen
+                seen.add(commitment)
+                assert [e.originator_version for e in history] == list(range(1, len(history) + 1))
+                assert history == everything[commitment]
+                assert at == [positions[(commitment, e.originator_version)] for e in history]
+                assert max(at) <= position
+        assert seen == set(everything)
