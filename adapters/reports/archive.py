@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import Connection, and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -83,6 +85,9 @@ class Artefact:
     sealed: bool | None = None
 
 
+SERVED_BYTES = 64 * 1024 * 1024  # live reports kept per process
+
+
 class ReportArchive:
     """Generates reports from the log and keeps the archived ones."""
 
@@ -102,6 +107,13 @@ class ReportArchive:
         self.metrics = metrics
         # Signs a checkpoint covering each archived report, and checks reports against them.
         self.checkpoints = checkpoints
+        # Live reports served lately, by their inputs, format and the chain head at their
+        # position: the same three give the same bytes, so a repeated read (or a 304)
+        # does not build the report again. Bounded by bytes, least recently used first.
+        self._served: LRUCache[tuple[ReportInputs, str, str | None], Artefact] = LRUCache(
+            SERVED_BYTES, getsizeof=lambda artefact: len(artefact.content)
+        )
+        self._served_lock = threading.Lock()
 
     # ---- inputs -------------------------------------------------------------------------
 
@@ -140,6 +152,20 @@ class ReportArchive:
             return chain_head_at(connection, position)
 
     # ---- building ------------------------------------------------------------------------
+
+    def served(self, inputs: ReportInputs, fmt: str) -> Artefact:
+        """A live report in one format: generated, or the same bytes generated lately for
+        the same inputs while the log up to their position is the same (its chain head)."""
+        key = (inputs, fmt, self.chain_head_at(inputs.at_position))
+        with self._served_lock:
+            kept = self._served.get(key)
+        if kept is not None:
+            return kept
+        [artefact] = self.generate(inputs, [fmt])
+        if len(artefact.content) <= SERVED_BYTES:
+            with self._served_lock:
+                self._served[key] = artefact
+        return artefact
 
     def build(self, inputs: ReportInputs, *, replay: bool = False) -> dict[str, Any]:
         """The report's data (JSON is the source of every format): from the read models

@@ -120,7 +120,7 @@ def get_progress_report(
         today=datetime.now(UTC).date(),
         language=lang,
     )
-    [artefact] = reports.generate(inputs, [format])
+    artefact = reports.served(inputs, format)
     name = f"progress-{inputs.as_of.isoformat()}-at-{inputs.at_position}"
     response = _artefact_response(
         artefact.content,

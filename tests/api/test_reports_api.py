@@ -7,11 +7,12 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 
-from adapters.reports.data import REPORT_FORMAT_VERSION
+from adapters.reports.data import REPORT_FORMAT_VERSION, ReportInputs
 from tests.api.client import BASE, Api, problem, serving
 
 REPORTS = "/api/v1/reports"
@@ -78,6 +79,38 @@ def test_a_past_position_gives_the_same_bytes_as_then(api: Api) -> None:
     assert again.content == first.content
     now = api.get(f"{REPORTS}/progress", params={"format": "md", "as_of": "2026-06-30"})
     assert now.content != first.content
+
+
+def test_a_repeated_live_report_is_not_built_again_until_the_log_moves(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = api.services.read_reports
+    built: list[int] = []
+    build = reports.build
+
+    def counted(inputs: ReportInputs, **options: Any) -> dict[str, Any]:
+        built.append(inputs.at_position)
+        return build(inputs, **options)
+
+    monkeypatch.setattr(reports, "build", counted)
+    params = {"format": "html", "as_of": "2026-06-30"}
+    first = api.get(f"{REPORTS}/progress", params=params)
+    again = api.get(f"{REPORTS}/progress", params=params)
+    unchanged = api.get(
+        f"{REPORTS}/progress", params=params, headers={"If-None-Match": first.headers["ETag"]}
+    )
+    assert (first.status_code, again.status_code, unchanged.status_code) == (200, 200, 304)
+    assert again.content == first.content and len(built) == 1
+    api.get(f"{REPORTS}/progress", params=params | {"format": "md"})
+    assert len(built) == 2  # another format is another artefact
+    written = api.post(
+        f"{BASE}/CMAP-PROS-PORTS/progress",
+        json={"percent": 90, "as_of": "2026-06-01", "note": "later news"},
+    )
+    assert written.status_code == 201
+    moved = api.get(f"{REPORTS}/progress", params=params)
+    assert moved.status_code == 200 and moved.content != first.content
+    assert built[-1] == api.head() and len(built) == 3
 
 
 def test_archive_generate_list_and_fetch_byte_for_byte(api: Api) -> None:
