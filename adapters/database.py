@@ -16,11 +16,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import partial
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Insert, Select, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -140,7 +142,7 @@ class DriverStatement:
         self.positional = bool(compiled.positional)
         self.names: list[str] = list(compiled.positiontup or compiled.binds)
         self.processors = {
-            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            name: _bind_processor(bind.type.dialect_impl(dialect), dialect)
             for name, bind in compiled.binds.items()
         }
         # Parameters the statement gives a value itself (SQLite's OFFSET after a LIMIT).
@@ -219,6 +221,39 @@ class DriverStatement:
                 params = [v for row in chunk for v in values(row)]
                 cursor.execute(template.sql(len(chunk)), params)
         cursor.close()
+
+
+def _bind_processor(impl: Any, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The type's bind processor; for SQLite's DATE and DATETIME in their default storage
+    formats, one that writes the same text by `isoformat` (in C) where it can: theirs
+    fill a dict and a %-format per value, 1.5-3 µs each, for every row a rebuild writes.
+    Anything but a plain date or datetime (None, a subclass) goes to theirs."""
+    slow = impl.bind_processor(dialect)
+    if slow is None:
+        return None
+    if isinstance(impl, sqlite.DATETIME) and impl._storage_format == _SQLITE_DATETIME:
+
+        def datetime_text(value: Any) -> Any:
+            # 'YYYY-MM-DD HH:MM:SS.ffffff', then any UTC offset, which SQLite's omits.
+            if type(value) is datetime:
+                return value.isoformat(" ", "microseconds")[:26]
+            return slow(value)
+
+        return datetime_text
+    if isinstance(impl, sqlite.DATE) and impl._storage_format == _SQLITE_DATE:
+
+        def date_text(value: Any) -> Any:
+            return value.isoformat() if type(value) is date else slow(value)
+
+        return date_text
+    return cast(Callable[[Any], Any], slow)
+
+
+# SQLAlchemy's default storage formats, which isoformat reproduces.
+_SQLITE_DATE = "%(year)04d-%(month)02d-%(day)02d"
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 
 @contextmanager
