@@ -75,16 +75,18 @@ class ProjectionConflict(Exception):
 
 @dataclass
 class _Rows:
-    """What one batch writes."""
+    """What one batch writes. The rows of each event (a rebuild writes one to three for
+    every event of the log) are tuples in their table's column order, written by
+    DriverStatement.run_tuples; the rows of each commitment touched, dicts."""
 
     summaries: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     milestones: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
     indicators: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
-    progress: list[dict[str, Any]] = field(default_factory=list)
-    measurements: list[dict[str, Any]] = field(default_factory=list)
-    assessments: list[dict[str, Any]] = field(default_factory=list)
+    progress: list[tuple[Any, ...]] = field(default_factory=list)
+    measurements: list[tuple[Any, ...]] = field(default_factory=list)
+    assessments: list[tuple[Any, ...]] = field(default_factory=list)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class ReadModelProjection:
@@ -110,8 +112,9 @@ class ReadModelProjection:
         # Keyed by the id's int: hashing a UUID runs Python code, and a rebuild looks
         # up every event's aggregate here.
         self._aggregates: OrderedDict[int, Commitment | ReportSchedule] = OrderedDict()
-        # The timeline mark of each folded commitment's last event (the next one's follows).
-        self._marks: OrderedDict[UUID, Mark] = OrderedDict()
+        # The timeline mark of each folded commitment's last event (the next one's
+        # follows), keyed by the id's int as _aggregates is.
+        self._marks: OrderedDict[int, Mark] = OrderedDict()
         self._timeline = self.tables[READ_MODEL_TABLES.index(commitment_timeline)]
         self._has_position_row = False
         # Why this worker will not project (adapters/log_guard.py), or None.
@@ -264,8 +267,9 @@ class ReadModelProjection:
                 rows.schedules[aggregate.name] = _schedule_row(aggregate)
                 continue
             touched[aggregate.id.int] = (aggregate, notification.id)
-            _event_rows(rows, notification.id, event)
-            self._timeline_rows(rows, notification.id, event, connection)
+            commitment_id = str(event.originator_id)
+            _event_rows(rows, notification.id, commitment_id, event)
+            self._timeline_rows(rows, notification.id, commitment_id, event, connection)
         for aggregate, position in touched.values():
             rows.summaries[aggregate.id] = _summary_row(aggregate, position)
             rows.milestones[aggregate.id] = _milestone_rows(aggregate)
@@ -287,24 +291,30 @@ class ReadModelProjection:
         self,
         rows: _Rows,
         position: int,
+        commitment_id: str,
         event: Commitment.Event,
         connection: Connection | None,
     ) -> None:
         """The event's row of the timeline, which follows on the mark of the event before."""
         previous: Mark | None = None
+        key = event.originator_id.int
         if event.originator_version > 1:
-            previous = self._marks.get(event.originator_id)
+            previous = self._marks.get(key)
             if previous is None or previous.version != event.originator_version - 1:
-                previous = self._mark_before(rows, event, connection)
+                previous = self._mark_before(rows, commitment_id, event, connection)
         mark = next_mark(previous, event)
-        self._marks[event.originator_id] = mark
-        self._marks.move_to_end(event.originator_id)
+        self._marks[key] = mark
+        self._marks.move_to_end(key)
         while len(self._marks) > AGGREGATE_CACHE_SIZE:
             self._marks.popitem(last=False)
-        rows.timeline.append(timeline_row(event.originator_id, position, mark))
+        rows.timeline.append(timeline_row(commitment_id, position, mark))
 
     def _mark_before(
-        self, rows: _Rows, event: Commitment.Event, connection: Connection | None
+        self,
+        rows: _Rows,
+        commitment_id: str,
+        event: Commitment.Event,
+        connection: Connection | None,
     ) -> Mark:
         """The stored mark of the version before `event`. There is none when the
         commitment's events were projected before the timeline existed (migration 0018):
@@ -334,7 +344,7 @@ class ReadModelProjection:
                 state=bytes(row.state),
             )
             mark = next_mark(mark, self.tracker.mapper.to_domain_event(stored))  # type: ignore[arg-type]
-            rows.timeline.append(timeline_row(event.originator_id, row.id, mark))
+            rows.timeline.append(timeline_row(commitment_id, row.id, mark))
         assert mark is not None and mark.version == version, (event.originator_id, version)
         return mark
 
@@ -380,10 +390,10 @@ class ReadModelProjection:
             inserting["commitment_summaries"].run_many(connection, list(rows.summaries.values()))
             for name, nested in (("milestones", rows.milestones), ("indicators", rows.indicators)):
                 inserting[name].run_many(connection, [r for rs in nested.values() for r in rs])
-            inserting["progress_points"].run_many(connection, rows.progress)
-            inserting["indicator_measurements"].run_many(connection, rows.measurements)
-            inserting["assessments"].run_many(connection, rows.assessments)
-            inserting["commitment_timeline"].run_many(connection, rows.timeline)
+            inserting["progress_points"].run_tuples(connection, rows.progress)
+            inserting["indicator_measurements"].run_tuples(connection, rows.measurements)
+            inserting["assessments"].run_tuples(connection, rows.assessments)
+            inserting["commitment_timeline"].run_tuples(connection, rows.timeline)
 
 
 def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:
@@ -534,48 +544,60 @@ def _statements(dialect: Dialect, tables: tuple[Table, ...]) -> _Statements:
     return _by_dialect[key]
 
 
-def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:
-    common = {
-        "position": position,
-        "commitment_id": str(event.originator_id),
-        "recorded_at": clock.as_utc(event.timestamp),
-        "actor": event.actor,
-    }
+def _event_rows(rows: _Rows, position: int, commitment_id: str, event: Commitment.Event) -> None:
+    """The event's row of progress_points, indicator_measurements or assessments (in
+    their columns' order, adapters/tables.py), if it has one."""
     if isinstance(event, Commitment.ProgressLogged):
         rows.progress.append(
-            common
-            | {
-                "version": event.originator_version,
-                "percent": event.percent,
-                "as_of": event.as_of,
-                "confidence": event.confidence,
-                "evidence": len(event.evidence),
-            }
+            (
+                position,
+                commitment_id,
+                event.originator_version,
+                event.percent,
+                event.as_of,
+                event.confidence,
+                clock.as_utc(event.timestamp),
+                event.actor,
+                len(event.evidence),
+            )
         )
     elif isinstance(event, Commitment.IndicatorMeasured):
         rows.measurements.append(
-            common
-            | {"indicator_id": event.indicator_id, "value": str(event.value), "as_of": event.as_of}
+            (
+                position,
+                commitment_id,
+                event.indicator_id,
+                str(event.value),
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
     elif isinstance(event, Commitment.StatusChanged):
         rows.assessments.append(
-            common
-            | {
-                "kind": "status",
-                "value": event.status.value,
-                "reason": event.reason,
-                "as_of": event.as_of,
-            }
+            (
+                position,
+                commitment_id,
+                "status",
+                event.status.value,
+                event.reason,
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
     elif isinstance(event, Commitment.HealthRated):
         rows.assessments.append(
-            common
-            | {
-                "kind": "health",
-                "value": event.rating.value,
-                "reason": event.rationale,
-                "as_of": event.as_of,
-            }
+            (
+                position,
+                commitment_id,
+                "health",
+                event.rating.value,
+                event.rationale,
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
 
 

@@ -43,10 +43,21 @@ def test_the_text_is_sqlalchemys(column: Any, value: Any) -> None:
     assert ours is not theirs  # the fast one is in use
     assert ours is not None
     assert ours(value) == theirs(value)
+    assert ours(value) == theirs(value)  # again: made once, then kept (dates)
+
+
+def test_equal_datetimes_of_two_time_zones_keep_their_own_text() -> None:
+    impl = Date().dialect_impl(DIALECT)
+    ours = _bind_processor(impl, DIALECT)
+    assert ours is not None
+    utc = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+    east = utc.astimezone(timezone(timedelta(hours=-5)))
+    assert utc == east
+    assert [ours(utc), ours(east), ours(utc)] == ["2026-01-01", "2025-12-31", "2026-01-01"]
 
 
 def test_other_formats_keep_sqlalchemys_processor() -> None:
-    custom = sqlite.DATETIME(truncate_microseconds=True)
+    custom = sqlite.DATETIME(truncate_microseconds=True)  # type: ignore[no-untyped-call]
     ours = _bind_processor(custom, DIALECT)
     assert ours is not None
     assert ours(datetime(2026, 1, 2, 3, 4, 5, 6)) == "2026-01-02 03:04:05"
