@@ -89,6 +89,16 @@ class _Rows:
     timeline: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Folded:
+    """A batch folded, not written yet: the events after `start` up to `end`."""
+
+    start: int
+    end: int
+    count: int
+    rows: _Rows
+
+
 class ReadModelProjection:
     """Keeps the read-model tables of adapters/tables.py up to date with the event log.
 
@@ -122,6 +132,9 @@ class ReadModelProjection:
         # Where this worker's last batch left the position (None: read it). If another
         # worker moved it since, the compare-and-set of the next batch fails.
         self._position: int | None = None
+        # Called before folding reads rows this projection wrote (a mark not in memory),
+        # so that a batch written in another thread (adapters/rebuild.py) is there.
+        self.before_reading_rows: Callable[[], None] | None = None
 
     # ---- positions ----------------------------------------------------------------
 
@@ -166,6 +179,17 @@ class ReadModelProjection:
 
         `fence`: the lease the caller leads by; the batch's transaction checks it holds
         it still (else LeaseLost, and nothing is written)."""
+        batch = self.fold_next(fence)
+        if batch is None:
+            return 0
+        self.write_folded(batch, fence)
+        return batch.count
+
+    def fold_next(self, fence: Lease | None = None, after: int | None = None) -> Folded | None:
+        """run_batch's first half: read the next batch after the tracked position (or
+        `after`: where the batch folded last ends, not written yet) and fold it; None if
+        there is none (or the log shrank: see `refused`). Its rows are written by
+        `write_folded`, in the order the batches were folded."""
         self._ensure_position_row()
         with self.database.reading() as connection:
             refused = shrinkage(connection)
@@ -174,23 +198,37 @@ class ReadModelProjection:
         self.refused = refused
         if refused is not None:
             self._position = None
-            return 0
-        start = self._position if self._position is not None else self.position()
+            return None
+        if after is not None:
+            start = after
+        else:
+            start = self._position if self._position is not None else self.position()
         with self.database.one_query() as connection:
             notifications = next_events(connection, start, self.batch_size)
         if not notifications:
             self._position = None  # idle: read it again next time (a rebuild may move it)
-            return 0
-        # Read models are derived: a batch a crash undoes (position and rows alike) is
-        # simply applied again, so its commit need not wait for the disk.
+            return None
         with self._forgetting_on_failure():
             rows = self._fold(notifications, fence)
-            with self.database.writing(durable=False) as connection:
-                if fence is not None:
-                    fence.fence(connection)
-                self._write(connection, start, notifications[-1].id, rows)
-        self._position = notifications[-1].id
-        return len(notifications)
+        return Folded(start, notifications[-1].id, len(notifications), rows)
+
+    def write_folded(self, batch: Folded, fence: Lease | None = None) -> None:
+        """run_batch's second half: write a folded batch's rows and advance the position
+        from its start to its end (compare-and-set: ProjectionConflict if it is no longer
+        at the start)."""
+        # Read models are derived: a batch a crash undoes (position and rows alike) is
+        # simply applied again, so its commit need not wait for the disk.
+        with self._forgetting_on_failure(), self.database.writing(durable=False) as connection:
+            if fence is not None:
+                fence.fence(connection)
+            self._write(connection, batch.start, batch.end, batch.rows)
+        self._position = batch.end
+
+    def forget(self) -> None:
+        """Drop what was folded in memory and the position known here (read them again)."""
+        self._aggregates.clear()
+        self._marks.clear()
+        self._position = None
 
     def apply_within(self, connection: Connection, start: int, head: int) -> int:
         """In the caller's write transaction: apply the events after `start` up to (at
@@ -235,9 +273,7 @@ class ReadModelProjection:
         except BaseException:
             # The folded aggregates are ahead of what was committed: forget them, and read
             # the position again (another worker or a rebuild may have moved it).
-            self._aggregates.clear()
-            self._marks.clear()
-            self._position = None
+            self.forget()
             raise
 
     # ---- folding --------------------------------------------------------------------
@@ -321,6 +357,8 @@ class ReadModelProjection:
         then the marks of all its earlier events join the batch's rows, so the timeline
         keeps every version from 1 on, without gaps."""
         version = event.originator_version - 1
+        if connection is None and self.before_reading_rows is not None:
+            self.before_reading_rows()
         reading = nullcontext(connection) if connection is not None else self.database.reading()
         with reading as c:
             found = mark_at(c, self._timeline, event.originator_id, version)
