@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from adapters import projection
+from adapters import projection, timeline
 from adapters.bootstrap import Services
 from adapters.projection import COPY_FROM_EVENTS, ReadModelProjection
 from adapters.read_models import ListFilters, list_commitments
@@ -37,7 +37,7 @@ from domain import clock
 from domain.access import system
 from domain.commands import AddMilestone, LogProgress
 from tests.conftest import open_services
-from tests.histories import FIRST_RECORDED, history, play
+from tests.histories import FIRST_RECORDED, history
 from tests.support import registration, write
 
 CODES = ["CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"]
@@ -338,7 +338,9 @@ def test_a_rebuild_stores_what_the_projection_stores_one_event_at_a_time(
     steps = {code: history(random.Random(n), 40) for n, code in enumerate(codes)}
     for turn in range(40):
         for code in codes:
-            play(steps[code][turn : turn + 1], lambda c, code=code: write(seeded, c, ref=code))
+            step = steps[code][turn]
+            with clock.frozen_at(step.recorded_at):
+                write(seeded, step.command, ref=code)
     one_by_one = ReadModelProjection(seeded.database, seeded.tracker, batch_size=1)
     one_by_one.reset()
     one_by_one.catch_up()
@@ -352,11 +354,11 @@ def test_a_rebuild_stores_what_the_projection_stores_one_event_at_a_time(
     # so a read that did not wait would find the batch before missing.
     monkeypatch.setattr(projection, "AGGREGATE_CACHE_SIZE", 1)
     reading = threading.Event()
-    mark_at, settle, write_folded = projection.mark_at, Rebuild._settle, projection_write
+    settle, write_folded = Rebuild._settle, projection_write
 
     def read_mark(*args: Any) -> Any:
         reading.set()
-        return mark_at(*args)
+        return timeline.mark_at(*args)
 
     def settling(rebuild: Rebuild) -> None:
         reading.set()
