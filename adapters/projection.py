@@ -75,16 +75,28 @@ class ProjectionConflict(Exception):
 
 @dataclass
 class _Rows:
-    """What one batch writes."""
+    """What one batch writes. The rows of each event (a rebuild writes one to three for
+    every event of the log) are tuples in their table's column order, written by
+    DriverStatement.run_tuples; the rows of each commitment touched, dicts."""
 
     summaries: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     milestones: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
     indicators: dict[UUID, list[dict[str, Any]]] = field(default_factory=dict)
-    progress: list[dict[str, Any]] = field(default_factory=list)
-    measurements: list[dict[str, Any]] = field(default_factory=list)
-    assessments: list[dict[str, Any]] = field(default_factory=list)
+    progress: list[tuple[Any, ...]] = field(default_factory=list)
+    measurements: list[tuple[Any, ...]] = field(default_factory=list)
+    assessments: list[tuple[Any, ...]] = field(default_factory=list)
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A batch folded, not written yet: the events after `start` up to `end`."""
+
+    start: int
+    end: int
+    count: int
+    rows: _Rows
 
 
 class ReadModelProjection:
@@ -110,8 +122,9 @@ class ReadModelProjection:
         # Keyed by the id's int: hashing a UUID runs Python code, and a rebuild looks
         # up every event's aggregate here.
         self._aggregates: OrderedDict[int, Commitment | ReportSchedule] = OrderedDict()
-        # The timeline mark of each folded commitment's last event (the next one's follows).
-        self._marks: OrderedDict[UUID, Mark] = OrderedDict()
+        # The timeline mark of each folded commitment's last event (the next one's
+        # follows), keyed by the id's int as _aggregates is.
+        self._marks: OrderedDict[int, Mark] = OrderedDict()
         self._timeline = self.tables[READ_MODEL_TABLES.index(commitment_timeline)]
         self._has_position_row = False
         # Why this worker will not project (adapters/log_guard.py), or None.
@@ -119,6 +132,9 @@ class ReadModelProjection:
         # Where this worker's last batch left the position (None: read it). If another
         # worker moved it since, the compare-and-set of the next batch fails.
         self._position: int | None = None
+        # Called before folding reads rows this projection wrote (a mark not in memory),
+        # so that a batch written in another thread (adapters/rebuild.py) is there.
+        self.before_reading_rows: Callable[[], None] | None = None
 
     # ---- positions ----------------------------------------------------------------
 
@@ -163,6 +179,17 @@ class ReadModelProjection:
 
         `fence`: the lease the caller leads by; the batch's transaction checks it holds
         it still (else LeaseLost, and nothing is written)."""
+        batch = self.fold_next(fence)
+        if batch is None:
+            return 0
+        self.write_folded(batch, fence)
+        return batch.count
+
+    def fold_next(self, fence: Lease | None = None, after: int | None = None) -> Folded | None:
+        """run_batch's first half: read the next batch after the tracked position (or
+        `after`: where the batch folded last ends, not written yet) and fold it; None if
+        there is none (or the log shrank: see `refused`). Its rows are written by
+        `write_folded`, in the order the batches were folded."""
         self._ensure_position_row()
         with self.database.reading() as connection:
             refused = shrinkage(connection)
@@ -171,23 +198,37 @@ class ReadModelProjection:
         self.refused = refused
         if refused is not None:
             self._position = None
-            return 0
-        start = self._position if self._position is not None else self.position()
+            return None
+        if after is not None:
+            start = after
+        else:
+            start = self._position if self._position is not None else self.position()
         with self.database.one_query() as connection:
             notifications = next_events(connection, start, self.batch_size)
         if not notifications:
             self._position = None  # idle: read it again next time (a rebuild may move it)
-            return 0
-        # Read models are derived: a batch a crash undoes (position and rows alike) is
-        # simply applied again, so its commit need not wait for the disk.
+            return None
         with self._forgetting_on_failure():
             rows = self._fold(notifications, fence)
-            with self.database.writing(durable=False) as connection:
-                if fence is not None:
-                    fence.fence(connection)
-                self._write(connection, start, notifications[-1].id, rows)
-        self._position = notifications[-1].id
-        return len(notifications)
+        return Folded(start, notifications[-1].id, len(notifications), rows)
+
+    def write_folded(self, batch: Folded, fence: Lease | None = None) -> None:
+        """run_batch's second half: write a folded batch's rows and advance the position
+        from its start to its end (compare-and-set: ProjectionConflict if it is no longer
+        at the start)."""
+        # Read models are derived: a batch a crash undoes (position and rows alike) is
+        # simply applied again, so its commit need not wait for the disk.
+        with self._forgetting_on_failure(), self.database.writing(durable=False) as connection:
+            if fence is not None:
+                fence.fence(connection)
+            self._write(connection, batch.start, batch.end, batch.rows)
+        self._position = batch.end
+
+    def forget(self) -> None:
+        """Drop what was folded in memory and the position known here (read them again)."""
+        self._aggregates.clear()
+        self._marks.clear()
+        self._position = None
 
     def apply_within(self, connection: Connection, start: int, head: int) -> int:
         """In the caller's write transaction: apply the events after `start` up to (at
@@ -232,9 +273,7 @@ class ReadModelProjection:
         except BaseException:
             # The folded aggregates are ahead of what was committed: forget them, and read
             # the position again (another worker or a rebuild may have moved it).
-            self._aggregates.clear()
-            self._marks.clear()
-            self._position = None
+            self.forget()
             raise
 
     # ---- folding --------------------------------------------------------------------
@@ -264,8 +303,9 @@ class ReadModelProjection:
                 rows.schedules[aggregate.name] = _schedule_row(aggregate)
                 continue
             touched[aggregate.id.int] = (aggregate, notification.id)
-            _event_rows(rows, notification.id, event)
-            self._timeline_rows(rows, notification.id, event, connection)
+            commitment_id = str(event.originator_id)
+            _event_rows(rows, notification.id, commitment_id, event)
+            self._timeline_rows(rows, notification.id, commitment_id, event, connection)
         for aggregate, position in touched.values():
             rows.summaries[aggregate.id] = _summary_row(aggregate, position)
             rows.milestones[aggregate.id] = _milestone_rows(aggregate)
@@ -287,30 +327,38 @@ class ReadModelProjection:
         self,
         rows: _Rows,
         position: int,
+        commitment_id: str,
         event: Commitment.Event,
         connection: Connection | None,
     ) -> None:
         """The event's row of the timeline, which follows on the mark of the event before."""
         previous: Mark | None = None
+        key = event.originator_id.int
         if event.originator_version > 1:
-            previous = self._marks.get(event.originator_id)
+            previous = self._marks.get(key)
             if previous is None or previous.version != event.originator_version - 1:
-                previous = self._mark_before(rows, event, connection)
+                previous = self._mark_before(rows, commitment_id, event, connection)
         mark = next_mark(previous, event)
-        self._marks[event.originator_id] = mark
-        self._marks.move_to_end(event.originator_id)
+        self._marks[key] = mark
+        self._marks.move_to_end(key)
         while len(self._marks) > AGGREGATE_CACHE_SIZE:
             self._marks.popitem(last=False)
-        rows.timeline.append(timeline_row(event.originator_id, position, mark))
+        rows.timeline.append(timeline_row(commitment_id, position, mark))
 
     def _mark_before(
-        self, rows: _Rows, event: Commitment.Event, connection: Connection | None
+        self,
+        rows: _Rows,
+        commitment_id: str,
+        event: Commitment.Event,
+        connection: Connection | None,
     ) -> Mark:
         """The stored mark of the version before `event`. There is none when the
         commitment's events were projected before the timeline existed (migration 0018):
         then the marks of all its earlier events join the batch's rows, so the timeline
         keeps every version from 1 on, without gaps."""
         version = event.originator_version - 1
+        if connection is None and self.before_reading_rows is not None:
+            self.before_reading_rows()
         reading = nullcontext(connection) if connection is not None else self.database.reading()
         with reading as c:
             found = mark_at(c, self._timeline, event.originator_id, version)
@@ -334,7 +382,7 @@ class ReadModelProjection:
                 state=bytes(row.state),
             )
             mark = next_mark(mark, self.tracker.mapper.to_domain_event(stored))  # type: ignore[arg-type]
-            rows.timeline.append(timeline_row(event.originator_id, row.id, mark))
+            rows.timeline.append(timeline_row(commitment_id, row.id, mark))
         assert mark is not None and mark.version == version, (event.originator_id, version)
         return mark
 
@@ -380,10 +428,10 @@ class ReadModelProjection:
             inserting["commitment_summaries"].run_many(connection, list(rows.summaries.values()))
             for name, nested in (("milestones", rows.milestones), ("indicators", rows.indicators)):
                 inserting[name].run_many(connection, [r for rs in nested.values() for r in rs])
-            inserting["progress_points"].run_many(connection, rows.progress)
-            inserting["indicator_measurements"].run_many(connection, rows.measurements)
-            inserting["assessments"].run_many(connection, rows.assessments)
-            inserting["commitment_timeline"].run_many(connection, rows.timeline)
+            inserting["progress_points"].run_tuples(connection, rows.progress)
+            inserting["indicator_measurements"].run_tuples(connection, rows.measurements)
+            inserting["assessments"].run_tuples(connection, rows.assessments)
+            inserting["commitment_timeline"].run_tuples(connection, rows.timeline)
 
 
 def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> int:
@@ -534,48 +582,60 @@ def _statements(dialect: Dialect, tables: tuple[Table, ...]) -> _Statements:
     return _by_dialect[key]
 
 
-def _event_rows(rows: _Rows, position: int, event: Commitment.Event) -> None:
-    common = {
-        "position": position,
-        "commitment_id": str(event.originator_id),
-        "recorded_at": clock.as_utc(event.timestamp),
-        "actor": event.actor,
-    }
+def _event_rows(rows: _Rows, position: int, commitment_id: str, event: Commitment.Event) -> None:
+    """The event's row of progress_points, indicator_measurements or assessments (in
+    their columns' order, adapters/tables.py), if it has one."""
     if isinstance(event, Commitment.ProgressLogged):
         rows.progress.append(
-            common
-            | {
-                "version": event.originator_version,
-                "percent": event.percent,
-                "as_of": event.as_of,
-                "confidence": event.confidence,
-                "evidence": len(event.evidence),
-            }
+            (
+                position,
+                commitment_id,
+                event.originator_version,
+                event.percent,
+                event.as_of,
+                event.confidence,
+                clock.as_utc(event.timestamp),
+                event.actor,
+                len(event.evidence),
+            )
         )
     elif isinstance(event, Commitment.IndicatorMeasured):
         rows.measurements.append(
-            common
-            | {"indicator_id": event.indicator_id, "value": str(event.value), "as_of": event.as_of}
+            (
+                position,
+                commitment_id,
+                event.indicator_id,
+                str(event.value),
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
     elif isinstance(event, Commitment.StatusChanged):
         rows.assessments.append(
-            common
-            | {
-                "kind": "status",
-                "value": event.status.value,
-                "reason": event.reason,
-                "as_of": event.as_of,
-            }
+            (
+                position,
+                commitment_id,
+                "status",
+                event.status.value,
+                event.reason,
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
     elif isinstance(event, Commitment.HealthRated):
         rows.assessments.append(
-            common
-            | {
-                "kind": "health",
-                "value": event.rating.value,
-                "reason": event.rationale,
-                "as_of": event.as_of,
-            }
+            (
+                position,
+                commitment_id,
+                "health",
+                event.rating.value,
+                event.rationale,
+                event.as_of,
+                clock.as_utc(event.timestamp),
+                event.actor,
+            )
         )
 
 

@@ -91,16 +91,17 @@ def mark_of(row: Any) -> Mark:
     )
 
 
-def timeline_row(commitment_id: UUID, position: int, mark: Mark) -> dict[str, Any]:
-    return {
-        "commitment_id": str(commitment_id),
-        "version": mark.version,
-        "position": position,
-        "known_from": mark.known_from,
-        "effective_on": mark.effective_on,
-        "dated_until": mark.dated_until,
-        "irregular_version": mark.version if mark.irregular else None,
-    }
+def timeline_row(commitment_id: str, position: int, mark: Mark) -> tuple[Any, ...]:
+    """The mark's row, in the table's column order (DriverStatement.run_tuples)."""
+    return (
+        commitment_id,
+        mark.version,
+        position,
+        mark.known_from,
+        mark.effective_on,
+        mark.dated_until,
+        mark.version if mark.irregular else None,
+    )
 
 
 def mark_at(connection: Connection, table: Table, commitment_id: UUID, version: int) -> Mark | None:
