@@ -26,7 +26,19 @@ from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from sqlalchemy import Connection, Table, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    any_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -439,26 +451,38 @@ def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> 
     return int(value or 0)
 
 
-def current_position(database: Database, name: str = PROJECTION_NAME) -> int:
-    """The projection's position now, in one statement. On SQLite on the driver's own
+# What the read models hold: the projection's position, and when its row was last
+# written. A rebuild's switch replaces every row at a position the live projection may
+# have had already, and writes the row again: the pair changes, so answers kept by it
+# (api/projection_reads.py) are not served after a switch, by this process or another.
+ReadModelsMark = tuple[int, str]
+
+
+def read_models_mark(connection: Connection, name: str = PROJECTION_NAME) -> ReadModelsMark:
+    row = connection.execute(_MARK, {"projection": name}).first()
+    return (int(row[0]), str(row[1])) if row is not None else (0, "")
+
+
+def current_mark(database: Database, name: str = PROJECTION_NAME) -> ReadModelsMark:
+    """The read models' mark now, in one statement. On SQLite on the driver's own
     connection, which is in autocommit (adapters/database.py): one SELECT is its own
     snapshot, without SQLAlchemy's execution and its BEGIN and ROLLBACK, which cost
     several times the query (every kept list page is found after this read)."""
     if database.is_postgres:
         with database.one_query() as connection:
-            return projection_position(connection, name)
+            return read_models_mark(connection, name)
     raw = database.engine.raw_connection()
     try:
         driver: Any = raw.driver_connection
-        row = driver.execute(_sqlite_position(), (name,)).fetchone()
+        row = driver.execute(_sqlite_mark(), (name,)).fetchone()
     finally:
         raw.close()
-    return int(row[0] or 0) if row is not None else 0
+    return (int(row[0]), str(row[1])) if row is not None else (0, "")
 
 
 @cache
-def _sqlite_position() -> str:
-    return str(_POSITION.compile(dialect=sqlite.dialect()))
+def _sqlite_mark() -> str:
+    return str(_MARK.compile(dialect=sqlite.dialect()))
 
 
 def next_events(connection: Connection, after: int, limit: int) -> list[Notification]:
@@ -517,6 +541,10 @@ def _next_statement(dialect: Dialect) -> tuple[DriverStatement, Callable[[Any], 
 _POSITION = select(projection_positions.c.position).where(
     projection_positions.c.name == bindparam("projection")
 )
+# The time as text (stored text on SQLite), so both ways of reading it give the same key.
+_MARK = select(
+    projection_positions.c.position, sql_cast(projection_positions.c.updated_at, String)
+).where(projection_positions.c.name == bindparam("projection"))
 _ADVANCE = (
     update(projection_positions)
     .where(

@@ -26,7 +26,13 @@ from sqlalchemy import Connection
 
 from adapters.bootstrap import Services
 from adapters.database import Database
-from adapters.projection import current_position, log_head, projection_position
+from adapters.projection import (
+    ReadModelsMark,
+    current_mark,
+    log_head,
+    projection_position,
+    read_models_mark,
+)
 from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
@@ -143,27 +149,30 @@ def _positions(database: Database, primary: Database | None) -> tuple[int, int]:
 
 
 class AnswersByPosition:
-    """Answers (bytes) built from the read models, each kept with the projection's
-    position it was read at. The read models change only with that position (the
-    projector writes rows and position in one transaction; a rebuild replays the same
-    events into the same rows), so an answer to the same question at the same position
-    is the same answer; each read still asks the database for the position, so a
-    projector in another process is seen at once. Questions that depend on the day carry
+    """Answers (bytes) built from the read models, each kept with the read models' mark
+    it was read at (adapters/projection.py: their position and when it was written). The
+    read models change only with that mark (the projector writes rows and position in
+    one transaction; a rebuild's switch writes the position row again), so an answer to
+    the same question at the same mark is the same answer; each read still asks the
+    database for the mark, so a projector or a rebuild in another process is seen at
+    once. Questions that depend on the day carry
     it in their key. At most `max_bytes` are kept, the least recently used going first."""
 
     def __init__(self, max_bytes: int = ANSWER_BYTES_KEPT) -> None:
-        self._kept: LRUCache[tuple[int, Hashable], bytes] = LRUCache(max_bytes, getsizeof=len)
+        self._kept: LRUCache[tuple[ReadModelsMark, Hashable], bytes] = LRUCache(
+            max_bytes, getsizeof=len
+        )
         self._lock = threading.Lock()
 
-    def get(self, position: int, key: Hashable) -> bytes | None:
+    def get(self, mark: ReadModelsMark, key: Hashable) -> bytes | None:
         with self._lock:
-            return self._kept.get((position, key))
+            return self._kept.get((mark, key))
 
-    def put(self, position: int, key: Hashable, answer: bytes) -> None:
+    def put(self, mark: ReadModelsMark, key: Hashable, answer: bytes) -> None:
         if len(answer) > self._kept.maxsize:
             return  # larger than all that is kept: not worth evicting everything for
         with self._lock:
-            self._kept[(position, key)] = answer
+            self._kept[(mark, key)] = answer
 
 
 class ProjectionRead:
@@ -189,14 +198,18 @@ class ProjectionRead:
         # The position alone first, in one statement (on PostgreSQL without the round
         # trips of a REPEATABLE READ transaction, on SQLite on the driver): most reads
         # end there.
-        kept = self.answers.get(self._checked(current_position(self.database)), key)
+        kept = self.answers.get(self._checked_mark(current_mark(self.database)), key)
         if kept is not None:
             return kept
         with self.database.reading() as connection:
-            position = self._position(connection)
+            mark = self._checked_mark(read_models_mark(connection))
             answer = query(connection)
-        self.answers.put(position, key, answer)
+        self.answers.put(mark, key, answer)
         return answer
+
+    def _checked_mark(self, mark: ReadModelsMark) -> ReadModelsMark:
+        self._checked(mark[0])
+        return mark
 
     def _position(self, connection: Connection) -> int:
         return self._checked(projection_position(connection))

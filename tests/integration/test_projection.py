@@ -17,8 +17,9 @@ from sqlalchemy import Connection, func, select
 from adapters.bootstrap import Services
 from adapters.event_store import EVENTS_CHANNEL
 from adapters.follower import ProjectionFollower
-from adapters.projection import ReadModelProjection, current_position, projection_position
+from adapters.projection import ReadModelProjection, current_mark, read_models_mark
 from adapters.read_models import ListFilters, decode_cursor, encode_cursor, list_commitments
+from adapters.rebuild import Rebuilder
 from adapters.scheduler import list_schedules
 from adapters.tables import (
     READ_MODEL_TABLES,
@@ -541,12 +542,16 @@ def test_pages_follow_each_other_by_cursor(seeded: Services) -> None:
             page(seeded, ListFilters(), today, cursor=bad)
 
 
-def test_the_current_position_is_the_one_a_snapshot_reads(services: Services) -> None:
-    """current_position (one statement; on SQLite on the driver) reads what the
-    projection's transactions wrote: 0 before any, then where catching up left it."""
-    assert current_position(services.database) == 0
+def test_the_current_mark_is_the_one_a_snapshot_reads(services: Services) -> None:
+    """current_mark (one statement; on SQLite on the driver) reads what the
+    projection's transactions wrote, as a snapshot reads it: (0, "") before any, then
+    where catching up left it; a rebuild's switch at the same position changes it."""
+    assert current_mark(services.database) == (0, "")
     write(services, registration())
     services.projection.catch_up()
     with services.database.reading() as connection:
-        expected = projection_position(connection)
-    assert expected > 0 and current_position(services.database) == expected
+        expected = read_models_mark(connection)
+    assert expected[0] > 0 and current_mark(services.database) == expected
+    Rebuilder(services.database, services.tracker).run()
+    after = current_mark(services.database)
+    assert after[0] == expected[0] and after != expected
