@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from adapters.checkpoints import Checkpoints, read_signer
@@ -19,10 +20,10 @@ from adapters.follower import ProjectionFollower
 from adapters.leases import Lease, process_holder
 from adapters.metrics import Metrics, Watched
 from adapters.migrate import SchemaNotCurrent, require_current_schema
-from adapters.projection import ReadModelProjection
+from adapters.projection import ReadModelProjection, log_head
 from adapters.rate_limit import FailureLimit
 from adapters.rebuild import Rebuilder, shadow_name
-from adapters.reports.archive import ReportArchive
+from adapters.reports.archive import ReportArchive, chain_head_at
 from adapters.scheduler import LEASE_NAME, ReportScheduler
 from adapters.seals import Sealer
 from adapters.sessions import SessionStore
@@ -166,7 +167,7 @@ def bootstrap(
     if readers and settings.read_database_url is not None:
         try:
             replica = open_replica(
-                settings.read_database_url, tracker, checkpoints, metrics, sealer
+                settings.read_database_url, database, tracker, checkpoints, metrics, sealer
             )
         except BaseException:
             tracker.close()
@@ -211,16 +212,23 @@ def bootstrap(
 
 def open_replica(
     url: str,
+    primary: Database,
     tracker: StoredTracker,
     checkpoints: Checkpoints,
     metrics: Metrics,
     sealer: Sealer | None,
 ) -> Replica:
-    """The replica, checked at start-up: reachable, and on this code's schema (one line
-    naming COMMITMENTS_READ_DATABASE_URL otherwise)."""
+    """The replica, checked at start-up: reachable, on this code's schema, and a copy of
+    the primary's database (one line naming COMMITMENTS_READ_DATABASE_URL otherwise)."""
     database = Database(url, read_only=True)
     try:
         require_current_schema(database)
+        not_a_copy = _not_a_copy_of(primary, database)
+        if not_a_copy is not None:
+            raise SchemaNotCurrent(
+                f"{describe_database(url)} is not a replica of COMMITMENTS_DATABASE_URL: "
+                f"{not_a_copy}"
+            )
     except SchemaNotCurrent as error:
         database.close()
         raise ConfigurationError(f"COMMITMENTS_READ_DATABASE_URL: {error}") from None
@@ -232,6 +240,32 @@ def open_replica(
         ) from None
     reports = ReportArchive(database, tracker, checkpoints, metrics=metrics, sealer=sealer)
     return Replica(database, reports)
+
+
+_IDENTITY = text("SELECT current_database(), (SELECT system_identifier FROM pg_control_system())")
+
+
+def _not_a_copy_of(primary: Database, replica: Database) -> str | None:
+    """Why `replica` cannot be a streaming copy of `primary`'s database, or None: another
+    cluster (its system identifier), another database, or a log that is ahead of the
+    primary's or differs from it (the chain hash at the replica's head)."""
+    with primary.one_query() as connection:
+        primary_identity = tuple(connection.execute(_IDENTITY).one())
+        primary_head = log_head(connection)
+    with replica.one_query() as connection:
+        replica_identity = tuple(connection.execute(_IDENTITY).one())
+        replica_head = log_head(connection)
+        replica_chain = chain_head_at(connection, replica_head)
+    if replica_identity[1] != primary_identity[1]:
+        return "another PostgreSQL cluster (its system identifier differs)"
+    if replica_identity[0] != primary_identity[0]:
+        return f"database {replica_identity[0]!r}, not {primary_identity[0]!r}"
+    if replica_head > primary_head:
+        return f"its log reaches position {replica_head}, beyond the primary's {primary_head}"
+    with primary.one_query() as connection:
+        if chain_head_at(connection, replica_head) != replica_chain:
+            return f"its log differs from the primary's at position {replica_head}"
+    return None
 
 
 @contextmanager

@@ -262,3 +262,21 @@ def test_a_bad_read_database_is_one_line_at_start_up(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: COMMITMENTS_READ_DATABASE_URL: cannot read ")
     assert "127.0.0.1:1/none" in line
+
+
+def test_a_read_database_that_is_not_a_copy_of_the_primary_is_refused(
+    standby: Standby,
+    postgres_template: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Another migrated database on the same standby (found from outside: `serve` took
+    it, and listed commitments the primary does not have) is one line at start-up."""
+    other = make_url(standby.admin_url).set(database=postgres_template)
+    monkeypatch.setenv("COMMITMENTS_DATABASE_URL", standby.primary_url)
+    monkeypatch.setenv("COMMITMENTS_READ_DATABASE_URL", other.render_as_string(False))
+    assert main(["serve", "--port", "1"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: COMMITMENTS_READ_DATABASE_URL: ")
+    assert "is not a replica of COMMITMENTS_DATABASE_URL" in line
+    assert f"database '{postgres_template}'" in line
