@@ -64,7 +64,7 @@ def portfolio(
         mine = built.setdefault(language, {})
         if mine.get("key") != key:
             # Only the commitments written to since the last build are loaded again.
-            kept = mine.setdefault("rows", fast.KeptRows())
+            kept = mine.setdefault("kept", fast.KeptRows())
             report = reports.build_kept(ReportInputs(position, today, language=language), kept)
             mine.update(key=key, report=report, charts=_drawn(report, language))
         # The rows do not depend on the language (pages localize them): one copy for all.
