@@ -152,21 +152,26 @@ class KeptRows:
         """The rows `rows` would give at `at_position` (the caller checked `ready`)."""
         of = (as_of, start, language)
         kept = self.at_position
+        only: set[str] | None = None  # every commitment
         if kept is None or self.of != of or not kept <= at_position <= kept + KEPT_GAP:
-            loaded = rows(
-                connection, mapper, at_position=at_position, as_of=as_of, start=start,
-                language=language,
-            )  # fmt: skip
-            self.rows = {str(row.now.id): row for row in loaded}
+            self.rows = {}
         elif at_position > kept:
-            written = _written(connection, kept, at_position)
-            for key in written:
-                self.rows.pop(key, None)  # registered after the position: no row
-            for row in rows(
-                connection, mapper, at_position=at_position, as_of=as_of, start=start,
-                language=language, only=written,
-            ):  # fmt: skip
-                self.rows[str(row.now.id)] = row
+            only = _written(connection, kept, at_position)
+            for key in only:
+                self.rows.pop(key, None)  # one `rows` leaves out keeps no row either
+        else:
+            return list(self.rows.values())  # the same position
+        self.at_position = None  # until loaded: if loading fails, all again next time
+        loaded = rows(
+            connection,
+            mapper,
+            at_position=at_position,
+            as_of=as_of,
+            start=start,
+            language=language,
+            only=only,
+        )
+        self.rows |= {str(row.now.id): row for row in loaded}
         self.at_position, self.of = at_position, of
         return list(self.rows.values())
 
