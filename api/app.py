@@ -16,7 +16,7 @@ from fastapi_offline import FastAPIOffline
 from adapters.bootstrap import bootstrap
 from adapters.metrics import Metrics
 from adapters.settings import Settings, load_settings
-from api import problems
+from api import collector, problems
 from api.body_limit import BodyLimit
 from api.input_guard import InputGuard
 from api.observability import RequestContext
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = services = bootstrap(settings, metrics=metrics, readers=True)
+        collector.tune()  # api/collector.py: full collections cost more than a page
         # Readers waiting for `min_position` wait on this loop; the follower tells them,
         # unless they read a replica: then what counts is what it has replayed (polled).
         replica = services.replica is not None

@@ -7,7 +7,6 @@ status; user errors are one line on stderr.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import signal
@@ -45,6 +44,7 @@ from adapters.settings import (
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
+from api import collector
 from api.json_body import dumps
 from api.logs import configure_logging
 from domain import offline_verifier
@@ -929,10 +929,7 @@ def serve(
     except OSError as error:
         raise UserError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     app = create_app(config)
-    # A full collection over the libraries' objects paused every request in flight (it
-    # doubled the 99th percentile of write latency under load).
-    gc.collect()
-    quiet_collector()
+    collector.settle()  # the app's objects too (api/collector.py)
     # (Not uvicorn.Server.run(sockets=[...]) with the socket bound above: served that
     # way, writes under load took twice as long; bench/http_throughput.py.)
     # Logs as JSON lines through structlog (api/observability.py): uvicorn's own logging
@@ -942,19 +939,10 @@ def serve(
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
 
 
-def quiet_collector() -> None:
-    """The objects alive now (the libraries' modules, classes, functions) out of the
-    garbage collector's way, and fewer collections: they live as long as the process, and
-    scanning them again and again cost a report's build a fifth of its time
-    (bench/README.md)."""
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point: the exit status; user errors are one line on stderr."""
     if argv is None:  # a process of its own (not a caller passing arguments, as tests do)
-        quiet_collector()
+        collector.settle()
     try:
         status = app(args=argv, standalone_mode=False)
     except typer.Abort:

@@ -31,7 +31,8 @@ from domain.views import describe
 from domain.vocabulary import Health, Pillar, Status
 
 _lock = threading.Lock()
-# Per process's report archive: the report and charts, and what they were built for.
+# Per process's report archive: the report and charts, and what they were built for, and
+# (per language) the report's rows kept for the next build.
 _built: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 # Each chart's SVG by its inputs: a write redraws only the charts whose figures it moved.
 _charts: LRUCache[tuple[str, str, bytes], Markup] = LRUCache(maxsize=64)
@@ -62,7 +63,9 @@ def portfolio(
         key = (position, today)
         mine = built.setdefault(language, {})
         if mine.get("key") != key:
-            report = reports.build(ReportInputs(position, today, language=language))
+            # Only the commitments written to since the last build are loaded again.
+            kept = mine.setdefault("kept", fast.KeptRows())
+            report = reports.build_kept(ReportInputs(position, today, language=language), kept)
             mine.update(key=key, report=report, charts=_drawn(report, language))
         # The rows do not depend on the language (pages localize them): one copy for all.
         shared = built.setdefault("rows", {})

@@ -31,8 +31,8 @@ from adapters.reports.data import ReportInputs
 from adapters.reports.render import render
 from adapters.settings import Settings
 from adapters.unit_of_work import Write
+from api import collector
 from api.app import create_app
-from api.cli import quiet_collector
 from bench.common import Result
 from bench.sizes import BENCH
 from domain.commands import LogProgress
@@ -58,10 +58,9 @@ def _seconds(action: Callable[[], object]) -> float:
 @contextmanager
 def collector_as_served() -> Iterator[None]:
     """The garbage collector as `commitments serve` and the CLI's commands run it
-    (api/cli.py quiet_collector), then as it was for the other benchmarks."""
+    (api/collector.py), then as it was for the other benchmarks."""
     thresholds = gc.get_threshold()
-    gc.collect()
-    quiet_collector()
+    collector.settle()
     try:
         yield
     finally:

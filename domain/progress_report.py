@@ -265,6 +265,10 @@ class ReportRow:
     target_revisions: list[dict[str, Any]] = field(default_factory=list)
     # Counted progress at each month end of the trend (month_ends).
     trend: list[int] = field(default_factory=list)
+    # What the row's own functions worked out, kept: the portfolio composes its report
+    # again from the same rows at each new log position (adapters/reports/fast.py).
+    _untranslated: list[str] | None = field(default=None, repr=False, compare=False)
+    _items: dict[date, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def written_in(self, path: str) -> str:
         """The language the commitment's text at `path` is written in."""
@@ -313,6 +317,11 @@ class ReportRow:
     def untranslated(self) -> list[str]:
         """The texts of the commitment that read in their original language for want of a
         translation into the report's language (none written in it)."""
+        if self._untranslated is None:
+            self._untranslated = self._find_untranslated()
+        return list(self._untranslated)
+
+    def _find_untranslated(self) -> list[str]:
         texts = [(TITLE, self.now.title)]
         texts += [(milestone_path(m.id), m.title) for m in self.now.milestones.values()]
         texts += [(indicator_path(i.id), i.name) for i in self.now.indicators.values()]
@@ -580,7 +589,15 @@ def _number(value: Decimal | None) -> float | int | None:
 
 def commitment_item(row: ReportRow, as_of: date) -> dict[str, Any]:
     """The report's row: fields of the commitment's summary (domain/views.py), with its
-    state at the period's start beside them, and what an analyst reads with them."""
+    state at the period's start beside them, and what an analyst reads with them. Worked
+    out once per row and date (a copy each time: reports are not changed, but a copy
+    keeps one from changing another)."""
+    if as_of not in row._items:
+        row._items[as_of] = _commitment_item(row, as_of)
+    return dict(row._items[as_of])
+
+
+def _commitment_item(row: ReportRow, as_of: date) -> dict[str, Any]:
     c = row.now
     s = summarize(c, as_of)
     upcoming = s["next_milestone"]

@@ -20,8 +20,8 @@ holds a chunk's facts, not the log.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -83,16 +83,25 @@ def rows(
     as_of: date,
     start: date,
     language: str,
+    only: Collection[str] | None = None,
 ) -> Iterator[ReportRow]:
     """Each commitment's row of the report at `at_position`, as of `as_of`, over the period
-    from `start` (the caller checked `ready`)."""
-    summaries = connection.execute(
-        select(
-            commitment_summaries.c.commitment_id,
-            commitment_summaries.c.version,
-            commitment_summaries.c.last_position,
-        ).order_by(commitment_summaries.c.commitment_id)
-    ).all()
+    from `start` (the caller checked `ready`); of the commitments `only` (ids), if given."""
+    query = select(
+        commitment_summaries.c.commitment_id,
+        commitment_summaries.c.version,
+        commitment_summaries.c.last_position,
+    ).order_by(commitment_summaries.c.commitment_id)
+    if only is None:
+        summaries = connection.execute(query).all()
+    else:
+        summaries = [
+            row
+            for part in _parts(sorted(only))
+            for row in connection.execute(
+                query.where(commitment_summaries.c.commitment_id.in_(part))
+            )
+        ]
     for offset in range(0, len(summaries), CHUNK):
         chunk = summaries[offset : offset + CHUNK]
         logs = _logs(connection, mapper, chunk, at_position, as_of, start)
@@ -111,6 +120,68 @@ def rows(
         for log, now, before in folded:
             log.shown = shown[now[0].id]
             yield report_row(log, now, before, start=start, as_of=as_of, language=language)
+
+
+# Beyond this many new events, the kept rows are loaded afresh (as cheap, and no long
+# scan of the log's positions).
+KEPT_GAP = 10_000
+
+
+@dataclass
+class KeptRows:
+    """The report's rows as last loaded (`rows`, by commitment id), with the position,
+    dates and language they are of: the next load at a later position reloads only the
+    commitments with events since (the portfolio's first view after a write reloads
+    one commitment, not all). A commitment's row depends only on its own events up to
+    the position, so a kept row stands until its commitment is written to."""
+
+    rows: dict[str, ReportRow] = field(default_factory=dict)
+    at_position: int | None = None
+    of: tuple[date, date, str] | None = None  # as_of, start, language
+
+    def load(
+        self,
+        connection: Connection,
+        mapper: Mapper[UUID],
+        *,
+        at_position: int,
+        as_of: date,
+        start: date,
+        language: str,
+    ) -> list[ReportRow]:
+        """The rows `rows` would give at `at_position` (the caller checked `ready`)."""
+        of = (as_of, start, language)
+        kept = self.at_position
+        only: set[str] | None = None  # every commitment
+        if kept is None or self.of != of or not kept <= at_position <= kept + KEPT_GAP:
+            self.rows = {}
+        elif at_position > kept:
+            only = _written(connection, kept, at_position)
+            for key in only:
+                self.rows.pop(key, None)  # one `rows` leaves out keeps no row either
+        else:
+            return list(self.rows.values())  # the same position
+        self.at_position = None  # until loaded: if loading fails, all again next time
+        loaded = rows(
+            connection,
+            mapper,
+            at_position=at_position,
+            as_of=as_of,
+            start=start,
+            language=language,
+            only=only,
+        )
+        self.rows |= {str(row.now.id): row for row in loaded}
+        self.at_position, self.of = at_position, of
+        return list(self.rows.values())
+
+
+def _written(connection: Connection, after: int, up_to: int) -> set[str]:
+    """The aggregates with events after position `after` up to `up_to` (ids)."""
+    query = (
+        select(events.c.originator_id).where(events.c.id > after, events.c.id <= up_to).distinct()
+    )
+    return {str(originator) for (originator,) in connection.execute(query)}
 
 
 def _logs(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 
@@ -13,7 +14,10 @@ from sqlalchemy import update
 
 from adapters.reports import fast
 from adapters.tables import progress_points
+from domain.commands import LogProgress, RateHealth
+from domain.vocabulary import Health
 from tests.api.client import BASE, Api, serving
+from tests.support import write
 
 RAIL = "CMAP-PROS-RAIL"
 ROW = re.compile(r'<tr data-code="([^"]+)"')
@@ -198,3 +202,27 @@ def test_the_portfolio_from_the_read_models_is_the_page_a_replay_gives(seeded_ur
                 for params in ({}, {"lang": "fr"}, {"lang": "es", "sort": "progress"})
             ]
     assert pages[False] == pages[True]
+
+
+@pytest.mark.parametrize("seeded_url", ["sqlite", "postgresql"], indirect=True)
+def test_the_portfolio_after_writes_is_the_page_a_fresh_process_gives(seeded_url: str) -> None:
+    """The portfolio keeps its report's rows between views and reloads only the
+    commitments written to since (adapters/reports/fast.py `KeptRows`): after writes to
+    several commitments its pages are those of a process that never kept anything."""
+    # Each names its language: the page remembers the last one in a cookie.
+    asked = ({"lang": "en"}, {"lang": "fr"}, {"lang": "es", "sort": "progress"})
+    with serving(seeded_url, public_read=True) as api:
+        api.project()
+        before = [api.client.get("/", params=params).text for params in asked]
+        today = datetime.now(UTC).date()
+        for step, code in enumerate((RAIL, "CMAP-PROS-ENERGY", RAIL)):
+            note = f"step {step}"
+            progress = LogProgress(percent=40 + step, as_of=today, note=note)
+            write(api.services, progress, ref=code)
+            rating = RateHealth(rating=Health.RED, rationale=note, as_of=today)
+            write(api.services, rating, ref=code)
+            api.project()
+            kept = [api.client.get("/", params=params).text for params in asked]
+        assert all(page != old for page, old in zip(kept, before, strict=True))
+    with serving(seeded_url, public_read=True) as fresh:
+        assert [fresh.client.get("/", params=params).text for params in asked] == kept
