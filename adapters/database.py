@@ -109,6 +109,27 @@ class Database:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
+    def one_statement(
+        self, statement: DriverStatement, row: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT, run on a pooled connection's driver in autocommit, so
+        the statement is its own snapshot. Reads that are this one statement (the
+        projection's position, an aggregate's new events) are most of some requests:
+        SQLAlchemy's execution and a BEGIN and ROLLBACK cost more than the query."""
+        raw = self.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            if not self.is_postgres:  # sqlite3 is in autocommit already (_configure_sqlite)
+                return statement.driver_rows(driver, row)
+            # Not inside a transaction (the pool rolled it back): only a flag to set.
+            driver.autocommit = True
+            try:
+                return statement.driver_rows(driver, row)
+            finally:
+                driver.autocommit = False
+        finally:
+            raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -192,7 +213,10 @@ class DriverStatement:
 
     def rows(self, connection: Connection, row: dict[str, Any]) -> list[tuple[Any, ...]]:
         """A SELECT's rows, as the driver returns them (no result processing)."""
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self.driver_rows(connection.connection.driver_connection, row)
+
+    def driver_rows(self, driver: Any, row: dict[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = driver.cursor()
         cursor.execute(self.sql, self._params(row))
         found: list[tuple[Any, ...]] = cursor.fetchall()
         cursor.close()

@@ -21,13 +21,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
 from sqlalchemy import Connection, Table, any_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -392,25 +390,23 @@ def projection_position(connection: Connection, name: str = PROJECTION_NAME) -> 
 
 
 def current_position(database: Database, name: str = PROJECTION_NAME) -> int:
-    """The projection's position now, in one statement. On SQLite on the driver's own
-    connection, which is in autocommit (adapters/database.py): one SELECT is its own
-    snapshot, without SQLAlchemy's execution and its BEGIN and ROLLBACK, which cost
-    several times the query (every kept list page is found after this read)."""
-    if database.is_postgres:
-        with database.one_query() as connection:
-            return projection_position(connection, name)
-    raw = database.engine.raw_connection()
-    try:
-        driver: Any = raw.driver_connection
-        row = driver.execute(_sqlite_position(), (name,)).fetchone()
-    finally:
-        raw.close()
-    return int(row[0] or 0) if row is not None else 0
+    """The projection's position now, in one statement on the driver in autocommit (its
+    own snapshot): every kept list page is found after this read, and SQLAlchemy's
+    execution with a BEGIN and ROLLBACK cost several times the query."""
+    rows = database.one_statement(
+        _position_statement(database.engine.dialect), {"projection": name}
+    )
+    return int(rows[0][0] or 0) if rows else 0
 
 
-@cache
-def _sqlite_position() -> str:
-    return str(_POSITION.compile(dialect=sqlite.dialect()))
+_position_by_dialect: dict[str, DriverStatement] = {}
+
+
+def _position_statement(dialect: Dialect) -> DriverStatement:
+    found = _position_by_dialect.get(dialect.name)
+    if found is None:
+        found = _position_by_dialect[dialect.name] = DriverStatement(_POSITION, dialect)
+    return found
 
 
 def next_events(connection: Connection, after: int, limit: int) -> list[Notification]:
