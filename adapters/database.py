@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Select, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
@@ -117,8 +118,9 @@ class Database:
         projection's position, an aggregate's new events) are most of some requests:
         SQLAlchemy's execution and a BEGIN and ROLLBACK cost more than the query."""
         raw = self.engine.raw_connection()
+        driver: Any = raw.driver_connection
+        dialect = self.engine.dialect
         try:
-            driver: Any = raw.driver_connection
             if not self.is_postgres:  # sqlite3 is in autocommit already (_configure_sqlite)
                 return statement.driver_rows(driver, row)
             # Not inside a transaction (the pool rolled it back): only a flag to set.
@@ -126,7 +128,16 @@ class Database:
             try:
                 return statement.driver_rows(driver, row)
             finally:
-                driver.autocommit = False
+                if not driver.closed:
+                    driver.autocommit = False
+        except dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's execution would: a lost connection leaves the pool, and the
+            # error is SQLAlchemy's (the API answers those with a 503).
+            if dialect.is_disconnect(error, driver, None):
+                raw.invalidate(error)
+            raise DBAPIError.instance(
+                statement.sql, None, error, dialect.loaded_dbapi.Error
+            ) from error
         finally:
             raw.close()
 
