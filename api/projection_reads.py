@@ -27,7 +27,6 @@ from sqlalchemy import Connection
 from adapters.bootstrap import Services
 from adapters.database import Database
 from adapters.projection import current_position, log_head, projection_position
-from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
 
@@ -220,7 +219,6 @@ class ProjectionRead:
 
 
 async def projection_read(
-    services: ServicesDep,
     request: Request,
     response: Response,
     min_position: Annotated[
@@ -248,6 +246,7 @@ async def projection_read(
             )
         if projected < wanted:
             await waits.wait_for(wanted)
+    services: Services = request.app.state.services  # not a sub-dependency: see api/dependencies.py
     return ProjectionRead(services.read_database, response, wanted, waits.answers)
 
 
