@@ -68,8 +68,10 @@ class PositionWaits:
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
-        # This app's answers kept by position (ProjectionRead.read_kept).
+        # This app's answers kept by position (ProjectionRead.read_kept), and its reads
+        # of the position they are kept by.
         self.answers = AnswersByPosition()
+        self.current = PositionReads(database)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -141,6 +143,51 @@ def _positions(database: Database, primary: Database | None) -> tuple[int, int]:
     return projected, head
 
 
+class PositionReads:
+    """The projection's position for the requests on the event loop: one read of the
+    database (one thread hand-off, one round trip) answers every request that arrived
+    before it started. A request waits for a read that starts after it arrived, never
+    for one already under way, so it sees every position committed before it came, as
+    a read of its own would; under load, the requests that come during one read share
+    the next."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._reader: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[int] | None = None
+
+    async def read(self) -> int:
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done():
+            future: asyncio.Future[int] = loop.create_future()
+            self._reader = loop.create_task(self._read(future))
+        else:  # a read is under way: it may have missed this request's past, take the next
+            if self._next is None:
+                self._next = loop.create_future()
+            future = self._next
+        # Shielded: a request that goes away must not cancel the read for the others.
+        return await asyncio.shield(future)
+
+    async def _read(self, future: asyncio.Future[int] | None) -> None:
+        while future is not None:
+            # An error nobody is left to receive is not logged as never retrieved.
+            future.add_done_callback(_retrieve)
+            try:
+                future.set_result(await run_in_threadpool(self.position))
+            except Exception as error:  # each waiter raises it (a 503 for the database's)
+                future.set_exception(error)
+            future, self._next = self._next, None
+
+
+    def position(self) -> int:
+        return current_position(self.database)
+
+
+def _retrieve(future: asyncio.Future[int]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class AnswersByPosition:
     """Answers (bytes) built from the read models, each kept with the projection's
     position it was read at. The read models change only with that position (the
@@ -172,25 +219,33 @@ class ProjectionRead:
     Made by `projection_read`, once the projection has reached `min_position`."""
 
     def __init__(
-        self, database: Database, response: Response, wanted: int, answers: AnswersByPosition
+        self,
+        database: Database,
+        response: Response,
+        wanted: int,
+        answers: AnswersByPosition,
+        current: PositionReads,
     ) -> None:
         self.database = database
         self.response = response
         self.wanted = wanted
         self.answers = answers
+        self.current = current
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
             self._position(connection)
             return query(connection)
 
-    def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
-        # The position alone first, in one statement (on PostgreSQL without the round
-        # trips of a REPEATABLE READ transaction, on SQLite on the driver): most reads
-        # end there.
-        kept = self.answers.get(self._checked(current_position(self.database)), key)
+    async def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
+        # The position alone first, in one statement on the driver (PositionReads): most
+        # reads end there, on the event loop; the others read in a worker thread.
+        kept = self.answers.get(self._checked(await self.current.read()), key)
         if kept is not None:
             return kept
+        return await run_in_threadpool(self._read_and_keep, key, query)
+
+    def _read_and_keep(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
         with self.database.reading() as connection:
             position = self._position(connection)
             answer = query(connection)
@@ -247,7 +302,7 @@ async def projection_read(
         if projected < wanted:
             await waits.wait_for(wanted)
     services: Services = request.app.state.services  # not a sub-dependency: see api/dependencies.py
-    return ProjectionRead(services.read_database, response, wanted, waits.answers)
+    return ProjectionRead(services.read_database, response, wanted, waits.answers, waits.current)
 
 
 ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]
