@@ -63,6 +63,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             primary=services.database if replica else None,
         )
         waits.attach(asyncio.get_running_loop())
+        # A rebuild may put different rows behind the same position (it exists to mend
+        # read models): pages kept before it are dropped when it switches.
+        services.rebuilder.on_switch.append(lambda _: waits.answers.clear())
         if not replica:
             services.follower.on_progress.append(waits.advanced)
             services.rebuilder.on_switch.append(waits.advanced)

@@ -178,7 +178,6 @@ class PositionReads:
                 future.set_exception(error)
             future, self._next = self._next, None
 
-
     def position(self) -> int:
         return current_position(self.database)
 
@@ -204,6 +203,10 @@ class AnswersByPosition:
     def get(self, position: int, key: Hashable) -> bytes | None:
         with self._lock:
             return self._kept.get((position, key))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
 
     def put(self, position: int, key: Hashable, answer: bytes) -> None:
         if len(answer) > self._kept.maxsize:
