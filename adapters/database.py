@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Insert, Select, create_engine, event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import UpdateBase
 
 # Execution option that makes a SQLite transaction start with BEGIN IMMEDIATE.
@@ -111,6 +112,37 @@ class Database:
             connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
+    def one_statement(
+        self, statement: DriverStatement, row: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows of one SELECT, run on a pooled connection's driver in autocommit, so
+        the statement is its own snapshot. Reads that are this one statement (the
+        projection's position, an aggregate's new events) are most of some requests:
+        SQLAlchemy's execution and a BEGIN and ROLLBACK cost more than the query."""
+        raw = self.engine.raw_connection()
+        driver: Any = raw.driver_connection
+        dialect = self.engine.dialect
+        try:
+            if not self.is_postgres:  # sqlite3 is in autocommit already (_configure_sqlite)
+                return statement.driver_rows(driver, row)
+            # Not inside a transaction (the pool rolled it back): only a flag to set.
+            driver.autocommit = True
+            try:
+                return statement.driver_rows(driver, row)
+            finally:
+                if not driver.closed:
+                    driver.autocommit = False
+        except dialect.loaded_dbapi.Error as error:
+            # As SQLAlchemy's execution would: a lost connection leaves the pool, and the
+            # error is SQLAlchemy's (the API answers those with a 503).
+            if dialect.is_disconnect(error, driver, None):
+                raw.invalidate(error)
+            raise DBAPIError.instance(
+                statement.sql, None, error, dialect.loaded_dbapi.Error
+            ) from error
+        finally:
+            raw.close()
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -196,7 +228,10 @@ class DriverStatement:
 
     def rows(self, connection: Connection, row: dict[str, Any]) -> list[tuple[Any, ...]]:
         """A SELECT's rows, as the driver returns them (no result processing)."""
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self.driver_rows(connection.connection.driver_connection, row)
+
+    def driver_rows(self, driver: Any, row: dict[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = driver.cursor()
         cursor.execute(self.sql, self._params(row))
         found: list[tuple[Any, ...]] = cursor.fetchall()
         cursor.close()

@@ -17,7 +17,6 @@ from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from copy import deepcopy
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -242,18 +241,22 @@ class EventRecorder(SQLAlchemyApplicationRecorder):
         the library's own path, so the read sees that transaction."""
         if self.database is None or library_transactions.get(None) is not None:
             return super().select_events(originator_id, gt, lte, desc, limit)
-        statement = _select_events(gt is not None, lte is not None, desc, limit)
-        with self.database.one_query() as connection:
-            rows = connection.execute(statement, {"id": originator_id, "gt": gt, "lte": lte})
-            return [
-                StoredEvent(
-                    originator_id=row.originator_id,
-                    originator_version=row.originator_version,
-                    topic=row.topic,
-                    state=bytes(row.state),
-                )
-                for row in rows
-            ]
+        statement = _select_events(
+            self.database.engine.dialect, gt is not None, lte is not None, desc, limit
+        )
+        # One statement on the driver, in autocommit: its own snapshot.
+        rows = self.database.one_statement(statement, {"id": originator_id, "gt": gt, "lte": lte})
+        # Every row is the asked aggregate's: its id need not be read back and converted.
+        aggregate = originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+        return [
+            StoredEvent(
+                originator_id=aggregate,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
+            )
+            for version, topic, state in rows
+        ]
 
     def begin(self, connection: Connection) -> EventWrite:
         """Lock other writers out, and learn where the log ends: the next position, the
@@ -439,12 +442,24 @@ def _statements(connection: Connection) -> _Statements:
     return _by_dialect[dialect.name]
 
 
-@cache
-def _select_events(gt: bool, lte: bool, desc: bool, limit: int | None) -> Select[Any]:
-    """The library's selection of an aggregate's events (select_events), built once per
-    shape."""
+def _select_events(
+    dialect: Dialect, gt: bool, lte: bool, desc: bool, limit: int | None
+) -> DriverStatement:
+    """The library's selection of an aggregate's events (select_events), compiled once
+    per shape and dialect."""
+    key = (dialect.name, gt, lte, desc, limit)
+    found = _selections.get(key)
+    if found is None:
+        found = _selections[key] = DriverStatement(_selection(gt, lte, desc, limit), dialect)
+    return found
+
+
+_selections: dict[tuple[str, bool, bool, bool, int | None], DriverStatement] = {}
+
+
+def _selection(gt: bool, lte: bool, desc: bool, limit: int | None) -> Select[Any]:
     version = events.c.originator_version
-    query = select(events.c.originator_id, version, events.c.topic, events.c.state).where(
+    query = select(version, events.c.topic, events.c.state).where(
         events.c.originator_id == bindparam("id")
     )
     if gt:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, cast
 from uuid import UUID
 
@@ -39,7 +38,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -464,25 +462,21 @@ def read_models_mark(connection: Connection, name: str = PROJECTION_NAME) -> Rea
 
 
 def current_mark(database: Database, name: str = PROJECTION_NAME) -> ReadModelsMark:
-    """The read models' mark now, in one statement. On SQLite on the driver's own
-    connection, which is in autocommit (adapters/database.py): one SELECT is its own
-    snapshot, without SQLAlchemy's execution and its BEGIN and ROLLBACK, which cost
-    several times the query (every kept list page is found after this read)."""
-    if database.is_postgres:
-        with database.one_query() as connection:
-            return read_models_mark(connection, name)
-    raw = database.engine.raw_connection()
-    try:
-        driver: Any = raw.driver_connection
-        row = driver.execute(_sqlite_mark(), (name,)).fetchone()
-    finally:
-        raw.close()
-    return (int(row[0]), str(row[1])) if row is not None else (0, "")
+    """The read models' mark now, in one statement on the driver in autocommit (its own
+    snapshot): every kept list page is found after this read, and SQLAlchemy's execution
+    with a BEGIN and ROLLBACK cost several times the query."""
+    rows = database.one_statement(_mark_statement(database.engine.dialect), {"projection": name})
+    return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
 
 
-@cache
-def _sqlite_mark() -> str:
-    return str(_MARK.compile(dialect=sqlite.dialect()))
+_mark_by_dialect: dict[str, DriverStatement] = {}
+
+
+def _mark_statement(dialect: Dialect) -> DriverStatement:
+    found = _mark_by_dialect.get(dialect.name)
+    if found is None:
+        found = _mark_by_dialect[dialect.name] = DriverStatement(_MARK, dialect)
+    return found
 
 
 def next_events(connection: Connection, after: int, limit: int) -> list[Notification]:

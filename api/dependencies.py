@@ -77,25 +77,28 @@ async def principal_of(
     return principal
 
 
-async def reader(
-    request: Request, services: ServicesDep, credentials: Credentials
-) -> Principal | None:
+# The services are taken from the app here, not as a dependency of their own: FastAPI
+# solves each sub-dependency with its whole machinery, per request, before its cache.
+
+
+async def reader(request: Request, credentials: Credentials) -> Principal | None:
     """Any valid token reads; with COMMITMENTS_PUBLIC_READ=true no token is needed."""
+    services: Services = request.app.state.services
     if services.settings.public_read and credentials is None:
         return None
     return await principal_of(services, credentials, client_address(request))
 
 
-async def writer(request: Request, services: ServicesDep, credentials: Credentials) -> Principal:
+async def writer(request: Request, credentials: Credentials) -> Principal:
     """Editors and admins write (editors only for their party: the domain checks that
     per commitment); viewers and editors without a party are refused before anything."""
-    principal = await principal_of(services, credentials, client_address(request))
+    principal = await principal_of(request.app.state.services, credentials, client_address(request))
     principal.require_writer()
     return principal
 
 
-async def admin(request: Request, services: ServicesDep, credentials: Credentials) -> Principal:
-    principal = await principal_of(services, credentials, client_address(request))
+async def admin(request: Request, credentials: Credentials) -> Principal:
+    principal = await principal_of(request.app.state.services, credentials, client_address(request))
     principal.require_admin()
     return principal
 

@@ -33,7 +33,6 @@ from adapters.projection import (
     projection_position,
     read_models_mark,
 )
-from api.dependencies import ServicesDep
 from api.problems import Problem
 from api.schemas import MAX_POSITION
 
@@ -75,8 +74,10 @@ class PositionWaits:
         self._changed = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
-        # This app's answers kept by position (ProjectionRead.read_kept).
+        # This app's answers kept by position (ProjectionRead.read_kept), and its reads
+        # of the position they are kept by.
         self.answers = AnswersByPosition()
+        self.current = PositionReads(database)
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -148,6 +149,51 @@ def _positions(database: Database, primary: Database | None) -> tuple[int, int]:
     return projected, head
 
 
+class PositionReads:
+    """The read models' mark (adapters/projection.py: the projection's position, and when
+    it was written) for the requests on the event loop: one read of the
+    database (one thread hand-off, one round trip) answers every request that arrived
+    before it started. A request waits for a read that starts after it arrived, never
+    for one already under way, so it sees every position committed before it came, as
+    a read of its own would; under load, the requests that come during one read share
+    the next."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._reader: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[ReadModelsMark] | None = None
+
+    async def read(self) -> ReadModelsMark:
+        loop = asyncio.get_running_loop()
+        if self._reader is None or self._reader.done():
+            future: asyncio.Future[ReadModelsMark] = loop.create_future()
+            self._reader = loop.create_task(self._read(future))
+        else:  # a read is under way: it may have missed this request's past, take the next
+            if self._next is None:
+                self._next = loop.create_future()
+            future = self._next
+        # Shielded: a request that goes away must not cancel the read for the others.
+        return await asyncio.shield(future)
+
+    async def _read(self, future: asyncio.Future[ReadModelsMark] | None) -> None:
+        while future is not None:
+            # An error nobody is left to receive is not logged as never retrieved.
+            future.add_done_callback(_retrieve)
+            try:
+                future.set_result(await run_in_threadpool(self.mark))
+            except Exception as error:  # each waiter raises it (a 503 for the database's)
+                future.set_exception(error)
+            future, self._next = self._next, None
+
+    def mark(self) -> ReadModelsMark:
+        return current_mark(self.database)
+
+
+def _retrieve(future: asyncio.Future[ReadModelsMark]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class AnswersByPosition:
     """Answers (bytes) built from the read models, each kept with the read models' mark
     it was read at (adapters/projection.py: their position and when it was written). The
@@ -182,25 +228,33 @@ class ProjectionRead:
     Made by `projection_read`, once the projection has reached `min_position`."""
 
     def __init__(
-        self, database: Database, response: Response, wanted: int, answers: AnswersByPosition
+        self,
+        database: Database,
+        response: Response,
+        wanted: int,
+        answers: AnswersByPosition,
+        current: PositionReads,
     ) -> None:
         self.database = database
         self.response = response
         self.wanted = wanted
         self.answers = answers
+        self.current = current
 
     def read(self, query: Callable[[Connection], T]) -> T:
         with self.database.reading() as connection:
             self._position(connection)
             return query(connection)
 
-    def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
-        # The position alone first, in one statement (on PostgreSQL without the round
-        # trips of a REPEATABLE READ transaction, on SQLite on the driver): most reads
-        # end there.
-        kept = self.answers.get(self._checked_mark(current_mark(self.database)), key)
+    async def read_kept(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
+        # The mark alone first, in one statement on the driver (PositionReads): most
+        # reads end there, on the event loop; the others read in a worker thread.
+        kept = self.answers.get(self._checked_mark(await self.current.read()), key)
         if kept is not None:
             return kept
+        return await run_in_threadpool(self._read_and_keep, key, query)
+
+    def _read_and_keep(self, key: Hashable, query: Callable[[Connection], bytes]) -> bytes:
         with self.database.reading() as connection:
             mark = self._checked_mark(read_models_mark(connection))
             answer = query(connection)
@@ -233,7 +287,6 @@ class ProjectionRead:
 
 
 async def projection_read(
-    services: ServicesDep,
     request: Request,
     response: Response,
     min_position: Annotated[
@@ -261,7 +314,8 @@ async def projection_read(
             )
         if projected < wanted:
             await waits.wait_for(wanted)
-    return ProjectionRead(services.read_database, response, wanted, waits.answers)
+    services: Services = request.app.state.services  # not a sub-dependency: see api/dependencies.py
+    return ProjectionRead(services.read_database, response, wanted, waits.answers, waits.current)
 
 
 ProjectionReadDep = Annotated[ProjectionRead, Depends(projection_read)]

@@ -14,7 +14,6 @@ import hmac
 import secrets
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,6 +36,15 @@ HEADERS = {
 }
 
 
+def _encoded(policy: str) -> tuple[tuple[bytes, bytes], ...]:
+    pairs = [*HEADERS.items(), ("Content-Security-Policy", policy)]
+    return tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in pairs)
+
+
+_PAGE_HEADERS = _encoded(PAGE_POLICY)
+_DOCS_HEADERS = _encoded(DOCS_POLICY)
+
+
 class SecurityHeaders:
     """ASGI middleware wrapped around the whole application (error pages included): adds
     the headers to every response, JSON too (a CSP there costs nothing and covers a JSON
@@ -49,14 +57,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = DOCS_POLICY if scope["path"] in DOCS_PATHS else PAGE_POLICY
+        added = _DOCS_HEADERS if scope["path"] in DOCS_PATHS else _PAGE_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers.setdefault(name, value)
-                headers.setdefault("Content-Security-Policy", policy)
+                # What the response does not set itself, found in one pass over its
+                # headers (each MutableHeaders.setdefault was a pass of its own).
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [header for header in added if header[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

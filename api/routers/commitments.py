@@ -108,7 +108,7 @@ def today() -> date:
     ),
     responses=PROJECTION_READ_PROBLEMS | NOT_MODIFIED,
 )
-def list_commitments(
+async def list_commitments(
     _: Reader,
     projection: ProjectionReadDep,
     if_none_match: IfNoneMatch = None,
@@ -152,7 +152,9 @@ def list_commitments(
         return dumps({"items": items, "next_cursor": next_cursor})
 
     # The same page at the same projection position (and day) is the same bytes.
-    body = projection.read_kept((filters, limit, cursor, day), page_of)
+    # An `async def` route: a kept page is answered on the event loop, without handing
+    # the request to a worker thread (read_kept reads the database in one).
+    body = await projection.read_kept((filters, limit, cursor, day), page_of)
     etag = bytes_tag(body)
     if none_match(if_none_match, etag):
         return projection.answer(not_modified(etag, REVALIDATE))

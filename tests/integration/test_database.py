@@ -6,7 +6,9 @@ from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from adapters.bootstrap import Services
 from adapters.database import DriverStatement, _ValuesTemplate
@@ -82,3 +84,38 @@ def test_a_values_template_keeps_casts_and_what_follows_the_values() -> None:
         "INSERT INTO t (a, b) VALUES (%s::UUID, lower(%s)), (%s::UUID, lower(%s))"
         " ON CONFLICT DO NOTHING"
     )
+
+
+def test_one_statement_reads_in_autocommit_and_raises_sqlalchemy_errors(
+    services: Services,
+) -> None:
+    """A read of one statement on the driver (the projection's position, an aggregate's
+    new events): its rows as the driver gives them; a failing statement raises
+    SQLAlchemy's error (which the API answers with a 503), and leaves the pooled
+    connection usable and outside any transaction."""
+    database = services.database
+    dialect = database.engine.dialect
+    position = DriverStatement(
+        select(projection_positions.c.position).where(
+            projection_positions.c.name == bindparam("name")
+        ),
+        dialect,
+    )
+    missing = DriverStatement(
+        select(projection_positions.c.position).where(
+            projection_positions.c.name == bindparam("name")
+        ),
+        dialect,
+    )
+    missing.sql = missing.sql.replace("projection_positions", "no_such_table")
+    for _ in range(3):  # the one pooled connection, again after each failure
+        with pytest.raises(DBAPIError):
+            database.one_statement(missing, {"name": "x"})
+        assert database.one_statement(position, {"name": "nothing-here"}) == []
+    with database.writing() as connection:
+        connection.execute(
+            insert(projection_positions).values(
+                name="probe", position=7, updated_at=datetime(2026, 1, 1, tzinfo=UTC)
+            )
+        )
+    assert database.one_statement(position, {"name": "probe"}) == [(7,)]
