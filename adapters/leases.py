@@ -195,6 +195,15 @@ class Lease:
         cannot take it over before the leader's write is committed."""
         if self.epoch is None:
             raise LeaseLost(f"the lease {self.name} is not held here")
+        if self.database.is_postgres:
+            # A leader stopped inside this transaction (SIGSTOP, a paused VM) would hold
+            # the row lock, and keep every standby out, for as long as it is stopped:
+            # PostgreSQL ends its session once it has sat idle in the transaction for a
+            # lease, and the writes roll back. It is an error where the leader wakes up.
+            milliseconds = max(1, round(self.seconds * 1000))
+            connection.exec_driver_sql(
+                f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}"
+            )
         row = {"lease": self.name, "epoch": self.epoch} | self._times()
         if _extend(connection, self._database_clock).run(connection, row) != 1:
             epoch, self.epoch = self.epoch, None
@@ -214,12 +223,19 @@ class Lease:
         if epoch is None:
             return
         with self.database.writing() as connection:
-            connection.execute(
+            released = connection.execute(
                 update(leases)
                 .where(leases.c.name == self.name, leases.c.epoch == epoch)
                 .values(expires_at=leases.c.acquired_at)
+            ).rowcount
+        if released:
+            log.info("released the lease %s (epoch %s)", self.name, epoch)
+        else:  # a leader that failed (its session ended while it was stopped) and was replaced
+            log.warning(
+                "lost the lease %s (epoch %s): another process took it over; standing by",
+                self.name,
+                epoch,
             )
-        log.info("released the lease %s (epoch %s)", self.name, epoch)
 
     def _open_session(self) -> int | None:
         """PostgreSQL: open the holder's session (if not open) and return its pid."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from adapters.bootstrap import Services
 from adapters.checkpoints import Checkpoints
@@ -290,3 +291,41 @@ def test_a_follower_whose_lease_was_taken_over_stands_by_without_writing(
     finally:
         follower.stop()
     assert stored(services).holder == "b"  # and stopping released nothing of b's
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_leader_stopped_inside_its_transaction_is_cut_off_after_a_lease(
+    services: Services, other: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As when the leader is stopped (SIGSTOP) between its fence and its commit: its
+    transaction holds the lease's row lock, which a standby's takeover waits on. The
+    database ends the stopped session after a lease; its writes roll back and the
+    standby takes over. (Before, the standby waited for as long as the leader slept.)"""
+    seconds = 0.5
+    first = Lease(services.database, "job", seconds=seconds, holder="a")
+    second = Lease(other.database, "job", seconds=seconds, holder="b")
+    assert first.acquire()
+    fenced, woken = threading.Event(), threading.Event()
+
+    def leader() -> None:
+        with services.database.writing() as connection:
+            first.fence(connection)  # the row is locked until this transaction ends
+            fenced.set()
+            woken.wait()  # stopped
+            connection.execute(leases.update().values(holder="a"))
+
+    with ThreadPoolExecutor(2) as pool:
+        leading = pool.submit(leader)
+        assert fenced.wait(20)
+        standby = pool.submit(wait_until, second.acquire)
+        try:
+            standby.result(timeout=20)
+        finally:
+            woken.set()
+        # The leader wakes up: its session is gone, so nothing it meant to write is.
+        with pytest.raises(DBAPIError, match="idle-in-transaction timeout"):
+            leading.result(timeout=20)
+    assert (stored(services).holder, stored(services).epoch) == ("b", 2)
+    first.release()  # as its loop does after the error
+    assert "lost the lease job (epoch 1)" in caplog.text
+    assert (stored(services).holder, stored(services).epoch) == ("b", 2)
