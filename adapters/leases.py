@@ -43,6 +43,7 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    literal_column,
     or_,
     select,
     table,
@@ -50,6 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 
 from adapters.database import Database, DriverStatement
 from adapters.settings import DEFAULT_LEASE_SECONDS
@@ -64,6 +66,7 @@ RENEWALS_PER_LEASE = 3
 LOOKS_PER_LEASE = 10
 
 _TIME = DateTime(timezone=True)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE when lock_timeout ends a wait
 
 
 class LeaseLost(Exception):
@@ -150,10 +153,22 @@ class Lease:
             self.epoch = None
             return False
         values = {"lease": self.name, "holder": self.holder, "session": self._open_session()}
-        with self.database.writing() as connection:
-            statement = _acquire(connection, self._database_clock)
-            epoch = connection.execute(statement, values | self._times()).scalar_one_or_none()
-        if epoch is None:  # another standby was quicker
+        try:
+            with self.database.writing() as connection:
+                if self.database.is_postgres:
+                    # The row is locked while a leader's fenced transaction runs. The
+                    # lease has expired (or is this holder's): a leader that has not
+                    # committed a renewal for a lease gets a third of one more.
+                    milliseconds = max(1, round(self.renew_every * 1000))
+                    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
+                statement = _acquire(connection, self._database_clock)
+                epoch = connection.execute(statement, values | self._times()).scalar_one_or_none()
+        except OperationalError as error:
+            if getattr(error.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            self._end_stale_writer(before)
+            epoch = None
+        if epoch is None:  # another standby was quicker, or the expired leader still wrote
             self.epoch = None
             self._close_session()
             return False
@@ -195,15 +210,6 @@ class Lease:
         cannot take it over before the leader's write is committed."""
         if self.epoch is None:
             raise LeaseLost(f"the lease {self.name} is not held here")
-        if self.database.is_postgres:
-            # A leader stopped inside this transaction (SIGSTOP, a paused VM) would hold
-            # the row lock, and keep every standby out, for as long as it is stopped:
-            # PostgreSQL ends its session once it has sat idle in the transaction for a
-            # lease, and the writes roll back. It is an error where the leader wakes up.
-            milliseconds = max(1, round(self.seconds * 1000))
-            connection.exec_driver_sql(
-                f"SET LOCAL idle_in_transaction_session_timeout = {milliseconds}"
-            )
         row = {"lease": self.name, "epoch": self.epoch} | self._times()
         if _extend(connection, self._database_clock).run(connection, row) != 1:
             epoch, self.epoch = self.epoch, None
@@ -235,6 +241,28 @@ class Lease:
                 "lost the lease %s (epoch %s): another process took it over; standing by",
                 self.name,
                 epoch,
+            )
+
+    def _end_stale_writer(self, before: LeaseState | None) -> None:
+        """PostgreSQL: the lease had expired, but a transaction of its holder has kept the
+        row locked for a third of a lease more: a leader stopped inside its fenced transaction (by
+        SIGSTOP, a paused VM) would keep every standby out for as long as it sleeps,
+        whether idle in that transaction, halfway through a pipeline or in a COPY. End
+        that backend: its writes roll back, and the next look takes the lease over. (It
+        is an error where the leader wakes up, and its loop stands by.)"""
+        with self.database.writing() as connection:
+            ended = connection.execute(
+                select(_activity.c.pid, func.pg_terminate_backend(_activity.c.pid))
+                .select_from(leases)
+                .join(_activity, _activity.c.backend_xid == literal_column("leases.xmax"))
+                .where(leases.c.name == self.name, _activity.c.pid != func.pg_backend_pid())
+            ).all()
+        for pid, _ in ended:
+            log.warning(
+                "ended backend %s of %s: its transaction kept holding the expired lease %s",
+                pid,
+                before.holder if before is not None else "the holder",
+                self.name,
             )
 
     def _open_session(self) -> int | None:
@@ -329,7 +357,7 @@ def _acquire(connection: Connection, database_clock: bool) -> Any:
     ).returning(leases.c.epoch)
 
 
-_activity = table("pg_stat_activity", column("pid"))
+_activity = table("pg_stat_activity", column("pid"), column("backend_xid"))
 
 
 def _session_gone() -> Any:

@@ -2,8 +2,10 @@
 
 `make bench` uses COMMITMENTS_BENCH_EVENTS events (100,000 unless set; the issue's
 1,000,000 with COMMITMENTS_BENCH_EVENTS=1000000); `make bench-quick` 10,000. The log is
-commitments of EVENTS_EACH events each: a registration, a milestone, then progress and
-health ratings alternating.
+commitments of EVENTS_EACH events each (a registration, a milestone, then progress and
+health ratings alternating) up to MOST_COMMITMENTS of them; a longer log has longer
+commitments: the issue's report is on 1,000 commitments at 100,000 and at 1,000,000
+events (`shape`).
 
 The log is written through the unit of work, as the API writes (commands, recorder, hash
 chain, Merkle tree), by BUILDERS threads at once, so that its group commit puts up to
@@ -35,7 +37,8 @@ from domain.vocabulary import Health, Pillar
 BUILDERS = 64
 QUICK_EVENTS = 10_000
 DEFAULT_EVENTS = 100_000
-EVENTS_EACH = 100
+EVENTS_EACH = 100  # each commitment's, at least
+MOST_COMMITMENTS = 1_000
 BENCH = system("bench")
 
 
@@ -46,14 +49,22 @@ def log_events(quick: bool) -> int:
     return int(os.environ.get("COMMITMENTS_BENCH_EVENTS", DEFAULT_EVENTS))
 
 
+def shape(events: int) -> tuple[int, int]:
+    """How many commitments the log of `events` events has, and how many events each."""
+    commitments = max(1, min(MOST_COMMITMENTS, events // EVENTS_EACH))
+    return commitments, max(EVENTS_EACH, events // commitments)
+
+
 def build_log(services: Services, events: int) -> None:
-    """About `events` events (a multiple of EVENTS_EACH), and the read models caught up."""
+    """About `events` events (`shape`), and the read models caught up."""
+    commitments, each = shape(events)
     steps: list[CommitmentCommand] = [AddMilestone(title="m", due_date=date(2026, 12, 1))]
-    for k in range(EVENTS_EACH - 2):
+    for k in range(each - 2):
         if k % 2:
             steps.append(RateHealth(rating=Health.GREEN, rationale="r", as_of=date(2026, 1, 1)))
         else:
-            steps.append(LogProgress(percent=k, as_of=date(2026, 1, 1), note="n"))
+            percent = k * 100 // each  # rising to 99, whatever the length
+            steps.append(LogProgress(percent=percent, as_of=date(2026, 1, 1), note="n"))
     script = Together(tuple(steps))
 
     def commitment(i: int) -> None:
@@ -67,5 +78,5 @@ def build_log(services: Services, events: int) -> None:
 
     with ThreadPoolExecutor(BUILDERS) as builders:
         # list(): a failed write raises here, not lost in its future.
-        list(builders.map(commitment, range(max(1, events // EVENTS_EACH))))
+        list(builders.map(commitment, range(commitments)))
     services.projection.catch_up()

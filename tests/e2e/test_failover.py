@@ -39,7 +39,8 @@ pytestmark = [
 
 LEASE_SECONDS = 2.0
 # A takeover comes a lease after the leader's last renewal, and a standby's look after
-# that: well within this, on a loaded machine.
+# that (a third of a lease more if the leader stopped inside its transaction, which the
+# standby then ends): well within this, on a loaded machine.
 TAKEOVER_SECONDS = LEASE_SECONDS + 3.0
 WRITER = system("load")
 CODES = ["CMAP-PROS-RAIL", "CMAP-SEC-CYBER", "CMAP-PROS-PORTS"]

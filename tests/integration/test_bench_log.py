@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from adapters.ledger import verify
 from bench import export_import
-from bench.sizes import EVENTS_EACH, build_log
+from bench.sizes import EVENTS_EACH, build_log, shape
 from tests.conftest import open_services
 
 COMMITMENTS = 3
@@ -30,3 +30,9 @@ def test_the_shared_log_is_a_verified_log_of_whole_commitments(sqlite_url: str) 
     trip = export_import.round_trip("sqlite", sqlite_url)
     assert trip.events == checked.events  # and the imported log ends where this one does
     assert trip.exported.peak_mb > 0 and trip.imported.peak_mb > 0
+
+
+def test_a_longer_log_has_the_issues_thousand_commitments_each_longer() -> None:
+    assert shape(10_000) == (100, 100)  # make bench-quick
+    assert shape(100_000) == (1_000, 100)
+    assert shape(1_000_000) == (1_000, 1_000)  # the report's 1M: 1,000 commitments
