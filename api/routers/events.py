@@ -10,7 +10,15 @@ from adapters.backup import stored_event
 from adapters.history import MAX_FEED_LIMIT, event_feed
 from api.dependencies import Reader, ServicesDep
 from api.json_body import ExactJSONResponse, JsonRoute
-from api.schemas import MAX_POSITION, READ_PROBLEMS, FeedEntry, StoredEventOut, problems
+from api.projection_reads import ProjectionReadDep
+from api.schemas import (
+    MAX_POSITION,
+    PROJECTION_READ_PROBLEMS,
+    READ_PROBLEMS,
+    FeedEntry,
+    StoredEventOut,
+    problems,
+)
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=JsonRoute)
 
@@ -19,12 +27,15 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=JsonRou
     "",
     response_model=list[FeedEntry],
     summary="Events of all commitments after a position, oldest first",
-    description="Page through the log by passing the last `position` seen as `after`.",
-    responses=READ_PROBLEMS,
+    description="Page through the log by passing the last `position` seen as `after`. "
+    "Read from the read replica if there is one: `min_position` waits for it to have "
+    "what a write returned in X-Log-Position.",
+    responses=PROJECTION_READ_PROBLEMS,
 )
 def list_events(
     services: ServicesDep,
     _: Reader,
+    __: ProjectionReadDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="Return events after this position")
     ] = 0,

@@ -176,7 +176,7 @@ def test_reads_on_the_standby_see_the_writes_they_ask_for(standby: Standby) -> N
         assert int(listed.headers["X-Log-Position"]) >= position
         assert "CMAP-PROS-HYDRO" in _report_codes(api, min_position=position)
         assert "CMAP-PROS-HYDRO" in _report_codes(api, at_position=position)
-        feed = api.json("/api/v1/events", params={"after": position - 1})
+        feed = api.json("/api/v1/events", params={"after": position - 1, "min_position": position})
         assert [e["position"] for e in feed][:1] == [position]
         assert "CMAP-PROS-HYDRO" in api.get("/feeds/changes.atom").text
         assert "CMAP-PROS-HYDRO" in api.get("/").text
@@ -214,6 +214,8 @@ def test_a_lagging_standby_answers_503_with_retry_after(
         assert int(report.headers["X-Log-Position"]) < position
         assert "CMAP-PROS-HYDRO" not in [row["code"] for row in report.json()["commitments"]]
         assert api.json("/api/v1/events", params={"after": position - 1}) == []
+        events = api.get("/api/v1/events", params={"after": position - 1, "min_position": position})
+        assert f"not yet {position}" in problem(events, 503)
         assert "CMAP-PROS-HYDRO" not in api.get("/feeds/changes.atom").text
         assert "CMAP-PROS-HYDRO" not in api.get("/").text
         report = api.get("/api/v1/reports/progress", params={"at_position": position})
