@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Request
@@ -191,12 +191,19 @@ def _sort_links(request: Request, query: PortfolioQuery) -> dict[str, str]:
     return links
 
 
+# The newest entries of the timeline a commitment's page shows: one logged weekly for
+# three years has about 300, and a page of a thousand takes a quarter of a second to
+# build and is long to scroll. `?timeline=all` shows every one.
+TIMELINE_SHOWN = 100
+
+
 @router.get("/c/{code}", response_class=HTMLResponse)
 def commitment_page(
-    code: str, request: Request, services: ServicesDep, saved: str = ""
+    code: str, request: Request, services: ServicesDep, saved: str = "", timeline: str = ""
 ) -> Response:
     """One commitment, now or as it was (`?as_of=`, `?known_at=`, `?version=`: the
-    questions GET /api/v1/commitments/{ref} answers), with its progress chart and timeline."""
+    questions GET /api/v1/commitments/{ref} answers), with its progress chart and timeline
+    (the newest TIMELINE_SHOWN entries; `?timeline=all`: every one)."""
     holder = session_holder(request, services)
     signed_in = holder is not None or (False if services.settings.public_read else None)
     if signed_in is None:
@@ -236,6 +243,8 @@ def commitment_page(
         events, version=shown.version, as_of=shown.as_of, known_at=shown.known_at
     )
     entries = [logged.entry for logged in log if logged.entry["version"] in in_view]
+    hidden = 0 if timeline == "all" else max(0, len(entries) - TIMELINE_SHOWN)
+    entries = entries[hidden:]
     revised = revisions(events, entries)
     history = [
         e
@@ -254,6 +263,8 @@ def commitment_page(
             # Sectors are an open list of slugs: the known ones read as words.
             "c": marked(described),
             "history": history,
+            "history_hidden": hidden,
+            "whole_timeline": "?" + urlencode({**request.query_params, "timeline": "all"}),
             "moment": shown,
             "asked": request.query_params,
             "problems": problems,

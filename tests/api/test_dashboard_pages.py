@@ -4,9 +4,11 @@ escaping, spreadsheet-safe reports, signing in, and ids that are no commitment's
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +16,15 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from adapters.tables import api_tokens
-from domain.commands import ChangeStatus, ConfirmClosure, DefineSchedule, PlannedMilestone
+from api.routers.dashboard import TIMELINE_SHOWN
+from domain.commands import (
+    ChangeStatus,
+    ConfirmClosure,
+    DefineSchedule,
+    LogProgress,
+    PlannedMilestone,
+    Together,
+)
 from domain.vocabulary import Pillar, Status
 from tests.api.client import BASE, Api, csrf_token_of, post_login, problem, serving
 from tests.support import CA_EDITOR, MX_EDITOR, registration, write
@@ -276,3 +286,29 @@ def test_the_language_comes_from_the_query_then_the_cookie_then_the_browser(
         assert "/c/CMAP-PROS-RAIL?lang=es" in later.text
         # A language we do not have is ignored, not an error.
         assert api.client.get("/?lang=de").status_code == 200
+
+
+def test_a_long_timeline_shows_its_newest_entries_and_links_to_the_whole(seeded_url: str) -> None:
+    with serving(seeded_url, public_read=True) as api:
+        register_hostile(api, "CMAP-GOV-LONG", "Long")
+        steps = tuple(
+            LogProgress(percent=i % 100, as_of=date(2026, 1, 1), note=f"n{i}")
+            for i in range(TIMELINE_SHOWN + 20)
+        )
+        write(api.services, Together(steps), ref="CMAP-GOV-LONG")
+        version = api.services.tracker.get("CMAP-GOV-LONG").version
+        page = api.client.get("/c/CMAP-GOV-LONG", params={"lang": "fr"})
+        assert page.status_code == 200, page.text
+        timeline = page.text.split('id="timeline"')[1].split("</ol>")[0]
+        shown = re.findall(r"\?version=(\d+)", timeline)
+        assert shown == [str(v) for v in range(version, version - TIMELINE_SHOWN, -1)]
+        hidden = version - TIMELINE_SHOWN
+        assert f"les {hidden} plus anciennes ne sont pas affichées" in page.text
+        link = re.search(r'id="timeline-more">.*?<a href="([^"]+)"', page.text, re.S)
+        assert link is not None and "timeline=all" in link.group(1)
+        whole = api.client.get("/c/CMAP-GOV-LONG" + html.unescape(link.group(1)))
+        assert "lang=fr" in link.group(1) and "Afficher toute" not in whole.text
+        everything = whole.text.split('id="timeline"')[1].split("</ol>")[0]
+        assert re.findall(r"\?version=(\d+)", everything) == [str(v) for v in range(version, 0, -1)]
+        short = api.client.get("/c/CMAP-PROS-RAIL")  # the seeds' (short) timelines
+        assert short.status_code == 200 and 'id="timeline-more"' not in short.text
