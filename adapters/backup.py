@@ -346,4 +346,5 @@ def import_log(database: Database, path: Path, sealer: Sealer | None = None) -> 
                 text(f"SELECT setval(pg_get_serial_sequence('{EVENTS_TABLE}', 'id'), :head)"),
                 {"head": head},
             )
+    database.analyze()
     return LogSummary(count, head, last_hash, reports, len(signed))

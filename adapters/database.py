@@ -87,6 +87,17 @@ class Database:
                 if not durable and not self.is_postgres:
                     driver.execute("PRAGMA synchronous=FULL")
 
+    def analyze(self) -> None:
+        """PostgreSQL: refresh the planner's statistics after a bulk load (an import, a
+        rebuild's switch), as its documentation advises. Until autovacuum gets to them, a
+        freshly loaded table looks small to the planner, which then scans what it should
+        look up: a commitment's events joined with their chain entries took 182 ms
+        instead of 3 at a million events. Nothing to do on SQLite."""
+        if not self.is_postgres or self.read_only:
+            return
+        with self.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+
     def write_turn(self) -> Any:
         """This process's turn to write (SQLite); the unit of work takes it too."""
         return self._write_turn if self._write_turn is not None else nullcontext()

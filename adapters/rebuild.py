@@ -213,6 +213,7 @@ class Rebuild:
             connection.execute(
                 delete(projection_positions).where(projection_positions.c.name == self.shadow.name)
             )
+        self.database.analyze()  # every read model's rows are new
         return position
 
 

@@ -80,3 +80,6 @@ def build_log(services: Services, events: int) -> None:
         # list(): a failed write raises here, not lost in its future.
         list(builders.map(commitment, range(commitments)))
     services.projection.catch_up()
+    # As autovacuum would have by the time a log grew this long (it is written here in
+    # minutes): the planner's statistics of the tables just filled (PostgreSQL).
+    services.database.analyze()

@@ -197,15 +197,19 @@ def _logs(
     with their totals on the period's start and the report's date (CommitmentLog)."""
     keys = [row.commitment_id for row in chunk]
     structural: dict[str, list[tuple[int, Commitment.Event]]] = defaultdict(list)
+    # The position is compared here, not in the query: given `id <= :position` too,
+    # PostgreSQL ANDs the commitment's index with a scan of the primary key up to the
+    # position, which grows with the log (35 ms at a million events, for 3 rows).
     for row in connection.execute(
         select(*_STORED)
         .where(
             events.c.originator_id.in_([UUID(key) for key in keys]),
-            events.c.id <= at_position,
             events.c.topic.not_in(SERIES_TOPICS),
         )
         .order_by(events.c.id)
     ):
+        if row.id > at_position:
+            continue
         event = _event(mapper, row)
         structural[str(event.originator_id)].append((row.id, event))
     keys = [key for key in keys if structural[key]]  # the others came after the position

@@ -341,3 +341,36 @@ def test_import_refuses_a_file_that_does_not_verify_naming_the_line(
         assert verify(restored.database).events == 0  # nothing was written
     finally:
         restored.close()
+
+
+def _analyzed(services: Services, table: str) -> int:
+    """How many times the table was ANALYZEd by hand (autovacuum's are counted apart)."""
+    with services.database.reading() as connection:
+        return int(
+            connection.execute(
+                text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = :t"),
+                {"t": table},
+            ).scalar_one()
+        )
+
+
+@pytest.mark.parametrize("seeded_url", ["postgresql"], indirect=True)
+def test_an_import_and_a_rebuild_leave_postgresql_planner_statistics_fresh(
+    seeded: Services, target: Callable[[str], str], tmp_path: Path
+) -> None:
+    """A freshly loaded table looks empty to the planner until it is analysed, and it then
+    scans what it should look up (a commitment's events with their chain entries)."""
+    seeded.projection.catch_up()
+    path = tmp_path / "log.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        export_log(seeded.database, handle)
+    restored = open_services(target(seeded.settings.database_url))
+    try:
+        assert _analyzed(restored, events.name) == 0
+        import_log(restored.database, path)
+        assert _analyzed(restored, events.name) == 1
+        assert _analyzed(restored, event_chain.name) == 1
+        restored.rebuilder.run()
+        assert _analyzed(restored, "progress_points") == 2
+    finally:
+        restored.close()
