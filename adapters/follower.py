@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from adapters.event_store import EVENTS_CHANNEL
-from adapters.leases import Lease, LeaseLost
+from adapters.leases import Lease, LeaseLost, failure
 from adapters.projection import ProjectionConflict, ReadModelProjection
 
 log = logging.getLogger(__name__)
@@ -96,8 +96,11 @@ class ProjectionFollower:
                     self.lease.release()  # (nothing to do if it was lost)
                 backoff = 0.5
             except Exception as error:  # a lost connection, a database restart: log, retry
-                self.last_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
-                log.exception("projection follower failed; retrying in %.1f s", backoff)
+                self.last_error = failure(error)
+                if self.lease.replaced:
+                    log.warning("projection follower: %s; standing by", self.last_error)
+                else:
+                    log.exception("projection follower failed; retrying in %.1f s", backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_MAX)
 

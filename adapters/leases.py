@@ -86,6 +86,12 @@ class LeaseState:
     expired: bool
 
 
+def failure(error: BaseException) -> str:
+    """An error in one line, for a worker's log and `last_error`: its type and first line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def process_holder() -> str:
     """Names this process in the `leases` table: host, process id, and a random suffix
     (a process id can come again after a restart)."""
@@ -114,6 +120,9 @@ class Lease:
         self.epoch: int | None = None  # the epoch this holder leads with; None: standing by
         self._session: Any = None  # PostgreSQL: the connection that says this holder lives
         self._renewed_at = 0.0  # by `_local()`, when the lease was last extended
+        # Set by a release that found the lease taken over: the leader's error was then
+        # its session ended by the standby (`_end_stale_writer`), not a fault to report.
+        self.replaced = False
 
     # ---- clocks ------------------------------------------------------------------------
 
@@ -174,6 +183,7 @@ class Lease:
             return False
         self.epoch = int(epoch)
         self._renewed_at = self._local()
+        self.replaced = False
         if before is not None and before.holder != self.holder:
             log.warning(
                 "took over the lease %s (epoch %s) from %s, whose lease had expired",
@@ -234,6 +244,7 @@ class Lease:
                 .where(leases.c.name == self.name, leases.c.epoch == epoch)
                 .values(expires_at=leases.c.acquired_at)
             ).rowcount
+        self.replaced = not released
         if released:
             log.info("released the lease %s (epoch %s)", self.name, epoch)
         else:  # a leader that failed (its session ended while it was stopped) and was replaced

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, select
 
 from adapters.checkpoints import CheckpointRefused, Checkpoints
 from adapters.database import Database
-from adapters.leases import Lease, LeaseLost
+from adapters.leases import Lease, LeaseLost, failure
 from adapters.projection import ReadModelProjection
 from adapters.reports.archive import ReportArchive
 from adapters.reports.data import ReportInputs
@@ -171,8 +171,11 @@ class ReportScheduler:
                 finally:
                     self.active.clear()
                     self.lease.release()  # (nothing to do if it was lost)
-            except Exception:
-                log.exception("report scheduler failed; retrying")
+            except Exception as error:
+                if self.lease.replaced:
+                    log.warning("report scheduler: %s; standing by", failure(error))
+                else:
+                    log.exception("report scheduler failed; retrying")
                 self._stop.wait(5)
 
     def _serve(self) -> None:

@@ -55,7 +55,7 @@ from tenacity import RetryCallState, Retrying, wait_exponential
 from adapters.database import Database
 from adapters.event_text import EVENT_TYPES
 from adapters.history import commitment_events
-from adapters.leases import Lease, LeaseLost
+from adapters.leases import Lease, LeaseLost, failure
 from adapters.open_data import CLOUDEVENTS_MEDIA_TYPE, cloudevent_bytes, code_of, log_source
 from adapters.projection import log_head
 from adapters.tables import webhook_deliveries, webhooks
@@ -357,8 +357,11 @@ class WebhookDeliverer:
                     self.lease.release()
                 backoff = 0.5
             except Exception as error:  # a lost connection, a database restart: retry
-                self.last_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
-                log.exception("webhook deliverer failed; retrying in %.1f s", backoff)
+                self.last_error = failure(error)
+                if self.lease.replaced:
+                    log.warning("webhook deliverer: %s; standing by", self.last_error)
+                else:
+                    log.exception("webhook deliverer failed; retrying in %.1f s", backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, ERROR_BACKOFF_MAX)
 

@@ -264,7 +264,17 @@ def commitment_page(
             "c": marked(described),
             "history": history,
             "history_hidden": hidden,
-            "whole_timeline": "?" + urlencode({**request.query_params, "timeline": "all"}),
+            # The page as asked, with every entry (not "saved": that was the last visit's).
+            "whole_timeline": "?"
+            + urlencode(
+                [
+                    (k, v)
+                    for k, v in request.query_params.multi_items()
+                    if k not in ("saved", "timeline")
+                ]
+                + [("timeline", "all")]
+            ),
+            "timeline": timeline,
             "moment": shown,
             "asked": request.query_params,
             "problems": problems,

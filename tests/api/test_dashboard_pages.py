@@ -310,5 +310,16 @@ def test_a_long_timeline_shows_its_newest_entries_and_links_to_the_whole(seeded_
         assert "lang=fr" in link.group(1) and "Afficher toute" not in whole.text
         everything = whole.text.split('id="timeline"')[1].split("</ol>")[0]
         assert re.findall(r"\?version=(\d+)", everything) == [str(v) for v in range(version, 0, -1)]
+        # One left out: said in the singular; the link leaves "saved" (a form's) behind.
+        one = api.client.get(
+            "/c/CMAP-GOV-LONG",
+            params={"version": TIMELINE_SHOWN + 1, "saved": "progress", "lang": "en"},
+        )
+        assert "; 1 older one is not shown." in one.text
+        link = re.search(r'id="timeline-more">.*?<a href="([^"]+)"', one.text, re.S)
+        assert link is not None
+        assert html.unescape(link.group(1)) == f"?version={TIMELINE_SHOWN + 1}&lang=en&timeline=all"
+        # The whole timeline's version links keep it whole.
+        assert 'href="?version=1&amp;timeline=all"' in whole.text
         short = api.client.get("/c/CMAP-PROS-RAIL")  # the seeds' (short) timelines
         assert short.status_code == 200 and 'id="timeline-more"' not in short.text

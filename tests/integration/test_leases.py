@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.bootstrap import Services
 from adapters.checkpoints import Checkpoints
 from adapters.follower import ProjectionFollower
-from adapters.leases import Lease, LeaseLost
+from adapters.leases import Lease, LeaseLost, failure
 from adapters.projection import ReadModelProjection
 from adapters.reports.data import ReportInputs
 from adapters.tables import checkpoints, leases, progress_points, report_archive
@@ -339,6 +339,14 @@ def test_on_postgresql_a_leader_stopped_inside_its_transaction_is_cut_off_after_
     with services.database.reading() as connection:
         rows = connection.execute(select(leases.c.name, leases.c.holder, leases.c.epoch)).all()
     assert [tuple(row) for row in rows] == [("job", "b", 2)]
-    first.release()  # as its loop does after the error
-    assert "lost the lease job (epoch 1)" in caplog.text
+    first.release()  # as its loop does after the error, which it then logs in one line
+    assert first.replaced and "lost the lease job (epoch 1)" in caplog.text
+    assert not second.replaced
     assert (stored(services).holder, stored(services).epoch) == ("b", 2)
+
+
+def test_a_workers_error_is_one_line_even_without_a_message() -> None:
+    assert failure(RuntimeError("the connection is lost\nmore")) == (
+        "RuntimeError: the connection is lost"
+    )
+    assert failure(RuntimeError()) == "RuntimeError"  # (this raised IndexError in the loop)

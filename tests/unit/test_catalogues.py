@@ -41,10 +41,14 @@ def test_babel_finds_no_format_errors(language: str) -> None:
 
 @pytest.mark.parametrize("language", TRANSLATED)
 def test_translations_keep_exactly_the_placeholders_of_their_msgid(language: str) -> None:
+    """Each form of a plural message keeps those of the msgid's plural (ngettext formats
+    every form with the same values)."""
     differing = [
-        (m.id, m.string)
+        (m.id, form)
         for m in catalogue(language)
-        if m.id and m.string and placeholders(str(m.id)) != placeholders(str(m.string))
+        if m.id and m.string
+        for form in (m.string if m.pluralizable else (m.string,))
+        if placeholders(str(form)) != placeholders(str(m.id[-1] if m.pluralizable else m.id))
     ]
     assert not differing
 
