@@ -256,17 +256,26 @@ class Lease:
 
     def _end_stale_writer(self, before: LeaseState | None) -> None:
         """PostgreSQL: the lease had expired, but a transaction of its holder has kept the
-        row locked for a third of a lease more: a leader stopped inside its fenced transaction (by
-        SIGSTOP, a paused VM) would keep every standby out for as long as it sleeps,
+        row locked for a third of a lease more: a leader stopped inside its fenced
+        transaction (by SIGSTOP, a paused VM) would keep every standby out for as long as it sleeps,
         whether idle in that transaction, halfway through a pipeline or in a COPY. End
-        that backend: its writes roll back, and the next look takes the lease over. (It
-        is an error where the leader wakes up, and its loop stands by.)"""
+        that backend if it has been waiting for its client all that time: its writes
+        roll back, and the next look takes the lease over. (It is an error where the
+        leader wakes up, and its loop stands by.) A backend still working (a rebuild's
+        long switch) is left to finish; the standby looks again."""
+        waited = func.now() - func.greatest(_activity.c.query_start, _activity.c.state_change)
         with self.database.writing() as connection:
             ended = connection.execute(
                 select(_activity.c.pid, func.pg_terminate_backend(_activity.c.pid))
                 .select_from(leases)
                 .join(_activity, _activity.c.backend_xid == literal_column("leases.xmax"))
-                .where(leases.c.name == self.name, _activity.c.pid != func.pg_backend_pid())
+                .where(
+                    leases.c.name == self.name,
+                    _activity.c.pid != func.pg_backend_pid(),
+                    _activity.c.wait_event == "ClientRead",
+                    waited >= bindparam("stale", type_=Interval()),
+                ),
+                {"stale": timedelta(seconds=self.renew_every)},
             ).all()
         for pid, _ in ended:
             log.warning(
@@ -368,7 +377,14 @@ def _acquire(connection: Connection, database_clock: bool) -> Any:
     ).returning(leases.c.epoch)
 
 
-_activity = table("pg_stat_activity", column("pid"), column("backend_xid"))
+_activity = table(
+    "pg_stat_activity",
+    column("pid"),
+    column("backend_xid"),
+    column("wait_event"),
+    column("query_start", _TIME),
+    column("state_change", _TIME),
+)
 
 
 def _session_gone() -> Any:

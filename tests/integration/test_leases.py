@@ -345,6 +345,40 @@ def test_on_postgresql_a_leader_stopped_inside_its_transaction_is_cut_off_after_
     assert (stored(services).holder, stored(services).epoch) == ("b", 2)
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_a_leader_busy_in_a_long_statement_is_left_to_finish(
+    services: Services, other: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rebuild's switch can run longer than a lease, its lease row locked: the standby
+    that finds the lease expired waits, looks again, and takes over once it commits; a
+    backend at work (not waiting for its client) is never ended."""
+    seconds = 0.5
+    first = Lease(services.database, "job", seconds=seconds, holder="a")
+    second = Lease(other.database, "job", seconds=seconds, holder="b")
+    assert first.acquire()
+    fenced = threading.Event()
+
+    def leader() -> None:
+        with services.database.writing() as connection:
+            first.fence(connection)
+            fenced.set()
+            connection.execute(select(func.pg_sleep(seconds * 6)))  # at work, not stopped
+
+    def expired() -> bool:
+        with other.database.reading() as connection:
+            state = second.state(connection)
+        return state is not None and state.expired
+
+    with ThreadPoolExecutor(1) as pool:
+        leading = pool.submit(leader)
+        assert fenced.wait(20)
+        wait_until(expired)  # as committed: the leader's extension is not, yet
+        assert not second.acquire()  # locked: waited a third of a lease, ended nobody
+        leading.result(timeout=20)  # the leader's transaction commits
+    wait_until(second.acquire)
+    assert second.epoch == 2 and "ended backend" not in caplog.text
+
+
 def test_a_workers_error_is_one_line_even_without_a_message() -> None:
     assert failure(RuntimeError("the connection is lost\nmore")) == (
         "RuntimeError: the connection is lost"
