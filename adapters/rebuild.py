@@ -213,7 +213,7 @@ class Rebuild:
             connection.execute(
                 delete(projection_positions).where(projection_positions.c.name == self.shadow.name)
             )
-        self.database.analyze()  # every read model's rows are new
+        self.database.analyze(*READ_MODEL_TABLES)  # every row of them is new
         return position
 
 

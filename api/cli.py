@@ -41,6 +41,7 @@ from adapters.settings import (
     describe_database,
     load_settings,
 )
+from adapters.tables import READ_MODEL_TABLES
 from adapters.tokens import AUTH_CACHE_SECONDS
 from adapters.unit_of_work import Write
 from adapters.witness import HttpTransport, WitnessFailed, WitnessRefused, witness
@@ -742,6 +743,7 @@ def import_command(
         # The database was empty: its read models too, so no reader misses them meanwhile.
         s.projection.reset()
         s.projection.catch_up()
+        s.database.analyze(*READ_MODEL_TABLES)  # filled since the import's ANALYZE
     typer.echo(
         f"imported {summary.events} events up to position {summary.head_position}, "
         f"chain head {summary.chain_head}, {summary.reports} archived reports and "
