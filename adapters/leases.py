@@ -256,13 +256,13 @@ class Lease:
 
     def _end_stale_writer(self, before: LeaseState | None) -> None:
         """PostgreSQL: the lease had expired, but a transaction of its holder has kept the
-        row locked for a third of a lease more: a leader stopped inside its fenced
-        transaction (by SIGSTOP, a paused VM) would keep every standby out for as long as it sleeps,
-        whether idle in that transaction, halfway through a pipeline or in a COPY. End
-        that backend if it has been waiting for its client all that time: its writes
-        roll back, and the next look takes the lease over. (It is an error where the
-        leader wakes up, and its loop stands by.) A backend still working (a rebuild's
-        long switch) is left to finish; the standby looks again."""
+        row locked for a third of a lease more. A leader stopped inside its fenced
+        transaction (by SIGSTOP, a paused VM) would keep every standby out for as long as
+        it sleeps, whether idle in that transaction, halfway through a pipeline or in a
+        COPY. End that backend if it has been waiting for its client all that time: its
+        writes roll back, and the next look takes the lease over. (It is an error where
+        the leader wakes up, and its loop stands by.) A backend still working (a
+        rebuild's long switch) is left to finish; the standby looks again."""
         waited = func.now() - func.greatest(_activity.c.query_start, _activity.c.state_change)
         with self.database.writing() as connection:
             ended = connection.execute(

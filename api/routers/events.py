@@ -35,15 +35,17 @@ router = APIRouter(prefix="/api/v1/events", tags=["events"], route_class=JsonRou
 def list_events(
     services: ServicesDep,
     _: Reader,
-    __: ProjectionReadDep,
+    read: ProjectionReadDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="Return events after this position")
     ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_FEED_LIMIT)] = 100,
 ) -> Any:
-    return ExactJSONResponse(
-        event_feed(services.read_database, services.tracker, after=after, limit=limit)
-    )
+    # As the other reads that take min_position: X-Log-Position, and a 503 if a rebuild
+    # moved the projection back since the wait. The feed, read after, holds at least that.
+    read.read(lambda _: None)
+    feed = event_feed(services.read_database, services.tracker, after=after, limit=limit)
+    return read.answer(ExactJSONResponse(feed))
 
 
 @router.get(

@@ -176,7 +176,9 @@ def test_reads_on_the_standby_see_the_writes_they_ask_for(standby: Standby) -> N
         assert int(listed.headers["X-Log-Position"]) >= position
         assert "CMAP-PROS-HYDRO" in _report_codes(api, min_position=position)
         assert "CMAP-PROS-HYDRO" in _report_codes(api, at_position=position)
-        feed = api.json("/api/v1/events", params={"after": position - 1, "min_position": position})
+        read = api.get("/api/v1/events", params={"after": position - 1, "min_position": position})
+        assert read.status_code == 200 and int(read.headers["X-Log-Position"]) >= position
+        feed = read.json()
         assert [e["position"] for e in feed][:1] == [position]
         assert "CMAP-PROS-HYDRO" in api.get("/feeds/changes.atom").text
         assert "CMAP-PROS-HYDRO" in api.get("/").text
