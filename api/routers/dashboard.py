@@ -137,21 +137,29 @@ def _page(
     return response
 
 
+# The rows of the portfolio's table listed at once, in the order chosen: a page of a
+# thousand takes a tenth of a second to build and is long to scroll; the headline still
+# counts every commitment that passes the filters. `?rows=all` lists every one.
+PORTFOLIO_LISTED = 100
+
+
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, services: ServicesDep) -> Response:
-    """The portfolio: headline, a searchable, filterable, sortable table, the charts.
-    Filters repeat (`status=a&status=b`: either); see api/portfolio.py."""
+def overview(request: Request, services: ServicesDep, rows: str = "") -> Response:
+    """The portfolio: headline, a searchable, filterable, sortable table (its first
+    PORTFOLIO_LISTED rows; `?rows=all`: every one), the charts. Filters repeat
+    (`status=a&status=b`: either); see api/portfolio.py."""
     signed_in = _signed_in(request, services)
     if signed_in is None:
         return _to_login(request)
     language = chosen_language(request)
-    report, charts, rows = portfolio(services, language)
-    # Searched and sorted in the reader's language; untranslated text marked once shown.
-    rows = [localized(c, language) for c in rows]
-    groups = filter_groups(rows)
+    report, charts, summaries = portfolio(services, language)
+    # Searched and sorted in the reader's language; untranslated text marked once listed.
+    every = [localized(c, language) for c in summaries]
+    groups = filter_groups(every)
     params = {name: request.query_params.getlist(name) for name in request.query_params}
     query = read_query(params, groups)
-    shown = [marked(c) for c in ordered((c for c in rows if keeps(query.filters, c)), query)]
+    shown = ordered((c for c in every if keeps(query.filters, c)), query)
+    listed = [marked(c) for c in (shown if rows == "all" else shown[:PORTFOLIO_LISTED])]
     counts = {s.value: sum(1 for c in shown if c["status"] == s.value) for s in Status}
     # As in the report: a commitment completed in full counts 100 (counted_progress).
     counted = [c["counted_progress"] or 0 for c in shown]
@@ -162,8 +170,16 @@ def overview(request: Request, services: ServicesDep) -> Response:
         {
             "r": report,
             "charts": charts,
-            "total": len(rows),
+            "total": len(every),
             "shown": shown,
+            "listed": listed,
+            "all_rows": rows == "all",
+            # The page as asked, with every row.
+            "every_row": "?"
+            + urlencode(
+                [(k, v) for k, v in request.query_params.multi_items() if k != "rows"]
+                + [("rows", "all")]
+            ),
             "groups": groups,
             "query": query,
             "sorts": SORTS,

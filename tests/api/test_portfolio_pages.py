@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from adapters.reports import fast
 from adapters.tables import progress_points
+from api.routers import dashboard
 from domain.commands import LogProgress, RateHealth
 from domain.vocabulary import Health
 from tests.api.client import BASE, Api, serving
@@ -91,6 +92,30 @@ def test_the_portfolio_sorts_by_a_column_and_back(public: Api) -> None:
     header = re.search(r'<th scope="col" aria-sort="descending"><a href="([^"]+)">', page.text)
     assert header, page.text
     assert unescape(header.group(1)) == "/?status=stalled&sort=progress&order=asc"
+
+
+def test_a_long_portfolio_lists_its_first_rows_and_links_to_every_one(
+    public: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = public
+    monkeypatch.setattr(dashboard, "PORTFOLIO_LISTED", 5)
+    every = codes(api, {"sort": "progress", "order": "desc"})  # one row per listed one
+    assert len(every) == 5
+    page = api.client.get("/", params={"sort": "progress", "order": "desc", "lang": "es"})
+    # The headline counts every commitment, the caption too; the line says what is not listed.
+    assert "<b>22</b>" in page.text and "22 de 22" in text(page.text)
+    more = re.search(r'<p id="rows-more">(.*?)<a href="([^"]+)">(.*?)</a>', page.text, re.S)
+    assert more is not None, page.text
+    assert "17" in more.group(1) and more.group(3) == "Listar todos los compromisos"
+    # The link keeps the order and the language, and lists them all in that order.
+    assert unescape(more.group(2)) == "?sort=progress&order=desc&lang=es&rows=all"
+    whole = api.client.get("/" + unescape(more.group(2)))
+    listed = ROW.findall(whole.text)
+    assert len(listed) == 22 and listed[:5] == every and 'id="rows-more"' not in whole.text
+    # Filtering from there keeps every row listed; a filter with fewer rows needs no line.
+    assert '<input type="hidden" name="rows" value="all">' in whole.text
+    few = api.client.get("/", params={"status": "stalled"})
+    assert 'id="rows-more"' not in few.text and ROW.findall(few.text)
 
 
 def test_a_missed_next_milestone_is_marked_on_the_portfolio(public: Api) -> None:
