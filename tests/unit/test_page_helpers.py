@@ -4,6 +4,7 @@ line and the old values of a revision; the commitment chart."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -168,6 +169,14 @@ def test_the_commitment_chart_is_the_same_bytes_for_the_same_data() -> None:
     assert "ene 2027" in spanish and "Jan 2027" in first  # months in the reader's language
     # Nothing logged or planned: still a chart, with the day shown.
     assert "shown as of" in commitment_progress([], [], day)
+    # The day's words sit left of its line, or right of it when nothing comes before the
+    # day (they would run over the y axis), whatever the legend's rows (margins by rows).
+    assert re.search(r"text-anchor: end[^>]*>shown as of ", first)
+    early = commitment_progress(points, milestones, date(2025, 1, 1))
+    assert re.search(r"text-anchor: start[^>]*> shown as of", early)
+    bottoms = {ms: _plot_bottom(commitment_progress([], milestones[:ms], day)) for ms in range(4)}
+    # 0, 1, 1 and 2 legend rows: the plot ends higher (y grows downwards) for more rows.
+    assert bottoms[0] > bottoms[1] == bottoms[2] > bottoms[3]
 
 
 def test_a_page_reads_the_moment_and_names_bad_values() -> None:
@@ -275,3 +284,10 @@ def test_the_portfolio_sorts_and_puts_rows_without_a_value_last() -> None:
     assert shown(sort=["next"]) == ["C-THREE", "A-ONE", "B-TWO"]
     assert shown(sort=["target"], order=["desc"]) == ["A-ONE", "B-TWO", "C-THREE"]
     assert shown(sort=["nonsense"], order=["sideways"]) == ["A-ONE", "B-TWO", "C-THREE"]
+
+
+def _plot_bottom(svg: str) -> float:
+    """Where the chart's plot area ends (its patch's lowest y, in SVG units)."""
+    patch = re.search(r'<g id="patch_2">\s*<path d="([^"]+)"', svg)
+    assert patch is not None
+    return max(float(y) for y in re.findall(r"[ML] [\d.]+ ([\d.]+)", patch.group(1)))
