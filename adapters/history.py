@@ -23,10 +23,16 @@ COMMITMENT_TOPICS = get_topic(Commitment) + "."
 
 
 class Logged(NamedTuple):
-    """One event of the log, read once: as a history entry and as the domain event."""
+    """One event of the log, read once: the domain event, with where the log holds it;
+    `entry()` writes it as a history entry (a page writes only the entries it shows)."""
 
-    entry: dict[str, Any]
     event: Commitment.Event
+    position: int
+    chain_hash: str | None
+    leaf: int | None
+
+    def entry(self) -> dict[str, Any]:
+        return _entry(self.event, self.position, self.chain_hash, self.leaf)
 
 
 def _entry(
@@ -57,24 +63,24 @@ def _logged(database: Database, tracker: Tracker, query: Any) -> list[Logged]:
             state=bytes(row.state),
         )
         event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
-        logged.append(Logged(_entry(event, row.id, row.hash, row.leaf), event))
+        logged.append(Logged(event, row.id, row.hash, row.leaf))
     return logged
 
 
 def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str, Any]]:
-    return [logged.entry for logged in _logged(database, tracker, query)]
+    return [logged.entry() for logged in _logged(database, tracker, query)]
 
 
 def commitment_log(database: Database, tracker: Tracker, commitment_id: UUID) -> list[Logged]:
-    """Every event of the commitment, oldest first, each as its history entry and as the
-    domain event (the commitment page needs both: one query, each event decoded once)."""
+    """Every event of the commitment, oldest first, each as the domain event with its
+    place in the log (the commitment page needs both: one query, each event decoded once)."""
     query = events_with_hashes().where(events.c.originator_id == commitment_id)
     return _logged(database, tracker, query)
 
 
 def commitment_history(database: Database, tracker: Tracker, ref: str) -> list[dict[str, Any]]:
     """Every event of the commitment, oldest first (GET .../history, docs/api.md)."""
-    return [logged.entry for logged in commitment_log(database, tracker, tracker.get(ref).id)]
+    return [logged.entry() for logged in commitment_log(database, tracker, tracker.get(ref).id)]
 
 
 def event_feed(

@@ -258,9 +258,9 @@ def commitment_page(
     in_view = versions_in_view(
         events, version=shown.version, as_of=shown.as_of, known_at=shown.known_at
     )
-    entries = [logged.entry for logged in log if logged.entry["version"] in in_view]
-    hidden = 0 if timeline == "all" else max(0, len(entries) - TIMELINE_SHOWN)
-    entries = entries[hidden:]
+    viewed = [logged for logged in log if logged.event.originator_version in in_view]
+    hidden = 0 if timeline == "all" else max(0, len(viewed) - TIMELINE_SHOWN)
+    entries = [logged.entry() for logged in viewed[hidden:]]
     revised = revisions(events, entries)
     history = [
         e
