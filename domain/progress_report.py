@@ -294,7 +294,10 @@ class ReportRow:
     def english(self, **paths: str) -> list[str]:
         """An item's `untranslated`: which of its fields (field=path of the text it shows)
         read in the original for want of a translation, so every format can mark them."""
-        missing = set(self.untranslated())
+        self.untranslated()  # found once
+        if not self._untranslated:  # as most are: every text in the report's language
+            return []
+        missing = set(self._untranslated)
         return sorted(name for name, path in paths.items() if path in missing)
 
     def marks(self, **paths: str) -> dict[str, Any]:
@@ -304,6 +307,8 @@ class ReportRow:
         English, so reports of English-only texts stay as they were."""
         fields = self.english(**paths)
         marks: dict[str, Any] = {"untranslated": fields}
+        if not fields:
+            return marks
         languages = {name: self.written_in(paths[name]) for name in fields}
         if any(language != ORIGINAL_LANGUAGE for language in languages.values()):
             marks["original_language"] = languages
