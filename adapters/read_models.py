@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection
 from copy import copy
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import and_, func, not_, or_, select
+from sqlalchemy import Select, and_, func, not_, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -109,6 +110,32 @@ def list_commitments(
     cursor: str | None = None,
 ) -> tuple[list[CommitmentSummary], str | None]:
     """One page of commitments ordered by code, and the cursor of the next page."""
+    query = _items(today).where(*_conditions(filters, today))
+    if cursor is not None:
+        query = query.where(S.c.code > decode_cursor(cursor))
+    rows = connection.execute(query.order_by(S.c.code).limit(limit + 1)).all()
+    page = [_item(row, today) for row in rows[:limit]]
+    next_cursor = encode_cursor(rows[limit - 1].code) if len(rows) > limit else None
+    return page, next_cursor
+
+
+def commitments_listed(
+    connection: Connection, commitment_ids: Collection[str], *, today: date
+) -> list[CommitmentSummary]:
+    """The list items of these commitments (ids), in no order: what a reader who keeps
+    the list reads again after writes to them (api/portfolio.py)."""
+    ids = list(commitment_ids)
+    return [
+        _item(row, today)
+        for start in range(0, len(ids), MAX_LIMIT)
+        for row in connection.execute(
+            _items(today).where(S.c.commitment_id.in_(ids[start : start + MAX_LIMIT]))
+        )
+    ]
+
+
+def _items(today: date) -> Select[Any]:
+    """The list's rows, with the count of milestones missed on `today`."""
     missed = (
         select(func.count())
         .where(
@@ -117,15 +144,7 @@ def list_commitments(
         )
         .scalar_subquery()
     )
-    query = select(S.c.code, S.c.document, S.c.overdue_since, missed.label("missed")).where(
-        *_conditions(filters, today)
-    )
-    if cursor is not None:
-        query = query.where(S.c.code > decode_cursor(cursor))
-    rows = connection.execute(query.order_by(S.c.code).limit(limit + 1)).all()
-    page = [_item(row, today) for row in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].code) if len(rows) > limit else None
-    return page, next_cursor
+    return select(S.c.code, S.c.document, S.c.overdue_since, missed.label("missed"))
 
 
 def _item(row: Any, today: date) -> CommitmentSummary:

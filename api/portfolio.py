@@ -24,7 +24,7 @@ from markupsafe import Markup
 from adapters.bootstrap import Services
 from adapters.i18n import N_, translator
 from adapters.projection import log_head, projection_position
-from adapters.read_models import UNRATED, ListFilters, list_commitments
+from adapters.read_models import UNRATED, ListFilters, commitments_listed, list_commitments
 from adapters.reports import fast
 from adapters.reports.data import ReportInputs
 from domain.views import describe
@@ -72,7 +72,7 @@ def portfolio(
         if shared.get("key") != key:
             codes = [c["code"] for c in mine["report"]["commitments"]]
             rows = (
-                _rows(services, mine["report"], today)
+                _rows(services, mine["report"], today, position, shared.setdefault("kept", {}))
                 if projected
                 else [dict(describe(services.tracker.get(code), today)) for code in codes]
             )
@@ -109,21 +109,39 @@ def _drawn(report: dict[str, Any], language: str) -> dict[str, Markup]:
     return drawn
 
 
-def _rows(services: Services, report: dict[str, Any], today: date) -> list[dict[str, Any]]:
+def _rows(
+    services: Services, report: dict[str, Any], today: date, position: int, kept: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Each commitment of the report as the list's read model summarizes it, with what the
-    page reads besides: its agencies (searched) and counted progress (the headline's)."""
+    page reads besides: its agencies (searched) and counted progress (the headline's).
+
+    The summaries are `kept` from the last call (with the position and day they are of):
+    on the same day, a later position reads again only the commitments written since (as
+    fast.KeptRows does for the report's rows); else every one."""
     of_report = {c["code"]: c for c in report["commitments"]}
     with services.read_database.reading() as connection:
-        summaries, _ = list_commitments(
-            connection, ListFilters(), today=today, limit=len(of_report) + 1
-        )
+        since = kept.get("position")
+        summaries: dict[str, Any] = kept.get("summaries", {})
+        if (
+            kept.get("today") != today
+            or since is None
+            or not since <= position <= since + fast.KEPT_GAP
+        ):
+            listed, _ = list_commitments(
+                connection, ListFilters(), today=today, limit=len(of_report) + 1
+            )
+            summaries = {s["id"]: s for s in listed}
+        elif position > since:
+            again = fast.written(connection, since, position)
+            summaries |= {s["id"]: s for s in commitments_listed(connection, again, today=today)}
+    kept.update(position=position, today=today, summaries=summaries)
     return [
         dict(s)
         | {
             "agencies": of_report[s["code"]]["agencies"],
             "counted_progress": of_report[s["code"]]["counted_progress"],
         }
-        for s in summaries
+        for s in sorted(summaries.values(), key=lambda s: s["code"])
         if s["code"] in of_report
     ]
 

@@ -156,7 +156,7 @@ class KeptRows:
         if kept is None or self.of != of or not kept <= at_position <= kept + KEPT_GAP:
             self.rows = {}
         elif at_position > kept:
-            only = _written(connection, kept, at_position)
+            only = written(connection, kept, at_position)
             for key in only:
                 self.rows.pop(key, None)  # one `rows` leaves out keeps no row either
         else:
@@ -176,7 +176,7 @@ class KeptRows:
         return list(self.rows.values())
 
 
-def _written(connection: Connection, after: int, up_to: int) -> set[str]:
+def written(connection: Connection, after: int, up_to: int) -> set[str]:
     """The aggregates with events after position `after` up to `up_to` (ids)."""
     query = (
         select(events.c.originator_id).where(events.c.id > after, events.c.id <= up_to).distinct()

@@ -18,7 +18,7 @@ from api.routers import dashboard
 from domain.commands import LogProgress, RateHealth
 from domain.vocabulary import Health
 from tests.api.client import BASE, Api, serving
-from tests.support import write
+from tests.support import registration, write
 
 RAIL = "CMAP-PROS-RAIL"
 ROW = re.compile(r'<tr data-code="([^"]+)"')
@@ -246,8 +246,11 @@ def test_the_portfolio_after_writes_is_the_page_a_fresh_process_gives(seeded_url
             write(api.services, progress, ref=code)
             rating = RateHealth(rating=Health.RED, rationale=note, as_of=today)
             write(api.services, rating, ref=code)
+            if step == 1:  # a commitment new since the last view joins the table
+                write(api.services, registration("CMAP-GOV-NEWER", title="Newer"))
             api.project()
             kept = [api.client.get("/", params=params).text for params in asked]
         assert all(page != old for page, old in zip(kept, before, strict=True))
+        assert all('data-code="CMAP-GOV-NEWER"' in page for page in kept)
     with serving(seeded_url, public_read=True) as fresh:
         assert [fresh.client.get("/", params=params).text for params in asked] == kept
