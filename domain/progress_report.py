@@ -14,7 +14,7 @@ here are the figures and the items, and the texts of the commitments themselves.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -269,6 +269,19 @@ class ReportRow:
     # again from the same rows at each new log position (adapters/reports/fast.py).
     _untranslated: list[str] | None = field(default=None, repr=False, compare=False)
     _items: dict[date, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    _sections: dict[tuple[str, date], list[dict[str, Any]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def section_items(
+        self, section: str, as_of: date, make: Callable[[ReportRow, date], list[dict[str, Any]]]
+    ) -> list[dict[str, Any]]:
+        """The row's items of a section (`make`), worked out once per section and date as
+        `commitment_item` is (a copy of each item each time)."""
+        key = (section, as_of)
+        if key not in self._sections:
+            self._sections[key] = make(self, as_of)
+        return [dict(item) for item in self._sections[key]]
 
     def written_in(self, path: str) -> str:
         """The language the commitment's text at `path` is written in."""
@@ -294,7 +307,8 @@ class ReportRow:
     def english(self, **paths: str) -> list[str]:
         """An item's `untranslated`: which of its fields (field=path of the text it shows)
         read in the original for want of a translation, so every format can mark them."""
-        self.untranslated()  # found once
+        if self._untranslated is None:
+            self._untranslated = self._find_untranslated()
         if not self._untranslated:  # as most are: every text in the report's language
             return []
         missing = set(self._untranslated)
@@ -691,49 +705,60 @@ def pending_closures(rows: list[ReportRow]) -> list[dict[str, Any]]:
 
 def milestones(rows: list[ReportRow], as_of: date) -> dict[str, list[dict[str, Any]]]:
     """Milestones overdue and due in the next 90 days."""
-    overdue, due_soon = [], []
-    horizon = as_of + timedelta(days=DUE_SOON_DAYS)
-    for row in rows:
-        for m in row.now.milestones.values():
-            if m.completed_on is not None:
-                continue
-            item = {
-                "code": row.now.code,
-                "milestone": row.milestone(m),
-                **row.marks(milestone=milestone_path(m.id)),
-                "due_date": m.due_date.isoformat(),
-                "days": (m.due_date - as_of).days,
-            }
-            if m.due_date < as_of:
-                overdue.append(item)
-            elif m.due_date <= horizon:
-                due_soon.append(item)
+    horizon = (as_of + timedelta(days=DUE_SOON_DAYS)).isoformat()
+    today = as_of.isoformat()
+    open_ = [item for row in rows for item in row.section_items("open", as_of, _open)]
     order = lambda i: (i["due_date"], i["code"], i["milestone"])  # noqa: E731
-    return {"overdue": sorted(overdue, key=order), "due_next_90_days": sorted(due_soon, key=order)}
+    return {
+        "overdue": sorted((i for i in open_ if i["due_date"] < today), key=order),
+        "due_next_90_days": sorted(
+            (i for i in open_ if today <= i["due_date"] <= horizon), key=order
+        ),
+    }
+
+
+def _open(row: ReportRow, as_of: date) -> list[dict[str, Any]]:
+    """The row's milestones not completed (`milestones`' items)."""
+    return [
+        {
+            "code": row.now.code,
+            "milestone": row.milestone(m),
+            **row.marks(milestone=milestone_path(m.id)),
+            "due_date": m.due_date.isoformat(),
+            "days": (m.due_date - as_of).days,
+        }
+        for m in row.now.milestones.values()
+        if m.completed_on is None
+    ]
 
 
 def all_milestones(rows: list[ReportRow], as_of: date) -> list[dict[str, Any]]:
     """Every milestone, by due date: planned, completed (on time or late) or missed."""
-    result = []
-    for row in rows:
-        for m in row.now.milestones.values():
-            late = None if m.completed_on is None else (m.completed_on - m.due_date).days
-            result.append(
-                {
-                    "code": row.now.code,
-                    "milestone": row.milestone(m),
-                    **row.marks(milestone=milestone_path(m.id)),
-                    "due_date": m.due_date.isoformat(),
-                    "original_due_date": m.original_due_date.isoformat(),
-                    "status": m.status(as_of),
-                    "completed_on": _iso(m.completed_on),
-                    "on_time": None if late is None else late <= 0,
-                    "days_late": None if late is None else max(late, 0),
-                    "times_rescheduled": m.times_rescheduled,
-                    "note": m.completion_note,
-                }
-            )
+    result = [item for row in rows for item in row.section_items("all", as_of, _milestones)]
     result.sort(key=lambda m: (m["due_date"], m["code"], m["milestone"]))
+    return result
+
+
+def _milestones(row: ReportRow, as_of: date) -> list[dict[str, Any]]:
+    """Each of the row's milestones (`all_milestones`' items)."""
+    result = []
+    for m in row.now.milestones.values():
+        late = None if m.completed_on is None else (m.completed_on - m.due_date).days
+        result.append(
+            {
+                "code": row.now.code,
+                "milestone": row.milestone(m),
+                **row.marks(milestone=milestone_path(m.id)),
+                "due_date": m.due_date.isoformat(),
+                "original_due_date": m.original_due_date.isoformat(),
+                "status": m.status(as_of),
+                "completed_on": _iso(m.completed_on),
+                "on_time": None if late is None else late <= 0,
+                "days_late": None if late is None else max(late, 0),
+                "times_rescheduled": m.times_rescheduled,
+                "note": m.completion_note,
+            }
+        )
     return result
 
 
@@ -811,20 +836,24 @@ def drift(rows: list[ReportRow]) -> dict[str, list[dict[str, Any]]]:
 
 def key_dates(rows: list[ReportRow], as_of: date) -> list[dict[str, Any]]:
     """The next milestones due within a year, at most KEY_DATES_LIMIT."""
+    ahead = [item for row in rows for item in row.section_items("ahead", as_of, _ahead)]
+    ahead.sort(key=lambda k: (k["date"], k["code"], k["what"]))
+    return ahead[:KEY_DATES_LIMIT]
+
+
+def _ahead(row: ReportRow, as_of: date) -> list[dict[str, Any]]:
+    """The row's milestones not completed and due within a year (`key_dates`' items)."""
     horizon = as_of + timedelta(days=KEY_DATES_DAYS)
-    ahead = [
+    return [
         {
             "date": m.due_date.isoformat(),
             "code": row.now.code,
             "what": row.milestone(m),
             **row.marks(what=milestone_path(m.id)),
         }
-        for row in rows
         for m in row.now.milestones.values()
         if m.completed_on is None and as_of <= m.due_date <= horizon
     ]
-    ahead.sort(key=lambda k: (k["date"], k["code"], k["what"]))
-    return ahead[:KEY_DATES_LIMIT]
 
 
 def trend(rows: list[ReportRow], as_of: date) -> list[dict[str, Any]]:
