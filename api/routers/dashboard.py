@@ -9,13 +9,16 @@ the JSON API itself only takes bearer tokens.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlencode
 
+import orjson
 from babel.dates import format_date
+from cachetools import LRUCache
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -339,6 +342,12 @@ def _not_then(error: DomainError, moment: Moment, latest: int, gettext: Any) -> 
     return error.message
 
 
+# Each commitment chart's SVG by what it shows: a page viewed again, or by another
+# reader, is not drawn again (matplotlib takes tens of milliseconds a chart).
+_charts: LRUCache[tuple[str, date, bytes], Markup] = LRUCache(maxsize=256)
+_charts_lock = threading.Lock()
+
+
 def _progress_chart(
     points: list[tuple[date, int]], described: Any, day: date, language: str
 ) -> Markup:
@@ -348,16 +357,28 @@ def _progress_chart(
         commitment_progress,
     )
 
+    milestones = [
+        {key: m[key] for key in ("due_date", "completed_on", "status")}
+        for m in described["milestones"]
+    ]
+    shown = (language, day, orjson.dumps([points, milestones]))
+    with _charts_lock:
+        if shown in _charts:
+            return _charts[shown]
     gettext = translator(language).gettext
     words = {key: gettext(message) for key, message in COMMITMENT_CHART_WORDS.items()}
-    svg = commitment_progress(
-        points,
-        described["milestones"],
-        day,
-        words=words,
-        month=lambda d: format_date(d, "MMM y", locale=language),
+    svg = Markup(
+        commitment_progress(
+            points,
+            milestones,
+            day,
+            words=words,
+            month=lambda d: format_date(d, "MMM y", locale=language),
+        )
     )
-    return Markup(svg)
+    with _charts_lock:
+        _charts[shown] = svg
+    return svg
 
 
 def _shown_value(value: Any, field: str, language: str) -> str:

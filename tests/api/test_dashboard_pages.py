@@ -9,13 +9,16 @@ import io
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from cachetools import LRUCache
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import update
 
 from adapters.tables import api_tokens
+from api.routers import dashboard
 from api.routers.dashboard import TIMELINE_SHOWN
 from domain.commands import (
     ChangeStatus,
@@ -323,3 +326,31 @@ def test_a_long_timeline_shows_its_newest_entries_and_links_to_the_whole(seeded_
         assert 'href="?version=1&amp;timeline=all"' in whole.text
         short = api.client.get("/c/CMAP-PROS-RAIL")  # the seeds' (short) timelines
         assert short.status_code == 200 and 'id="timeline-more"' not in short.text
+
+
+def test_a_commitment_chart_is_drawn_again_only_when_what_it_shows_changed(
+    seeded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.reports import charts
+
+    drawn: list[str] = []
+    draw = charts.commitment_progress
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        drawn.append(kwargs["words"]["logged"])
+        return draw(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "commitment_progress", counted)
+    monkeypatch.setattr(dashboard, "_charts", LRUCache(maxsize=8))  # none from other tests
+    with serving(seeded_url, public_read=True) as api:
+        code = "CMAP-PROS-RAIL"
+        first = api.client.get(f"/c/{code}", params={"lang": "en"}).text
+        assert api.client.get(f"/c/{code}", params={"lang": "en"}).text == first
+        assert len(drawn) == 1  # the same chart, not drawn again
+        api.client.get(f"/c/{code}", params={"lang": "fr"})  # in other words: drawn
+        assert drawn[1:] == ["avancement consigné"]
+        write(api.services, LogProgress(percent=77, as_of=date(2026, 2, 1), note="n"), ref=code)
+        after = api.client.get(f"/c/{code}", params={"lang": "en"}).text
+        assert len(drawn) == 3 and after != first  # a new point: drawn again
+        chart = after.split("<svg")[1]
+        assert chart != first.split("<svg")[1]
