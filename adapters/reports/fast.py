@@ -24,12 +24,13 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, Table, and_, bindparam, func, select
 
 from adapters.projection import projection_position
 from adapters.tables import (
@@ -275,23 +276,36 @@ def _in_effect(
 ) -> set[int]:
     """The position of the fact in effect on `day` of each commitment (of each of its
     indicators, for measurements): one index lookup each."""
+    query = _in_effect_query(series)
+    found: set[int] = set()
+    for part in _parts(keys):
+        found |= {
+            position
+            for (position,) in connection.execute(
+                query, {"keys": list(part), "day": day, "at_position": at_position}
+            )
+            if position is not None
+        }
+    return found
+
+
+@cache
+def _in_effect_query(series: _Series) -> Any:
+    """`_in_effect`'s statement, built once (an alias and its columns cost more to build
+    than the lookup costs to run: the report asks it for each of its month ends)."""
     q = series.table.alias("q")
     outer: Any = indicator_rows if series.by_indicator else commitment_summaries
-    matches = [q.c.commitment_id == outer.c.commitment_id, q.c.as_of <= day]
+    matches = [q.c.commitment_id == outer.c.commitment_id, q.c.as_of <= bindparam("day")]
     if series.by_indicator:
         matches.append(q.c.indicator_id == outer.c.indicator_id)
     winner = (
         select(q.c.position)
-        .where(*matches, q.c.position <= at_position, *series.where(q))
+        .where(*matches, q.c.position <= bindparam("at_position"), *series.where(q))
         .order_by(*_latest_first(q))
         .limit(1)
         .scalar_subquery()
     )
-    found: set[int] = set()
-    for part in _parts(keys):
-        query = select(winner).where(outer.c.commitment_id.in_(part))
-        found |= {position for (position,) in connection.execute(query) if position is not None}
-    return found
+    return select(winner).where(outer.c.commitment_id.in_(bindparam("keys", expanding=True)))
 
 
 def _period(
