@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 # The head of migrations/versions: what this code needs (tests/integration/test_migrations.py
 # checks it is Alembic's head). Known here so a process starts without loading Alembic.
-SCHEMA_REVISION = "0018"
+SCHEMA_REVISION = "0019"
 
 
 class SchemaNotCurrent(Exception):

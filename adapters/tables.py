@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from sqlalchemy import (
     BigInteger,
@@ -23,8 +24,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
+from domain.progress_report import SERIES_EVENTS
 from domain.tracker import Tracker
 
 metadata = MetaData()
@@ -47,6 +50,27 @@ events = _library_table(
 )
 snapshots = _library_table(
     SNAPSHOTS_TABLE, "TrackerSnapshot", SQLAlchemyDatastore.base_snapshot_record_cls
+)
+
+# The series facts' topics (domain/progress_report.py SERIES_EVENTS: most of a log, kept
+# by the read models as rows); a commitment's other events are its "structural" ones,
+# which reports decode. As SQL with the topics written out, so a query's condition is
+# the partial index's word for word (SQLite and PostgreSQL then use the index); a new
+# series event needs a migration that writes the index again.
+SERIES_TOPICS = tuple(get_topic(cls) for cls in SERIES_EVENTS)
+STRUCTURAL_EVENTS = text(
+    "topic NOT IN ("
+    + ", ".join("'" + topic.replace(":", "\\:") + "'" for topic in SERIES_TOPICS)
+    + ")"
+)
+# A commitment's structural events without walking its series facts: a report over a
+# million events read and skipped them all (0.5 s at 1,000 events a commitment).
+Index(
+    "tracker_events_structural_idx",
+    events.c.originator_id,
+    events.c.id,
+    sqlite_where=STRUCTURAL_EVENTS,
+    postgresql_where=STRUCTURAL_EVENTS,
 )
 
 # Why a snapshot may be trusted (adapters/snapshots.py): the chain entry of the event it
@@ -222,9 +246,10 @@ progress_points = Table(
     # How many evidence documents the figure came with (reports count them without
     # decoding the event); null in rows projected before it was kept (migration 0017).
     Column("evidence", Integer, nullable=True),
-    # With the position last, the fact in effect on a day (the latest by effective date,
-    # the later recorded first) is one index lookup (adapters/reports/fast.py).
-    Index("progress_points_commitment_idx", "commitment_id", "as_of", "position"),
+    # With the position after the date, the fact in effect on a day (the latest by
+    # effective date, the later recorded first) is one index lookup; with the evidence
+    # last, a report's totals read the index alone (adapters/reports/fast.py).
+    Index("progress_points_commitment_idx", "commitment_id", "as_of", "position", "evidence"),
 )
 
 indicator_measurements = Table(
@@ -252,7 +277,8 @@ assessments = Table(
     Column("as_of", Date, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
-    Index("assessments_commitment_idx", "commitment_id", "as_of", "position"),
+    # By kind first: the reports read health ratings alone (status changes are events).
+    Index("assessments_commitment_idx", "commitment_id", "kind", "as_of", "position"),
 )
 
 # Time travel's index (domain/time_travel.py, adapters/timeline.py): one row per event of

@@ -29,11 +29,11 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
-from eventsourcing.utils import get_topic
 from sqlalchemy import Connection, Table, and_, bindparam, func, select
 
 from adapters.projection import projection_position
 from adapters.tables import (
+    STRUCTURAL_EVENTS,
     assessments,
     commitment_summaries,
     events,
@@ -44,7 +44,6 @@ from adapters.tables import (
 from domain import clock
 from domain.commitment import Commitment
 from domain.progress_report import (
-    SERIES_EVENTS,
     CommitmentLog,
     HealthFact,
     MeasurementFact,
@@ -60,7 +59,6 @@ from domain.vocabulary import Health
 
 CHUNK = 1_000  # commitments loaded at a time
 _IN_LIST = 1_000  # values in one IN (...) list
-SERIES_TOPICS = tuple(get_topic(cls) for cls in SERIES_EVENTS)
 
 
 def ready(connection: Connection, at_position: int) -> bool:
@@ -203,10 +201,7 @@ def _logs(
     # position, which grows with the log (35 ms at a million events, for 3 rows).
     for row in connection.execute(
         select(*_STORED)
-        .where(
-            events.c.originator_id.in_([UUID(key) for key in keys]),
-            events.c.topic.not_in(SERIES_TOPICS),
-        )
+        .where(events.c.originator_id.in_([UUID(key) for key in keys]), STRUCTURAL_EVENTS)
         .order_by(events.c.id)
     ):
         if row.id > at_position:
