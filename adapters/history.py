@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
 from adapters.database import Database
@@ -22,14 +22,37 @@ MAX_FEED_LIMIT = 1000
 COMMITMENT_TOPICS = get_topic(Commitment) + "."
 
 
-class Logged(NamedTuple):
-    """One event of the log, read once: the domain event, with where the log holds it;
-    `entry()` writes it as a history entry (a page writes only the entries it shows)."""
+class Logged:
+    """One event of the log as read, with where the log holds it: decoded when first
+    asked for (`event`), and written as a history entry by `entry()` (a page decodes and
+    writes only what it shows)."""
 
-    event: Commitment.Event
-    position: int
-    chain_hash: str | None
-    leaf: int | None
+    __slots__ = ("_event", "_mapper", "_stored", "chain_hash", "leaf", "position")
+
+    def __init__(
+        self,
+        stored: StoredEvent,
+        mapper: Mapper[UUID],
+        position: int,
+        chain_hash: str | None,
+        leaf: int | None,
+    ) -> None:
+        self._stored, self._mapper, self._event = stored, mapper, None
+        self.position, self.chain_hash, self.leaf = position, chain_hash, leaf
+
+    @property
+    def version(self) -> int:
+        return int(self._stored.originator_version)
+
+    @property
+    def topic(self) -> str:
+        return self._stored.topic
+
+    @property
+    def event(self) -> Commitment.Event:
+        if self._event is None:
+            self._event = self._mapper.to_domain_event(self._stored)  # type: ignore[assignment]
+        return self._event  # type: ignore[return-value]
 
     def entry(self) -> dict[str, Any]:
         return _entry(self.event, self.position, self.chain_hash, self.leaf)
@@ -54,17 +77,21 @@ def _entry(
 def _logged(database: Database, tracker: Tracker, query: Any) -> list[Logged]:
     with database.reading() as connection:
         rows = connection.execute(query).all()
-    logged = []
-    for row in rows:
-        stored = StoredEvent(
-            originator_id=row.originator_id,
-            originator_version=row.originator_version,
-            topic=row.topic,
-            state=bytes(row.state),
+    return [
+        Logged(
+            StoredEvent(
+                originator_id=row.originator_id,
+                originator_version=row.originator_version,
+                topic=row.topic,
+                state=bytes(row.state),
+            ),
+            tracker.mapper,
+            row.id,
+            row.hash,
+            row.leaf,
         )
-        event: Commitment.Event = tracker.mapper.to_domain_event(stored)  # type: ignore[assignment]
-        logged.append(Logged(event, row.id, row.hash, row.leaf))
-    return logged
+        for row in rows
+    ]
 
 
 def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str, Any]]:
@@ -72,8 +99,8 @@ def _entries(database: Database, tracker: Tracker, query: Any) -> list[dict[str,
 
 
 def commitment_log(database: Database, tracker: Tracker, commitment_id: UUID) -> list[Logged]:
-    """Every event of the commitment, oldest first, each as the domain event with its
-    place in the log (the commitment page needs both: one query, each event decoded once)."""
+    """Every event of the commitment, oldest first, each with its place in the log (the
+    commitment page needs both: one query, each event decoded once, when first used)."""
     query = events_with_hashes().where(events.c.originator_id == commitment_id)
     return _logged(database, tracker, query)
 
@@ -153,6 +180,9 @@ def versions_in_view(
     return kept
 
 
+PROGRESS_TOPIC = get_topic(Commitment.ProgressLogged)
+
+
 def progress_points(events: Iterable[Commitment.Event]) -> list[tuple[date, int]]:
     """Progress by effective date, as the commitment counts it: for each date logged,
     the percent recorded last for that date (a late report about an earlier date
@@ -165,17 +195,18 @@ def progress_points(events: Iterable[Commitment.Event]) -> list[tuple[date, int]
 
 
 def revisions(
-    events: Sequence[Commitment.Event], entries: Iterable[dict[str, Any]]
+    events: Iterable[Commitment.Event], entries: Iterable[dict[str, Any]]
 ) -> dict[int, dict[str, dict[str, Any]]]:
     """For each `DetailsRevised` among `entries`, by version: each field it changed, as
     {from, to}; the old values are the state before the event (as GET .../diff).
 
     `events` are all the commitment's events, oldest first: they are folded once, up to
-    the last revision asked about, not replayed for each state compared."""
+    the last revision asked about (none taken without one), not replayed for each state
+    compared."""
     wanted = {e["version"]: e for e in entries if e["type"] == "DetailsRevised"}
     found: dict[int, dict[str, dict[str, Any]]] = {}
     state: Commitment | None = None
-    for event in events:
+    for event in events if wanted else ():
         if not wanted:
             break
         v = event.originator_version

@@ -28,6 +28,7 @@ from markupsafe import Markup
 from adapters.bootstrap import Services
 from adapters.event_text import REVISED_FIELDS, item_names, summary
 from adapters.history import (
+    PROGRESS_TOPIC,
     commitment_log,
     progress_points,
     revisions,
@@ -255,16 +256,23 @@ def commitment_page(
     )
     described = localized(describe(commitment, day), language)
     names = item_names(described)
-    # The commitment's events read once, for the timeline, the revisions and the chart.
+    # The commitment's events read once, for the timeline, the revisions and the chart;
+    # each decoded only if one of them needs it (now: the entries shown, the progress).
     log = commitment_log(services.database, services.tracker, current.id)
-    events = [logged.event for logged in log]
-    in_view = versions_in_view(
-        events, version=shown.version, as_of=shown.as_of, known_at=shown.known_at
+    in_view = (
+        versions_in_view(
+            (logged.event for logged in log),
+            version=shown.version,
+            as_of=shown.as_of,
+            known_at=shown.known_at,
+        )
+        if shown.past
+        else {logged.version for logged in log}
     )
-    viewed = [logged for logged in log if logged.event.originator_version in in_view]
+    viewed = [logged for logged in log if logged.version in in_view]
     hidden = 0 if timeline == "all" else max(0, len(viewed) - TIMELINE_SHOWN)
     entries = [logged.entry() for logged in viewed[hidden:]]
-    revised = revisions(events, entries)
+    revised = revisions((logged.event for logged in log), entries)
     history = [
         e
         | {
@@ -274,7 +282,7 @@ def commitment_page(
         }
         for e in entries
     ]
-    points = progress_points(e for e in events if e.originator_version in in_view)
+    points = progress_points(logged.event for logged in viewed if logged.topic == PROGRESS_TOPIC)
     return _page(
         request,
         "commitment.html.j2",

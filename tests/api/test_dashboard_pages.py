@@ -26,9 +26,10 @@ from domain.commands import (
     DefineSchedule,
     LogProgress,
     PlannedMilestone,
+    RateHealth,
     Together,
 )
-from domain.vocabulary import Pillar, Status
+from domain.vocabulary import Health, Pillar, Status
 from tests.api.client import BASE, Api, csrf_token_of, post_login, problem, serving
 from tests.support import CA_EDITOR, MX_EDITOR, registration, write
 
@@ -354,3 +355,49 @@ def test_a_commitment_chart_is_drawn_again_only_when_what_it_shows_changed(
         assert len(drawn) == 3 and after != first  # a new point: drawn again
         chart = after.split("<svg")[1]
         assert chart != first.split("<svg")[1]
+
+
+def test_a_page_decodes_only_the_events_it_shows_and_charts(
+    seeded_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters import history
+
+    with serving(seeded_url, public_read=True) as api:
+        register_hostile(api, "CMAP-GOV-RATED", "Rated")  # version 1
+        progress = tuple(
+            LogProgress(percent=p, as_of=date(2026, 1, d), note="n") for p, d in ((5, 1), (9, 2))
+        )
+        ratings = tuple(
+            RateHealth(rating=Health.GREEN, rationale=f"r{i}", as_of=date(2026, 1, 3))
+            for i in range(150)
+        )
+        write(api.services, Together(progress + ratings), ref="CMAP-GOV-RATED")  # 2 to 153
+        decoded: list[int] = []
+        decode = vars(history.Logged)["event"].fget
+
+        def counted(logged: history.Logged) -> Any:
+            if logged._event is None:
+                decoded.append(logged.version)
+            return decode(logged)
+
+        monkeypatch.setattr(history.Logged, "event", property(counted))
+        page = api.client.get("/c/CMAP-GOV-RATED")
+        assert page.status_code == 200
+        # The newest entries shown, and the two progress events the chart plots: not the
+        # 50 older ratings.
+        services = api.services
+        log = history.commitment_log(
+            services.database, services.tracker, services.tracker.get("CMAP-GOV-RATED").id
+        )
+        plotted = {logged.version for logged in log if logged.topic == history.PROGRESS_TOPIC}
+        shown = {logged.version for logged in log[-TIMELINE_SHOWN:]}
+        assert len(plotted) == 2 and len(log) > TIMELINE_SHOWN + 50
+        assert sorted(decoded) == sorted(plotted | shown)
+        figures = page.text.split('id="progress-points"')[1].split("</table>")[0]
+        assert re.findall(r'<td class="d">([^<]+)</td><td class="n">(\d+)%', figures) == [
+            ("2026-01-01", "5"),
+            ("2026-01-02", "9"),
+        ]
+        decoded.clear()
+        past = api.client.get("/c/CMAP-GOV-RATED", params={"version": 2})
+        assert past.status_code == 200 and decoded  # a past state: its events, decoded
