@@ -6,22 +6,24 @@ text kept as text (no embedded glyph paths), so the same data gives the same byt
 
 from __future__ import annotations
 
+import functools
 import io
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display here or on servers
 
-import matplotlib.pyplot as plt
 from babel.dates import format_date
 from matplotlib.dates import (
     AutoDateLocator,
     date2num,
     num2date,
 )
+from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
@@ -64,22 +66,48 @@ def _month_year(language: str) -> FuncFormatter:
     )
 
 
+# matplotlib's settings (rcParams, which each chart changes for its drawing) are one per
+# process: two threads drawing at once (a page, a scheduled report) could each draw with
+# the other's, and an archived report's bytes would then depend on timing. One chart at
+# a time, in each process (re-entrant: `all_charts` holds it over its four).
+DRAWING = threading.RLock()
+Chart = TypeVar("Chart", bound=Callable[..., Any])
+
+
+def one_at_a_time(draw: Chart) -> Chart:
+    """`draw` holding DRAWING."""
+
+    @functools.wraps(draw)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        with DRAWING:
+            return draw(*args, **kwargs)
+
+    return cast(Chart, drawn)
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    """A figure and its axes, without pyplot: matplotlib's advice for servers (pyplot
+    keeps every figure in a global registry until closed)."""
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
+
+
 def _svg(figure: Any, title: str) -> str:
     buffer = io.StringIO()
     # A salt per chart keeps element ids distinct between charts inlined in one page.
-    with plt.rc_context({"svg.hashsalt": f"commitments-tracker:{title}"}):
+    with matplotlib.rc_context({"svg.hashsalt": f"commitments-tracker:{title}"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title})
-    plt.close(figure)
     svg = buffer.getvalue()
     # Drop the XML prolog and DOCTYPE: the SVG is inlined into HTML.
     return svg[svg.index("<svg") :]
 
 
+@one_at_a_time
 def progress_by_pillar(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     _ = translator(language).gettext
     groups = report["headline"]["by_pillar"]
-    with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(7, 2.8))
+    with matplotlib.rc_context(_STYLE):
+        figure, axes = _figure(7, 2.8)
         labels = [label(g["pillar"], language) for g in groups][::-1]
         ends = [g["progress"]["end"] for g in groups][::-1]
         starts = [g["progress"]["start"] for g in groups][::-1]
@@ -101,11 +129,12 @@ def progress_by_pillar(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
         return _svg(figure, _("Progress by pillar"))
 
 
+@one_at_a_time
 def progress_over_time(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     _ = translator(language).gettext
     points = report["trend"]
-    with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(7, 2.6))
+    with matplotlib.rc_context(_STYLE):
+        figure, axes = _figure(7, 2.6)
         days = [date2num(date.fromisoformat(p["date"])) for p in points]
         values = [p["progress"] for p in points]
         axes.plot(days, values, marker="o", color="#1565c0")
@@ -118,12 +147,13 @@ def progress_over_time(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
         return _svg(figure, _("Progress over time"))
 
 
+@one_at_a_time
 def status_mix(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     _ = translator(language).gettext
     groups = report["headline"]["by_pillar"]
     statuses = list(report["headline"]["by_status"])
-    with plt.rc_context(_STYLE):
-        figure, axes = plt.subplots(figsize=(7, 2.8))
+    with matplotlib.rc_context(_STYLE):
+        figure, axes = _figure(7, 2.8)
         labels = [label(g["pillar"], language) for g in groups][::-1]
         left = [0] * len(groups)
         for status in statuses:
@@ -142,6 +172,7 @@ def status_mix(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
         return _svg(figure, _("Status mix by pillar"))
 
 
+@one_at_a_time
 def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> str:
     """Open milestones overdue and due soon, plus key dates ahead, on one time axis."""
     _ = translator(language).gettext
@@ -153,9 +184,9 @@ def milestone_timeline(report: dict[str, Any], language: str = DEFAULT_LANGUAGE)
         for k in report["key_dates"]
     }
     rows = sorted(items, key=lambda i: (i[2], i[0], i[1]))[:24]
-    with plt.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):
         height = max(2.0, 0.28 * len(rows) + 1.0)
-        figure, axes = plt.subplots(figsize=(7, height))
+        figure, axes = _figure(7, height)
         as_of = date2num(date.fromisoformat(report["as_of"]))
         for index, (_code, _what, due, state) in enumerate(rows):
             axes.scatter(
@@ -195,6 +226,7 @@ def _short(text: str, limit: int = 38) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+@one_at_a_time
 def all_charts(report: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> dict[str, str]:
     """Each chart's caption (in `language`) and its SVG."""
     _ = translator(language).gettext
@@ -225,6 +257,7 @@ COMMITMENT_CHART_WORDS = {
 _PAGE_CHART_BOTTOM = {0: 0.129, 1: 0.257, 2: 0.318}
 
 
+@one_at_a_time
 def commitment_progress(
     points: Sequence[tuple[date, int]],
     milestones: Sequence[Mapping[str, Any]],
@@ -244,9 +277,9 @@ def commitment_progress(
         )
         for m in milestones
     ]
-    with plt.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):
         # 5 inches wide: its 9-point text stays readable on a 400-pixel phone screen.
-        figure, axes = plt.subplots(figsize=(5, 2.8))
+        figure, axes = _figure(5, 2.8)
         if points:
             days = [date2num(d) for d, _ in points] + [date2num(max(day, points[-1][0]))]
             values = [v for _, v in points] + [points[-1][1]]

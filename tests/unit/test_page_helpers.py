@@ -5,6 +5,7 @@ line and the old values of a revision; the commitment chart."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -291,3 +292,32 @@ def _plot_bottom(svg: str) -> float:
     patch = re.search(r'<g id="patch_2">\s*<path d="([^"]+)"', svg)
     assert patch is not None
     return max(float(y) for y in re.findall(r"[ML] [\d.]+ ([\d.]+)", patch.group(1)))
+
+
+def test_charts_are_drawn_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib's settings are one per process: while one thread draws a chart, no other
+    may (the lock is held through the drawing, not taken and left)."""
+    from matplotlib.figure import Figure
+
+    from adapters.reports import charts
+
+    free: list[bool] = []
+
+    def try_lock() -> None:
+        taken = charts.DRAWING.acquire(blocking=False)
+        free.append(taken)
+        if taken:
+            charts.DRAWING.release()
+
+    save = Figure.savefig
+
+    def saving(figure: Figure, *args: Any, **kwargs: Any) -> None:
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", saving)
+    charts.commitment_progress([], [], date(2026, 1, 1))
+    try_lock()  # and free again once drawn
+    assert free == [False, True]
