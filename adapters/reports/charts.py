@@ -19,6 +19,7 @@ matplotlib.use("Agg")  # no display here or on servers
 
 from babel.dates import format_date
 from matplotlib.dates import (
+    MONTHLY,
     AutoDateLocator,
     date2num,
     num2date,
@@ -255,6 +256,11 @@ COMMITMENT_CHART_WORDS = {
 # tight_layout gives in English, French and Spanish, with and without points and
 # milestones of each kind (left, right and top: the largest margin it gave).
 _PAGE_CHART_BOTTOM = {0: 0.129, 1: 0.257, 2: 0.318}
+_PAGE_LEFT, _PAGE_RIGHT = 0.14, 0.91
+# 5 inches wide: its 9-point text stays readable on a 400-pixel phone screen.
+_PAGE_WIDTH_IN = 5
+_PAGE_PLOT_WIDTH_PT = _PAGE_WIDTH_IN * (_PAGE_RIGHT - _PAGE_LEFT) * 72
+_EM_PER_CHARACTER = 0.62  # DejaVu Sans's average, generous
 
 
 @one_at_a_time
@@ -278,8 +284,7 @@ def commitment_progress(
         for m in milestones
     ]
     with matplotlib.rc_context(_STYLE):
-        # 5 inches wide: its 9-point text stays readable on a 400-pixel phone screen.
-        figure, axes = _figure(5, 2.8)
+        figure, axes = _figure(_PAGE_WIDTH_IN, 2.8)
         if points:
             days = [date2num(d) for d, _ in points] + [date2num(max(day, points[-1][0]))]
             values = [v for _, v in points] + [points[-1][1]]
@@ -305,21 +310,26 @@ def commitment_progress(
                     zorder=3,
                 )
         axes.axvline(date2num(day), color="#212121", linewidth=1, linestyle="--")
-        # Beside the line, on the side the chart has room: left of it, unless the day
-        # shown comes before everything else (the words would run over the y axis).
-        first = not any(d < day for d in [*(d for d, _ in points), *(d for d, _ in marks)])
+        # Beside the line: left of it, unless the plot has too little room there for
+        # the words (they would run over the y axis), by their width in 7-point type.
+        start, end = axes.get_xlim()
+        room = (date2num(day) - start) / (end - start) * _PAGE_PLOT_WIDTH_PT
+        right = room < len(words["day"]) * 7 * _EM_PER_CHARACTER + 4
         axes.text(
             date2num(day),
             2,
-            f" {words['day']}" if first else f"{words['day']} ",
+            f" {words['day']}" if right else f"{words['day']} ",
             fontsize=7,
             va="bottom",
-            ha="left" if first else "right",
+            ha="left" if right else "right",
         )
         axes.set_ylim(0, 110)
         axes.set_yticks([0, 25, 50, 75, 100])
         axes.set_ylabel(words["progress"])
-        locator = AutoDateLocator(maxticks=5)
+        # At least 3 ticks (not 5), and yearly steps of months too: spans of two and three
+        # years found no interval, and monthly ticks ran together (matplotlib warned).
+        locator = AutoDateLocator(minticks=3, maxticks=5)
+        locator.intervald[MONTHLY] = [1, 2, 3, 4, 6, 12]
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(
             FuncFormatter(lambda value, _: month(num2date(value).date()))
@@ -332,6 +342,9 @@ def commitment_progress(
         # Margins measured, not computed on each page view: tight_layout would take half
         # the chart's time (60 ms), and here only the legend's rows change the room needed.
         figure.subplots_adjust(
-            left=0.14, right=0.91, top=0.952, bottom=_PAGE_CHART_BOTTOM[(entries + 1) // 2]
+            left=_PAGE_LEFT,
+            right=_PAGE_RIGHT,
+            top=0.952,
+            bottom=_PAGE_CHART_BOTTOM[(entries + 1) // 2],
         )
         return _svg(figure, words["title"])

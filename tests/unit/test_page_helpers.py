@@ -175,6 +175,14 @@ def test_the_commitment_chart_is_the_same_bytes_for_the_same_data() -> None:
     assert re.search(r"text-anchor: end[^>]*>shown as of ", first)
     early = commitment_progress(points, milestones, date(2025, 1, 1))
     assert re.search(r"text-anchor: start[^>]*> shown as of", early)
+    # Just after the first point, with milestones years ahead: too little room left of
+    # the line either (the outside check's case).
+    ahead = [{"due_date": "2028-12-15", "status": "planned", "completed_on": None}]
+    soon = commitment_progress([(date(2025, 12, 1), 10)], ahead, date(2025, 12, 3))
+    assert re.search(r"text-anchor: start[^>]*> shown as of", soon)
+    # A span of three years: yearly ticks, not months running together.
+    long = commitment_progress([(date(2025, 12, 1), 10)], ahead, date(2026, 11, 28))
+    assert len(re.findall(r'<g id="xtick_\d+">', long)) <= 5
     bottoms = {ms: _plot_bottom(commitment_progress([], milestones[:ms], day)) for ms in range(4)}
     # 0, 1, 1 and 2 legend rows: the plot ends higher (y grows downwards) for more rows.
     assert bottoms[0] > bottoms[1] == bottoms[2] > bottoms[3]
