@@ -233,7 +233,14 @@ def render(report: dict[str, Any], fmt: str) -> bytes:
     if report.get("format_version") == 3:
         from adapters.reports.v3 import render as v3
 
-        return v3.render(report, fmt)
+        if fmt != "html":
+            return v3.render(report, fmt)
+        # Its charts change matplotlib's settings too: one chart at a time (charts.py),
+        # held here since the format's code is kept verbatim.
+        from adapters.reports.charts import DRAWING
+
+        with DRAWING:
+            return v3.render(report, fmt)
     renderers = {
         "json": to_json,
         "csv": to_csv,

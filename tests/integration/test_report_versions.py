@@ -9,8 +9,10 @@ and check each file by its content, although it writes format version 4 itself."
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -108,3 +110,35 @@ def test_a_version_4_html_report_keeps_its_bytes(imported: Services, language: s
     inputs = ReportInputs(imported.reports.head(), AS_OF, 30, language)
     [html] = imported.reports.generate(inputs, ["html"])
     assert html.content == (GOLDEN / f"v4-report.{language}.html").read_bytes()
+
+
+def test_a_version_3_report_draws_its_charts_holding_the_drawing_lock(
+    imported: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its charts change matplotlib's global settings as the current ones do: while they
+    draw, no other thread may (adapters/reports/charts.py DRAWING)."""
+    from matplotlib.figure import Figure
+
+    from adapters.reports.charts import DRAWING
+
+    free: list[bool] = []
+
+    def try_lock() -> None:
+        taken = DRAWING.acquire(blocking=False)
+        free.append(taken)
+        if taken:
+            DRAWING.release()
+
+    save = Figure.savefig
+
+    def saving(figure: Figure, *args: Any, **kwargs: Any) -> None:
+        other = threading.Thread(target=try_lock)
+        other.start()
+        other.join()
+        save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", saving)
+    report = _archived_v3(imported)
+    content = imported.reports.reproduce(str(report["id"]), "html").content
+    assert content == (GOLDEN / "v3-report.html").read_bytes()
+    assert free and not any(free)  # every chart drawn with the lock held

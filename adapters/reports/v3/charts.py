@@ -17,8 +17,6 @@ matplotlib.use("Agg")  # no display here or on servers
 import matplotlib.pyplot as plt
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, date2num
 
-from adapters.reports.charts import one_at_a_time  # matplotlib's settings: one chart at a time
-
 COLOURS = {
     "green": "#2e7d32",
     "amber_green": "#9e9d24",
@@ -66,7 +64,6 @@ def _svg(figure: Any, title: str) -> str:
     return svg[svg.index("<svg") :]
 
 
-@one_at_a_time
 def progress_by_pillar(report: dict[str, Any]) -> str:
     groups = report["headline"]["by_pillar"]
     with plt.rc_context(_STYLE):
@@ -92,7 +89,6 @@ def progress_by_pillar(report: dict[str, Any]) -> str:
         return _svg(figure, "Progress by pillar")
 
 
-@one_at_a_time
 def progress_over_time(report: dict[str, Any]) -> str:
     points = report["trend"]
     with plt.rc_context(_STYLE):
@@ -109,7 +105,6 @@ def progress_over_time(report: dict[str, Any]) -> str:
         return _svg(figure, "Progress over time")
 
 
-@one_at_a_time
 def status_mix(report: dict[str, Any]) -> str:
     groups = report["headline"]["by_pillar"]
     statuses = list(report["headline"]["by_status"])
@@ -133,7 +128,6 @@ def status_mix(report: dict[str, Any]) -> str:
         return _svg(figure, "Status mix by pillar")
 
 
-@one_at_a_time
 def milestone_timeline(report: dict[str, Any]) -> str:
     """Open milestones overdue and due soon, plus key dates ahead, on one time axis."""
     items = {
@@ -166,7 +160,6 @@ def _short(text: str, limit: int = 38) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-@one_at_a_time
 def all_charts(report: dict[str, Any]) -> dict[str, str]:
     return {
         "Progress by pillar": progress_by_pillar(report),
