@@ -178,6 +178,9 @@ def overview(request: Request, services: ServicesDep, rows: str = "") -> Respons
             "shown": shown,
             "listed": listed,
             "all_rows": rows == "all",
+            "at_most": PORTFOLIO_LISTED,
+            "first_rows": "?"
+            + urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "rows"]),
             # The page as asked, with every row.
             "every_row": "?"
             + urlencode(

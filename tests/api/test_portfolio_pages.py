@@ -114,6 +114,13 @@ def test_a_long_portfolio_lists_its_first_rows_and_links_to_every_one(
     assert len(listed) == 22 and listed[:5] == every and 'id="rows-more"' not in whole.text
     # Filtering from there keeps every row listed; a filter with fewer rows needs no line.
     assert '<input type="hidden" name="rows" value="all">' in whole.text
+    # The caption says what is listed; from every row, a link back to the first ones.
+    assert "22 of 22 commitments · the first 5 listed" in text(
+        api.client.get("/", params={"lang": "en"}).text
+    )
+    back = re.search(r'<p id="rows-fewer"><a href="([^"]+)">(.*?)</a>', whole.text)
+    assert back is not None and back.group(2) == "Listar solo los 5 primeros"
+    assert unescape(back.group(1)) == "?sort=progress&order=desc&lang=es"
     few = api.client.get("/", params={"status": "stalled"})
     assert 'id="rows-more"' not in few.text and ROW.findall(few.text)
 
