@@ -79,3 +79,33 @@ def token_row(
             )
         )
     return secret
+
+
+def lock_probe(monkeypatch: Any) -> tuple[list[bool], Any]:
+    """Whether another thread could take the charts' drawing lock (adapters/reports/
+    charts.py DRAWING) as each figure is saved: the list it fills, one entry a figure, and
+    `probe()` to look once more from here."""
+    import threading
+
+    from matplotlib.figure import Figure
+
+    from adapters.reports.charts import DRAWING
+
+    free: list[bool] = []
+
+    def probe() -> None:
+        taken = DRAWING.acquire(blocking=False)
+        free.append(taken)
+        if taken:
+            DRAWING.release()
+
+    save = Figure.savefig
+
+    def saving(figure: Figure, *args: Any, **kwargs: Any) -> None:
+        other = threading.Thread(target=probe)
+        other.start()
+        other.join()
+        save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", saving)
+    return free, probe

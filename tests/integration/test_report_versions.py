@@ -9,10 +9,8 @@ and check each file by its content, although it writes format version 4 itself."
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -23,6 +21,7 @@ from adapters.reports.data import REPORT_FORMAT_VERSION, ReportInputs
 from api.cli import app as cli
 from tests.conftest import open_services
 from tests.integration.report_history import AS_OF
+from tests.support import lock_probe
 
 GOLDEN = Path(__file__).parent / "golden"
 FORMATS = ["json", "csv", "md", "html", "xlsx"]
@@ -117,27 +116,7 @@ def test_a_version_3_report_draws_its_charts_holding_the_drawing_lock(
 ) -> None:
     """Its charts change matplotlib's global settings as the current ones do: while they
     draw, no other thread may (adapters/reports/charts.py DRAWING)."""
-    from matplotlib.figure import Figure
-
-    from adapters.reports.charts import DRAWING
-
-    free: list[bool] = []
-
-    def try_lock() -> None:
-        taken = DRAWING.acquire(blocking=False)
-        free.append(taken)
-        if taken:
-            DRAWING.release()
-
-    save = Figure.savefig
-
-    def saving(figure: Figure, *args: Any, **kwargs: Any) -> None:
-        other = threading.Thread(target=try_lock)
-        other.start()
-        other.join()
-        save(figure, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", saving)
+    free, _ = lock_probe(monkeypatch)
     report = _archived_v3(imported)
     content = imported.reports.reproduce(str(report["id"]), "html").content
     assert content == (GOLDEN / "v3-report.html").read_bytes()

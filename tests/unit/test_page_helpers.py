@@ -5,7 +5,6 @@ line and the old values of a revision; the commitment chart."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from domain.commands import LogProgress, ReviseDetails
 from domain.tracker import Tracker
 from domain.views import describe, diff, event_data, event_type
 from tests.conftest import memory_tracker
-from tests.support import ADMIN, CODE, registration
+from tests.support import ADMIN, CODE, lock_probe, registration
 
 T1 = datetime(2026, 2, 1, 9, tzinfo=UTC)
 T2 = datetime(2026, 5, 1, 9, tzinfo=UTC)
@@ -305,27 +304,7 @@ def _plot_bottom(svg: str) -> float:
 def test_charts_are_drawn_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """matplotlib's settings are one per process: while one thread draws a chart, no other
     may (the lock is held through the drawing, not taken and left)."""
-    from matplotlib.figure import Figure
-
-    from adapters.reports import charts
-
-    free: list[bool] = []
-
-    def try_lock() -> None:
-        taken = charts.DRAWING.acquire(blocking=False)
-        free.append(taken)
-        if taken:
-            charts.DRAWING.release()
-
-    save = Figure.savefig
-
-    def saving(figure: Figure, *args: Any, **kwargs: Any) -> None:
-        other = threading.Thread(target=try_lock)
-        other.start()
-        other.join()
-        save(figure, *args, **kwargs)
-
-    monkeypatch.setattr(Figure, "savefig", saving)
-    charts.commitment_progress([], [], date(2026, 1, 1))
-    try_lock()  # and free again once drawn
+    free, probe = lock_probe(monkeypatch)
+    commitment_progress([], [], date(2026, 1, 1))
+    probe()  # and free again once drawn
     assert free == [False, True]
