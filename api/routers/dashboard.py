@@ -179,14 +179,8 @@ def overview(request: Request, services: ServicesDep, rows: str = "") -> Respons
             "listed": listed,
             "all_rows": rows == "all",
             "at_most": PORTFOLIO_LISTED,
-            "first_rows": "?"
-            + urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "rows"]),
-            # The page as asked, with every row.
-            "every_row": "?"
-            + urlencode(
-                [(k, v) for k, v in request.query_params.multi_items() if k != "rows"]
-                + [("rows", "all")]
-            ),
+            "first_rows": _as_asked(request, drop=("rows",)),
+            "every_row": _as_asked(request, drop=("rows",), add=("rows", "all")),
             "groups": groups,
             "query": query,
             "sorts": SORTS,
@@ -200,6 +194,14 @@ def overview(request: Request, services: ServicesDep, rows: str = "") -> Respons
             "signed_in": signed_in,
         },
     )
+
+
+def _as_asked(
+    request: Request, *, drop: tuple[str, ...], add: tuple[str, str] | None = None
+) -> str:
+    """A link to this page as asked, without the parameters `drop` and with `add`."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in drop]
+    return "?" + urlencode(kept + ([add] if add else []))
 
 
 def _sort_links(request: Request, query: PortfolioQuery) -> dict[str, str]:
@@ -295,14 +297,8 @@ def commitment_page(
             "history": history,
             "history_hidden": hidden,
             # The page as asked, with every entry (not "saved": that was the last visit's).
-            "whole_timeline": "?"
-            + urlencode(
-                [
-                    (k, v)
-                    for k, v in request.query_params.multi_items()
-                    if k not in ("saved", "timeline")
-                ]
-                + [("timeline", "all")]
+            "whole_timeline": _as_asked(
+                request, drop=("saved", "timeline"), add=("timeline", "all")
             ),
             "timeline": timeline,
             "moment": shown,
