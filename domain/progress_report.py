@@ -268,7 +268,6 @@ class ReportRow:
     # What the row's own functions worked out, kept: the portfolio composes its report
     # again from the same rows at each new log position (adapters/reports/fast.py).
     _untranslated: list[str] | None = field(default=None, repr=False, compare=False)
-    _items: dict[date, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
     _sections: dict[tuple[str, date], list[dict[str, Any]]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -276,8 +275,9 @@ class ReportRow:
     def section_items(
         self, section: str, as_of: date, make: Callable[[ReportRow, date], list[dict[str, Any]]]
     ) -> list[dict[str, Any]]:
-        """The row's items of a section (`make`), worked out once per section and date as
-        `commitment_item` is (a copy of each item each time)."""
+        """The row's items of a section (`make`: its commitment item, its milestones'),
+        worked out once per section and date (a copy of each item each time: reports are
+        not changed, but a copy keeps one from changing another)."""
         key = (section, as_of)
         if key not in self._sections:
             self._sections[key] = make(self, as_of)
@@ -307,11 +307,10 @@ class ReportRow:
     def english(self, **paths: str) -> list[str]:
         """An item's `untranslated`: which of its fields (field=path of the text it shows)
         read in the original for want of a translation, so every format can mark them."""
-        if self._untranslated is None:
-            self._untranslated = self._find_untranslated()
-        if not self._untranslated:  # as most are: every text in the report's language
+        found = self._found_untranslated()
+        if not found:  # as most are: every text in the report's language
             return []
-        missing = set(self._untranslated)
+        missing = set(found)
         return sorted(name for name, path in paths.items() if path in missing)
 
     def marks(self, **paths: str) -> dict[str, Any]:
@@ -336,9 +335,13 @@ class ReportRow:
     def untranslated(self) -> list[str]:
         """The texts of the commitment that read in their original language for want of a
         translation into the report's language (none written in it)."""
+        return list(self._found_untranslated())
+
+    def _found_untranslated(self) -> list[str]:
+        """`untranslated`, worked out once (not a copy: callers only read it)."""
         if self._untranslated is None:
             self._untranslated = self._find_untranslated()
-        return list(self._untranslated)
+        return self._untranslated
 
     def _find_untranslated(self) -> list[str]:
         texts = [(TITLE, self.now.title)]
@@ -611,9 +614,8 @@ def commitment_item(row: ReportRow, as_of: date) -> dict[str, Any]:
     state at the period's start beside them, and what an analyst reads with them. Worked
     out once per row and date (a copy each time: reports are not changed, but a copy
     keeps one from changing another)."""
-    if as_of not in row._items:
-        row._items[as_of] = _commitment_item(row, as_of)
-    return dict(row._items[as_of])
+    [item] = row.section_items("commitment", as_of, lambda r, day: [_commitment_item(r, day)])
+    return item
 
 
 def _commitment_item(row: ReportRow, as_of: date) -> dict[str, Any]:
